@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+// FaceRecognition for Swift: C inference kernels (CFaceNet), the recognition library and CLI,
+// and the cloud pipeline. No unsafeFlags anywhere: this package is meant to be depended on.
+import PackageDescription
+
+let package = Package(
+    name: "FaceRecognition",
+    platforms: [.macOS(.v13)],
+    products: [
+        .library(name: "FaceRecognition", targets: ["FaceRecognition"]),
+        .library(name: "CloudPipeline", targets: ["CloudPipeline"]),
+        .executable(name: "facerec", targets: ["facerec"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // System libraries, found through pkg-config (Debian: libopenblas-dev, libjpeg-dev,
+        // libpng-dev, libsqlite3-dev).
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
+                       providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]),
+        .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg",
+                       providers: [.apt(["libjpeg-dev"]), .brew(["jpeg-turbo"])]),
+        .systemLibrary(name: "CPNG", pkgConfig: "libpng",
+                       providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3",
+                       providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+
+        // The networks' forward passes: math only, a small public header, error codes.
+        .target(name: "CFaceNet", dependencies: ["COpenBLAS"], linkerSettings: [.linkedLibrary("m")]),
+
+        // Decoding, weights, detection, embeddings, galleries.
+        .target(name: "FaceRecognition", dependencies: ["CFaceNet", "CJPEG", "CPNG"]),
+
+        // S3/SQS/EC2 clients, local backends, worker and auto-scaler logic.
+        .target(name: "CloudPipeline", dependencies: [
+            "CSQLite",
+            .product(name: "Crypto", package: "swift-crypto"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+
+        .executableTarget(name: "facerec", dependencies: [
+            "FaceRecognition",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .executableTarget(name: "FaceRecBenchmarks", dependencies: ["FaceRecognition", "CFaceNet"],
+                          path: "Benchmarks/FaceRecBenchmarks"),
+
+        .testTarget(name: "FaceRecognitionTests", dependencies: ["FaceRecognition", "CFaceNet"]),
+        .testTarget(name: "CloudPipelineTests", dependencies: ["CloudPipeline"]),
+    ]
+)

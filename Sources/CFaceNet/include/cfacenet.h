@@ -1,0 +1,95 @@
+/*
+ * CFaceNet: forward passes of FaceNet (Inception-ResNet-v1) and MTCNN (P-Net, R-Net, O-Net)
+ * on OpenBLAS. Math only: the caller parses files and hands tensors over by name.
+ *
+ * Objects
+ *   - A model (cfn_facenet, cfn_mtcnn_*) is built once from named float32 tensors and is
+ *     read-only afterwards (BatchNorm folded, weights packed). Any number of threads may use
+ *     one model at once, each through its own context.
+ *   - A context (cfn_context) owns the workspace arena of one thread and the last error
+ *     message. A forward pass allocates only when the arena must grow for a larger shape than
+ *     any seen before; a repeated shape allocates nothing.
+ *
+ * Every entry point returns a cfn_status; nothing aborts or exits on bad input.
+ */
+#ifndef CFACENET_H
+#define CFACENET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum cfn_status {
+    CFN_OK = 0,
+    CFN_ERROR_INVALID_ARGUMENT = 1, /* null pointer, bad count, input size out of range */
+    CFN_ERROR_MISSING_TENSOR = 2,   /* a required weight tensor was not supplied */
+    CFN_ERROR_SHAPE_MISMATCH = 3,   /* a weight tensor has the wrong shape */
+    CFN_ERROR_NON_FINITE = 4,       /* a weight tensor holds NaN or infinity */
+    CFN_ERROR_OUT_OF_MEMORY = 5,
+} cfn_status;
+
+/* A short English name for a status ("invalid argument", ...). Never NULL. */
+const char *cfn_status_string(cfn_status status);
+
+/* A view of one named tensor: float32, contiguous, row-major (PyTorch's layout). */
+#define CFN_MAX_DIMS 8
+typedef struct cfn_tensor_view {
+    const float *data;
+    int ndim;
+    int64_t shape[CFN_MAX_DIMS];
+} cfn_tensor_view;
+
+/*
+ * Called by the model builders for each tensor they need, by its PyTorch state_dict key
+ * (e.g. "repeat_1.0.branch0.conv.weight"). Return 1 and fill *out when found, 0 when absent.
+ * The data must stay valid until the builder returns; builders copy what they keep.
+ */
+typedef int (*cfn_tensor_lookup_fn)(void *user, const char *name, cfn_tensor_view *out);
+
+/* ---- Contexts ---------------------------------------------------------------------------- */
+
+typedef struct cfn_context cfn_context;
+
+/* NULL when out of memory. */
+cfn_context *cfn_context_create(void);
+void cfn_context_destroy(cfn_context *ctx);
+/* The message of the last failed call on this context ("" when none). */
+const char *cfn_context_last_error(const cfn_context *ctx);
+/* Bytes held by the workspace arena (grows to the largest shape seen, never shrinks). */
+size_t cfn_context_workspace_bytes(const cfn_context *ctx);
+/* Number of times the arena has (re)allocated: constant across repeated calls of one shape. */
+uint64_t cfn_context_allocation_count(const cfn_context *ctx);
+
+/* ---- FaceNet: Inception-ResNet-v1 (facenet-pytorch InceptionResnetV1, classify=False) ---- */
+
+#define CFN_FACENET_EMBEDDING_SIZE 512
+#define CFN_FACENET_MIN_INPUT 80
+
+typedef struct cfn_facenet cfn_facenet;
+
+/*
+ * Builds the network from facenet-pytorch state_dict tensors (logits.* are not asked for).
+ * On failure *out is NULL and, when message is not NULL, a description naming the tensor is
+ * written to message (at most capacity bytes, NUL-terminated).
+ */
+cfn_status cfn_facenet_create(cfn_tensor_lookup_fn lookup, void *user, cfn_facenet **out,
+                              char *message, size_t capacity);
+void cfn_facenet_destroy(cfn_facenet *model);
+/* Bytes of packed weights held by the model. */
+size_t cfn_facenet_weight_bytes(const cfn_facenet *model);
+
+/*
+ * Embeds n standardised images, NCHW float32 (n × 3 × height × width), height and width at
+ * least CFN_FACENET_MIN_INPUT, into n × 512 L2-normalised embeddings written to `embeddings`.
+ */
+cfn_status cfn_facenet_embed(const cfn_facenet *model, cfn_context *ctx, const float *images,
+                             int n, int height, int width, float *embeddings);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CFACENET_H */

@@ -1,0 +1,90 @@
+/*
+ * Internal ops shared by the networks. One op per file; every op writes into buffers the
+ * caller owns and allocates nothing.
+ *
+ * Layout: activations are stored channel-major across the batch ("CNHW"): channel c of image n
+ * is the H×W plane at data + (c·N + n)·H·W. A tensor is then a matrix of C rows and P = N·H·W
+ * columns, so
+ *   - a 1×1 convolution over the whole batch is a single GEMM (no im2col);
+ *   - a channel slice [c0, c1) is contiguous: concatenation along channels is free, each branch
+ *     of an Inception block writes straight into its slice of the output.
+ */
+#ifndef CFN_OPS_H
+#define CFN_OPS_H
+
+#include <stddef.h>
+
+typedef enum cfn_activation {
+    CFN_ACTIVATION_NONE = 0,
+    CFN_ACTIVATION_RELU = 1,
+} cfn_activation;
+
+/* A 2-D convolution whose weights the model owns. */
+typedef struct cfn_conv2d {
+    int in_channels, out_channels;
+    int kernel_h, kernel_w;
+    int stride_h, stride_w;
+    int pad_h, pad_w;
+    const float *weight; /* [out_channels][in_channels · kernel_h · kernel_w], PyTorch order */
+    const float *bias;   /* [out_channels], or NULL */
+} cfn_conv2d;
+
+/* Output extent of a convolution or floor-mode pooling along one axis (≤ 0: input too small). */
+static inline int cfn_conv_out_extent(int in, int kernel, int stride, int pad) {
+    return (in + 2 * pad - kernel) / stride + 1 - ((in + 2 * pad - kernel) < 0 ? 1 : 0);
+}
+
+/* True when the convolution is a plain GEMM over its input (1×1, stride 1, no padding). */
+int cfn_conv2d_is_pointwise(const cfn_conv2d *conv);
+
+/* Floats of im2col buffer for the whole input at once (0 for a pointwise convolution). */
+size_t cfn_conv2d_full_col_floats(const cfn_conv2d *conv, int n, int h, int w);
+
+/* Floats of im2col buffer for one output row (the smallest chunk the op can work in). */
+size_t cfn_conv2d_row_col_floats(const cfn_conv2d *conv, int w);
+
+/*
+ * out (CNHW, out_channels × n × out_h × out_w) = act(conv(in) + bias).
+ * `col` holds `col_capacity` floats (≥ cfn_conv2d_row_col_floats); larger inputs are unfolded
+ * in chunks of whole output rows, so the buffer bounds memory, not the batch size.
+ * `out` must not overlap `in`.
+ */
+void cfn_conv2d_forward(const cfn_conv2d *conv, const float *in, int n, int h, int w, float *out,
+                        float *col, size_t col_capacity, cfn_activation act);
+
+/* Unfolds output rows [row_begin, row_end) (row = image·out_h + oy) into col, K × (rows·out_w). */
+void cfn_im2col(const float *in, int channels, int n, int h, int w, int kernel_h, int kernel_w,
+                int stride_h, int stride_w, int pad_h, int pad_w, int out_h, int out_w,
+                int row_begin, int row_end, float *col);
+
+/* C (m × n, leading dimension ldc) = alpha · A (m × k) · B (k × n, leading dimension ldb) + beta · C. */
+void cfn_gemm(int m, int n, int k, float alpha, const float *a, const float *b, int ldb,
+              float beta, float *c, int ldc);
+
+/* rows × cols block with leading dimension ld: x = act(x + bias[row]) (bias may be NULL). */
+void cfn_bias_activation(float *x, int rows, int cols, int ld, const float *bias,
+                         cfn_activation act);
+
+/* y = act(x + scale · bias[row]) on rows × cols, contiguous (the residual blocks' epilogue). */
+void cfn_scaled_bias_activation(float *x, int rows, int cols, const float *bias, float scale,
+                                cfn_activation act);
+
+/*
+ * Max pooling over `planes` independent H×W planes, PyTorch semantics: windows that start in the
+ * padding or past the input are clipped; ceil_mode as nn.MaxPool2d(ceil_mode=True).
+ */
+int cfn_pool_out_extent(int in, int kernel, int stride, int pad, int ceil_mode);
+void cfn_maxpool2d(const float *in, int planes, int h, int w, int kernel, int stride, int pad,
+                   int ceil_mode, float *out);
+
+/* out[p] = mean of plane p (AdaptiveAvgPool2d(1)). */
+void cfn_global_avgpool(const float *in, int planes, int plane_size, float *out);
+
+/* NCHW (n × c × hw) → CNHW (c × n × hw), and back. */
+void cfn_nchw_to_cnhw(const float *in, int n, int c, int hw, float *out);
+void cfn_cnhw_to_nchw(const float *in, int c, int n, int hw, float *out);
+
+/* Each of `rows` rows of length `cols` divided by max(‖row‖₂, 1e-12) (F.normalize). */
+void cfn_l2_normalize_rows(float *x, int rows, int cols);
+
+#endif

@@ -1,0 +1,10 @@
+import ArgumentParser
+
+@main
+struct FaceRecCLI: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "facerec",
+        abstract: "Detect, embed and recognise faces with FaceNet and MTCNN.",
+        subcommands: []
+    )
+}
