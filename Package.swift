@@ -31,8 +31,11 @@ let package = Package(
         // The networks' forward passes: math only, a small public header, error codes.
         .target(name: "CFaceNet", dependencies: ["COpenBLAS"], linkerSettings: [.linkedLibrary("m")]),
 
+        // libjpeg/libpng behind a setjmp-safe C shim: their errors longjmp, which Swift can't.
+        .target(name: "CImageIO", dependencies: ["CJPEG", "CPNG"]),
+
         // Decoding, weights, detection, embeddings, galleries.
-        .target(name: "FaceRecognition", dependencies: ["CFaceNet", "CJPEG", "CPNG"]),
+        .target(name: "FaceRecognition", dependencies: ["CFaceNet", "CImageIO"]),
 
         // S3/SQS/EC2 clients, local backends, worker and auto-scaler logic.
         .target(name: "CloudPipeline", dependencies: [
