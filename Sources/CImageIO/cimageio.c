@@ -1,1 +1,0 @@
-#include "cimageio.h"
