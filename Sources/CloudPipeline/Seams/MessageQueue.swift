@@ -1,0 +1,162 @@
+import Foundation
+
+/// An at-least-once work queue with SQS semantics: the seam between the recognition service and
+/// SQS (`AWS/`) or the embedded ``SQLiteMessageQueue`` (`Local/`).
+///
+/// Contract every backend follows (checked by the shared conformance suite):
+/// - `receive` hides each returned message for the visibility timeout; if it is not deleted in
+///   time it becomes visible again and is redelivered with ``ReceivedMessage/receiveCount``
+///   one higher and a **new** receipt handle.
+/// - `delete` and `changeVisibility` take the receipt handle of a receive. Deleting with a
+///   handle from an *earlier* receive of a message that has since been redelivered succeeds
+///   without error, but whether it removes the message is backend-defined (SQS: "might not be
+///   deleted"; the SQLite queue: it does not). Callers must not rely on either outcome.
+///   Deleting an already-deleted message succeeds. A handle the queue never issued throws
+///   ``MessageQueueError/invalidReceiptHandle(_:)``.
+/// - When a queue has a dead-letter queue and a receive would raise a message's receive count
+///   above `maxReceiveCount`, the message moves to the dead-letter queue instead (as SQS does).
+/// - `receive` with a non-zero `waitTime` long-polls: it returns as soon as at least one
+///   message is available, or an empty array when the wait is over.
+///
+/// Errors: conditions a caller is expected to handle are ``MessageQueueError``; transport or
+/// storage failures may surface as the backend's own error types.
+public protocol MessageQueue: Sendable {
+    /// Enqueues `body` with string `attributes`; returns the new message's id.
+    /// - Throws: ``MessageQueueError/invalidArgument(field:reason:)`` for an empty or oversized
+    ///   body (limit ``MessageQueueLimits/maxBodyBytes``) or invalid attribute names.
+    func send(_ body: String, attributes: [String: String]) async throws -> String
+
+    /// Receives up to `maxMessages` (1...10) messages, waiting up to `waitTime` (0...20 s) for
+    /// the first one. `visibilityTimeout` overrides the queue's default for these messages.
+    func receive(maxMessages: Int, waitTime: Duration, visibilityTimeout: Duration?) async throws -> [ReceivedMessage]
+
+    /// Deletes the message received with `receiptHandle` (see the type's contract for stale
+    /// handles).
+    func delete(receiptHandle: String) async throws
+
+    /// Makes the message received with `receiptHandle` visible again after `timeout` from now
+    /// (`.zero`: at once). Used to extend a lease on a long job or to give a job back early.
+    /// - Throws: ``MessageQueueError/messageNotInFlight(_:)`` when the handle no longer
+    ///   refers to an in-flight receive (message deleted, or redelivered with a newer handle),
+    ///   on backends that can tell.
+    func changeVisibility(receiptHandle: String, timeout: Duration) async throws
+
+    /// Approximate counts of messages by state (exact for the SQLite queue).
+    func depth() async throws -> QueueDepth
+}
+
+extension MessageQueue {
+    /// Enqueues `body` with no attributes.
+    @discardableResult
+    public func send(_ body: String) async throws -> String {
+        try await send(body, attributes: [:])
+    }
+
+    /// Receives up to `maxMessages` with the queue's default visibility timeout.
+    public func receive(maxMessages: Int = 1, waitTime: Duration = .zero) async throws -> [ReceivedMessage] {
+        try await receive(maxMessages: maxMessages, waitTime: waitTime, visibilityTimeout: nil)
+    }
+}
+
+/// Limits shared by every backend, chosen to match SQS so that code tested against the local
+/// queue does not break on AWS.
+public enum MessageQueueLimits {
+    /// Largest body in UTF-8 bytes (SQS: 256 KiB, attributes included there; the body alone here).
+    public static let maxBodyBytes = 262_144
+    /// Most messages one receive returns.
+    public static let maxMessagesPerReceive = 10
+    /// Longest long-poll wait.
+    public static let maxWaitTime: Duration = .seconds(20)
+    /// Longest visibility timeout (12 hours).
+    public static let maxVisibilityTimeout: Duration = .seconds(43_200)
+    /// Most attributes on one message.
+    public static let maxAttributes = 10
+}
+
+/// One delivery of a message.
+public struct ReceivedMessage: Sendable, Hashable {
+    /// The message's id, stable across redeliveries (and across a move to the dead-letter queue).
+    public let id: String
+    /// The body as sent.
+    public let body: String
+    /// Identifies *this* delivery; pass it to `delete` or `changeVisibility`.
+    public let receiptHandle: String
+    /// How many times the message has been received, this delivery included (1 on the first).
+    public let receiveCount: Int
+    /// The attributes given to `send`.
+    public let attributes: [String: String]
+
+    public init(id: String, body: String, receiptHandle: String, receiveCount: Int, attributes: [String: String]) {
+        self.id = id
+        self.body = body
+        self.receiptHandle = receiptHandle
+        self.receiveCount = receiveCount
+        self.attributes = attributes
+    }
+}
+
+/// Message counts by state, for monitoring and the auto-scaler.
+public struct QueueDepth: Sendable, Hashable, CustomStringConvertible {
+    /// Messages that a receive could return now.
+    public let visible: Int
+    /// Messages received and neither deleted nor timed out.
+    public let inFlight: Int
+    /// Messages sent with a delay that has not yet passed (0 on backends without delays).
+    public let delayed: Int
+
+    public init(visible: Int, inFlight: Int, delayed: Int = 0) {
+        self.visible = visible
+        self.inFlight = inFlight
+        self.delayed = delayed
+    }
+
+    /// Everything not yet deleted.
+    public var total: Int { visible + inFlight + delayed }
+
+    public var description: String { "visible \(visible), in flight \(inFlight), delayed \(delayed)" }
+}
+
+/// Conditions a ``MessageQueue`` caller is expected to handle.
+public enum MessageQueueError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// The receipt handle was never issued by this queue (malformed or foreign).
+    case invalidReceiptHandle(String)
+    /// The receipt handle is well formed but its delivery is over: the message was deleted or
+    /// has been received again with a newer handle.
+    case messageNotInFlight(String)
+    /// An argument is out of range; `field` names it (e.g. `"maxMessages"`, `"body"`,
+    /// `"attributes[name]"`).
+    case invalidArgument(field: String, reason: String)
+    /// The named queue does not exist (or its dead-letter queue does not).
+    case queueNotFound(String)
+    /// The backend failed; `operation` is e.g. `"receive"`, `detail` the underlying cause.
+    case backend(operation: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .invalidReceiptHandle(let handle):
+            return "receipt handle \(handle.debugDescription) was not issued by this queue"
+        case .messageNotInFlight(let handle):
+            return "receipt handle \(handle.debugDescription) no longer refers to an in-flight message"
+        case .invalidArgument(let field, let reason):
+            return "invalid \(field): \(reason)"
+        case .queueNotFound(let name):
+            return "queue \(name.debugDescription) does not exist"
+        case .backend(let operation, let detail):
+            return "queue \(operation) failed: \(detail)"
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in (fractional) seconds.
+    var cpSeconds: Double {
+        let (seconds, attoseconds) = components
+        return Double(seconds) + Double(attoseconds) * 1e-18
+    }
+
+    /// The duration in whole milliseconds, rounded towards zero.
+    var cpMilliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}
