@@ -87,4 +87,40 @@ void cfn_cnhw_to_nchw(const float *in, int c, int n, int hw, float *out);
 /* Each of `rows` rows of length `cols` divided by max(‖row‖₂, 1e-12) (F.normalize). */
 void cfn_l2_normalize_rows(float *x, int rows, int cols);
 
+/* ---- MTCNN ops (prelu.c, softmax.c, linear.c, flatten.c, area_resample.c) ---------------- */
+#include <stdint.h>
+
+/* rows × cols block with leading dimension ld: x = x > 0 ? x : slope[row] · x (nn.PReLU). */
+void cfn_prelu(float *x, int rows, int cols, int ld, const float *slope);
+
+/* Softmax across the `rows` channels of each column (nn.Softmax(dim=1) on CNHW), in place. */
+void cfn_softmax_rows(float *x, int rows, int cols, int ld);
+
+/*
+ * out (out_features × n) = weight (out_features × in_features) · in (in_features × n) + bias:
+ * nn.Linear on feature-major activations (CNHW with H = W = 1).
+ */
+void cfn_linear_forward(const float *weight, const float *bias, int out_features,
+                        int in_features, const float *in, int n, float *out);
+
+/*
+ * Reorders a Linear weight that follows x.permute(0, 3, 2, 1).flatten() (features ordered
+ * (x, y, channel)) into (channel, y, x) order, so it applies to cfn_flatten_cnhw's output.
+ */
+void cfn_linear_permute_hwc_weight(const float *weight, int out_features, int c, int h, int w,
+                                   float *out);
+
+/* CNHW (c × n × hw) → feature-major ((c·hw) × n), rows ordered (channel, y, x). */
+void cfn_flatten_cnhw(const float *in, int c, int n, int hw, float *out);
+
+/*
+ * F.interpolate(mode='area') of the RGB8 region at (x0, y0), region_w × region_h, to
+ * out_h × out_w, normalised as (v − 127.5) · 0.0078125, written as 3 planes. `row_sums` holds
+ * 3 · region_w integers of scratch.
+ */
+void cfn_area_resample_rgb8(const uint8_t *rgb, size_t stride, int x0, int y0, int region_w,
+                            int region_h, int out_h, int out_w, float *out, uint32_t *row_sums);
+/* 1 when every window's sum is exact in float32 (integer fast path), 0 otherwise. */
+int cfn_area_resample_exact_fast(int region_h, int region_w, int out_h, int out_w);
+
 #endif

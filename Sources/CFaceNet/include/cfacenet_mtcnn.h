@@ -1,0 +1,103 @@
+/*
+ * CFaceNet MTCNN: forward passes of facenet-pytorch's P-Net, R-Net and O-Net, and the area
+ * resampling (F.interpolate(mode='area')) + normalisation that feeds them.
+ *
+ * Objects follow cfacenet.h: a model (cfn_mtcnn_pnet, cfn_mtcnn_rnet, cfn_mtcnn_onet) is built
+ * once from the facenet-pytorch state_dict tensors ("conv1.weight", "prelu1.weight",
+ * "dense4.weight", ...) through a cfn_tensor_lookup_fn and is read-only afterwards; every forward
+ * pass takes the cfn_context of the calling thread for its workspace and last error message.
+ *
+ * Image tensors are planar float32: channel c (RGB order) of image i is the H×W plane at
+ * data + (i·3 + c)·H·W (NCHW, PyTorch's layout), already normalised as (x − 127.5) · 0.0078125.
+ *
+ * Every entry point returns a cfn_status; nothing aborts or exits on bad input.
+ */
+#ifndef CFACENET_MTCNN_H
+#define CFACENET_MTCNN_H
+
+#include "cfacenet.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Area resampling ----------------------------------------------------------------------- */
+
+/*
+ * Resamples the region [x0, x1) × [y0, y1) of an RGB8 interleaved image (width × height, rows
+ * of `stride` bytes) to out_height × out_width exactly as facenet-pytorch's imresample
+ * (F.interpolate(mode='area'), i.e. adaptive average pooling, float32, sum / kh / kw) and
+ * normalises each value as (v − 127.5) · 0.0078125. Writes 3 planes (3 × out_height ×
+ * out_width) to `out`. The region must lie inside the image and be non-empty.
+ */
+cfn_status cfn_mtcnn_resample(cfn_context *ctx, const uint8_t *rgb, int width, int height,
+                              size_t stride, int x0, int y0, int x1, int y1, int out_height,
+                              int out_width, float *out);
+
+/* ---- P-Net: fully convolutional proposal network -------------------------------------------- */
+
+#define CFN_MTCNN_PNET_MIN_INPUT 12
+
+typedef struct cfn_mtcnn_pnet cfn_mtcnn_pnet;
+
+/*
+ * Builds P-Net from conv1..conv3 (+ prelu1..prelu3), conv4_1 and conv4_2. On failure *out is
+ * NULL and, when message is not NULL, a description naming the tensor is written there.
+ */
+cfn_status cfn_mtcnn_pnet_create(cfn_tensor_lookup_fn lookup, void *user, cfn_mtcnn_pnet **out,
+                                 char *message, size_t capacity);
+void cfn_mtcnn_pnet_destroy(cfn_mtcnn_pnet *model);
+
+/* The output grid for an input of height × width (both 0 when either side is below 12). */
+void cfn_mtcnn_pnet_output_size(int height, int width, int *out_height, int *out_width);
+
+/*
+ * One image, 3 × height × width (height, width ≥ CFN_MTCNN_PNET_MIN_INPUT). Writes the face
+ * probability (softmax channel 1) to `prob` (out_height × out_width) and the box regression
+ * (conv4_2) to `reg` (4 × out_height × out_width). Large inputs are processed in horizontal
+ * bands, so the workspace stays bounded whatever the image size.
+ */
+cfn_status cfn_mtcnn_pnet_forward(const cfn_mtcnn_pnet *model, cfn_context *ctx,
+                                  const float *image, int height, int width, float *prob,
+                                  float *reg);
+
+/* ---- R-Net: 24×24 refinement network -------------------------------------------------------- */
+
+#define CFN_MTCNN_RNET_INPUT 24
+
+typedef struct cfn_mtcnn_rnet cfn_mtcnn_rnet;
+
+cfn_status cfn_mtcnn_rnet_create(cfn_tensor_lookup_fn lookup, void *user, cfn_mtcnn_rnet **out,
+                                 char *message, size_t capacity);
+void cfn_mtcnn_rnet_destroy(cfn_mtcnn_rnet *model);
+
+/*
+ * n ≥ 0 crops, n × 3 × 24 × 24. Writes the face probability (n) and the box regression
+ * (n × 4, row-major). Any n is accepted: the batch is processed in bounded chunks.
+ */
+cfn_status cfn_mtcnn_rnet_forward(const cfn_mtcnn_rnet *model, cfn_context *ctx,
+                                  const float *images, int n, float *prob, float *reg);
+
+/* ---- O-Net: 48×48 output network ------------------------------------------------------------ */
+
+#define CFN_MTCNN_ONET_INPUT 48
+
+typedef struct cfn_mtcnn_onet cfn_mtcnn_onet;
+
+cfn_status cfn_mtcnn_onet_create(cfn_tensor_lookup_fn lookup, void *user, cfn_mtcnn_onet **out,
+                                 char *message, size_t capacity);
+void cfn_mtcnn_onet_destroy(cfn_mtcnn_onet *model);
+
+/*
+ * n ≥ 0 crops, n × 3 × 48 × 48. Writes the face probability (n), the box regression (n × 4)
+ * and the landmarks (n × 10: x₁…x₅ then y₁…y₅, relative to the crop, as dense6_3 gives them).
+ */
+cfn_status cfn_mtcnn_onet_forward(const cfn_mtcnn_onet *model, cfn_context *ctx,
+                                  const float *images, int n, float *prob, float *reg,
+                                  float *landmarks);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CFACENET_MTCNN_H */

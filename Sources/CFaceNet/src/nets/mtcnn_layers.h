@@ -1,0 +1,103 @@
+/* Internal: the layers MTCNN's three networks share (conv + PReLU, merged heads, classifier). */
+#ifndef CFN_NETS_MTCNN_LAYERS_H
+#define CFN_NETS_MTCNN_LAYERS_H
+
+#include "cfacenet_mtcnn.h"
+#include "../core/context.h"
+#include "../core/weights.h"
+#include "../ops/ops.h"
+
+/* im2col buffers are capped at this many floats; larger inputs are unfolded in row chunks. */
+#define MTCNN_COL_CAP ((size_t)1 << 20)
+
+/* Conv2d (no padding, stride 1) + PReLU, optionally followed by MaxPool2d(ceil_mode=True). */
+typedef struct mtcnn_conv_layer {
+    cfn_conv2d conv;
+    const float *slope;
+    int pool_kernel, pool_stride; /* 0: no pooling */
+} mtcnn_conv_layer;
+
+typedef struct mtcnn_conv_spec {
+    const char *conv, *prelu;
+    int in_channels, out_channels, kernel;
+    int pool_kernel, pool_stride;
+} mtcnn_conv_spec;
+
+/* A head: a Linear or 1×1 Conv2d by name, `out` outputs; heads are stacked into one matrix. */
+typedef struct mtcnn_head_spec {
+    const char *name;
+    int out;
+} mtcnn_head_spec;
+
+/* Floats of storage a conv layer keeps (weight, bias, slope). */
+size_t mtcnn_conv_floats(const mtcnn_conv_spec *spec);
+
+/* Copies a conv layer's tensors to *cursor (advanced) and fills *layer. */
+cfn_status mtcnn_load_conv(const cfn_weight_source *source, const mtcnn_conv_spec *spec,
+                           float **cursor, mtcnn_conv_layer *layer);
+
+/*
+ * Stacks heads (each "<name>.weight" [out, in] or [out, in, 1, 1] and "<name>.bias" [out]) into
+ * weight (Σout × in) and bias (Σout). conv = 1 expects the 4-D 1×1 convolution shape.
+ */
+cfn_status mtcnn_load_heads(const cfn_weight_source *source, const mtcnn_head_spec *heads,
+                            int count, int in, int conv, float *weight, float *bias);
+
+/* Output extents of a conv layer (with its pooling) on h × w; ≤ 0 when the input is too small. */
+void mtcnn_conv_layer_out(const mtcnn_conv_layer *layer, int h, int w, int *conv_h, int *conv_w,
+                          int *out_h, int *out_w);
+
+/*
+ * Runs a conv layer on CNHW input (n images, h × w): conv → PReLU into `conv_out`, then pooling
+ * into `pool_out` when the layer pools. Returns the buffer holding the result.
+ */
+float *mtcnn_conv_layer_forward(const mtcnn_conv_layer *layer, const float *in, int n, int h,
+                                int w, float *conv_out, float *pool_out, float *col,
+                                size_t col_capacity);
+
+/* im2col floats a conv layer needs on n × h × w (capped at MTCNN_COL_CAP, at least one row). */
+size_t mtcnn_conv_col_floats(const mtcnn_conv_layer *layer, int n, int h, int w);
+
+/* ---- R-Net and O-Net: conv stack → permuted flatten → Linear + PReLU → stacked heads ------- */
+
+#define MTCNN_MAX_CONVS 4
+#define MTCNN_MAX_HEADS 3
+
+typedef struct mtcnn_classifier_spec {
+    const char *net; /* "R-Net", for messages */
+    int input_size;
+    int num_convs;
+    mtcnn_conv_spec convs[MTCNN_MAX_CONVS];
+    const char *dense, *dense_prelu;
+    int dense_out;
+    int num_heads;
+    mtcnn_head_spec heads[MTCNN_MAX_HEADS];
+    int max_batch; /* images per chunk: bounds the workspace */
+} mtcnn_classifier_spec;
+
+typedef struct mtcnn_classifier {
+    int input_size, num_convs, max_batch;
+    mtcnn_conv_layer convs[MTCNN_MAX_CONVS];
+    int flat_c, flat_h, flat_w;
+    int dense_out;
+    const float *dense_weight, *dense_bias, *dense_slope; /* weight in (c, y, x) feature order */
+    int head_out;
+    const float *head_weight, *head_bias;
+    float *storage;
+} mtcnn_classifier;
+
+cfn_status mtcnn_classifier_init(mtcnn_classifier *net, const mtcnn_classifier_spec *spec,
+                                 cfn_tensor_lookup_fn lookup, void *user, char *message,
+                                 size_t capacity);
+void mtcnn_classifier_release(mtcnn_classifier *net);
+
+/*
+ * n images NCHW (n × 3 × S × S), processed in chunks of max_batch. Writes the face probability
+ * (softmax of head rows 0–1, row 1) to prob (n), head rows 2–5 to reg (n × 4) and, when the net
+ * has them, rows 6–15 to landmarks (n × 10). `name` ("R-Net") prefixes error messages.
+ */
+cfn_status mtcnn_classifier_forward(const mtcnn_classifier *net, cfn_context *ctx,
+                                    const char *name, const float *images, int n, float *prob,
+                                    float *reg, float *landmarks);
+
+#endif

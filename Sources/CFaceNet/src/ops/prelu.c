@@ -1,0 +1,14 @@
+/* PReLU with one slope per channel (nn.PReLU(num_parameters=C)). */
+#include "ops.h"
+
+void cfn_prelu(float *x, int rows, int cols, int ld, const float *slope) {
+    for (int r = 0; r < rows; ++r) {
+        float *row = x + (size_t)r * ld;
+        const float a = slope[r];
+        /* PyTorch: x > 0 ? x : a·x (so −0 and NaN take the slope branch). */
+        for (int j = 0; j < cols; ++j) {
+            const float v = row[j];
+            row[j] = v > 0.0f ? v : a * v;
+        }
+    }
+}

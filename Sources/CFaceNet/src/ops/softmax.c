@@ -1,0 +1,22 @@
+/* Softmax across channels (nn.Softmax(dim=1)) for channel-major activations. */
+#include "ops.h"
+
+#include <math.h>
+
+void cfn_softmax_rows(float *x, int rows, int cols, int ld) {
+    for (int j = 0; j < cols; ++j) {
+        float best = x[j];
+        for (int r = 1; r < rows; ++r) {
+            const float v = x[(size_t)r * ld + j];
+            if (v > best) best = v;
+        }
+        /* Subtracting the maximum keeps exp() finite, as PyTorch does. */
+        float sum = 0.0f;
+        for (int r = 0; r < rows; ++r) {
+            float *v = &x[(size_t)r * ld + j];
+            *v = expf(*v - best);
+            sum += *v;
+        }
+        for (int r = 0; r < rows; ++r) x[(size_t)r * ld + j] /= sum;
+    }
+}

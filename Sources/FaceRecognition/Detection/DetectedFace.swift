@@ -1,0 +1,45 @@
+/// An axis-aligned face box in image pixels, as facenet-pytorch returns it: `[x1, y1, x2, y2]`,
+/// unclamped (it may extend past the image), float32.
+public struct FaceBox: Sendable, Equatable {
+    public var x1: Float
+    public var y1: Float
+    public var x2: Float
+    public var y2: Float
+
+    public init(x1: Float, y1: Float, x2: Float, y2: Float) {
+        self.x1 = x1
+        self.y1 = y1
+        self.x2 = x2
+        self.y2 = y2
+    }
+
+    /// `[x1, y1, x2, y2]`.
+    public var array: [Float] { [x1, y1, x2, y2] }
+    /// `(x2 - x1) * (y2 - y1)` in float32, the key of facenet-pytorch's largest-first order.
+    public var area: Float { (x2 - x1) * (y2 - y1) }
+}
+
+/// A landmark point in image pixels.
+public struct FacePoint: Sendable, Equatable {
+    public var x: Float
+    public var y: Float
+
+    public init(x: Float, y: Float) {
+        self.x = x
+        self.y = y
+    }
+}
+
+/// One face found by ``MTCNN``: its box, the O-Net face probability and the five landmarks
+/// (left eye, right eye, nose, left and right mouth corner).
+public struct DetectedFace: Sendable, Equatable {
+    public var box: FaceBox
+    public var probability: Float
+    public var landmarks: [FacePoint]
+
+    public init(box: FaceBox, probability: Float, landmarks: [FacePoint]) {
+        self.box = box
+        self.probability = probability
+        self.landmarks = landmarks
+    }
+}

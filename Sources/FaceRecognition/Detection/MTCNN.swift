@@ -1,0 +1,77 @@
+import Foundation
+
+/// MTCNN face detection, identical to facenet-pytorch's `MTCNN` (P-Net over an image pyramid,
+/// R-Net and O-Net on area-resampled crops, torchvision/numpy NMS, face selection and
+/// `extract_face`), with the networks running in CFaceNet.
+///
+/// A value is cheap to copy and safe to share between threads: the models are read-only and
+/// each call borrows a workspace from an internal pool.
+public struct MTCNN: Sendable {
+    public var options: MTCNNOptions
+    private let networks: MTCNNNetworks
+    private let contexts = DetectionContextPool()
+
+    /// The file names expected in a weights directory (facenet-pytorch's `data/` folder).
+    public static let weightFiles = (pnet: "pnet.pt", rnet: "rnet.pt", onet: "onet.pt")
+
+    /// Builds the detector from the three facenet-pytorch state dicts.
+    public init(pnet: StateDict, rnet: StateDict, onet: StateDict, options: MTCNNOptions = .init()) throws(MTCNNError) {
+        try options.validate()
+        self.options = options
+        networks = try MTCNNNetworks(pnet: pnet, rnet: rnet, onet: onet)
+    }
+
+    /// Loads `pnet.pt`, `rnet.pt` and `onet.pt` from `directory`.
+    public init(weightsDirectory directory: URL, options: MTCNNOptions = .init()) throws(MTCNNError) {
+        func load(_ name: String) throws(MTCNNError) -> StateDict {
+            let url = directory.appendingPathComponent(name)
+            guard FileManager.default.fileExists(atPath: url.path) else { throw .weightsNotFound(file: url.path) }
+            do {
+                return try WeightsLoader.load(contentsOf: url)
+            } catch {
+                throw .weightsUnreadable(file: url.path, reason: "\(error)")
+            }
+        }
+        try self.init(pnet: load(Self.weightFiles.pnet), rnet: load(Self.weightFiles.rnet),
+                      onet: load(Self.weightFiles.onet), options: options)
+    }
+
+    /// `FACEREC_MTCNN_WEIGHTS` when set, else `weights/` in the current directory.
+    public static var defaultWeightsDirectory: URL {
+        if let path = ProcessInfo.processInfo.environment["FACEREC_MTCNN_WEIGHTS"], !path.isEmpty {
+            return URL(fileURLWithPath: path)
+        }
+        return URL(fileURLWithPath: "weights")
+    }
+
+    /// Every face, in `MTCNN.detect` order: largest first when `selectLargest`, otherwise most
+    /// probable first.
+    public func detectAll(_ image: RGBImage) throws(MTCNNError) -> [DetectedFace] {
+        guard image.width > 0, image.height > 0 else { throw .emptyImage(width: image.width, height: image.height) }
+        let pipeline = MTCNNPipeline(networks: networks, options: options)
+        let faces = try contexts.withContext { ctx throws(MTCNNError) in try pipeline.run(image, context: ctx) }
+        return options.selectLargest ? FaceSelection.largestFirst(faces) : faces
+    }
+
+    /// The faces `MTCNN.forward` returns: all of them (`keepAll`) or the selected one; empty
+    /// when there is no face.
+    public func detect(_ image: RGBImage) throws(MTCNNError) -> [DetectedFace] {
+        let faces = try detectAll(image)
+        if options.keepAll { return faces }
+        return FaceSelection.select(faces, method: options.effectiveSelectionMethod,
+                                    imageWidth: image.width, imageHeight: image.height).map { [$0] } ?? []
+    }
+
+    /// `detect` followed by `extract_face` (and `fixed_image_standardization` when
+    /// `postProcess`) for each face.
+    public func extractFaces(_ image: RGBImage) throws(MTCNNError) -> [FaceCrop] {
+        try detect(image).map { extractFace(image, face: $0) }
+    }
+
+    /// The crop of one face with this detector's size and margin.
+    public func extractFace(_ image: RGBImage, face: DetectedFace) -> FaceCrop {
+        let crop = FaceExtraction.crop(image, box: face.box, size: options.imageSize, margin: options.margin)
+        let tensor = options.postProcess ? FaceExtraction.standardized(crop) : FaceExtraction.rawTensor(crop)
+        return FaceCrop(face: face, image: crop, tensor: tensor)
+    }
+}
