@@ -1,0 +1,140 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A tiny HTTP/1.1 server on 127.0.0.1 for tests that need a *real* peer the AWS services
+/// can't provide (instance metadata, scripted 5xx/throttling answers). One connection at a
+/// time, `Connection: close`, handler decides each answer; every request is recorded.
+final class LocalHTTPServer: @unchecked Sendable {
+    struct Request: Sendable {
+        let method: String
+        let path: String
+        /// Names lower-cased.
+        let headers: [String: String]
+        let body: Data
+    }
+
+    struct Response: Sendable {
+        var status: Int
+        var headers: [String: String] = [:]
+        var body: Data = Data()
+
+        init(status: Int, headers: [String: String] = [:], body: Data = Data()) {
+            self.status = status
+            self.headers = headers
+            self.body = body
+        }
+
+        init(status: Int, text: String, contentType: String = "text/plain") {
+            self.init(status: status, headers: ["Content-Type": contentType], body: Data(text.utf8))
+        }
+    }
+
+    let port: Int
+    var endpoint: URL { URL(string: "http://127.0.0.1:\(port)")! }
+
+    private let listener: Int32
+    private let lock = NSLock()
+    private var recorded: [Request] = []
+    private let handler: @Sendable (Request) -> Response
+
+    init(handler: @escaping @Sendable (Request) -> Response) throws {
+        self.handler = handler
+        #if canImport(Glibc)
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+        let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { throw POSIXError(.EIO) }
+        var yes: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = 0
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard bound == 0, listen(fd, 16) == 0 else {
+            close(fd)
+            throw POSIXError(.EADDRINUSE)
+        }
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+        }
+        listener = fd
+        port = Int(UInt16(bigEndian: address.sin_port))
+        let thread = Thread { [self] in self.serve() }
+        thread.start()
+    }
+
+    /// Requests received so far, in order.
+    var requests: [Request] { lock.withLock { recorded } }
+
+    /// Stops accepting connections.
+    func stop() {
+        shutdown(listener, Int32(SHUT_RDWR))
+        close(listener)
+    }
+
+    private func serve() {
+        while true {
+            let connection = accept(listener, nil, nil)
+            if connection < 0 { return }
+            handle(connection)
+            close(connection)
+        }
+    }
+
+    private func handle(_ connection: Int32) {
+        var buffer = [UInt8]()
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        let separator: [UInt8] = [13, 10, 13, 10]
+        var headerEnd: Int?
+        while headerEnd == nil {
+            let n = read(connection, &chunk, chunk.count)
+            if n <= 0 { return }
+            buffer += chunk[0..<n]
+            if buffer.count >= 4 {
+                for i in 0...(buffer.count - 4) where Array(buffer[i..<i + 4]) == separator {
+                    headerEnd = i
+                    break
+                }
+            }
+        }
+        let head = String(decoding: buffer[0..<headerEnd!], as: UTF8.self)
+        var lines = head.components(separatedBy: "\r\n")
+        let requestLine = lines.removeFirst().split(separator: " ")
+        var headers: [String: String] = [:]
+        for line in lines {
+            if let colon = line.firstIndex(of: ":") {
+                headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            }
+        }
+        var body = Array(buffer[(headerEnd! + 4)...])
+        let expected = Int(headers["content-length"] ?? "0") ?? 0
+        while body.count < expected {
+            let n = read(connection, &chunk, chunk.count)
+            if n <= 0 { break }
+            body += chunk[0..<n]
+        }
+        let request = Request(method: requestLine.first.map(String.init) ?? "", path: requestLine.count > 1 ? String(requestLine[1]) : "/",
+                              headers: headers, body: Data(body))
+        lock.withLock { recorded.append(request) }
+        let response = handler(request)
+        var text = "HTTP/1.1 \(response.status) Status\r\nConnection: close\r\nContent-Length: \(response.body.count)\r\n"
+        for (name, value) in response.headers { text += "\(name): \(value)\r\n" }
+        text += "\r\n"
+        let bytes = Array(text.utf8) + Array(response.body)
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { write(connection, $0.baseAddress, $0.count) }
+            if n <= 0 { return }
+            offset += n
+        }
+    }
+}

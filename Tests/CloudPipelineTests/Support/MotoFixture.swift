@@ -1,0 +1,169 @@
+import CloudPipeline
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Paths the AWS tests need.
+enum AWSTestPaths {
+    static let packageRoot = URL(fileURLWithPath: #filePath)
+        .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    static let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures/aws")
+    static let motoScript = packageRoot.appendingPathComponent("scripts/moto-server.sh")
+    /// `FACEREC_TEST_DATA`, or `../shared/data` beside the package.
+    static let sharedData: URL = {
+        if let path = ProcessInfo.processInfo.environment["FACEREC_TEST_DATA"], !path.isEmpty {
+            return URL(fileURLWithPath: path)
+        }
+        return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data")
+    }()
+}
+
+/// The moto servers the AWS tests talk to: one with SigV4 checking on (and an allow-all IAM
+/// key) and one with authentication off (for presigned URLs).
+struct MotoEnvironment: Sendable {
+    let endpoint: URL
+    let accessKeyId: String
+    let secretAccessKey: String
+    let noAuthEndpoint: URL
+
+    var credentials: AWSCredentials { AWSCredentials(accessKeyId: accessKeyId, secretAccessKey: secretAccessKey) }
+
+    /// Client settings against the authenticating server (or `endpoint`), with `credentials`.
+    func configuration(region: String = "us-east-1", credentials: AWSCredentials? = nil, endpoint: URL? = nil,
+                       retry: AWSRetryStrategy = AWSRetryStrategy()) -> AWSClientConfiguration {
+        AWSClientConfiguration(region: region, endpoint: endpoint ?? self.endpoint,
+                               credentials: StaticCredentialsProvider(credentials ?? self.credentials), retry: retry)
+    }
+
+    /// Environment for a boto3 subprocess pointed at the authenticating server.
+    func botoEnvironment(region: String = "us-east-1") -> [String: String] {
+        var env = ProcessInfo.processInfo.environment
+        env["AWS_ACCESS_KEY_ID"] = accessKeyId
+        env["AWS_SECRET_ACCESS_KEY"] = secretAccessKey
+        env["AWS_DEFAULT_REGION"] = region
+        env["AWS_REGION"] = region
+        env["MOTO_ENDPOINT"] = endpoint.absoluteString
+        env.removeValue(forKey: "AWS_SESSION_TOKEN")
+        env.removeValue(forKey: "AWS_PROFILE")
+        return env
+    }
+
+    /// A name no other test (or earlier run against the same server) uses.
+    static func uniqueName(_ prefix: String) -> String {
+        "\(prefix)-\(UUID().uuidString.prefix(13).lowercased())"
+    }
+
+    /// The servers from `FACEREC_MOTO_*` if set (CI starts them with
+    /// `scripts/moto-server.sh start`), else started once per test process by that script,
+    /// with a watchdog that stops them when this process exits.
+    static func shared() async throws -> MotoEnvironment {
+        try await MotoLauncher.shared.environment()
+    }
+}
+
+/// Why the moto servers are not available.
+struct MotoUnavailable: Error, CustomStringConvertible {
+    let description: String
+}
+
+private actor MotoLauncher {
+    static let shared = MotoLauncher()
+    private var task: Task<MotoEnvironment, any Error>?
+
+    func environment() async throws -> MotoEnvironment {
+        if let task { return try await task.value }
+        let task = Task { try await Self.resolve() }
+        self.task = task
+        return try await task.value
+    }
+
+    private static func resolve() async throws -> MotoEnvironment {
+        let env = ProcessInfo.processInfo.environment
+        if let parsed = parse(env) { return parsed }
+        let stateDir = FileManager.default.temporaryDirectory.appendingPathComponent("facerec-moto-\(getpid())-\(UUID().uuidString.prefix(8))")
+        let status = try await runProcess("/bin/bash", [AWSTestPaths.motoScript.path, "start", "--state-dir", stateDir.path,
+                                                        "--owner-pid", String(getpid())], environment: env)
+        guard status == 0 else {
+            throw MotoUnavailable(description: "scripts/moto-server.sh start exited with \(status) (is moto[server] installed?)")
+        }
+        let text = try String(contentsOf: stateDir.appendingPathComponent("env"), encoding: .utf8)
+        var values: [String: String] = [:]
+        for line in text.split(separator: "\n") {
+            let body = line.hasPrefix("export ") ? line.dropFirst(7) : line[...]
+            if let eq = body.firstIndex(of: "=") { values[String(body[..<eq])] = String(body[body.index(after: eq)...]) }
+        }
+        guard let parsed = parse(values) else { throw MotoUnavailable(description: "moto env file \(stateDir.path)/env is incomplete") }
+        return parsed
+    }
+
+    private static func parse(_ env: [String: String]) -> MotoEnvironment? {
+        guard let endpoint = env["FACEREC_MOTO_ENDPOINT"].flatMap(URL.init(string:)),
+              let id = env["FACEREC_MOTO_ACCESS_KEY_ID"], let secret = env["FACEREC_MOTO_SECRET_ACCESS_KEY"],
+              let noAuth = env["FACEREC_MOTO_NOAUTH_ENDPOINT"].flatMap(URL.init(string:)) else { return nil }
+        return MotoEnvironment(endpoint: endpoint, accessKeyId: id, secretAccessKey: secret, noAuthEndpoint: noAuth)
+    }
+}
+
+/// Runs a program to completion without blocking a cooperative thread; returns its exit status.
+/// Standard output goes to `stdout` (a file) or is discarded; standard error is inherited.
+func runProcess(_ executable: String, _ arguments: [String], environment: [String: String],
+                stdout: URL? = nil, stdin: Data? = nil) async throws -> Int32 {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = environment
+    if let stdout {
+        _ = FileManager.default.createFile(atPath: stdout.path, contents: nil)
+        process.standardOutput = try FileHandle(forWritingTo: stdout)
+    } else {
+        process.standardOutput = FileHandle.nullDevice
+    }
+    var inputFile: URL?
+    if let stdin {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("stdin-\(UUID().uuidString)")
+        try stdin.write(to: url)
+        process.standardInput = try FileHandle(forReadingFrom: url)
+        inputFile = url
+    } else {
+        process.standardInput = FileHandle.nullDevice
+    }
+    defer { if let inputFile { try? FileManager.default.removeItem(at: inputFile) } }
+    return try await withCheckedThrowingContinuation { continuation in
+        process.terminationHandler = { finished in continuation.resume(returning: finished.terminationStatus) }
+        do {
+            try process.run()
+        } catch {
+            process.terminationHandler = nil
+            continuation.resume(throwing: error)
+        }
+    }
+}
+
+/// boto3, the reference client, run as a subprocess: `script` gets `MOTO_ENDPOINT` and the
+/// test key in its environment plus `arguments` in `sys.argv[1:]`; returns its stdout.
+enum Boto3 {
+    static func run(_ script: String, _ arguments: [String] = [], moto: MotoEnvironment, region: String = "us-east-1",
+                    stdin: Data? = nil) async throws -> Data {
+        let output = FileManager.default.temporaryDirectory.appendingPathComponent("boto3-\(UUID().uuidString).out")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let prelude = """
+        import os, sys, json, base64, boto3
+        from botocore.config import Config
+        def client(name):
+            return boto3.client(name, endpoint_url=os.environ["MOTO_ENDPOINT"], region_name=os.environ["AWS_DEFAULT_REGION"],
+                                config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
+
+        """
+        let status = try await runProcess("/usr/bin/env", ["python3", "-c", prelude + script] + arguments,
+                                          environment: moto.botoEnvironment(region: region), stdout: output, stdin: stdin)
+        guard status == 0 else { throw MotoUnavailable(description: "boto3 script exited with \(status)") }
+        return try Data(contentsOf: output)
+    }
+
+    static func json(_ script: String, _ arguments: [String] = [], moto: MotoEnvironment, region: String = "us-east-1",
+                     stdin: Data? = nil) async throws -> Any {
+        let data = try await run(script, arguments, moto: moto, region: region, stdin: stdin)
+        return try JSONSerialization.jsonObject(with: data)
+    }
+}
