@@ -44,6 +44,7 @@ enum WeightsFixtures {
 
     struct Expected: Decodable {
         var mixed: [String: TensorSpec]
+        var bigendian: [String: TensorSpec]
         var data_pt: DataPT
         var mtcnn: [String: Net]
         var safetensors_python: PythonSafeTensors?

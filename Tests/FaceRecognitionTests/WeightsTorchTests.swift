@@ -95,6 +95,26 @@ struct WeightsTorchTests {
         #expect(dict.tensors == ["w": Tensor(shape: [2], scalars: [9, -9])])
     }
 
+    @Test("a zip checkpoint whose byteorder record says big-endian is byte-swapped")
+    func bigEndian() throws {
+        let dict = try WeightsLoader.load(contentsOf: WeightsFixtures.url("bigendian_zip.pt"))
+        #expect(Set(dict.tensors.keys) == Set(expected.bigendian.keys))
+        for (key, spec) in expected.bigendian {
+            #expect(dict[key]?.shape == spec.shape, "\(key)")
+            #expect(dict[key]?.scalars == spec.values.map(Float.init), "\(key)")
+        }
+    }
+
+    @Test("deflated zip entries are rejected with a message naming the entry")
+    func deflated() throws {
+        let error = try #require(throws: WeightsError.self) {
+            try WeightsLoader.load(contentsOf: WeightsFixtures.url("deflated_zip.pt"))
+        }
+        let message = String(describing: error)
+        #expect(message.contains("deflated_zip.pt"))
+        #expect(message.contains("/data/0' is compressed (method 8)"), "\(message)")
+    }
+
     @Test("format detection from bytes")
     func detection() throws {
         #expect(WeightsLoader.detectFormat(try WeightsFixtures.bytes("mixed_zip.pt")) == .torchZip)

@@ -87,6 +87,51 @@ def write_torch_fixtures(expected):
         assert describe(reloaded) == expected["mixed"], name
 
 
+def rewrite_zip(source, target, transform):
+    """Copies a torch zip checkpoint entry by entry, letting `transform(name, data)` return
+    (new_data, compress_type)."""
+    import zipfile
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w") as dst:
+        for info in src.infolist():
+            data, compression = transform(info.filename, src.read(info.filename))
+            dst.writestr(zipfile.ZipInfo(info.filename, date_time=(2020, 1, 1, 0, 0, 0)), data,
+                         compress_type=compression)
+
+
+def write_zip_variants(expected):
+    """Zip checkpoints torch can read but does not usually write: big-endian storages (the
+    `byteorder` record says "big"), and deflated entries (which this loader rejects)."""
+    import zipfile
+    sd = collections.OrderedDict([
+        ("f32", torch.tensor([1.5, -2.25, 3.0e-3])),
+        ("f64", torch.tensor([1.0 / 3.0, -1e10], dtype=torch.float64)),
+        ("i64", torch.tensor([-2, 1 << 40], dtype=torch.int64)),
+        ("f16", torch.tensor([0.5, -6.0e-5], dtype=torch.float16)),
+    ])
+    little = os.path.join(OUT, "little.tmp.pt")
+    torch.save(sd, little)
+    widths = {"0": 4, "1": 8, "2": 8, "3": 2}  # storage keys follow pickling order
+
+    def to_big(name, data):
+        if name.endswith("/byteorder"):
+            return b"big", zipfile.ZIP_STORED
+        key = name.rsplit("/", 1)[-1]
+        if "/data/" in name and key in widths:
+            width = widths[key]
+            data = b"".join(data[i:i + width][::-1] for i in range(0, len(data), width))
+        return data, zipfile.ZIP_STORED
+
+    big = os.path.join(OUT, "bigendian_zip.pt")
+    rewrite_zip(little, big, to_big)
+    reloaded = torch.load(big, weights_only=False)
+    assert all(torch.equal(reloaded[k], v) for k, v in sd.items()), "torch disagrees with the big-endian fixture"
+    expected["bigendian"] = describe(sd)
+
+    rewrite_zip(little, os.path.join(OUT, "deflated_zip.pt"),
+                lambda name, data: (data, zipfile.ZIP_DEFLATED if "/data/" in name else zipfile.ZIP_STORED))
+    os.remove(little)
+
+
 def write_safetensors_fixture(expected):
     try:
         from safetensors.torch import save_file
@@ -146,6 +191,7 @@ def main():
     os.makedirs(OUT, exist_ok=True)
     expected = {"torch_version": torch.__version__}
     write_torch_fixtures(expected)
+    write_zip_variants(expected)
     write_safetensors_fixture(expected)
     data_pt_goldens(args.shared_data, expected)
     mtcnn_goldens(expected)

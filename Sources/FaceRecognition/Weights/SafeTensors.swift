@@ -98,12 +98,11 @@ public enum SafeTensors {
         guard let array = value as? [Any] else { return nil }
         var result: [Int] = []
         for item in array {
-            // Booleans bridge to NSNumber too; reject them explicitly.
-            if item is Bool, !(item is Int) { return nil }
-            guard let number = item as? NSNumber else { return nil }
-            let double = number.doubleValue
-            guard double >= 0, double < 9.0e15, double == double.rounded(), let int = item as? Int, Double(int) == double
-            else { return nil }
+            // JSONSerialization hands back NSNumbers; only integer encodings count (not booleans,
+            // whose objCType is "c", nor "1.0"-style doubles).
+            guard let number = item as? NSNumber,
+                  ["i", "l", "q", "s", "I", "L", "Q", "S"].contains(String(cString: number.objCType)),
+                  let int = item as? Int, int >= 0 else { return nil }
             result.append(int)
         }
         return result
