@@ -1,0 +1,96 @@
+import CloudPipeline
+import Foundation
+import Testing
+
+// The backends every conformance suite runs against. To add one, append one line to
+// `QueueBackends.all` or `StoreBackends.all` (a factory may throw to report that its service,
+// e.g. the moto server, is unavailable).
+
+/// What a queue conformance test asks for.
+struct QueueSpec: Sendable {
+    /// The queue's default visibility timeout (whole seconds, for SQS).
+    var visibilityTimeout: Duration = .seconds(30)
+    /// When set, the queue gets a dead-letter queue with this redrive limit.
+    var maxReceiveCount: Int? = nil
+}
+
+/// A fresh, empty queue (and its dead-letter queue when asked for) made for one test.
+struct QueueUnderTest: Sendable {
+    let queue: any MessageQueue
+    let deadLetter: (any MessageQueue)?
+    /// Removes whatever the factory created.
+    let cleanup: @Sendable () async -> Void
+}
+
+/// A named factory of ``QueueUnderTest``.
+struct QueueBackend: Sendable, CustomTestStringConvertible {
+    let name: String
+    let make: @Sendable (QueueSpec) async throws -> QueueUnderTest
+    var testDescription: String { name }
+}
+
+/// A fresh, empty object store made for one test.
+struct StoreUnderTest: Sendable {
+    let store: any ObjectStore
+    let cleanup: @Sendable () async -> Void
+}
+
+/// A named factory of ``StoreUnderTest``.
+struct StoreBackend: Sendable, CustomTestStringConvertible {
+    let name: String
+    let make: @Sendable () async throws -> StoreUnderTest
+    var testDescription: String { name }
+}
+
+enum QueueBackends {
+    static let all: [QueueBackend] = [
+        .sqlite,
+    ]
+}
+
+enum StoreBackends {
+    static let all: [StoreBackend] = [
+        .directory,
+    ]
+}
+
+// MARK: Local factories
+
+extension QueueBackend {
+    /// A new SQLite file per test holding the queue and, when asked for, its dead-letter queue.
+    static let sqlite = QueueBackend(name: "SQLiteMessageQueue") { spec in
+        let directory = try LocalTestDirectory.make("queue")
+        let path = directory.appendingPathComponent("queue.db").path
+        let configuration = SQLiteMessageQueue.Configuration(
+            visibilityTimeout: spec.visibilityTimeout,
+            deadLetter: spec.maxReceiveCount.map { .init(queueName: "jobs-dlq", maxReceiveCount: $0) })
+        let queue = try SQLiteMessageQueue(path: path, name: "jobs", configuration: configuration)
+        let deadLetter = try spec.maxReceiveCount.map { _ in try SQLiteMessageQueue(path: path, name: "jobs-dlq") }
+        return QueueUnderTest(queue: queue, deadLetter: deadLetter) {
+            queue.close()
+            deadLetter?.close()
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+}
+
+extension StoreBackend {
+    /// A new directory per test.
+    static let directory = StoreBackend(name: "DirectoryObjectStore") {
+        let directory = try LocalTestDirectory.make("store")
+        let store = try DirectoryObjectStore(root: directory.appendingPathComponent("root"))
+        return StoreUnderTest(store: store) {
+            try? FileManager.default.removeItem(at: directory)
+        }
+    }
+}
+
+/// Unique scratch directories under the system temporary directory.
+enum LocalTestDirectory {
+    static func make(_ label: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("cloudpipeline-\(label)-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
