@@ -37,13 +37,13 @@ struct MotoEnvironment: Sendable {
     }
 
     /// Environment for a boto3 subprocess pointed at the authenticating server.
-    func botoEnvironment(region: String = "us-east-1") -> [String: String] {
+    func botoEnvironment(region: String = "us-east-1", endpoint: URL? = nil) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["AWS_ACCESS_KEY_ID"] = accessKeyId
         env["AWS_SECRET_ACCESS_KEY"] = secretAccessKey
         env["AWS_DEFAULT_REGION"] = region
         env["AWS_REGION"] = region
-        env["MOTO_ENDPOINT"] = endpoint.absoluteString
+        env["MOTO_ENDPOINT"] = (endpoint ?? self.endpoint).absoluteString
         env.removeValue(forKey: "AWS_SESSION_TOKEN")
         env.removeValue(forKey: "AWS_PROFILE")
         return env
@@ -144,7 +144,7 @@ func runProcess(_ executable: String, _ arguments: [String], environment: [Strin
 /// test key in its environment plus `arguments` in `sys.argv[1:]`; returns its stdout.
 enum Boto3 {
     static func run(_ script: String, _ arguments: [String] = [], moto: MotoEnvironment, region: String = "us-east-1",
-                    stdin: Data? = nil) async throws -> Data {
+                    endpoint: URL? = nil, stdin: Data? = nil) async throws -> Data {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("boto3-\(UUID().uuidString).out")
         defer { try? FileManager.default.removeItem(at: output) }
         let prelude = """
@@ -156,14 +156,14 @@ enum Boto3 {
 
         """
         let status = try await runProcess("/usr/bin/env", ["python3", "-c", prelude + script] + arguments,
-                                          environment: moto.botoEnvironment(region: region), stdout: output, stdin: stdin)
+                                          environment: moto.botoEnvironment(region: region, endpoint: endpoint), stdout: output, stdin: stdin)
         guard status == 0 else { throw MotoUnavailable(description: "boto3 script exited with \(status)") }
         return try Data(contentsOf: output)
     }
 
     static func json(_ script: String, _ arguments: [String] = [], moto: MotoEnvironment, region: String = "us-east-1",
-                     stdin: Data? = nil) async throws -> Any {
-        let data = try await run(script, arguments, moto: moto, region: region, stdin: stdin)
+                     endpoint: URL? = nil, stdin: Data? = nil) async throws -> Any {
+        let data = try await run(script, arguments, moto: moto, region: region, endpoint: endpoint, stdin: stdin)
         return try JSONSerialization.jsonObject(with: data)
     }
 }
