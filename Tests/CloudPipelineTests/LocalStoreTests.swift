@@ -134,4 +134,45 @@ struct LocalStoreTests {
         #expect(try await store.head(key: "a")?.eTag == "ba7816bf8f01cfea414140de5dae2223")
         #expect(try await store.head(key: "b")?.eTag == "ba7816bf8f01cfea414140de5dae2223")
     }
+
+    @Test("delete removes the directories it leaves empty, and only those")
+    func deleteCleansEmptyDirectories() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try DirectoryObjectStore(root: root)
+        let objects = root.appendingPathComponent("objects").path
+        try await store.put(Data("1".utf8), key: "a/b/c/d", contentType: nil)
+        try await store.put(Data("2".utf8), key: "a/x", contentType: nil)
+        try await store.delete(key: "a/b/c/d")
+        #expect(Set(try FileManager.default.subpathsOfDirectory(atPath: objects)) == ["a~d", "a~d/x~o", "a~d/x~m"])
+        try await store.delete(key: "a/x")
+        #expect(try FileManager.default.subpathsOfDirectory(atPath: objects).isEmpty)
+    }
+
+    @Test("puts and deletes racing in shared directories all succeed and lose nothing")
+    func concurrentPutsAndDeletes() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try DirectoryObjectStore(root: root)
+        // Every task works under the same deep prefix, so deletes keep removing directories
+        // that other tasks' puts are about to use.
+        let kept = try await withThrowingTaskGroup(of: [String].self) { group in
+            for worker in 0..<4 {
+                group.addTask {
+                    var kept: [String] = []
+                    for round in 0..<60 {
+                        let key = "shared/deep/dir/w\(worker)-\(round)"
+                        let payload = Data(key.utf8)
+                        try await store.put(payload, key: key, contentType: nil)
+                        #expect(try await store.get(key: key) == payload)
+                        if round % 10 == 9 { kept.append(key) } else { try await store.delete(key: key) }
+                    }
+                    return kept
+                }
+            }
+            var all: [String] = []
+            for try await keys in group { all += keys }
+            return all
+        }
+        #expect(try await store.list(prefix: "").map(\.key) == kept.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
+        for key in kept { #expect(try await store.get(key: key) == Data(key.utf8)) }
+    }
 }

@@ -31,8 +31,8 @@ import Darwin
 /// - Concurrent `put`s of one key: the last rename wins for the data; the sidecar may come from
 ///   the other writer, which the size check catches when the sizes differ.
 ///
-/// Deleting an object leaves its (possibly empty) parent directories in place; listing ignores
-/// them, as S3 has no directories.
+/// Deleting an object also removes the parent directories it leaves empty, as S3 has no
+/// directories; a `put` racing with that cleanup starts its walk again.
 public final class DirectoryObjectStore: ObjectStore {
     /// The directory given at creation.
     public let root: URL
@@ -122,6 +122,9 @@ public final class DirectoryObjectStore: ObjectStore {
 /// `read(2)`, named so that it cannot be confused with methods called `read`.
 private let posixRead: @Sendable (Int32, UnsafeMutableRawPointer?, Int) -> Int = { read($0, $1, $2) }
 
+/// A directory on the way to an object was removed while `put` was using it.
+private struct DirectoryVanished: Error {}
+
 /// The metadata sidecar's JSON.
 private struct Sidecar: Codable {
     var contentType: String?
@@ -146,6 +149,19 @@ private struct FileSystem {
     // MARK: Operations
 
     func put(_ data: Data, sidecar: Data) throws {
+        // A concurrent delete may remove an empty parent directory between our mkdir and our
+        // create; start again from the root when that happens.
+        for _ in 0..<16 {
+            do {
+                return try putOnce(data, sidecar: sidecar)
+            } catch is DirectoryVanished {
+                continue
+            }
+        }
+        throw failure("put", ENOENT, "a parent directory kept disappearing under concurrent deletes")
+    }
+
+    private func putOnce(_ data: Data, sidecar: Data) throws {
         let directory = try openDirectory(create: true)!
         defer { close(directory) }
         let dataTemp = Self.temporaryName()
@@ -192,6 +208,22 @@ private struct FileSystem {
             }
         }
         try check(fsync(directory), "fsync directory")
+        removeEmptyParents()
+    }
+
+    /// Removes the object's parent directories from the deepest up while they are empty, so
+    /// that deleted prefixes do not pile up (S3 has no directories). `rmdir` refuses non-empty
+    /// directories, so this never removes data; a concurrent `put` that loses its directory
+    /// retries (see `put`).
+    private func removeEmptyParents() {
+        let names = directoryNames
+        for depth in stride(from: names.count, to: 0, by: -1) {
+            guard let parent = try? openDirectory(names[0..<(depth - 1)], create: false) else { return }
+            let removed = unlinkat(parent, names[depth - 1], AT_REMOVEDIR) == 0
+            if removed { _ = fsync(parent) }
+            close(parent)
+            if !removed { return }
+        }
     }
 
     static func list(objectsPath: String, prefix: String, into results: inout [ObjectMetadata]) throws {
@@ -287,9 +319,16 @@ private struct FileSystem {
     /// Opens the directory holding the object, one `O_NOFOLLOW` step at a time. Returns `nil`
     /// when a component is missing and `create` is false.
     private func openDirectory(create: Bool) throws -> Int32? {
+        try openDirectory(directoryNames[...], create: create)
+    }
+
+    /// Opens `objects/` then each of `names` in turn without following links. With `create`,
+    /// missing directories are made, and a directory that vanishes mid-walk (a concurrent
+    /// delete's cleanup) throws ``DirectoryVanished``.
+    private func openDirectory(_ names: ArraySlice<String>, create: Bool) throws -> Int32? {
         var fd = open(objectsPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw failure("open \(objectsPath)", errno) }
-        for name in directoryNames {
+        for name in names {
             if create {
                 if mkdirat(fd, name, 0o755) == 0 {
                     // Make the new directory entry durable before anything is put inside.
@@ -297,6 +336,7 @@ private struct FileSystem {
                 } else if errno != EEXIST {
                     let code = errno
                     close(fd)
+                    if code == ENOENT { throw DirectoryVanished() }
                     throw failure("mkdir \(name)", code)
                 }
             }
@@ -304,7 +344,10 @@ private struct FileSystem {
             let code = errno
             close(fd)
             guard next >= 0 else {
-                if code == ENOENT && !create { return nil }
+                if code == ENOENT {
+                    if create { throw DirectoryVanished() }
+                    return nil
+                }
                 if code == ELOOP || code == ENOTDIR {
                     throw failure("open \(name)", code, "refusing to follow a symbolic link or non-directory inside the store")
                 }
@@ -317,7 +360,11 @@ private struct FileSystem {
 
     private func writeFile(_ data: Data, named name: String, in directory: Int32) throws {
         let fd = openat(directory, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw failure("create \(name)", errno) }
+        guard fd >= 0 else {
+            // ENOENT for a create in an open directory means it was removed (it was empty).
+            if errno == ENOENT { throw DirectoryVanished() }
+            throw failure("create \(name)", errno)
+        }
         defer { close(fd) }
         try data.withUnsafeBytes { (buffer: UnsafeRawBufferPointer) in
             var offset = 0

@@ -118,8 +118,7 @@ public final class SQLiteMessageQueue: MessageQueue {
     // MARK: MessageQueue
 
     public func send(_ body: String, attributes: [String: String]) async throws -> String {
-        try Self.validateBody(body)
-        try Self.validateAttributes(attributes)
+        try MessageQueueLimits.validate(body: body, attributes: attributes)
         let id = UUID().uuidString.lowercased()
         let attributesJSON = try Self.encode(attributes)
         let sentAt = Self.milliseconds(now())
@@ -135,14 +134,7 @@ public final class SQLiteMessageQueue: MessageQueue {
     }
 
     public func receive(maxMessages: Int, waitTime: Duration, visibilityTimeout: Duration?) async throws -> [ReceivedMessage] {
-        guard (1...MessageQueueLimits.maxMessagesPerReceive).contains(maxMessages) else {
-            throw MessageQueueError.invalidArgument(
-                field: "maxMessages", reason: "\(maxMessages) is not in 1...\(MessageQueueLimits.maxMessagesPerReceive)")
-        }
-        guard waitTime >= .zero, waitTime <= MessageQueueLimits.maxWaitTime else {
-            throw MessageQueueError.invalidArgument(field: "waitTime", reason: "\(waitTime) is not in 0...20 seconds")
-        }
-        if let visibilityTimeout { try Self.validateVisibility(visibilityTimeout, field: "visibilityTimeout") }
+        try MessageQueueLimits.validateReceive(maxMessages: maxMessages, waitTime: waitTime, visibilityTimeout: visibilityTimeout)
 
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: waitTime)
@@ -169,7 +161,7 @@ public final class SQLiteMessageQueue: MessageQueue {
 
     public func changeVisibility(receiptHandle: String, timeout: Duration) async throws {
         let handle = try ReceiptHandle(parsing: receiptHandle)
-        try Self.validateVisibility(timeout, field: "timeout")
+        try MessageQueueLimits.validate(visibilityTimeout: timeout, field: "timeout")
         let visibleAt = Self.milliseconds(now()) + timeout.cpMilliseconds
         let name = self.name
         let changed = try await connection.run { db -> Int in
@@ -328,7 +320,7 @@ public final class SQLiteMessageQueue: MessageQueue {
     }
 
     private static func validate(_ configuration: Configuration, queueName: String) throws {
-        try validateVisibility(configuration.visibilityTimeout, field: "configuration.visibilityTimeout")
+        try MessageQueueLimits.validate(visibilityTimeout: configuration.visibilityTimeout, field: "configuration.visibilityTimeout")
         if let dlq = configuration.deadLetter {
             try validateQueueName(dlq.queueName, field: "configuration.deadLetter.queueName")
             guard dlq.queueName != queueName else {
@@ -338,58 +330,6 @@ public final class SQLiteMessageQueue: MessageQueue {
             guard (1...1000).contains(dlq.maxReceiveCount) else {
                 throw MessageQueueError.invalidArgument(
                     field: "configuration.deadLetter.maxReceiveCount", reason: "\(dlq.maxReceiveCount) is not in 1...1000")
-            }
-        }
-    }
-
-    private static func validateVisibility(_ timeout: Duration, field: String) throws {
-        guard timeout >= .zero, timeout <= MessageQueueLimits.maxVisibilityTimeout else {
-            throw MessageQueueError.invalidArgument(field: field, reason: "\(timeout) is not in 0...43200 seconds")
-        }
-    }
-
-    /// SQS accepts only these characters in bodies and attribute values.
-    private static func isAllowedSQSCharacter(_ scalar: Unicode.Scalar) -> Bool {
-        switch scalar.value {
-        case 0x9, 0xA, 0xD, 0x20...0xD7FF, 0xE000...0xFFFD, 0x10000...0x10FFFF: return true
-        default: return false
-        }
-    }
-
-    private static func validateBody(_ body: String) throws {
-        let bytes = body.utf8.count
-        guard bytes >= 1, bytes <= MessageQueueLimits.maxBodyBytes else {
-            throw MessageQueueError.invalidArgument(
-                field: "body", reason: "\(bytes) UTF-8 bytes is not in 1...\(MessageQueueLimits.maxBodyBytes)")
-        }
-        if let (offset, scalar) = body.unicodeScalars.enumerated().first(where: { !isAllowedSQSCharacter($0.element) }) {
-            throw MessageQueueError.invalidArgument(
-                field: "body", reason: "character U+\(String(scalar.value, radix: 16, uppercase: true)) at offset \(offset) is not allowed by SQS")
-        }
-    }
-
-    private static func validateAttributes(_ attributes: [String: String]) throws {
-        guard attributes.count <= MessageQueueLimits.maxAttributes else {
-            throw MessageQueueError.invalidArgument(
-                field: "attributes", reason: "\(attributes.count) attributes, at most \(MessageQueueLimits.maxAttributes)")
-        }
-        for (name, value) in attributes {
-            let field = "attributes[\(name.debugDescription)]"
-            let allowed = name.utf8.allSatisfy { byte in
-                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
-                    || byte == 0x2D || byte == 0x5F || byte == 0x2E
-            }
-            let lowered = name.lowercased()
-            guard (1...256).contains(name.utf8.count), allowed, !name.hasPrefix("."), !name.hasSuffix("."),
-                  !name.contains(".."), !lowered.hasPrefix("aws."), !lowered.hasPrefix("amazon.") else {
-                throw MessageQueueError.invalidArgument(
-                    field: field, reason: "name must be 1-256 characters of A-Z a-z 0-9 - _ . without leading, trailing or doubled '.', and not start with AWS. or Amazon.")
-            }
-            guard !value.isEmpty else {
-                throw MessageQueueError.invalidArgument(field: field, reason: "value is empty (SQS rejects empty values)")
-            }
-            guard value.unicodeScalars.allSatisfy(isAllowedSQSCharacter) else {
-                throw MessageQueueError.invalidArgument(field: field, reason: "value contains a character SQS does not allow")
             }
         }
     }

@@ -71,6 +71,77 @@ public enum MessageQueueLimits {
     public static let maxVisibilityTimeout: Duration = .seconds(43_200)
     /// Most attributes on one message.
     public static let maxAttributes = 10
+
+    /// Checks a body and its attributes against SQS's rules, so that every backend rejects the
+    /// same mistakes before any I/O: body 1...``maxBodyBytes`` UTF-8 bytes of the characters
+    /// SQS accepts (tab, LF, CR, U+0020...U+D7FF, U+E000...U+FFFD, U+10000...U+10FFFF);
+    /// at most ``maxAttributes`` attributes; names 1...256 of `A-Z a-z 0-9 - _ .` without a
+    /// leading, trailing or doubled `.` and not starting with `AWS.` or `Amazon.`
+    /// (case-insensitive); values non-empty, of the same characters as bodies.
+    /// - Throws: ``MessageQueueError/invalidArgument(field:reason:)`` naming `body`,
+    ///   `attributes` or `attributes["name"]`.
+    public static func validate(body: String, attributes: [String: String]) throws(MessageQueueError) {
+        let bytes = body.utf8.count
+        guard bytes >= 1, bytes <= maxBodyBytes else {
+            throw .invalidArgument(field: "body", reason: "\(bytes) UTF-8 bytes is not in 1...\(maxBodyBytes)")
+        }
+        if let (offset, scalar) = body.unicodeScalars.enumerated().first(where: { !isAllowed($0.element) }) {
+            throw .invalidArgument(field: "body", reason: "character U+\(hex(scalar.value)) at offset \(offset) is not allowed by SQS")
+        }
+        guard attributes.count <= maxAttributes else {
+            throw .invalidArgument(field: "attributes", reason: "\(attributes.count) attributes, at most \(maxAttributes)")
+        }
+        for name in attributes.keys.sorted() {
+            let field = "attributes[\(name.debugDescription)]"
+            let allowed = name.utf8.allSatisfy { byte in
+                (0x30...0x39).contains(byte) || (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+                    || byte == 0x2D || byte == 0x5F || byte == 0x2E
+            }
+            let lowered = name.lowercased()
+            guard (1...256).contains(name.utf8.count), allowed, !name.hasPrefix("."), !name.hasSuffix("."),
+                  !name.contains(".."), !lowered.hasPrefix("aws."), !lowered.hasPrefix("amazon.") else {
+                throw .invalidArgument(field: field, reason: "name must be 1-256 characters of A-Z a-z 0-9 - _ . without a leading, trailing or doubled '.', and must not start with AWS. or Amazon.")
+            }
+            let value = attributes[name] ?? ""
+            guard !value.isEmpty else {
+                throw .invalidArgument(field: field, reason: "value is empty (SQS rejects empty values)")
+            }
+            if let (offset, scalar) = value.unicodeScalars.enumerated().first(where: { !isAllowed($0.element) }) {
+                throw .invalidArgument(field: field, reason: "character U+\(hex(scalar.value)) at offset \(offset) of the value is not allowed by SQS")
+            }
+        }
+    }
+
+    /// Checks `receive` arguments: `maxMessages` in 1...``maxMessagesPerReceive``, `waitTime`
+    /// in 0...``maxWaitTime``, `visibilityTimeout` (when given) in 0...``maxVisibilityTimeout``.
+    public static func validateReceive(maxMessages: Int, waitTime: Duration, visibilityTimeout: Duration?) throws(MessageQueueError) {
+        guard (1...maxMessagesPerReceive).contains(maxMessages) else {
+            throw .invalidArgument(field: "maxMessages", reason: "\(maxMessages) is not in 1...\(maxMessagesPerReceive)")
+        }
+        guard waitTime >= .zero, waitTime <= maxWaitTime else {
+            throw .invalidArgument(field: "waitTime", reason: "\(waitTime) is not in 0...\(maxWaitTime)")
+        }
+        if let visibilityTimeout { try validate(visibilityTimeout: visibilityTimeout, field: "visibilityTimeout") }
+    }
+
+    /// Checks a visibility timeout is in 0...``maxVisibilityTimeout``; `field` names it in the error.
+    public static func validate(visibilityTimeout: Duration, field: String) throws(MessageQueueError) {
+        guard visibilityTimeout >= .zero, visibilityTimeout <= maxVisibilityTimeout else {
+            throw .invalidArgument(field: field, reason: "\(visibilityTimeout) is not in 0...\(maxVisibilityTimeout)")
+        }
+    }
+
+    private static func isAllowed(_ scalar: Unicode.Scalar) -> Bool {
+        switch scalar.value {
+        case 0x9, 0xA, 0xD, 0x20...0xD7FF, 0xE000...0xFFFD, 0x10000...0x10FFFF: return true
+        default: return false
+        }
+    }
+
+    private static func hex(_ value: UInt32) -> String {
+        let digits = String(value, radix: 16, uppercase: true)
+        return String(repeating: "0", count: max(0, 4 - digits.count)) + digits
+    }
 }
 
 /// One delivery of a message.
