@@ -144,7 +144,7 @@ cio_status cio_decode_jpeg(const uint8_t *data, size_t size, int64_t max_pixels,
             char detail[CIO_MESSAGE_SIZE];
             snprintf(detail, sizeof detail, "%s", ctx->message);
             snprintf(ctx->message, sizeof ctx->message,
-                     "data ends after %zu bytes, before the image is complete (%s)", size, detail);
+                     "data ends after %zu bytes, before the image is complete (%.160s)", size, detail);
         }
         return finish(ctx, status, out);
     }

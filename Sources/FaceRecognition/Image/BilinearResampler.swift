@@ -99,6 +99,8 @@ struct BilinearResampler {
         input.withUnsafeBufferPointer { src in
             output.withUnsafeMutableBufferPointer { dst in
                 c.weights.withUnsafeBufferPointer { kk in
+                    guard let src = src.baseAddress, let dst = dst.baseAddress,
+                          let kk = kk.baseAddress else { return }
                     for yy in 0..<rows {
                         let row = (yy + rowOffset) * inWidth * 3
                         let outRow = yy * outWidth * 3
@@ -125,25 +127,31 @@ struct BilinearResampler {
         return output
     }
 
+    /// Row-at-a-time accumulation (acc += row * weight over the taps) rather than PIL's
+    /// column-at-a-time loop: the sums are exact Int32 arithmetic without overflow, so the order
+    /// does not change the result, and contiguous rows vectorise.
     static func verticalPass(_ input: [UInt8], width: Int, outHeight: Int,
                              coefficients c: Coefficients) -> [UInt8] {
         var output = [UInt8](repeating: 0, count: width * outHeight * 3)
         let half = Int32(1) << Int32(precisionBits - 1)
         let rowBytes = width * 3
+        var accumulator = [Int32](repeating: 0, count: rowBytes)
         input.withUnsafeBufferPointer { src in
             output.withUnsafeMutableBufferPointer { dst in
-                c.weights.withUnsafeBufferPointer { kk in
-                    for yy in 0..<outHeight {
-                        let ymin = c.first[yy], n = c.count[yy], k = yy * c.stride
-                        let outRow = yy * rowBytes
-                        for i in 0..<rowBytes {
-                            var s = half
-                            var p = ymin * rowBytes + i
+                accumulator.withUnsafeMutableBufferPointer { acc in
+                    c.weights.withUnsafeBufferPointer { kk in
+                        guard let srcBase = src.baseAddress, let dstBase = dst.baseAddress,
+                              let accBase = acc.baseAddress else { return }
+                        for yy in 0..<outHeight {
+                            let ymin = c.first[yy], n = c.count[yy], k = yy * c.stride
+                            for i in 0..<rowBytes { accBase[i] = half }
                             for y in 0..<n {
-                                s &+= Int32(src[p]) &* kk[k + y]
-                                p += rowBytes
+                                let w = kk[k + y]
+                                let row = srcBase + (ymin + y) * rowBytes
+                                for i in 0..<rowBytes { accBase[i] &+= Int32(row[i]) &* w }
                             }
-                            dst[outRow + i] = clip8(s)
+                            let out = dstBase + yy * rowBytes
+                            for i in 0..<rowBytes { out[i] = clip8(accBase[i]) }
                         }
                     }
                 }
