@@ -96,6 +96,29 @@ cfn_status cfn_mtcnn_onet_forward(const cfn_mtcnn_onet *model, cfn_context *ctx,
                                   const float *images, int n, float *prob, float *reg,
                                   float *landmarks);
 
+/* ---- Building blocks ------------------------------------------------------------------------
+ * The layer ops the nets are made of, exposed so each can be checked against PyTorch on its
+ * own. Activations are channel-major ("CNHW": channel c of image i is the plane at
+ * (c·N + i)·H·W); a dense layer's activations are features × batch.
+ */
+
+/* x = x > 0 ? x : slope[row] · x on a rows × cols block with leading dimension ld (nn.PReLU). */
+void cfn_prelu(float *x, int rows, int cols, int ld, const float *slope);
+/* Softmax across the `rows` channels of every column, in place (nn.Softmax(dim=1)). */
+void cfn_softmax_rows(float *x, int rows, int cols, int ld);
+/* out (out_features × n) = weight (out_features × in_features) · in (in_features × n) + bias. */
+void cfn_linear_forward(const float *weight, const float *bias, int out_features,
+                        int in_features, const float *in, int n, float *out);
+/* Reorders a Linear weight written for x.permute(0, 3, 2, 1).flatten() to (channel, y, x). */
+void cfn_linear_permute_hwc_weight(const float *weight, int out_features, int c, int h, int w,
+                                   float *out);
+/* CNHW (c × n × hw) → features × n, features ordered (channel, y, x). */
+void cfn_flatten_cnhw(const float *in, int c, int n, int hw, float *out);
+/* nn.MaxPool2d output extent and forward over `planes` H×W planes (ceil_mode as PyTorch). */
+int cfn_pool_out_extent(int in, int kernel, int stride, int pad, int ceil_mode);
+void cfn_maxpool2d(const float *in, int planes, int h, int w, int kernel, int stride, int pad,
+                   int ceil_mode, float *out);
+
 #ifdef __cplusplus
 }
 #endif

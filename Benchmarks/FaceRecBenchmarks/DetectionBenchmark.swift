@@ -1,0 +1,59 @@
+// `FaceRecBenchmarks detection [--weights-dir DIR] [--data DIR] [--iterations N]`: MTCNN
+// detection + extraction (facenet-pytorch's MTCNN.forward) per image, median of N runs after a
+// warm-up. Compare with `python3 Benchmarks/reference_detection.py` (torch, 2 threads).
+import FaceRecognition
+import Foundation
+
+/// The images both benchmarks time, relative to the shared data folder.
+let detectionBenchmarkImages = [
+    "face_images_100/test_00.jpg",   // 64×64 course image
+    "photos/multiface.jpg",          // 1200×630, six faces
+    "photos/kate_siegel.jpg",        // 1125×1612 (~1.8 MP) portrait
+]
+
+func runDetectionBenchmark(_ arguments: [String]) throws {
+    var weights = ProcessInfo.processInfo.environment["FACEREC_MTCNN_WEIGHTS"] ?? "weights"
+    var data = ProcessInfo.processInfo.environment["FACEREC_TEST_DATA"] ?? "../shared/data"
+    var iterations = 20
+    var index = 0
+    while index < arguments.count {
+        let flag = arguments[index]
+        guard index + 1 < arguments.count else { throw BenchmarkArgumentError(message: "\(flag) needs a value") }
+        let value = arguments[index + 1]
+        switch flag {
+        case "--weights-dir": weights = value
+        case "--data": data = value
+        case "--iterations":
+            guard let n = Int(value), n > 0 else { throw BenchmarkArgumentError(message: "bad --iterations \(value)") }
+            iterations = n
+        default: throw BenchmarkArgumentError(message: "unknown option \(flag)")
+        }
+        index += 2
+    }
+    let mtcnn = try MTCNN(weightsDirectory: URL(fileURLWithPath: weights),
+                          options: MTCNNOptions(minFaceSize: 20, imageSize: 240, margin: 0))
+    print("suite: detection (MTCNN detect + extract_face, image_size=240, min_face_size=20), \(iterations) runs, median")
+    print("image                              size        faces   ms/image")
+    for name in detectionBenchmarkImages {
+        let url = URL(fileURLWithPath: data).appendingPathComponent(name)
+        let image = try ImageDecoder.decode(contentsOf: url, options: DecodeOptions(applyEXIFOrientation: false))
+        var faces = try mtcnn.extractFaces(image).count // warm-up: sizes the workspace arena
+        var times: [Double] = []
+        for _ in 0..<iterations {
+            let start = DispatchTime.now().uptimeNanoseconds
+            faces = try mtcnn.extractFaces(image).count
+            times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        }
+        times.sort()
+        let median = times[times.count / 2]
+        print(name.padding(toLength: 35, withPad: " ", startingAt: 0)
+              + "\(image.width)x\(image.height)".padding(toLength: 12, withPad: " ", startingAt: 0)
+              + "\(faces)".padding(toLength: 8, withPad: " ", startingAt: 0)
+              + String(format: "%8.2f", median))
+    }
+}
+
+struct BenchmarkArgumentError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}

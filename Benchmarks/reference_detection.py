@@ -1,0 +1,45 @@
+#!/usr/bin/env python3
+"""Reference timing for the `detection` benchmark suite: facenet-pytorch MTCNN.forward
+(detect + extract_face) per image, torch.set_num_threads(2), median of N runs after a warm-up.
+
+    python3 Benchmarks/reference_detection.py [--data ../shared/data] [--iterations 20]
+"""
+import argparse
+import os
+import time
+
+import torch
+from PIL import Image
+from facenet_pytorch import MTCNN
+
+IMAGES = [
+    "face_images_100/test_00.jpg",
+    "photos/multiface.jpg",
+    "photos/kate_siegel.jpg",
+]
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--data", default=os.environ.get("FACEREC_TEST_DATA", "../shared/data"))
+    parser.add_argument("--iterations", type=int, default=20)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    mtcnn = MTCNN(image_size=240, margin=0, min_face_size=20)
+    print(f"reference: facenet-pytorch MTCNN forward, torch {torch.__version__}, 2 threads, "
+          f"{args.iterations} runs, median")
+    print("image                              size        ms/image")
+    for name in IMAGES:
+        img = Image.open(os.path.join(args.data, name)).convert("RGB")
+        mtcnn(img)  # warm-up
+        times = []
+        for _ in range(args.iterations):
+            start = time.perf_counter()
+            mtcnn(img)
+            times.append((time.perf_counter() - start) * 1000)
+        times.sort()
+        print(f"{name:<35}{f'{img.width}x{img.height}':<12}{times[len(times) // 2]:8.2f}")
+
+
+if __name__ == "__main__":
+    main()
