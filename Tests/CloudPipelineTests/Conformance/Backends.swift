@@ -44,13 +44,13 @@ struct StoreBackend: Sendable, CustomTestStringConvertible {
 
 enum QueueBackends {
     static let all: [QueueBackend] = [
-        .sqlite,
+        .sqlite, .sqsMoto,
     ]
 }
 
 enum StoreBackends {
     static let all: [StoreBackend] = [
-        .directory,
+        .directory, .s3Moto,
     ]
 }
 

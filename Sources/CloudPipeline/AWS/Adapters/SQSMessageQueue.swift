@@ -21,12 +21,22 @@ public struct SQSMessageQueue: MessageQueue {
         if bytes > MessageQueueLimits.maxBodyBytes {
             throw MessageQueueError.invalidArgument(field: "body", reason: "\(bytes) bytes, more than \(MessageQueueLimits.maxBodyBytes)")
         }
+        if let offset = Self.firstInvalidCharacter(body) {
+            throw MessageQueueError.invalidArgument(field: "body", reason: "character at offset \(offset) is not allowed in SQS messages")
+        }
         if attributes.count > MessageQueueLimits.maxAttributes {
             throw MessageQueueError.invalidArgument(field: "attributes", reason: "\(attributes.count) attributes, more than \(MessageQueueLimits.maxAttributes)")
         }
         for name in attributes.keys.sorted() {
             if let reason = Self.invalidAttributeName(name) {
                 throw MessageQueueError.invalidArgument(field: "attributes[\(name)]", reason: reason)
+            }
+            let value = attributes[name] ?? ""
+            if value.isEmpty {
+                throw MessageQueueError.invalidArgument(field: "attributes[\(name)]", reason: "value is empty (SQS requires one)")
+            }
+            if let offset = Self.firstInvalidCharacter(value) {
+                throw MessageQueueError.invalidArgument(field: "attributes[\(name)]", reason: "character at offset \(offset) is not allowed")
             }
         }
         return try await map("send") {
@@ -81,6 +91,18 @@ public struct SQSMessageQueue: MessageQueue {
         func count(_ name: String) -> Int { attributes[name].flatMap { Int($0) } ?? 0 }
         return QueueDepth(visible: count("ApproximateNumberOfMessages"), inFlight: count("ApproximateNumberOfMessagesNotVisible"),
                           delayed: count("ApproximateNumberOfMessagesDelayed"))
+    }
+
+    /// The scalar offset of the first character SQS refuses (it allows `#x9 #xA #xD`,
+    /// `#x20-#xD7FF`, `#xE000-#xFFFD`, `#x10000-#x10FFFF`), or `nil`.
+    static func firstInvalidCharacter(_ text: String) -> Int? {
+        for (offset, scalar) in text.unicodeScalars.enumerated() {
+            let v = scalar.value
+            let allowed = v == 0x9 || v == 0xA || v == 0xD || (0x20...0xD7FF).contains(v)
+                || (0xE000...0xFFFD).contains(v) || v >= 0x10000
+            if !allowed { return offset }
+        }
+        return nil
     }
 
     static func wholeSeconds(_ duration: Duration) -> Int {

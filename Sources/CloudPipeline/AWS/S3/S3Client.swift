@@ -40,6 +40,12 @@ public struct S3Client: Sendable {
         _ = try await core.execute(request, operation: "CreateBucket", idempotent: false, payload: payload)
     }
 
+    /// Deletes the (empty) bucket.
+    public func deleteBucket(_ bucket: String) async throws {
+        let request = try makeRequest("DELETE", bucket: bucket, key: nil, operation: "DeleteBucket")
+        _ = try await core.execute(request, operation: "DeleteBucket", idempotent: true, payload: payload)
+    }
+
     /// Replaces the bucket's notification configuration with these queue notifications.
     public func putBucketNotificationConfiguration(bucket: String, queues: [S3QueueNotification]) async throws {
         var xml = "<NotificationConfiguration xmlns=\"\(Self.xmlNamespace)\">"

@@ -27,6 +27,11 @@ public struct SQSClient: Sendable {
         return try string(json, "QueueUrl", operation: "CreateQueue")
     }
 
+    /// Deletes the queue and its messages.
+    public func deleteQueue(queueUrl: String) async throws {
+        _ = try await call("DeleteQueue", ["QueueUrl": queueUrl], idempotent: true)
+    }
+
     /// The URL of queue `name`.
     public func getQueueUrl(name: String) async throws -> String {
         let json = try await call("GetQueueUrl", ["QueueName": name], idempotent: true)
