@@ -24,7 +24,7 @@ typedef struct {
     struct jpeg_decompress_struct cinfo;
     int created;
     int hit_eof;        /* libjpeg reported premature end of data (JWRN_JPEG_EOF) */
-    int finishing;      /* inside jpeg_finish_decompress: a missing EOI alone is tolerated */
+    int finishing;      /* inside jpeg_finish_decompress: every row is already decoded */
     int too_many_scans;
     int warnings;
     uint8_t *pixels;
@@ -46,7 +46,7 @@ static void on_emit_message(j_common_ptr cinfo, int level) {
     jpeg_context *ctx = (jpeg_context *)cinfo->err;
     if (level >= 0) return; /* trace messages */
     ctx->warnings++;
-    if (cinfo->err->msg_code == JWRN_JPEG_EOF && !ctx->finishing) ctx->hit_eof = 1;
+    if (cinfo->err->msg_code == JWRN_JPEG_EOF) ctx->hit_eof = 1;
 }
 
 static void on_output_message(j_common_ptr cinfo) { (void)cinfo; /* never print to stderr */ }
@@ -132,7 +132,7 @@ cio_status cio_decode_jpeg(const uint8_t *data, size_t size, int64_t max_pixels,
     ctx->pub.output_message = on_output_message;
 
     if (setjmp(ctx->jump)) {
-        if (ctx->finishing) {
+        if (ctx->finishing && !ctx->hit_eof) {
             /* Every row was already decoded; junk after the last scan loses nothing. */
             out->width = (int32_t)ctx->cinfo.output_width;
             out->height = (int32_t)ctx->cinfo.output_height;
@@ -228,9 +228,15 @@ cio_status cio_decode_jpeg(const uint8_t *data, size_t size, int64_t max_pixels,
             return finish(ctx, CIO_ERR_TRUNCATED, out);
         }
     }
-    /* All rows are complete; a missing EOI marker after them loses nothing. */
+    /* All rows are decoded. Like PIL ("image file is truncated"), a stream that ends before
+     * its EOI marker still counts as truncated; other trouble after the last scan does not. */
     ctx->finishing = 1;
     jpeg_finish_decompress(cinfo);
+    if (ctx->hit_eof) {
+        snprintf(ctx->message, sizeof ctx->message,
+                 "data ends after %zu bytes, before the EOI marker", size);
+        return finish(ctx, CIO_ERR_TRUNCATED, out);
+    }
     out->width = (int32_t)width;
     out->height = (int32_t)height;
     return finish(ctx, CIO_OK, out);

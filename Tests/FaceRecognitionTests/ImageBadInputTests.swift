@@ -34,16 +34,16 @@ struct ImageBadInputTests {
         }
     }
 
-    /// Every prefix must throw, except ones that lose only bytes after the pixel data: the
-    /// JPEG EOI marker (2 bytes) and, for PNG, the trailing CRC + IEND chunk (16 bytes). Those
-    /// still decode, to the full image.
+    /// Every prefix must throw, as in PIL ("image file is truncated"), except PNG prefixes that
+    /// lose only the last IDAT CRC and the IEND chunk (16 bytes): PIL loads those, and so do we,
+    /// to the full image. A JPEG missing even its EOI marker is truncated for both.
     @Test("truncated files throw at every offset",
           arguments: ["baseline.jpg", "progressive.jpg", "cmyk.jpg", "grey.jpg", "rgb.png",
                       "rgb_interlaced.png", "grey16.png", "palette4.png"])
     func truncated(_ name: String) throws {
         let data = try ImageFixtures.data(name)
         let full = try ImageDecoder.decode(data)
-        let tail = name.hasSuffix(".jpg") ? 2 : 16
+        let tail = name.hasSuffix(".jpg") ? 0 : 16
         var truncatedCount = 0
         for length in 0..<data.count {
             do {
@@ -100,6 +100,32 @@ struct ImageBadInputTests {
             default: Issue.record("unexpected \(error)")
             }
         }
+    }
+
+    /// libjpeg accepts a repeated progressive scan with only a warning, and each scan walks
+    /// the whole coefficient buffer: thousands of them are a CPU bomb in a tiny file. The
+    /// decoder stops past 1000 scans (real files have about ten). PIL has no such limit.
+    @Test("progressive JPEG with thousands of scans is refused")
+    func scanBomb() throws {
+        let data = try ImageFixtures.data("progressive.jpg")
+        let eoi = data.count - 2
+        let lastScan = try #require(data[..<eoi].lastRange(of: Data([0xFF, 0xDA])))
+        let scan = data[lastScan.lowerBound..<eoi]
+        var bomb = Data(data[..<eoi])
+        for _ in 0..<1100 { bomb.append(scan) }
+        bomb.append(contentsOf: [0xFF, 0xD9])
+        do {
+            _ = try ImageDecoder.decode(bomb)
+            Issue.record("1100-scan JPEG decoded")
+        } catch {
+            guard case .corrupt(let message) = error else { Issue.record("\(error)"); return }
+            #expect(message.contains("scans"))
+        }
+        // A few repeats stay within the limit and still decode.
+        var few = Data(data[..<eoi])
+        for _ in 0..<5 { few.append(scan) }
+        few.append(contentsOf: [0xFF, 0xD9])
+        #expect(try ImageDecoder.decode(few).width == 36)
     }
 
     @Test("headers declaring huge images are refused before allocation",

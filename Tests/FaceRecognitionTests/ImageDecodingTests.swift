@@ -71,6 +71,46 @@ struct ImageDecodingTests {
         #expect(decoded.image == plain)
     }
 
+    @Test("concurrent decodes share no state")
+    func concurrentDecodes() async throws {
+        let names = ["baseline.jpg", "progressive.jpg", "cmyk.jpg", "rgb16.png", "palette_trns.png", "exif_6.jpg"]
+        let inputs = try names.map { try ImageFixtures.data($0) }
+        let serial = try inputs.map { try ImageDecoder.decode($0) }
+        let results = try await withThrowingTaskGroup(of: (Int, RGBImage).self) { group in
+            for round in 0..<8 {
+                for (index, data) in inputs.enumerated() {
+                    group.addTask { (index, try ImageDecoder.decode(data)) }
+                    _ = round
+                }
+            }
+            var all: [(Int, RGBImage)] = []
+            for try await result in group { all.append(result) }
+            return all
+        }
+        #expect(results.count == 8 * names.count)
+        for (index, image) in results { #expect(image == serial[index], "\(names[index])") }
+    }
+
+    /// As PIL: junk after the end is ignored; a JPEG without its EOI marker is "truncated"
+    /// (libjpeg reads past the last scan looking for it), a PNG without IEND is complete.
+    @Test("trailing bytes ignored; missing EOI is truncation, missing IEND is not (as PIL)")
+    func trailingBytes() throws {
+        for name in ["baseline.jpg", "rgb.png"] {
+            let data = try ImageFixtures.data(name)
+            let full = try ImageDecoder.decode(data)
+            #expect(try ImageDecoder.decode(data + Data(repeating: 0xAB, count: 100)) == full)
+        }
+        let jpeg = try ImageFixtures.data("baseline.jpg")
+        #expect {
+            try ImageDecoder.decode(jpeg.dropLast(2))
+        } throws: { error in
+            if case .truncated = error as? ImageDecodingError { return true }
+            return false
+        }
+        let png = try ImageFixtures.data("rgb.png")
+        #expect(try ImageDecoder.decode(png.dropLast(12)) == ImageDecoder.decode(png))
+    }
+
     @Test("format sniffing by magic bytes")
     func sniffing() throws {
         #expect(ImageFormat.sniff(try ImageFixtures.data("baseline.jpg")) == .jpeg)
