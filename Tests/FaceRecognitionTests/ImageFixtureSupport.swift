@@ -30,6 +30,14 @@ struct ImageFixtureManifest: Decodable {
         let box: [Int]
         let expected: String
     }
+    struct CropCase: Decodable, CustomTestStringConvertible {
+        let source: String
+        let source_width: Int
+        let source_height: Int
+        let box: [Int]
+        let expected: String
+        var testDescription: String { "crop \(box)" }
+    }
     struct Huge: Decodable {
         let file: String
         let width: Int
@@ -40,6 +48,7 @@ struct ImageFixtureManifest: Decodable {
     let resize: [ResizeCase]
     let shared_patches: [SharedPatch]
     let huge: [Huge]
+    let crop: [CropCase]
 }
 
 enum ImageFixtures {

@@ -67,6 +67,16 @@ struct ImageCropTests {
         return try! RGBImage(width: 5, height: 4, pixels: pixels)
     }()
 
+    @Test("crop matches PIL's Image.crop", arguments: ImageFixtures.manifest.crop)
+    func matchesPIL(_ fixture: ImageFixtureManifest.CropCase) throws {
+        let source = try RGBImage(width: fixture.source_width, height: fixture.source_height,
+                                  pixels: try ImageFixtures.expectedPixels(fixture.source))
+        let b = fixture.box
+        let crop = source.cropped(x1: b[0], y1: b[1], x2: b[2], y2: b[3])
+        #expect(crop.width == b[2] - b[0] && crop.height == b[3] - b[1])
+        #expect(crop.pixels == (try ImageFixtures.expectedPixels(fixture.expected)))
+    }
+
     @Test("inside crop copies the box")
     func inside() {
         let crop = image.cropped(x1: 1, y1: 2, x2: 4, y2: 4)

@@ -257,6 +257,13 @@ def main():
             resize_cases.append({"source": src_file, "source_width": src.width, "source_height": src.height,
                                  "width": w, "height": h, "expected": store_rgb(out, as_png=True)})
 
+    # PIL crop semantics with boxes partly or wholly outside the image (outside is black).
+    crop_cases = []
+    for box in [(-5, -7, 20, 30), (30, 40, 50, 60), (-3, 10, 40, 11), (40, 50, 45, 52), (0, 0, 36, 48)]:
+        crop_cases.append({"source": store_rgb(base), "source_width": base.width,
+                           "source_height": base.height, "box": list(box),
+                           "expected": store_rgb(base.crop(box))})
+
     # Patches of real shared images as PIL decodes them: our decoder on the same file must agree
     # (the JPEG tolerance applies). The face_crop source above doubles as one.
     shared_patches = [{"file": "face_images_100/test_00.jpg", "box": list(face_crop_box),
@@ -274,6 +281,7 @@ def main():
         "decode": decode_cases,
         "resize": resize_cases,
         "shared_patches": shared_patches,
+        "crop": crop_cases,
         "huge": [{"file": "huge_header.png", "width": 100000, "height": 100000},
                  {"file": "huge_header.jpg", "width": 65500, "height": 65500}],
     }
