@@ -31,7 +31,9 @@ enum TorchGlobals {
            ScalarType(torchStorageName: name) != nil {
             return .global(module: module, name: name)
         }
-        throw WeightsError.unsupported(file: file, offset: offset, what: "pickle global \(qualified)")
+        throw WeightsError.unsupported(
+            file: file, offset: offset,
+            what: "pickle global \(qualified) (only tensors, state dicts and plain containers load; save model.state_dict() rather than the model)")
     }
 
     /// The element type of a storage class global, e.g. `torch.HalfStorage` → float16.
