@@ -51,3 +51,55 @@ struct WeightsSafeTensorsTests {
         #expect(back.tensors == a.tensors)
     }
 }
+
+/// `WeightsConversion` (behind `facerec convert`).
+@Suite("Weights: conversion to safetensors")
+struct WeightsConversionTests {
+    private func temporaryURL(_ name: String) -> URL {
+        FileManager.default.temporaryDirectory.appendingPathComponent("weights-\(UUID().uuidString)-\(name)")
+    }
+
+    @Test("a legacy checkpoint converts losslessly, with format/source metadata", arguments: ["mixed_legacy.pt", "mixed_zip.pt"])
+    func lossless(file: String) throws {
+        let input = WeightsFixtures.url(file)
+        let output = temporaryURL("out.safetensors")
+        defer { try? FileManager.default.removeItem(at: output) }
+        let result = try WeightsConversion.convert(input, to: output)
+        let original = try WeightsLoader.load(contentsOf: input)
+        let converted = try SafeTensors.read(contentsOf: output)
+        #expect(converted.tensors == original.tensors)
+        #expect(converted.metadata == ["format": "pt", "source": file])
+        #expect(result.sourceFormat == WeightsLoader.detectFormat(try Data(contentsOf: input)))
+        #expect(result.tensors.map(\.key) == original.sortedKeys)
+        #expect(result.parameterCount == original.tensors.values.reduce(0) { $0 + $1.count })
+        #expect(result.bytesWritten == (try Data(contentsOf: output)).count)
+    }
+
+    @Test("an existing output is kept unless overwrite is set; the input is never the output")
+    func neverLosesData() throws {
+        let input = WeightsFixtures.url("renamed_prefix.pt")
+        let output = temporaryURL("existing.safetensors")
+        defer { try? FileManager.default.removeItem(at: output) }
+        try Data("precious".utf8).write(to: output)
+        let error = try #require(throws: WeightsError.self) { try WeightsConversion.convert(input, to: output) }
+        #expect(String(describing: error).contains("refusing to replace"))
+        #expect(try Data(contentsOf: output) == Data("precious".utf8))
+        _ = try WeightsConversion.convert(input, to: output, overwrite: true)
+        #expect(try SafeTensors.read(contentsOf: output)["w"] == Tensor(shape: [2], scalars: [9, -9]))
+        let same = try #require(throws: WeightsError.self) {
+            try WeightsConversion.convert(output, to: output, overwrite: true)
+        }
+        #expect(String(describing: same).contains("output is the input file"))
+    }
+
+    @Test("a file that is not a checkpoint fails without creating the output")
+    func badInput() throws {
+        let input = temporaryURL("notes.txt")
+        let output = temporaryURL("never.safetensors")
+        defer { try? FileManager.default.removeItem(at: input) }
+        try Data("just some text, not weights".utf8).write(to: input)
+        #expect(throws: WeightsError.self) { try WeightsConversion.convert(input, to: output) }
+        #expect(!FileManager.default.fileExists(atPath: output.path))
+        #expect(throws: WeightsError.self) { try WeightsConversion.convert(self.temporaryURL("missing.pt"), to: output) }
+    }
+}
