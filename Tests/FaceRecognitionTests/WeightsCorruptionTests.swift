@@ -29,7 +29,7 @@ struct WeightsCorruptionTests {
     }
 
     @Test("every truncation of each fixture throws a WeightsError",
-          arguments: ["mixed_legacy.pt", "mixed_zip.pt", "python.safetensors", "nested_legacy.pt"])
+          arguments: ["mixed_legacy.pt", "mixed_zip.pt", "python.safetensors", "nested_legacy.pt", "zip64.pt"])
     func truncations(file: String) throws {
         let full = try WeightsFixtures.bytes(file)
         _ = try WeightsLoader.load(data: full, name: file)  // the intact file loads

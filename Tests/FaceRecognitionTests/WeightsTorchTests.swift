@@ -95,9 +95,10 @@ struct WeightsTorchTests {
         #expect(dict.tensors == ["w": Tensor(shape: [2], scalars: [9, -9])])
     }
 
-    @Test("a zip checkpoint whose byteorder record says big-endian is byte-swapped")
-    func bigEndian() throws {
-        let dict = try WeightsLoader.load(contentsOf: WeightsFixtures.url("bigendian_zip.pt"))
+    @Test("zip variants torch reads: big-endian byteorder record (byte-swapped), zip64 records",
+          arguments: ["bigendian_zip.pt", "zip64.pt"])
+    func zipVariants(file: String) throws {
+        let dict = try WeightsLoader.load(contentsOf: WeightsFixtures.url(file))
         #expect(Set(dict.tensors.keys) == Set(expected.bigendian.keys))
         for (key, spec) in expected.bigendian {
             #expect(dict[key]?.shape == spec.shape, "\(key)")

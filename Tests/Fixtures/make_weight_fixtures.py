@@ -127,6 +127,25 @@ def write_zip_variants(expected):
     assert all(torch.equal(reloaded[k], v) for k, v in sd.items()), "torch disagrees with the big-endian fixture"
     expected["bigendian"] = describe(sd)
 
+    # Zip64: every central-directory entry carries its sizes and offset in the zip64 extra field,
+    # and the classic end record is saturated so readers must follow the zip64 locator.
+    saved = zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT
+    zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = 0, 0
+    try:
+        zip64 = os.path.join(OUT, "zip64.pt")
+        rewrite_zip(little, zip64, lambda name, data: (data, zipfile.ZIP_STORED))
+    finally:
+        zipfile.ZIP64_LIMIT, zipfile.ZIP_FILECOUNT_LIMIT = saved
+    with open(zip64, "rb") as handle:
+        raw = bytearray(handle.read())
+    end = raw.rfind(b"PK\x05\x06")
+    raw[end + 8:end + 12] = b"\xff" * 4   # entry counts
+    raw[end + 12:end + 20] = b"\xff" * 8  # directory size and offset
+    with open(zip64, "wb") as handle:
+        handle.write(raw)
+    reloaded = torch.load(zip64, weights_only=False)
+    assert all(torch.equal(reloaded[k], v) for k, v in sd.items()), "torch disagrees with the zip64 fixture"
+
     rewrite_zip(little, os.path.join(OUT, "deflated_zip.pt"),
                 lambda name, data: (data, zipfile.ZIP_DEFLATED if "/data/" in name else zipfile.ZIP_STORED))
     os.remove(little)
