@@ -63,8 +63,23 @@ stop_pidfile() {
   rm -f "$file"
 }
 
+# The servers and the watchdog outlive this script, so they must not inherit any descriptor
+# other than 0-2: a caller that learns of our exit through an inherited pipe or socket (as
+# Foundation's Process does on Linux) would otherwise wait until the servers stop.
+close_inherited_fds() {
+  local fd
+  for fd in $(ls /proc/$$/fd 2>/dev/null || ls /dev/fd 2>/dev/null); do
+    case "$fd" in
+      0|1|2|255) ;;
+      *[!0-9]*) ;;
+      *) eval "exec ${fd}>&-" 2>/dev/null || true ;;
+    esac
+  done
+}
+
 case "$cmd" in
   start)
+    close_inherited_fds
     "$PYTHON" -c 'import moto.server, flask, boto3' 2>/dev/null || {
       echo "moto-server.sh: needs python3 with moto[server] and boto3: pip install 'moto[server]' boto3" >&2; exit 1; }
     mkdir -p "$state_dir"
