@@ -214,3 +214,22 @@ struct WeightsCorruptionTests {
         #expect(description(WeightsFixtures.legacyFile(main: main, keys: keys, tail: wrongCount)).contains("holds 3 elements"))
     }
 }
+
+/// File-level failures: missing files and directories are reported with the path and the reason.
+@Suite("Weights: file access")
+struct WeightsFileTests {
+    @Test("a missing file, a directory, and an empty file")
+    func fileErrors() throws {
+        let missing = #expect(throws: WeightsError.self) {
+            try WeightsLoader.load(contentsOf: URL(fileURLWithPath: "/nonexistent/dir/model.pt"))
+        }
+        #expect(missing.map(String.init(describing:)) == "/nonexistent/dir/model.pt: cannot open: No such file or directory")
+        let directory = #expect(throws: WeightsError.self) { try WeightsLoader.load(contentsOf: WeightsFixtures.directory) }
+        #expect(directory.map(String.init(describing:))?.contains("not a regular file") == true)
+        let empty = FileManager.default.temporaryDirectory.appendingPathComponent("weights-empty-\(UUID().uuidString).pt")
+        try Data().write(to: empty)
+        defer { try? FileManager.default.removeItem(at: empty) }
+        let error = #expect(throws: WeightsError.self) { try WeightsLoader.load(contentsOf: empty) }
+        #expect(error.map(String.init(describing:))?.contains("(empty)") == true)
+    }
+}

@@ -26,13 +26,7 @@ public enum TorchCheckpoint {
         }
     }
 
-    static func readFile(_ url: URL) throws -> [UInt8] {
-        do {
-            return [UInt8](try Data(contentsOf: url, options: .mappedIfSafe))
-        } catch {
-            throw WeightsError.io(file: url.path, reason: "cannot read: \(error.localizedDescription)")
-        }
-    }
+    static func readFile(_ url: URL) throws -> [UInt8] { try FileBytes.read(url) }
 
     // MARK: zip format
 
