@@ -83,6 +83,16 @@ struct WeightsTorchTests {
         #expect(dict["conv.bias"]?.scalars == [0.5, -1.25])
     }
 
+    @Test("OrderedDict rebuilt from a list of (key, value) tuples or [key, value] lists")
+    func orderedDictFromPairs() throws {
+        var main: [UInt8] = [0x80, 0x02] + Array("ccollections\nOrderedDict\n".utf8) + [0x5D, 0x28]
+        main += [0x58, 1, 0, 0, 0, UInt8(ascii: "a"), 0x4B, 1, 0x86]                    // ("a", 1)
+        main += [0x5D, 0x28, 0x58, 1, 0, 0, 0, UInt8(ascii: "b"), 0x4B, 2, 0x65]        // ["b", 2]
+        main += [0x65, 0x85, 0x52, 0x2E]
+        let value = try TorchCheckpoint.load(data: WeightsFixtures.legacyFile(main: main), name: "pairs.pt")
+        #expect(value == .dict([(.string("a"), .int(1)), (.string("b"), .int(2))]))
+    }
+
     @Test("a legacy file holding a list of a tensor and strings")
     func legacyList() throws {
         let value = try TorchCheckpoint.load(contentsOf: WeightsFixtures.url("list_legacy.pt"))

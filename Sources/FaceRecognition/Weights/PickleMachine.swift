@@ -385,7 +385,11 @@ struct PickleMachine {
             }
             var entries: [(PickleNode, PickleNode)] = []
             for item in items {
-                guard case let .tuple(pair, _) = item, pair.count == 2 else {
+                // Python 2-era pickles pass [key, value] lists rather than tuples.
+                var pair: [PickleNode] = []
+                if case let .tuple(elements, _) = item { pair = elements }
+                if case let .ref(inner) = item, case let .list(elements) = heap[inner] { pair = elements }
+                guard pair.count == 2 else {
                     throw malformed("\(module).\(name) item is not a (key, value) pair")
                 }
                 entries.append((pair[0], pair[1]))
