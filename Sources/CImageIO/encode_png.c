@@ -1,4 +1,4 @@
-/* RGB8 → PNG (8-bit truecolour, no interlace) into a growing memory buffer. */
+/* RGB8 → PNG (8-bit truecolour, no interlace, fast compression) into a growing memory buffer. */
 #include "internal.h"
 
 #include <setjmp.h>
@@ -109,6 +109,11 @@ cio_status cio_encode_png_rgb8(const uint8_t *pixels, int32_t width, int32_t hei
     png_set_IHDR(ctx->png, ctx->info, (png_uint_32)width, (png_uint_32)height, 8,
                  PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT,
                  PNG_FILTER_TYPE_DEFAULT);
+    /* libpng's defaults (zlib level 6, trying all five filters per row) took 3.8 s for a
+     * 1638x2048 photo here; level 1 with the Up filter takes 0.64 s for an 8% larger file.
+     * These PNGs are crops and annotated previews: speed matters more than the last bytes. */
+    png_set_compression_level(ctx->png, 1);
+    png_set_filter(ctx->png, PNG_FILTER_TYPE_BASE, PNG_FILTER_UP);
     png_write_info(ctx->png, ctx->info);
     png_write_image(ctx->png, ctx->rows);
     png_write_end(ctx->png, ctx->info);
