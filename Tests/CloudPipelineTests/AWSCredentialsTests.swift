@@ -259,4 +259,23 @@ struct AWSCredentialsTests {
         }
         #expect(credentials.description.contains("ASIA****"))
     }
+
+    @Test("providers, client configurations, clients and CloudConfiguration print and dump without secrets")
+    func redactionInContainers() throws {
+        let environment = ["AWS_ACCESS_KEY_ID": "AKIAREDACT", "AWS_SECRET_ACCESS_KEY": Self.secret, "AWS_SESSION_TOKEN": Self.token,
+                           "AWS_REGION": "eu-west-1", "HOME": "/nonexistent"]
+        let provider = EnvironmentCredentialsProvider(environment: environment)
+        let configuration = AWSClientConfiguration(region: "eu-west-1", credentials: provider)
+        let cloud = try CloudConfiguration(environment: environment)
+        let values: [Any] = [provider, configuration, S3Client(configuration: configuration), SQSClient(configuration: configuration),
+                             EC2Client(configuration: configuration), cloud, cloud.clientConfiguration(for: .s3)]
+        for value in values {
+            var dumped = ""
+            dump(value, to: &dumped)
+            for text in [String(describing: value), String(reflecting: value), dumped] {
+                #expect(!text.contains(Self.secret), "secret leaked by \(type(of: value))")
+                #expect(!text.contains(Self.token), "token leaked by \(type(of: value))")
+            }
+        }
+    }
 }

@@ -14,7 +14,7 @@ import Logging
 /// | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3` / `_SQS` / `_EC2` | ``endpoint(for:)`` (service-specific wins) |
 ///
 /// It holds no secrets itself, so its `description` can be logged.
-public struct CloudConfiguration: Sendable, Hashable, CustomStringConvertible {
+public struct CloudConfiguration: Sendable, Hashable, CustomStringConvertible, CustomReflectable {
     /// The three services the pipeline talks to.
     public enum Service: String, Sendable, CaseIterable {
         case s3 = "S3", sqs = "SQS", ec2 = "EC2"
@@ -32,8 +32,11 @@ public struct CloudConfiguration: Sendable, Hashable, CustomStringConvertible {
     public var endpoint: URL?
     /// `AWS_ENDPOINT_URL_<SERVICE>`: one service, winning over ``endpoint``.
     public var serviceEndpoints: [Service: URL]
-    /// The environment it was read from (for the credentials chain).
+    /// The environment it was read from, minus secrets (for the profile and IMDS providers).
     let environment: [String: String]
+    /// Credentials from `AWS_ACCESS_KEY_ID`/`AWS_SECRET_ACCESS_KEY`/`AWS_SESSION_TOKEN`,
+    /// resolved once into a redacting value.
+    let environmentCredentials: EnvironmentCredentialsProvider
 
     /// Reads `environment` (the process environment by default). The region falls back to
     /// the shared profile's `region`; no region at all is an error.
@@ -68,7 +71,8 @@ public struct CloudConfiguration: Sendable, Hashable, CustomStringConvertible {
             if let specific = try url("AWS_ENDPOINT_URL_\(service.rawValue)") { perService[service] = specific }
         }
         serviceEndpoints = perService
-        self.environment = environment
+        environmentCredentials = EnvironmentCredentialsProvider(environment: environment)
+        self.environment = environment.filter { $0.key != "AWS_SECRET_ACCESS_KEY" && $0.key != "AWS_SESSION_TOKEN" }
     }
 
     /// The endpoint override for `service`, if any.
@@ -85,7 +89,11 @@ public struct CloudConfiguration: Sendable, Hashable, CustomStringConvertible {
 
     /// The SDKs' default credentials chain over the same environment.
     public func credentialsProvider() -> any AWSCredentialsProvider {
-        DefaultCredentialsChain(environment: environment)
+        DefaultCredentialsChain(providers: [
+            environmentCredentials,
+            ProfileCredentialsProvider(environment: environment),
+            InstanceMetadataCredentialsProvider(environment: environment),
+        ])
     }
 
     /// Client settings for `service`: region, endpoint override, `credentials`.
@@ -100,6 +108,9 @@ public struct CloudConfiguration: Sendable, Hashable, CustomStringConvertible {
     }
 
     public func hash(into hasher: inout Hasher) { hasher.combine(description) }
+
+    /// Reflection shows the description only (the stored environment is not for display).
+    public var customMirror: Mirror { Mirror(self, children: ["description": description]) }
 
     public var description: String {
         func show(_ value: String?) -> String { value ?? "-" }

@@ -2,19 +2,22 @@ import Foundation
 
 /// `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY` and optional `AWS_SESSION_TOKEN`, as every SDK
 /// reads them first.
+///
+/// Only the outcome is stored (credentials are redacting values), never the environment
+/// itself, so printing or dumping the provider cannot show a secret.
 public struct EnvironmentCredentialsProvider: AWSCredentialsProvider {
-    let environment: [String: String]
+    let resolved: Result<AWSCredentials, AWSCredentialsError>
 
     /// Reads `environment` (defaults to the process environment, captured now).
     public init(environment: [String: String] = ProcessInfo.processInfo.environment) {
-        self.environment = environment
+        resolved = Result { () throws(AWSCredentialsError) -> AWSCredentials in try Self.resolve(environment) }
     }
 
     public func credentials() async throws -> AWSCredentials {
-        try resolve()
+        try resolved.get()
     }
 
-    func resolve() throws(AWSCredentialsError) -> AWSCredentials {
+    static func resolve(_ environment: [String: String]) throws(AWSCredentialsError) -> AWSCredentials {
         let id = environment["AWS_ACCESS_KEY_ID"].flatMap { $0.isEmpty ? nil : $0 }
         let secret = environment["AWS_SECRET_ACCESS_KEY"].flatMap { $0.isEmpty ? nil : $0 }
         switch (id, secret) {
