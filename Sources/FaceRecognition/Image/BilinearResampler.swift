@@ -186,12 +186,13 @@ extension RGBImage {
         let sy0 = max(y1, 0), sy1 = min(y2, height)
         if sx1 > sx0 && sy1 > sy0 {
             let span = (sx1 - sx0) * 3
-            pixels.withUnsafeBufferPointer { src in
-                out.withUnsafeMutableBufferPointer { dst in
+            pixels.withUnsafeBufferPointer { srcBuffer in
+                out.withUnsafeMutableBufferPointer { dstBuffer in
+                    guard let src = srcBuffer.baseAddress, let dst = dstBuffer.baseAddress else { return }
                     for sy in sy0..<sy1 {
                         let s = (sy * width + sx0) * 3
                         let d = ((sy - y1) * outWidth + (sx0 - x1)) * 3
-                        for i in 0..<span { dst[d + i] = src[s + i] }
+                        (dst + d).update(from: src + s, count: span)
                     }
                 }
             }

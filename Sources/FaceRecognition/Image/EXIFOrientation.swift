@@ -22,28 +22,40 @@ extension RGBImage {
         if orientation == .up || width == 0 || height == 0 { return self }
         let outWidth = orientation.swapsDimensions ? height : width
         let outHeight = orientation.swapsDimensions ? width : height
-        var out = [UInt8](repeating: 0, count: pixels.count)
         let w = width, h = height
-        pixels.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                for oy in 0..<outHeight {
-                    for ox in 0..<outWidth {
-                        // Source pixel that lands at (ox, oy).
-                        let sx: Int, sy: Int
-                        switch orientation {
-                        case .up: (sx, sy) = (ox, oy)
-                        case .upMirrored: (sx, sy) = (w - 1 - ox, oy)
-                        case .down: (sx, sy) = (w - 1 - ox, h - 1 - oy)
-                        case .downMirrored: (sx, sy) = (ox, h - 1 - oy)
-                        case .leftMirrored: (sx, sy) = (oy, ox)
-                        case .right: (sx, sy) = (oy, h - 1 - ox)
-                        case .rightMirrored: (sx, sy) = (w - 1 - oy, h - 1 - ox)
-                        case .left: (sx, sy) = (w - 1 - oy, ox)
+        // Source (sx, sy) = (ax + bx*ox + cx*oy, ay + by*ox + cy*oy) for output (ox, oy), so
+        // the source pixel index is start + ox*stepX + oy*stepY: no per-pixel branching.
+        let (ax, bx, cx, ay, by, cy): (Int, Int, Int, Int, Int, Int)
+        switch orientation {
+        case .up: (ax, bx, cx, ay, by, cy) = (0, 1, 0, 0, 0, 1)
+        case .upMirrored: (ax, bx, cx, ay, by, cy) = (w - 1, -1, 0, 0, 0, 1)
+        case .down: (ax, bx, cx, ay, by, cy) = (w - 1, -1, 0, h - 1, 0, -1)
+        case .downMirrored: (ax, bx, cx, ay, by, cy) = (0, 1, 0, h - 1, 0, -1)
+        case .leftMirrored: (ax, bx, cx, ay, by, cy) = (0, 0, 1, 0, 1, 0)
+        case .right: (ax, bx, cx, ay, by, cy) = (0, 0, 1, h - 1, -1, 0)
+        case .rightMirrored: (ax, bx, cx, ay, by, cy) = (w - 1, 0, -1, h - 1, -1, 0)
+        case .left: (ax, bx, cx, ay, by, cy) = (w - 1, 0, -1, 0, 1, 0)
+        }
+        let start = ay * w + ax, stepX = by * w + bx, stepY = cy * w + cx
+        // Rotations read the source down columns; 64x64 tiles keep those reads in cache.
+        let tile = 64
+        var out = [UInt8](repeating: 0, count: pixels.count)
+        pixels.withUnsafeBufferPointer { srcBuffer in
+            out.withUnsafeMutableBufferPointer { dstBuffer in
+                guard let src = srcBuffer.baseAddress, let dst = dstBuffer.baseAddress else { return }
+                for ty in stride(from: 0, to: outHeight, by: tile) {
+                    for tx in stride(from: 0, to: outWidth, by: tile) {
+                        for oy in ty..<min(ty + tile, outHeight) {
+                            var s = start + tx * stepX + oy * stepY
+                            var d = (oy * outWidth + tx) * 3
+                            for _ in tx..<min(tx + tile, outWidth) {
+                                dst[d] = src[3 * s]
+                                dst[d + 1] = src[3 * s + 1]
+                                dst[d + 2] = src[3 * s + 2]
+                                s += stepX
+                                d += 3
+                            }
                         }
-                        let s = (sy * w + sx) * 3, d = (oy * outWidth + ox) * 3
-                        dst[d] = src[s]
-                        dst[d + 1] = src[s + 1]
-                        dst[d + 2] = src[s + 2]
                     }
                 }
             }
