@@ -2,7 +2,9 @@
 // Each suite lives in its own file and prints a table; Benchmarks/*.py time the references.
 import Foundation
 
-let suites: [String: ([String]) throws -> Void] = [:]
+let suites: [String: ([String]) throws -> Void] = [
+    "facenet": runFaceNetBenchmark,
+]
 
 let arguments = Array(CommandLine.arguments.dropFirst())
 guard let name = arguments.first, let suite = suites[name] else {
