@@ -49,7 +49,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .executableTarget(name: "FaceRecBenchmarks", dependencies: ["FaceRecognition", "CFaceNet"],
+        .executableTarget(name: "FaceRecBenchmarks", dependencies: ["FaceRecognition", "CFaceNet", "COpenBLAS"],
                           path: "Benchmarks/FaceRecBenchmarks"),
 
         .testTarget(name: "FaceRecognitionTests", dependencies: ["FaceRecognition", "CFaceNet"]),

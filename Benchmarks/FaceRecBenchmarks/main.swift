@@ -4,6 +4,7 @@ import Foundation
 
 let suites: [String: ([String]) throws -> Void] = [
     "detection": runDetectionBenchmark,
+    "facenet": runFaceNetBenchmark,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Reference timings for the FaceNet benchmark: facenet-pytorch eager and ONNX Runtime (the model
+exported with torch.onnx), both on 2 threads, at the shapes FaceRecBenchmarks uses. Prints one
+JSON object per line; Benchmarks/compare.py runs this and the Swift suite in one go.
+
+    python3 Benchmarks/reference.py [--seconds 3]
+"""
+import argparse
+import json
+import os
+import tempfile
+import time
+
+import numpy as np
+import torch
+from facenet_pytorch import InceptionResnetV1
+
+SHAPES = [(160, 1), (160, 8), (240, 1), (240, 8)]
+
+
+def timed(run, seconds):
+    run()  # warm-up
+    passes, start = 0, time.perf_counter()
+    while True:
+        run()
+        passes += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds and passes >= 3:
+            return elapsed / passes
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model = InceptionResnetV1(pretrained=None, classify=False).eval()
+
+    for size, batch in SHAPES:
+        x = torch.randn(batch, 3, size, size)
+        with torch.no_grad():
+            per_pass = timed(lambda: model(x), args.seconds)
+        print(json.dumps({"suite": "facenet", "impl": "pytorch-eager", "size": size, "batch": batch,
+                          "ms_per_face": per_pass * 1000 / batch}), flush=True)
+
+    import onnxruntime as ort
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "facenet.onnx")
+        torch.onnx.export(model, torch.randn(1, 3, 160, 160), path, input_names=["x"], output_names=["y"],
+                          dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}}, opset_version=17, dynamo=False)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = args.threads
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        for size, batch in SHAPES:
+            x = np.random.randn(batch, 3, size, size).astype(np.float32)
+            per_pass = timed(lambda: session.run(None, {"x": x}), args.seconds)
+            print(json.dumps({"suite": "facenet", "impl": "onnxruntime", "size": size, "batch": batch,
+                              "ms_per_face": per_pass * 1000 / batch}), flush=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,119 @@
+import CFaceNet
+import Foundation
+
+/// A 512-dimensional, L2-normalised FaceNet embedding.
+public typealias Embedding = [Float]
+
+/// FaceNet (Inception-ResNet-v1, as facenet-pytorch's `InceptionResnetV1(classify=False)`):
+/// face crops in, unit-length 512-d embeddings out.
+///
+/// Built once from a facenet-pytorch state dict (the vggface2 or casia-webface checkpoints, or
+/// our safetensors conversion of them); immutable afterwards. One instance may be shared by any
+/// number of concurrent callers: each forward pass borrows a workspace from an internal pool.
+///
+/// ```swift
+/// let facenet = try FaceNet(contentsOf: URL(fileURLWithPath: "weights/20180402-114759-vggface2.pt"))
+/// let embeddings = try facenet.embed([crop])   // crop: 160×160 (or any ≥ 80×80) RGBImage
+/// ```
+public final class FaceNet: Sendable {
+    /// Length of every embedding.
+    public static let embeddingSize = Int(CFN_FACENET_EMBEDDING_SIZE)
+    /// Smallest accepted input height and width.
+    public static let minimumInputSize = Int(CFN_FACENET_MIN_INPUT)
+
+    let model: Model
+    private let contexts = InferenceContextPool()
+
+    /// The C model; destroyed with the last reference. Read-only after creation, so shareable.
+    final class Model: @unchecked Sendable {
+        let handle: OpaquePointer
+        init(_ handle: OpaquePointer) { self.handle = handle }
+        deinit { cfn_facenet_destroy(handle) }
+    }
+
+    /// Builds the network from a state dict with facenet-pytorch's key names
+    /// (`conv2d_1a.conv.weight`, `repeat_1.0.branch0.conv.weight`, ..., `last_bn.running_var`).
+    /// `logits.*` and `num_batches_tracked` entries are ignored.
+    /// - Throws: `InferenceError.invalidWeights` naming the missing, misshapen or non-finite tensor.
+    public convenience init(stateDict: StateDict) throws(InferenceError) {
+        var copy = stateDict
+        try self.init(consuming: &copy)
+    }
+
+    /// Loads a `.pt` (zip or legacy) or `.safetensors` checkpoint and builds the network.
+    public convenience init(contentsOf url: URL) throws {
+        var dict = try WeightsLoader.load(contentsOf: url)
+        try self.init(consuming: &dict)
+    }
+
+    /// Builds from `dict`, releasing its tensors as they are copied (keeps peak memory at about
+    /// one copy of the weights when the caller holds no other reference to them).
+    init(consuming dict: inout StateDict) throws(InferenceError) {
+        let pinned = PinnedTensors(consuming: &dict)
+        var message = [CChar](repeating: 0, count: 512)
+        var handle: OpaquePointer?
+        let status = pinned.withLookup { lookup, user in
+            cfn_facenet_create(lookup, user, &handle, &message, message.count)
+        }
+        guard status == CFN_OK, let handle else {
+            throw InferenceError.fromBuild(status, network: "FaceNet",
+                                           message: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        model = Model(handle)
+    }
+
+    /// Bytes of (folded, packed) weights the network holds.
+    public var weightBytes: Int { cfn_facenet_weight_bytes(model.handle) }
+
+    /// Embeds `count` standardised images given as one NCHW float buffer
+    /// (`count × 3 × height × width`, values as `fixed_image_standardization` makes them).
+    public func embed(standardized images: [Float], count: Int, height: Int, width: Int) throws(InferenceError) -> [Embedding] {
+        guard count >= 1, height >= 1, width >= 1, images.count == count * 3 * height * width else {
+            throw .invalidInput(network: "FaceNet",
+                                message: "\(images.count) values do not hold \(count) images of 3×\(height)×\(width)")
+        }
+        var output = [Float](repeating: 0, count: count * Self.embeddingSize)
+        let result: Result<Void, InferenceError> = contexts.withContext { context in
+            let status = images.withUnsafeBufferPointer { input in
+                output.withUnsafeMutableBufferPointer { out in
+                    cfn_facenet_embed(model.handle, context.handle, input.baseAddress, Int32(count),
+                                      Int32(height), Int32(width), out.baseAddress)
+                }
+            }
+            return status == CFN_OK ? .success(())
+                : .failure(.fromForward(status, network: "FaceNet", message: context.lastError))
+        } ?? .failure(.outOfMemory("cannot allocate an inference context"))
+        try result.get()
+        return (0..<count).map { i in Array(output[i * Self.embeddingSize..<(i + 1) * Self.embeddingSize]) }
+    }
+
+    /// Embeds face crops, all of one size (at least 80×80; 160×160 is FaceNet's native size),
+    /// standardising them as facenet-pytorch's `fixed_image_standardization`.
+    public func embed(_ crops: [RGBImage]) throws(InferenceError) -> [Embedding] {
+        guard let first = crops.first else { return [] }
+        guard crops.allSatisfy({ $0.width == first.width && $0.height == first.height }) else {
+            throw .invalidInput(network: "FaceNet", message: "crops in one batch must share one size")
+        }
+        var batch = [Float]()
+        batch.reserveCapacity(crops.count * 3 * first.width * first.height)
+        for crop in crops { FaceNet.appendStandardized(crop, to: &batch) }
+        return try embed(standardized: batch, count: crops.count, height: first.height, width: first.width)
+    }
+
+    /// Appends `image` as planar CHW floats, (x − 127.5) / 128 (facenet-pytorch's
+    /// `fixed_image_standardization`).
+    public static func appendStandardized(_ image: RGBImage, to buffer: inout [Float]) {
+        let plane = image.width * image.height
+        let start = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: 3 * plane))
+        image.pixels.withUnsafeBufferPointer { pixels in
+            buffer.withUnsafeMutableBufferPointer { out in
+                for i in 0..<plane {
+                    for c in 0..<3 {
+                        out[start + c * plane + i] = (Float(pixels[i * 3 + c]) - 127.5) / 128.0
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,58 @@
+import ArgumentParser
+import FaceRecognition
+import Foundation
+
+/// Output helpers and exit statuses shared by the subcommands.
+enum CLI {
+    /// Exit statuses beyond ArgumentParser's own (0 success, 1 failure, 64 usage).
+    enum ExitStatus {
+        /// The weights file is missing, unreadable or not the expected network.
+        static let badWeights: Int32 = 3
+        /// At least one input could not be processed; the others were.
+        static let someInputsFailed: Int32 = 4
+    }
+
+    /// Loads FaceNet weights, or exits with `badWeights` and a message saying what is wrong.
+    static func loadFaceNet(_ path: String) throws -> FaceNet {
+        guard FileManager.default.fileExists(atPath: path) else {
+            warn("FaceNet weights not found at \(path). See weights/README.md: point --weights at 20180402-114759-vggface2.pt (facenet-pytorch's release) or its safetensors conversion.")
+            throw ExitCode(ExitStatus.badWeights)
+        }
+        do {
+            return try FaceNet(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            warn("cannot use \(path) as FaceNet weights: \(error)")
+            throw ExitCode(ExitStatus.badWeights)
+        }
+    }
+
+    static func printLine(_ line: String) {
+        FileHandle.standardOutput.write(Data((line + "\n").utf8))
+    }
+
+    static func warn(_ message: String) {
+        FileHandle.standardError.write(Data("facerec: \(message)\n".utf8))
+    }
+
+    /// A JSON string literal (quotes and escapes).
+    static func jsonString(_ text: String) -> String {
+        var out = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
+            default: out.unicodeScalars.append(scalar)
+            }
+        }
+        return out + "\""
+    }
+
+    /// A JSON array of numbers; Swift's shortest round-trip float formatting.
+    static func jsonArray(_ values: [Float]) -> String {
+        "[" + values.map { $0.isFinite ? "\($0)" : "null" }.joined(separator: ", ") + "]"
+    }
+}

@@ -1,0 +1,166 @@
+import CFaceNet
+import Foundation
+import Testing
+
+@testable import FaceRecognition
+
+/// FaceNet against facenet-pytorch: the goldens were made by Tests/Fixtures/make_facenet_goldens.py
+/// running facenet-pytorch's InceptionResnetV1 with the same synthetic weights on real face crops.
+@Suite("FaceNet parity with facenet-pytorch")
+struct FaceNetParityTests {
+    struct Case: Decodable {
+        let height: Int
+        let width: Int
+        let inputs: [String]
+        let embeddings: [[Float]]
+    }
+    struct Goldens: Decodable {
+        let cases: [Case]
+        let max_cross_person_cosine_160: Float
+    }
+
+    static let fixtures = TestPaths.fixtures.appendingPathComponent("facenet")
+
+    static let goldens: Goldens = {
+        let data = try! Data(contentsOf: fixtures.appendingPathComponent("goldens.json"))
+        return try! JSONDecoder().decode(Goldens.self, from: data)
+    }()
+
+    /// The synthetic weights, built once per test process (23.5 M parameters).
+    static let weights: StateDict = {
+        let stats = try! SafeTensors.read(contentsOf: fixtures.appendingPathComponent("bn_statistics.safetensors"))
+        return try! SyntheticFaceNetWeights.make(runningStatistics: stats)
+    }()
+
+    static let facenet: FaceNet = try! FaceNet(stateDict: weights)
+
+    static func crops(_ c: Case) throws -> [RGBImage] {
+        try c.inputs.map { try ImageDecoder.decode(contentsOf: fixtures.appendingPathComponent($0)) }
+    }
+
+    @Test("embeddings match facenet-pytorch within 1e-4 per component", arguments: goldens.cases.indices)
+    func parity(caseIndex: Int) throws {
+        let c = Self.goldens.cases[caseIndex]
+        let crops = try Self.crops(c)
+        #expect(crops.allSatisfy { $0.width == c.width && $0.height == c.height })
+        let ours = try Self.facenet.embed(crops)
+        try #require(ours.count == c.embeddings.count)
+        var worst: Float = 0
+        for (mine, theirs) in zip(ours, c.embeddings) {
+            try #require(mine.count == 512 && theirs.count == 512)
+            for (a, b) in zip(mine, theirs) { worst = max(worst, abs(a - b)) }
+        }
+        print("FaceNet parity \(c.width)×\(c.height) batch \(c.inputs.count): max |Δ| = \(worst)")
+        #expect(worst <= 1e-4)
+    }
+
+    @Test("different people's embeddings differ (the test is not blind)")
+    func discriminative() throws {
+        let c = try #require(Self.goldens.cases.first { $0.height == 160 && $0.inputs.count == 4 })
+        let ours = try Self.facenet.embed(try Self.crops(c))
+        for i in 0..<ours.count {
+            let norm = ours[i].reduce(0) { $0 + $1 * $1 }.squareRoot()
+            #expect(abs(norm - 1) < 1e-5)
+            for j in 0..<i {
+                let cosine = zip(ours[i], ours[j]).reduce(0) { $0 + $1.0 * $1.1 }
+                #expect(cosine < 0.9, "crops \(i) and \(j) of different people have cosine \(cosine)")
+            }
+        }
+        #expect(Self.goldens.max_cross_person_cosine_160 < 0.9)
+    }
+
+    @Test("a batch gives each image the embedding it gets alone")
+    func batchIndependence() throws {
+        let c = try #require(Self.goldens.cases.first { $0.height == 240 && $0.inputs.count == 4 })
+        let crops = try Self.crops(c)
+        let batch = try Self.facenet.embed(crops)
+        for (i, crop) in crops.enumerated() {
+            let alone = try Self.facenet.embed([crop])[0]
+            let worst = zip(alone, batch[i]).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst < 1e-5)
+        }
+    }
+
+    @Test("repeated passes of one shape allocate nothing after the first")
+    func workspaceReuse() throws {
+        let c = try #require(Self.goldens.cases.first { $0.height == 160 && $0.inputs.count == 4 })
+        var input: [Float] = []
+        for crop in try Self.crops(c) { FaceNet.appendStandardized(crop, to: &input) }
+        let context = try #require(InferenceContext())
+        var output = [Float](repeating: 0, count: 4 * 512)
+        func run(_ n: Int) -> cfn_status {
+            input.withUnsafeBufferPointer { x in
+                output.withUnsafeMutableBufferPointer { y in
+                    cfn_facenet_embed(Self.facenet.model.handle, context.handle, x.baseAddress, Int32(n), 160, 160, y.baseAddress)
+                }
+            }
+        }
+        #expect(run(4) == CFN_OK)
+        let allocations = context.allocationCount
+        let bytes = context.workspaceBytes
+        #expect(allocations == 1)
+        for _ in 0..<3 { #expect(run(4) == CFN_OK) }
+        #expect(run(1) == CFN_OK) // a smaller shape fits in the same arena
+        #expect(context.allocationCount == allocations)
+        #expect(context.workspaceBytes == bytes)
+    }
+
+    @Test("one model serves several threads at once with identical results")
+    func concurrentContexts() throws {
+        let c = try #require(Self.goldens.cases.first { $0.height == 160 && $0.inputs.count == 4 })
+        let crops = try Self.crops(c)
+        let expected = try Self.facenet.embed(crops)
+        let results = ResultsBox(count: 4)
+        DispatchQueue.concurrentPerform(iterations: 4) { i in
+            results.set(i, try? Self.facenet.embed(crops))
+        }
+        for i in 0..<4 { #expect(results.get(i) == expected) }
+    }
+
+    @Test("bad inputs are errors, not crashes")
+    func badInputs() throws {
+        let tiny = try RGBImage(width: 79, height: 79, pixels: [UInt8](repeating: 128, count: 79 * 79 * 3))
+        #expect(throws: InferenceError.self) { try Self.facenet.embed([tiny]) }
+        #expect(throws: InferenceError.self) {
+            try Self.facenet.embed(standardized: [0, 1, 2], count: 1, height: 160, width: 160)
+        }
+        let a = try RGBImage(width: 160, height: 160, pixels: [UInt8](repeating: 1, count: 160 * 160 * 3))
+        let b = try RGBImage(width: 100, height: 100, pixels: [UInt8](repeating: 1, count: 100 * 100 * 3))
+        #expect(throws: InferenceError.self) { try Self.facenet.embed([a, b]) }
+    }
+
+    @Test("weights: missing, misshapen and non-finite tensors are named")
+    func badWeights() throws {
+        func message(_ edit: (inout StateDict) -> Void) -> String {
+            var dict = Self.weights
+            edit(&dict)
+            do {
+                _ = try FaceNet(stateDict: dict)
+                return "accepted"
+            } catch {
+                return "\(error)"
+            }
+        }
+        #expect(message { $0.tensors["repeat_2.3.branch1.1.conv.weight"] = nil }
+            .contains("missing tensor 'repeat_2.3.branch1.1.conv.weight'"))
+        #expect(message { $0.tensors["block8.conv2d.bias"] = Tensor(shape: [1791], scalars: .init(repeating: 0, count: 1791)) }
+            .contains("tensor 'block8.conv2d.bias' has shape [1791], expected [1792]"))
+        #expect(message { $0.tensors["last_linear.weight"]!.scalars[7] = .nan }
+            .contains("tensor 'last_linear.weight' holds a non-finite value at element 7"))
+        #expect(message { $0.tensors["last_bn.running_var"]!.scalars[3] = -1 }.contains("last_bn.running_var"))
+        // Extra keys of the pretrained checkpoints are ignored.
+        #expect(message {
+            $0.tensors["logits.weight"] = Tensor(shape: [2, 512], scalars: .init(repeating: 0, count: 1024))
+            $0.tensors["conv2d_1a.bn.num_batches_tracked"] = Tensor(shape: [], scalars: [0])
+        } == "accepted")
+    }
+}
+
+/// Results written from concurrentPerform's threads.
+final class ResultsBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var values: [[Embedding]?]
+    init(count: Int) { values = Array(repeating: nil, count: count) }
+    func set(_ i: Int, _ value: [Embedding]?) { lock.withLock { values[i] = value } }
+    func get(_ i: Int) -> [Embedding]? { lock.withLock { values[i] } }
+}
