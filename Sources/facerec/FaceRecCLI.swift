@@ -5,6 +5,6 @@ struct FaceRecCLI: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "facerec",
         abstract: "Detect, embed and recognise faces with FaceNet and MTCNN.",
-        subcommands: [ConvertCommand.self, DetectCommand.self, CropCommand.self]
+        subcommands: [EmbedCommand.self, DetectCommand.self, CropCommand.self, ConvertCommand.self]
     )
 }
