@@ -22,7 +22,7 @@ public struct WorkerInstance: Sendable, Hashable, CustomStringConvertible {
         case pending, running, stopping, stopped
     }
 
-    /// Instance id (`i-...` on EC2, `local-<pid>` for processes).
+    /// Instance id (`i-...` on EC2, `local-...` for local worker processes).
     public let id: String
     public let state: State
     /// When it was launched, if known.
