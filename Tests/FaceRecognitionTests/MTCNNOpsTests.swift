@@ -52,7 +52,28 @@ import Testing
         let x = MTCNNTestSupport.floats(g["input"])
         var y = [Float](repeating: .nan, count: c * oh * ow)
         cfn_maxpool2d(x, Int32(c), Int32(h), Int32(w), Int32(k), Int32(s), 0, 1, &y)
-        #expect(MTCNNTestSupport.maxAbsDiff(y, MTCNNTestSupport.floats(g["output"])) == 0)
+        let expected = MTCNNTestSupport.floats(g["output"])
+        #expect(MTCNNTestSupport.maxAbsDiff(y, expected) == 0)
+        // The stride-2 fast path the nets use gives the same values, partial windows included.
+        var fast = [Float](repeating: .nan, count: c * oh * ow)
+        cfn_maxpool2d_s2_ceil(x, Int32(c), Int32(h), Int32(w), Int32(k), &fast)
+        #expect(MTCNNTestSupport.maxAbsDiff(fast, expected) == 0)
+    }
+
+    @Test func fastMaxPoolAgreesWithGenericOneOnOddSizes() {
+        // Every size parity at both kernels, against the generic op (itself checked above).
+        for k: Int32 in [2, 3] {
+            for h: Int32 in 3...8 {
+                for w: Int32 in 3...9 {
+                    let x = (0..<Int(2 * h * w)).map { Float(($0 * 37) % 101) - 50 }
+                    let oh = cfn_pool_out_extent(h, k, 2, 0, 1), ow = cfn_pool_out_extent(w, k, 2, 0, 1)
+                    var a = [Float](repeating: 0, count: Int(2 * oh * ow)), b = a
+                    cfn_maxpool2d(x, 2, h, w, k, 2, 0, 1, &a)
+                    cfn_maxpool2d_s2_ceil(x, 2, h, w, k, &b)
+                    #expect(a == b, "kernel \(k), \(h)x\(w)")
+                }
+            }
+        }
     }
 
     @Test func permutedLinearMatchesTorchFlatten() throws {

@@ -118,6 +118,8 @@ void cfn_flatten_cnhw(const float *in, int c, int n, int hw, float *out);
 int cfn_pool_out_extent(int in, int kernel, int stride, int pad, int ceil_mode);
 void cfn_maxpool2d(const float *in, int planes, int h, int w, int kernel, int stride, int pad,
                    int ceil_mode, float *out);
+/* The stride-2 ceil-mode special case the nets use (kernel 2 or 3). */
+void cfn_maxpool2d_s2_ceil(const float *in, int planes, int h, int w, int kernel, float *out);
 
 #ifdef __cplusplus
 }

@@ -37,7 +37,8 @@ cfn_status mtcnn_load_conv(const cfn_weight_source *source, const mtcnn_conv_spe
     layer->conv.kernel_h = layer->conv.kernel_w = spec->kernel;
     layer->conv.stride_h = layer->conv.stride_w = 1;
     layer->conv.weight = dst;
-    layer->conv.bias = dst + wcount;
+    layer->conv.bias = NULL;
+    layer->bias = dst + wcount;
     layer->slope = dst + wcount + spec->out_channels;
     layer->pool_kernel = spec->pool_kernel;
     layer->pool_stride = spec->pool_stride;
@@ -97,10 +98,15 @@ float *mtcnn_conv_layer_forward(const mtcnn_conv_layer *layer, const float *in, 
     cfn_conv2d_forward(&layer->conv, in, n, h, w, conv_out, col, col_capacity,
                        CFN_ACTIVATION_NONE);
     const int columns = n * ch * cw;
-    cfn_prelu(conv_out, layer->conv.out_channels, columns, columns, layer->slope);
+    cfn_bias_prelu(conv_out, layer->conv.out_channels, columns, columns, layer->bias,
+                   layer->slope);
     if (!layer->pool_kernel) return conv_out;
-    cfn_maxpool2d(conv_out, layer->conv.out_channels * n, ch, cw, layer->pool_kernel,
-                  layer->pool_stride, 0, 1, pool_out);
+    if (layer->pool_stride == 2 && (layer->pool_kernel == 2 || layer->pool_kernel == 3))
+        cfn_maxpool2d_s2_ceil(conv_out, layer->conv.out_channels * n, ch, cw, layer->pool_kernel,
+                              pool_out);
+    else
+        cfn_maxpool2d(conv_out, layer->conv.out_channels * n, ch, cw, layer->pool_kernel,
+                      layer->pool_stride, 0, 1, pool_out);
     return pool_out;
 }
 
@@ -118,7 +124,8 @@ cfn_status mtcnn_classifier_init(mtcnn_classifier *net, const mtcnn_classifier_s
     /* Shapes through the conv stack give the flattened feature count. */
     int c = 3, h = spec->input_size, w = spec->input_size;
     for (int i = 0; i < spec->num_convs; ++i) {
-        mtcnn_conv_layer probe = {{0}, 0, 0, 0};
+        mtcnn_conv_layer probe;
+        memset(&probe, 0, sizeof probe);
         probe.conv.kernel_h = probe.conv.kernel_w = spec->convs[i].kernel;
         probe.conv.stride_h = probe.conv.stride_w = 1;
         probe.pool_kernel = spec->convs[i].pool_kernel;

@@ -8,12 +8,12 @@
 #include "../ops/ops.h"
 
 /* im2col buffers are capped at this many floats; larger inputs are unfolded in row chunks. */
-#define MTCNN_COL_CAP ((size_t)1 << 20)
+#define MTCNN_COL_CAP ((size_t)1 << 18)
 
 /* Conv2d (no padding, stride 1) + PReLU, optionally followed by MaxPool2d(ceil_mode=True). */
 typedef struct mtcnn_conv_layer {
-    cfn_conv2d conv;
-    const float *slope;
+    cfn_conv2d conv;          /* bias NULL: the bias is added together with the PReLU */
+    const float *bias, *slope;
     int pool_kernel, pool_stride; /* 0: no pooling */
 } mtcnn_conv_layer;
 

@@ -11,7 +11,7 @@
 #include <string.h>
 
 /* Input pixels per band: bounds the workspace (~30 MB) whatever the image size. */
-#define PNET_BAND_PIXELS (1 << 18)
+#define PNET_BAND_PIXELS (1 << 16)
 #define PNET_HEADS 6 /* conv4_1 (2 logits) stacked over conv4_2 (4 regressions) */
 
 struct cfn_mtcnn_pnet {

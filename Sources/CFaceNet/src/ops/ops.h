@@ -87,11 +87,17 @@ void cfn_cnhw_to_nchw(const float *in, int c, int n, int hw, float *out);
 /* Each of `rows` rows of length `cols` divided by max(‖row‖₂, 1e-12) (F.normalize). */
 void cfn_l2_normalize_rows(float *x, int rows, int cols);
 
-/* ---- MTCNN ops (prelu.c, softmax.c, linear.c, flatten.c, area_resample.c) ---------------- */
+/* ---- MTCNN ops (prelu.c, softmax.c, linear.c, flatten.c, area_resample.c, maxpool_s2.c) - */
 #include <stdint.h>
 
 /* rows × cols block with leading dimension ld: x = x > 0 ? x : slope[row] · x (nn.PReLU). */
 void cfn_prelu(float *x, int rows, int cols, int ld, const float *slope);
+/* x = prelu(x + bias[row]): a convolution's bias and its PReLU fused in one pass. */
+void cfn_bias_prelu(float *x, int rows, int cols, int ld, const float *bias, const float *slope);
+
+/* MaxPool2d(kernel 2 or 3, stride 2, ceil_mode=True) over `planes` H×W planes: the same results
+   as cfn_maxpool2d for those parameters, faster (no per-window clipping). */
+void cfn_maxpool2d_s2_ceil(const float *in, int planes, int h, int w, int kernel, float *out);
 
 /* Softmax across the `rows` channels of each column (nn.Softmax(dim=1) on CNHW), in place. */
 void cfn_softmax_rows(float *x, int rows, int cols, int ld);
