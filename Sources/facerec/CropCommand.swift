@@ -48,7 +48,7 @@ struct CropCommand: ParsableCommand {
         } catch let exit as ExitCode {
             throw exit
         } catch {
-            printError("facerec crop: \(image): \(error)")
+            printError("facerec crop: \(withPath(image, error))")
             throw ExitCode(1)
         }
     }

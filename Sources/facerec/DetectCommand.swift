@@ -53,7 +53,7 @@ struct DetectCommand: ParsableCommand {
                 }
             } catch {
                 failures += 1
-                printError("facerec detect: \(path): \(error)")
+                printError("facerec detect: \(withPath(path, error))")
             }
         }
         if failures > 0 { throw ExitCode(1) }
@@ -69,6 +69,12 @@ func loadDetector(weightsDir: String?, options: MTCNNOptions) throws -> MTCNN {
         printError("facerec: \(error)")
         throw ExitCode(2)
     }
+}
+
+/// "PATH: error", unless the error's description already starts with the path.
+func withPath(_ path: String, _ error: any Error) -> String {
+    let text = "\(error)"
+    return text.hasPrefix(path) ? text : "\(path): \(text)"
 }
 
 func printError(_ message: String) {
