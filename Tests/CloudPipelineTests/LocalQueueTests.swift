@@ -222,6 +222,23 @@ struct LocalQueueTests {
         #expect(messages.first?.body == "from afar")
     }
 
+    @Test("cancelling a long poll ends it early with no message leased")
+    func cancelledLongPoll() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let queue = try SQLiteMessageQueue(path: path, name: "jobs")
+        let poll = Task { try await queue.receive(maxMessages: 1, waitTime: .seconds(20), visibilityTimeout: nil) }
+        try await Task.sleep(for: .milliseconds(300))
+        poll.cancel()
+        let clock = ContinuousClock()
+        let start = clock.now
+        #expect(try await poll.value.isEmpty)
+        // Ended by the cancellation, well before its 20 s wait.
+        #expect(start.duration(to: clock.now) < .seconds(20))
+        let id = try await queue.send("after", attributes: [:])
+        #expect(try await queue.depth() == QueueDepth(visible: 1, inFlight: 0))
+        #expect(try await queue.receive().map(\.id) == [id])
+    }
+
     @Test("arguments out of SQS's ranges throw invalidArgument naming the field")
     func validation() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
