@@ -64,11 +64,13 @@ struct QueueConformanceTests {
     func visibilityExpiry(backend: QueueBackend) async throws {
         try await withQueue(backend) { queue, _ in
             let id = try await queue.send("retry me", attributes: [:])
-            let first = try #require(try await queue.receive(maxMessages: 1, waitTime: .seconds(2), visibilityTimeout: .seconds(1)).first)
+            // A lease long enough that the next call surely falls inside it, even on a loaded
+            // machine with a slow moto server.
+            let first = try #require(try await queue.receive(maxMessages: 1, waitTime: .seconds(2), visibilityTimeout: .seconds(5)).first)
             #expect(first.receiveCount == 1)
             // Hidden while the lease lasts.
-            #expect(try await queue.receive(maxMessages: 1, waitTime: .zero, visibilityTimeout: nil).isEmpty)
-            try await Task.sleep(for: .seconds(2))
+            #expect(try await queue.receive(maxMessages: 1, waitTime: .zero, visibilityTimeout: .seconds(30)).isEmpty)
+            try await Task.sleep(for: .seconds(6))
             let second = try #require(try await queue.receive(maxMessages: 1, waitTime: .seconds(2), visibilityTimeout: .seconds(30)).first)
             #expect(second.id == id)
             #expect(second.body == "retry me")
