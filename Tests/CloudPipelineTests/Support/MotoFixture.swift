@@ -73,7 +73,11 @@ private actor MotoLauncher {
 
     func environment() async throws -> MotoEnvironment {
         if let task { return try await task.value }
-        let task = Task { try await Self.resolve() }
+        let task = Task {
+            let environment = try await Self.resolve()
+            await Self.warmUp(environment)
+            return environment
+        }
         self.task = task
         return try await task.value
     }
@@ -95,6 +99,16 @@ private actor MotoLauncher {
         }
         guard let parsed = parse(values) else { throw MotoUnavailable(description: "moto env file \(stateDir.path)/env is incomplete") }
         return parsed
+    }
+
+    /// moto loads each service on its first call (EC2 takes seconds, holding the GIL), which
+    /// would stall concurrent calls of timing-sensitive tests; pay that once, up front.
+    private static func warmUp(_ moto: MotoEnvironment) async {
+        let configuration = moto.configuration(retry: .none)
+        _ = try? await EC2Client(configuration: configuration).describeInstances(maxResults: 5)
+        _ = try? await SQSClient(configuration: configuration).getQueueUrl(name: "warm-up")
+        _ = try? await S3Client(configuration: configuration).listObjectsV2(bucket: "warm-up")
+        _ = try? await S3Client(configuration: moto.configuration(endpoint: moto.noAuthEndpoint, retry: .none)).listObjectsV2(bucket: "warm-up")
     }
 
     private static func parse(_ env: [String: String]) -> MotoEnvironment? {
