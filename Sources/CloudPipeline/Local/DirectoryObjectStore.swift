@@ -13,7 +13,9 @@ import Darwin
 ///
 /// Layout under `root/objects/`: each key segment but the last is a directory named
 /// `<segment>~d`; the object itself is the file `<segment>~o`, its metadata (content type,
-/// SHA-256, size) the JSON sidecar `<segment>~m`, and writes in progress are `<random>~t`.
+/// SHA-256, size) the JSON sidecar `<segment>~m`, and writes in progress are `<random>~t`
+/// (a crash mid-`put` can leave one behind; it is ignored by every operation and is not yet
+/// swept).
 /// The role suffixes let `a` and `a/b` both exist, as they can on S3, while the files stay
 /// readable with ordinary tools.
 ///
