@@ -190,6 +190,22 @@ struct AWSCredentialsTests {
         #expect(server.requests.count == 6)
     }
 
+    @Test("IMDS: a failed refresh keeps serving unexpired credentials, and fails once they expire")
+    func instanceMetadataRefreshFailure() async throws {
+        let start = Date()
+        let healthy = try metadataServer(expiration: start.addingTimeInterval(3600))
+        let clock = MutableClock(start)
+        let provider = InstanceMetadataCredentialsProvider(environment: [:], endpoint: healthy.endpoint,
+                                                           timeout: .milliseconds(500), clock: { clock.date })
+        #expect(try await provider.credentials().accessKeyId == "ASIAIMDS")
+        healthy.stop() // the metadata service goes away
+        clock.advance(3400) // inside the refresh window, not yet expired
+        #expect(try await provider.credentials().accessKeyId == "ASIAIMDS")
+        clock.advance(300) // past expiry
+        await #expect(throws: AWSCredentialsError.self) { _ = try await provider.credentials() }
+        #expect(await provider.fetchCount == 1)
+    }
+
     @Test("IMDS endpoint comes from AWS_EC2_METADATA_SERVICE_ENDPOINT; disabled by AWS_EC2_METADATA_DISABLED")
     func instanceMetadataEnvironment() async throws {
         let server = try metadataServer(expiration: Date().addingTimeInterval(3600))

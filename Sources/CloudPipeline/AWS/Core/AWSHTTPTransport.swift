@@ -58,7 +58,10 @@ public struct URLSessionTransport: AWSHTTPTransport {
         }
         var urlRequest = URLRequest(url: url)
         urlRequest.httpMethod = request.method
-        urlRequest.timeoutInterval = max(0.001, Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18)
+        // Whole seconds, at least one: FoundationNetworking hands the interval to libcurl,
+        // where a sub-second value makes requests fail at once with a timeout (-1001).
+        let seconds = Double(timeout.components.seconds) + Double(timeout.components.attoseconds) * 1e-18
+        urlRequest.timeoutInterval = max(1, seconds.rounded(.up))
         for header in request.headers where header.name.lowercased() != "host" {
             urlRequest.addValue(header.value, forHTTPHeaderField: header.name)
         }

@@ -40,9 +40,18 @@ public actor InstanceMetadataCredentialsProvider: AWSCredentialsProvider {
         self.clock = clock
     }
 
+    /// Cached credentials while they are outside the refresh window; otherwise fetched anew.
+    /// If that fetch fails while the cached credentials have not yet expired, those are
+    /// returned (a metadata hiccup must not stop a worker whose keys still work).
     public func credentials() async throws -> AWSCredentials {
         if let cached, !needsRefresh(cached) { return cached }
-        let fresh = try await fetch()
+        let fresh: AWSCredentials
+        do {
+            fresh = try await fetch()
+        } catch {
+            if let cached, let expiration = cached.expiration, clock() < expiration { return cached }
+            throw error
+        }
         cached = fresh
         fetchCount += 1
         return fresh
