@@ -175,4 +175,22 @@ struct LocalStoreTests {
         #expect(try await store.list(prefix: "").map(\.key) == kept.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) })
         for key in kept { #expect(try await store.get(key: key) == Data(key.utf8)) }
     }
+
+    @Test("sweeping removes only old temporary files left by crashed puts")
+    func sweepTemporaryFiles() async throws {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try DirectoryObjectStore(root: root)
+        try await store.put(Data("kept".utf8), key: "d/k", contentType: nil)
+        let folder = root.appendingPathComponent("objects/d~d")
+        let old = folder.appendingPathComponent("0123456789abcdef0123456789abcdef~t")
+        let fresh = folder.appendingPathComponent("fedcba9876543210fedcba9876543210~t")
+        try Data("partial".utf8).write(to: old)
+        try Data("in progress".utf8).write(to: fresh)
+        try FileManager.default.setAttributes([.modificationDate: Date(timeIntervalSinceNow: -7200)], ofItemAtPath: old.path)
+        #expect(try await store.list(prefix: "").map(\.key) == ["d/k"])
+        #expect(try await store.sweepTemporaryFiles(olderThan: .seconds(3600)) == 1)
+        #expect(!FileManager.default.fileExists(atPath: old.path))
+        #expect(FileManager.default.fileExists(atPath: fresh.path))
+        #expect(try await store.get(key: "d/k") == Data("kept".utf8))
+    }
 }

@@ -14,8 +14,8 @@ import Darwin
 /// Layout under `root/objects/`: each key segment but the last is a directory named
 /// `<segment>~d`; the object itself is the file `<segment>~o`, its metadata (content type,
 /// SHA-256, size) the JSON sidecar `<segment>~m`, and writes in progress are `<random>~t`
-/// (a crash mid-`put` can leave one behind; it is ignored by every operation and is not yet
-/// swept).
+/// (a crash mid-`put` can leave one behind; every operation ignores it and
+/// ``sweepTemporaryFiles(olderThan:)`` removes it).
 /// The role suffixes let `a` and `a/b` both exist, as they can on S3, while the files stay
 /// readable with ordinary tools.
 ///
@@ -98,6 +98,21 @@ public final class DirectoryObjectStore: ObjectStore {
             try FileSystem.list(objectsPath: objectsPath, prefix: normalised, into: &results)
             results.sort { $0.key.utf8.lexicographicallyPrecedes($1.key.utf8) }
             return results
+        }
+    }
+
+    /// Removes temporary files (`~t`) that a crashed `put` left behind and that are older than
+    /// `age`, so that a `put` still in progress in another process is never disturbed. Meant
+    /// to run when a worker starts. Returns how many files were removed.
+    @discardableResult
+    public func sweepTemporaryFiles(olderThan age: Duration = .seconds(3600)) async throws -> Int {
+        let cutoff = Date().addingTimeInterval(-age.cpSeconds).timeIntervalSince1970
+        return try await blocking { [objectsPath] in
+            let rootFD = open(objectsPath, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+            guard rootFD >= 0 else {
+                throw ObjectStoreError.backend(operation: "sweep", key: "", detail: "open \(objectsPath): \(FileSystem.errnoText(errno))")
+            }
+            return FileSystem.sweep(rootFD, cutoff: cutoff)
         }
     }
 
@@ -234,6 +249,44 @@ private struct FileSystem {
             throw ObjectStoreError.backend(operation: "list", key: prefix, detail: "open \(objectsPath): \(errnoText(errno))")
         }
         try walk(rootFD, keyPrefix: "", wanted: Array(prefix.utf8), into: &results)
+    }
+
+    // MARK: Sweeping
+
+    /// Unlinks `~t` files last modified before `cutoff` (seconds since 1970) in directory `fd`
+    /// (taking ownership of it) and below, never following links.
+    static func sweep(_ fd: Int32, cutoff: Double) -> Int {
+        guard let stream = fdopendir(fd) else {
+            close(fd)
+            return 0
+        }
+        defer { closedir(stream) }
+        let directory = dirfd(stream)
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        var removed = 0
+        for name in names {
+            var info = stat()
+            guard fstatat(directory, name, &info, AT_SYMLINK_NOFOLLOW) == 0 else { continue }
+            let kind = info.st_mode & S_IFMT
+            if kind == S_IFDIR, name.hasSuffix(directorySuffix) {
+                let child = openat(directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)
+                if child >= 0 { removed += sweep(child, cutoff: cutoff) }
+            } else if kind == S_IFREG, name.hasSuffix(temporarySuffix) {
+                #if canImport(Darwin)
+                let modified = Double(info.st_mtimespec.tv_sec)
+                #else
+                let modified = Double(info.st_mtim.tv_sec)
+                #endif
+                if modified < cutoff, unlinkat(directory, name, 0) == 0 { removed += 1 }
+            }
+        }
+        return removed
     }
 
     // MARK: Listing
