@@ -9,7 +9,7 @@ import Foundation
 public struct MTCNN: Sendable {
     public var options: MTCNNOptions
     private let networks: MTCNNNetworks
-    private let contexts = DetectionContextPool()
+    private let contexts = InferenceContextPool()
 
     /// The file names expected in a weights directory (facenet-pytorch's `data/` folder).
     public static let weightFiles = (pnet: "pnet.pt", rnet: "rnet.pt", onet: "onet.pt")
@@ -49,7 +49,13 @@ public struct MTCNN: Sendable {
     public func detectAll(_ image: RGBImage) throws(MTCNNError) -> [DetectedFace] {
         guard image.width > 0, image.height > 0 else { throw .emptyImage(width: image.width, height: image.height) }
         let pipeline = MTCNNPipeline(networks: networks, options: options)
-        let faces = try contexts.withContext { ctx throws(MTCNNError) in try pipeline.run(image, context: ctx) }
+        let result = contexts.withContext { ctx in
+            Result { () throws(MTCNNError) in try pipeline.run(image, context: ctx.handle) }
+        }
+        guard let result else {
+            throw .inference(stage: "context", reason: "out of memory creating an inference context")
+        }
+        let faces = try result.get()
         return options.selectLargest ? FaceSelection.largestFirst(faces) : faces
     }
 

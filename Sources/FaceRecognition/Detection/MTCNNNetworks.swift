@@ -57,7 +57,7 @@ final class MTCNNNetworks: @unchecked Sendable {
     private static func build(_ net: String, _ dict: StateDict, _ builder: Builder) throws(MTCNNError) -> OpaquePointer {
         var message = [CChar](repeating: 0, count: 512)
         var model: OpaquePointer?
-        let status = withMTCNNTensorLookup(dict) { lookup, user in
+        let status = withTensorLookup(dict) { lookup, user in
             message.withUnsafeMutableBufferPointer { buffer in
                 builder(lookup, user, &model, buffer.baseAddress!, buffer.count)
             }
@@ -67,33 +67,6 @@ final class MTCNNNetworks: @unchecked Sendable {
             throw .invalidWeights(net: net, reason: text.isEmpty ? String(cString: cfn_status_string(status)) : text)
         }
         return model
-    }
-}
-
-/// A few `cfn_context`s reused across calls so the workspace arena is allocated once per
-/// concurrent caller rather than once per image.
-final class DetectionContextPool: @unchecked Sendable {
-    private let lock = NSLock()
-    private var idle: [OpaquePointer] = []
-    private let maxIdle = 4
-
-    deinit {
-        for ctx in idle { cfn_context_destroy(ctx) }
-    }
-
-    func withContext<R>(_ body: (OpaquePointer) throws(MTCNNError) -> R) throws(MTCNNError) -> R {
-        lock.lock()
-        let reused = idle.popLast()
-        lock.unlock()
-        guard let ctx = reused ?? cfn_context_create() else {
-            throw .inference(stage: "context", reason: "out of memory creating an inference context")
-        }
-        defer {
-            lock.lock()
-            if idle.count < maxIdle { idle.append(ctx) } else { cfn_context_destroy(ctx) }
-            lock.unlock()
-        }
-        return try body(ctx)
     }
 }
 
