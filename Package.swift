@@ -35,7 +35,7 @@ let package = Package(
         .target(name: "CImageIO", dependencies: ["CJPEG", "CPNG"]),
 
         // Decoding, weights, detection, embeddings, galleries.
-        .target(name: "FaceRecognition", dependencies: ["CFaceNet", "CImageIO"]),
+        .target(name: "FaceRecognition", dependencies: ["CFaceNet", "CImageIO", "COpenBLAS"]),
 
         // S3/SQS/EC2 clients, local backends, worker and auto-scaler logic.
         .target(name: "CloudPipeline", dependencies: [

@@ -10,6 +10,26 @@ enum CLI {
         static let badWeights: Int32 = 3
         /// At least one input could not be processed; the others were.
         static let someInputsFailed: Int32 = 4
+        /// The gallery file is missing or not a gallery.
+        static let badGallery: Int32 = 5
+        /// The MTCNN weights are missing or damaged.
+        static let badDetectorWeights: Int32 = 6
+    }
+
+    /// Loads everything `identify` needs, exiting with a distinct status and a clear message
+    /// when a part is missing or wrong.
+    static func loadRecognizer(weights: String, mtcnnDirectory: String, gallery: String,
+                               options: FaceRecognizer.Options) throws -> FaceRecognizer {
+        let facenet = try loadFaceNet(weights)
+        let detector: MTCNN
+        do {
+            detector = try MTCNN(weightsDirectory: URL(fileURLWithPath: mtcnnDirectory))
+        } catch {
+            warn("\(error)")
+            throw ExitCode(ExitStatus.badDetectorWeights)
+        }
+        let loaded = try loadGallery(gallery)
+        return FaceRecognizer(detector: detector, facenet: facenet, gallery: loaded, options: options)
     }
 
     /// Loads FaceNet weights, or exits with `badWeights` and a message saying what is wrong.
@@ -23,6 +43,16 @@ enum CLI {
         } catch {
             warn("cannot use \(path) as FaceNet weights: \(error)")
             throw ExitCode(ExitStatus.badWeights)
+        }
+    }
+
+    /// Loads a gallery file or data.pt, or exits with `badGallery`.
+    static func loadGallery(_ path: String) throws -> Gallery {
+        do {
+            return try Gallery.load(contentsOf: URL(fileURLWithPath: path))
+        } catch {
+            warn("\(error)")
+            throw ExitCode(ExitStatus.badGallery)
         }
     }
 

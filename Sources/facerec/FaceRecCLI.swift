@@ -5,6 +5,6 @@ struct FaceRecCLI: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "facerec",
         abstract: "Detect, embed and recognise faces with FaceNet and MTCNN.",
-        subcommands: [EmbedCommand.self, DetectCommand.self, CropCommand.self, ConvertCommand.self]
+        subcommands: [IdentifyCommand.self, EmbedCommand.self, DetectCommand.self, CropCommand.self, EnrollCommand.self, GalleryCommand.self, ConvertCommand.self]
     )
 }
