@@ -98,4 +98,25 @@ struct CLITests {
         #expect(!(try Self.run(["gallery", "list", out.path]).stdout.contains("Gerry\t")))
         #expect(try Self.run(["gallery", "remove", out.path, "Gerry"]).status == 1)
     }
+
+    @Test("enroll builds a gallery from people/NAME/*.jpg and names every skipped image")
+    func enroll() throws {
+        let fm = FileManager.default
+        let root = fm.temporaryDirectory.appendingPathComponent("people-\(getpid())")
+        defer { try? fm.removeItem(at: root) }
+        let faces = TestPaths.sharedData.appendingPathComponent("face_images_1000")
+        for (name, stems) in [("Ainsworth", ["test_001", "test_011"]), ("JK", ["test_000"])] {
+            let dir = root.appendingPathComponent(name)
+            try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+            for stem in stems { try fm.copyItem(at: faces.appendingPathComponent("\(stem).jpg"), to: dir.appendingPathComponent("\(stem).jpg")) }
+        }
+        let flat = root.appendingPathComponent("JK/empty.png")
+        try ImageEncoder.png(try RGBImage(width: 100, height: 100, pixels: [UInt8](repeating: 200, count: 100 * 100 * 3))).write(to: flat)
+        let out = root.appendingPathComponent("gallery.safetensors")
+        let result = try Self.run(["enroll", "--weights", Self.weightsFile.path, "--out", out.path] + Self.mtcnnArguments() + [root.path])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(result.stderr.contains("skipping \(flat.path): no face"))
+        let gallery = try Gallery.load(contentsOf: out)
+        #expect(gallery.names == ["Ainsworth", "Ainsworth", "JK"])
+    }
 }
