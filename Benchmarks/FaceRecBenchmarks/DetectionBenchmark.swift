@@ -1,6 +1,8 @@
 // `FaceRecBenchmarks detection [--weights-dir DIR] [--data DIR] [--iterations N]`: MTCNN
 // detection + extraction (facenet-pytorch's MTCNN.forward) per image, median of N runs after a
 // warm-up. Compare with `python3 Benchmarks/reference_detection.py` (torch, 2 threads).
+// MTCNN's GEMMs are small: on a busy 2-core machine OPENBLAS_NUM_THREADS=1 was measured 1.5-3x
+// faster in wall time than OpenBLAS's default 2 threads, so report both settings.
 import FaceRecognition
 import Foundation
 
