@@ -9,8 +9,12 @@ struct AWSRetryTests {
     static let fast = AWSRetryStrategy(maxAttempts: 3, base: .milliseconds(1), cap: .milliseconds(5))
 
     func sqs(_ server: LocalHTTPServer, retry: AWSRetryStrategy = fast) -> SQSClient {
+        sqs(endpoint: server.endpoint, retry: retry)
+    }
+
+    func sqs(endpoint: URL, retry: AWSRetryStrategy = fast) -> SQSClient {
         SQSClient(configuration: AWSClientConfiguration(
-            region: "us-east-1", endpoint: server.endpoint,
+            region: "us-east-1", endpoint: endpoint,
             credentials: StaticCredentialsProvider(AWSCredentials(accessKeyId: "AKID", secretAccessKey: "secret")), retry: retry))
     }
 
@@ -84,10 +88,12 @@ struct AWSRetryTests {
 
     @Test("connection errors are retried, then reported with the attempt count")
     func connectionRefused() async throws {
-        let server = try LocalHTTPServer { _ in .init(status: 200) }
-        server.stop() // nothing listens on the port any more
+        // A port that stays reserved (bound, never listening) for the whole test: a freed port
+        // could be handed to another test's server meanwhile.
+        let refusing = try RefusingPort()
+        defer { refusing.close() }
         do {
-            _ = try await sqs(server).getQueueUrl(name: "q")
+            _ = try await sqs(endpoint: refusing.endpoint).getQueueUrl(name: "q")
             Issue.record("expected a transport error")
         } catch let error as AWSClientError {
             guard case .transport(let service, let operation, let attempts, _) = error else {

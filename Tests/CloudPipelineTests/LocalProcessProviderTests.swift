@@ -23,7 +23,7 @@ struct LocalProcessProviderTests {
         // Each worker writes its id to a file named after it, then idles until signalled.
         let command = ProcessInstanceProvider.Command(
             executable: Self.shell,
-            arguments: ["-c", #"echo "$FACEREC_WORKER_ID $EXTRA" > "$OUT/$FACEREC_WORKER_ID"; exec sleep 60"#],
+            arguments: ["-c", #"echo "$FACEREC_WORKER_ID $EXTRA" > "$OUT/$FACEREC_WORKER_ID"; exec sleep 600"#],
             environment: ["OUT": directory.path, "EXTRA": "extra-value"])
         let provider = ProcessInstanceProvider(command: command, limit: 4)
         let launched = try await provider.launch(count: 3)
