@@ -65,11 +65,18 @@ public struct GalleryMatcher: Sendable {
                 var start = 0
                 while start < n {
                     let rows = min(block, n - start)
-                    // scores (m × rows) = Q (m × d) · G[start..<start+rows]ᵀ
+                    // scores (m × rows) = Q (m × d) · G[start..<start+rows]ᵀ. A lone query is a
+                    // matrix-vector product: SGEMV streams the gallery rows at memory speed,
+                    // where SGEMM's packing would copy them first.
                     scores.withUnsafeMutableBufferPointer { s in
-                        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(rows), Int32(d), 1,
-                                    q.baseAddress, Int32(d), g.baseAddress! + start * d, Int32(d), 0,
-                                    s.baseAddress, Int32(rows))
+                        let block = g.baseAddress! + start * d
+                        if m == 1 {
+                            cblas_sgemv(CblasRowMajor, CblasNoTrans, Int32(rows), Int32(d), 1, block, Int32(d),
+                                        q.baseAddress, 1, 0, s.baseAddress, 1)
+                        } else {
+                            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(m), Int32(rows), Int32(d), 1,
+                                        q.baseAddress, Int32(d), block, Int32(d), 0, s.baseAddress, Int32(rows))
+                        }
                     }
                     for i in 0..<m {
                         for r in 0..<rows {
