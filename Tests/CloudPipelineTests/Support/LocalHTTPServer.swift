@@ -147,11 +147,11 @@ struct RefusingPort {
 
     init() throws {
         #if canImport(Glibc)
-        fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
-        fd = socket(AF_INET, SOCK_STREAM, 0)
+        let socketFD = socket(AF_INET, SOCK_STREAM, 0)
         #endif
-        guard fd >= 0 else { throw POSIXError(.EIO) }
+        guard socketFD >= 0 else { throw POSIXError(.EIO) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = 0
@@ -159,13 +159,14 @@ struct RefusingPort {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer -> Bool in
-                bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+                bind(socketFD, pointer, length) == 0 && getsockname(socketFD, pointer, &length) == 0
             }
         }
         guard bound else {
-            closeDescriptor(fd)
+            closeDescriptor(socketFD)
             throw POSIXError(.EADDRINUSE)
         }
+        fd = socketFD
         endpoint = URL(string: "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))")!
     }
 
