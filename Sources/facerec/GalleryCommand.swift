@@ -96,7 +96,7 @@ struct EnrollCommand: ParsableCommand {
         }
         let enroller = try Enroller(weights: weights, mtcnnDirectory: mtcnnWeights)
         var gallery = Gallery()
-        let progress = Progress(total: work.count)
+        let progress = ProgressBar(total: work.count)
         var skipped = 0
         for (name, path) in work {
             if let embedding = enroller.embedding(of: path) { try gallery.add(name: name, embedding: embedding) } else { skipped += 1 }

@@ -50,7 +50,7 @@ struct IdentifyCommand: ParsableCommand {
         let recognizer = try CLI.loadRecognizer(weights: weights, mtcnnDirectory: mtcnnWeights, gallery: gallery,
                                                 options: .init(threshold: threshold, metric: MatchMetric(rawValue: metric)!))
         let lines = LineSlots(count: images.count)
-        let progress = Progress(total: images.count)
+        let progress = ProgressBar(total: images.count)
         // Workers take batches of images in turn; lines are printed in input order at the end
         // of each contiguous prefix, so output order never depends on timing.
         let batch = 8
@@ -144,7 +144,7 @@ final class Counter: @unchecked Sendable {
 }
 
 /// A progress bar on stderr for long runs (only when stderr is a terminal and there are many images).
-final class Progress: @unchecked Sendable {
+final class ProgressBar: @unchecked Sendable {
     private let lock = NSLock()
     private let total: Int
     private var done = 0
