@@ -73,3 +73,18 @@ void cio_image_free(cio_image *image) {
 }
 
 void cio_free(void *pointer) { free(pointer); }
+
+cio_status cio_finish_decode(cio_status status, uint8_t *pixels, uint8_t *exif, size_t exif_size,
+                             const char *message, cio_image *out) {
+    if (status == CIO_OK) {
+        out->pixels = pixels;
+        out->exif = exif;
+        out->exif_size = exif_size;
+    } else {
+        free(pixels);
+        free(exif);
+        out->width = out->height = 0;
+        snprintf(out->message, sizeof out->message, "%s", message);
+    }
+    return status;
+}

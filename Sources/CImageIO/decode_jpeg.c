@@ -99,16 +99,7 @@ static void keep_exif(jpeg_context *ctx) {
 static cio_status finish(jpeg_context *ctx, cio_status status, cio_image *out) {
     if (ctx->created) jpeg_destroy_decompress(&ctx->cinfo);
     free(ctx->row);
-    if (status == CIO_OK) {
-        out->pixels = ctx->pixels;
-        out->exif = ctx->exif;
-        out->exif_size = ctx->exif_size;
-    } else {
-        free(ctx->pixels);
-        free(ctx->exif);
-        out->width = out->height = 0;
-        snprintf(out->message, sizeof out->message, "%s", ctx->message);
-    }
+    cio_finish_decode(status, ctx->pixels, ctx->exif, ctx->exif_size, ctx->message, out);
     free(ctx);
     return status;
 }

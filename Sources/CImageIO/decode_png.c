@@ -69,16 +69,7 @@ static cio_status finish(png_context *ctx, cio_status status, cio_image *out) {
     png_destroy_read_struct(&ctx->png, ctx->info ? &ctx->info : NULL, NULL);
     free(ctx->rows);
     free(ctx->scratch);
-    if (status == CIO_OK) {
-        out->pixels = ctx->pixels;
-        out->exif = ctx->exif;
-        out->exif_size = ctx->exif_size;
-    } else {
-        free(ctx->pixels);
-        free(ctx->exif);
-        out->width = out->height = 0;
-        snprintf(out->message, sizeof out->message, "%s", ctx->message);
-    }
+    cio_finish_decode(status, ctx->pixels, ctx->exif, ctx->exif_size, ctx->message, out);
     free(ctx);
     return status;
 }

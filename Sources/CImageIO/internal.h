@@ -10,4 +10,11 @@ void cio_set_message(char *message, const char *format, ...) __attribute__((form
 /* Checks width*height against the limit (and against what size_t can address for RGB8). */
 cio_status cio_check_dimensions(int64_t width, int64_t height, int64_t max_pixels, char *message);
 
+/*
+ * Ends a decode: on success hands the pixel and EXIF buffers over to `out`; on failure frees
+ * them, zeroes the dimensions and copies `message`. Shared by the JPEG and PNG decoders.
+ */
+cio_status cio_finish_decode(cio_status status, uint8_t *pixels, uint8_t *exif, size_t exif_size,
+                             const char *message, cio_image *out);
+
 #endif
