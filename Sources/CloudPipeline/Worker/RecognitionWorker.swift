@@ -72,6 +72,12 @@ public struct RecognitionWorker: Sendable {
         public let resultKey: String
         /// The `STEM:NAME` line sent to the output queue.
         public let line: String
+
+        public init(inputKey: String, resultKey: String, line: String) {
+            self.inputKey = inputKey
+            self.resultKey = resultKey
+            self.line = line
+        }
     }
 
     /// Message attribute names on output messages.
