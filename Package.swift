@@ -83,7 +83,9 @@ let package = Package(
         ], path: "Examples/SendImages"),
 
         .testTarget(name: "FaceRecognitionTests", dependencies: ["FaceRecognition", "CFaceNet"]),
-        .testTarget(name: "CloudPipelineTests", dependencies: ["CloudPipeline"]),
-        .testTarget(name: "ServiceTests", dependencies: ["ServiceKit", "CloudPipeline", "FaceRecognition"]),
+        // The moto server launcher, boto3 runner and scratch directories both test targets use.
+        .target(name: "CloudPipelineTestSupport", dependencies: ["CloudPipeline"], path: "Tests/Support/CloudPipelineTestSupport"),
+        .testTarget(name: "CloudPipelineTests", dependencies: ["CloudPipeline", "CloudPipelineTestSupport"]),
+        .testTarget(name: "ServiceTests", dependencies: ["ServiceKit", "CloudPipeline", "FaceRecognition", "CloudPipelineTestSupport"]),
     ]
 )

@@ -67,15 +67,10 @@ struct Serve: AsyncParsableCommand {
                                          queue: pipeline.input, metrics: metrics, logger: logger)
         }
         let host = self.host
-        let app = Application(
-            router: api.makeRouter(),
-            configuration: .init(address: .hostname(host, port: port), serverName: "facerec-server"),
-            onServerRunning: { channel in
-                let port = channel.localAddress?.port ?? 0
-                let line = "facerec-server listening on http://\(host):\(port) (backend: \(backend), recognition: \(engine.identifies ? "identify" : "detection only"))\n"
-                FileHandle.standardOutput.write(Data(line.utf8))
-            },
-            logger: logger)
+        let app = api.application(host: host, port: port) { port in
+            let line = "facerec-server listening on http://\(host):\(port) (backend: \(backend), recognition: \(engine.identifies ? "identify" : "detection only"))\n"
+            FileHandle.standardOutput.write(Data(line.utf8))
+        }
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await waiter.run() }

@@ -12,6 +12,13 @@ public struct MultipartFormData: Sendable {
         public let filename: String?
         public let contentType: String?
         public let body: Data
+
+        public init(name: String, filename: String?, contentType: String?, body: Data) {
+            self.name = name
+            self.filename = filename
+            self.contentType = contentType
+            self.body = body
+        }
     }
 
     public let parts: [Part]

@@ -68,6 +68,16 @@ public struct UploadAPI: Sendable {
         return router
     }
 
+    /// The HTTP server for this API on `host:port` (0: any free port); `onListening` gets the
+    /// bound port once the server accepts connections.
+    public func application(host: String, port: Int, onListening: @escaping @Sendable (Int) -> Void = { _ in })
+        -> some ApplicationProtocol {
+        Application(router: makeRouter(),
+                    configuration: .init(address: .hostname(host, port: port), serverName: "facerec-server"),
+                    onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) },
+                    logger: logger)
+    }
+
     // MARK: Routes
 
     func legacyUpload(_ request: Request, context: BasicRequestContext) async throws -> Response {

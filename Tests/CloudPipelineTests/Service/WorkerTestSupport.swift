@@ -1,4 +1,5 @@
 import CloudPipeline
+import CloudPipelineTestSupport
 import Foundation
 
 /// A recognizer for testing the worker's queue semantics in isolation from the networks (the
