@@ -18,16 +18,12 @@ public struct PipelineSetup: Sendable {
         self.logger = logger
     }
 
-    /// What setup made, as `NAME=value` lines a shell can `export`.
-    public struct Report: Sendable, Hashable {
-        public var variables: [(String, String)] { orderedVariables }
-        fileprivate var orderedVariables: [(String, String)] = []
+    /// What setup did, and the variables (in order) that point the other executables at it.
+    public struct Report: Sendable {
+        /// One line per resource created or found.
         public var actions: [String] = []
-
-        public static func == (lhs: Report, rhs: Report) -> Bool {
-            lhs.actions == rhs.actions && lhs.orderedVariables.map { "\($0)=\($1)" } == rhs.orderedVariables.map { "\($0)=\($1)" }
-        }
-        public func hash(into hasher: inout Hasher) { hasher.combine(actions) }
+        /// `NAME=value` pairs a shell can `export`.
+        public var variables: [(name: String, value: String)] = []
     }
 
     public func run(_ backend: PipelineBackend) async throws -> Report {
@@ -49,9 +45,9 @@ public struct PipelineSetup: Sendable {
             visibilityTimeout: settings.visibilityTimeout,
             deadLetter: .init(queueName: LocalPipelineLayout.deadLetterQueue, maxReceiveCount: settings.maxReceiveCount)))
         input.close()
-        SQLiteMessageQueue.closeAll(try [SQLiteMessageQueue(path: path, name: LocalPipelineLayout.outputQueue)])
+        try SQLiteMessageQueue(path: path, name: LocalPipelineLayout.outputQueue).close()
         report.actions.append("queues \(LocalPipelineLayout.inputQueue) (visibility \(settings.visibilityTimeout), dead-letter \(LocalPipelineLayout.deadLetterQueue) after \(settings.maxReceiveCount) receives) and \(LocalPipelineLayout.outputQueue) in \(path)")
-        report.orderedVariables.append(("FACEREC_DATA_DIR", layout.dataDirectory.path))
+        report.variables.append(("FACEREC_DATA_DIR", layout.dataDirectory.path))
         return report
     }
 
@@ -97,11 +93,11 @@ public struct PipelineSetup: Sendable {
             ])
             report.actions.append("bucket \(inputBucket) notifies \(inputName) of created objects")
         }
-        report.orderedVariables = [
+        report.variables = [
             ("INPUT_BUCKET", inputBucket), ("OUTPUT_BUCKET", outputBucket),
             ("INPUT_QUEUE_URL", inputURL), ("OUTPUT_QUEUE_URL", outputURL), ("DEAD_LETTER_QUEUE_URL", deadLetterURL),
         ]
-        if s3Notifications { report.orderedVariables.append(("FACEREC_S3_NOTIFICATIONS", "1")) }
+        if s3Notifications { report.variables.append(("FACEREC_S3_NOTIFICATIONS", "1")) }
         return report
     }
 
@@ -141,8 +137,4 @@ public struct PipelineSetup: Sendable {
         let data = (try? JSONSerialization.data(withJSONObject: policy, options: [.sortedKeys])) ?? Data()
         return String(decoding: data, as: UTF8.self)
     }
-}
-
-extension SQLiteMessageQueue {
-    static func closeAll(_ queues: [SQLiteMessageQueue]) { queues.forEach { $0.close() } }
 }

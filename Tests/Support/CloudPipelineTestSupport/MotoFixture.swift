@@ -192,3 +192,13 @@ public enum LocalTestDirectory {
         return url
     }
 }
+
+/// Polls `condition` every 20 ms until it holds or `timeout` passes; the last answer otherwise.
+public func eventually(timeout: Duration = .seconds(60), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if try await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return try await condition()
+}
