@@ -4,12 +4,21 @@ the ratios (reference time / our time: above 1 means we are faster).
 
     swift build -c release --product FaceRecBenchmarks
     python3 Benchmarks/compare.py facenet      # reference: Benchmarks/reference.py
+    python3 Benchmarks/compare.py detection --data ../shared/data --iterations 10
+                                               # reference: Benchmarks/reference_detection.py
+
+Options after the suite go to both sides for `detection` (--data, --iterations, --images) and to
+FaceRecBenchmarks only for `facenet`. The load average is printed before and after: other work
+on the machine slows both sides, rarely by the same amount.
 """
 import json
+import os
 import subprocess
 import sys
 
-REFERENCES = {"facenet": ["python3", "Benchmarks/reference.py"]}
+REFERENCES = {"facenet": ["python3", "Benchmarks/reference.py"],
+              "detection": ["python3", "Benchmarks/reference_detection.py", "--json"]}
+SHARED_DETECTION_OPTIONS = {"--data", "--iterations", "--images"}
 
 
 def run(command):
@@ -21,8 +30,32 @@ def run(command):
     return rows
 
 
+def detection(extra):
+    shared = []
+    for i in range(0, len(extra) - 1):
+        if extra[i] in SHARED_DETECTION_OPTIONS:
+            shared += extra[i:i + 2]
+    print("load average (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())
+    ours = run([".build/release/FaceRecBenchmarks", "detection", "--json"] + extra)
+    theirs = run(REFERENCES["detection"] + shared)
+    print("load average (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())
+    print()
+    print(f"{'image':<30} {'size':>10} {'ours ms':>9} {'torch ms':>9} {'ratio':>7}   "
+          f"{'ours cpu':>9} {'torch cpu':>9} {'ratio':>7}")
+    for row in ours:
+        ref = next((r for r in theirs if r["image"] == row["image"]), None)
+        if ref is None:
+            continue
+        print(f"{row['image']:<30} {row['size']:>10} {row['ms']:9.2f} {ref['ms']:9.2f} "
+              f"{ref['ms'] / row['ms']:6.2f}x   {row['cpu_ms']:9.2f} {ref['cpu_ms']:9.2f} "
+              f"{ref['cpu_ms'] / row['cpu_ms']:6.2f}x")
+
+
 def main():
     suite = sys.argv[1] if len(sys.argv) > 1 else "facenet"
+    if suite == "detection":
+        detection(sys.argv[2:])
+        return
     ours = run([".build/release/FaceRecBenchmarks", suite, "--json"] + sys.argv[2:])
     theirs = run(REFERENCES[suite])
     print()

@@ -2,9 +2,10 @@
 """Reference timing for the `detection` benchmark suite: facenet-pytorch MTCNN.forward
 (detect + extract_face) per image, torch.set_num_threads(2), median of N runs after a warm-up.
 
-    python3 Benchmarks/reference_detection.py [--data ../shared/data] [--iterations 20]
+    python3 Benchmarks/reference_detection.py [--data ../shared/data] [--iterations 20] [--json]
 """
 import argparse
+import json
 import os
 import time
 
@@ -24,13 +25,15 @@ def main():
     parser.add_argument("--data", default=os.environ.get("FACEREC_TEST_DATA", "../shared/data"))
     parser.add_argument("--iterations", type=int, default=20)
     parser.add_argument("--images", default=None, help="comma-separated paths under --data")
+    parser.add_argument("--json", action="store_true", help="one JSON object per image")
     args = parser.parse_args()
     torch.set_num_threads(2)
     mtcnn = MTCNN(image_size=240, margin=0, min_face_size=20)
-    print(f"reference: facenet-pytorch MTCNN forward, torch {torch.__version__}, 2 threads, "
-          f"{args.iterations} runs, median")
-    print("(cpu ms: process CPU time per image, all threads; steadier than wall time on a busy machine)")
-    print("image                              size        ms/image   cpu ms/image")
+    if not args.json:
+        print(f"reference: facenet-pytorch MTCNN forward, torch {torch.__version__}, 2 threads, "
+              f"{args.iterations} runs, median")
+        print("(cpu ms: process CPU time per image, all threads; steadier than wall time on a busy machine)")
+        print("image                              size        ms/image   cpu ms/image")
     images = args.images.split(",") if args.images else IMAGES
     for name in images:
         img = Image.open(os.path.join(args.data, name)).convert("RGB")
@@ -43,6 +46,11 @@ def main():
             cpu.append((time.process_time() - cpu_start) * 1000)
         times.sort()
         cpu.sort()
+        if args.json:
+            print(json.dumps({"suite": "detection", "impl": "facenet-pytorch", "image": name,
+                              "size": f"{img.width}x{img.height}", "iterations": args.iterations,
+                              "ms": times[len(times) // 2], "cpu_ms": cpu[len(cpu) // 2]}), flush=True)
+            continue
         print(f"{name:<35}{f'{img.width}x{img.height}':<12}{times[len(times) // 2]:8.2f}   "
               f"{cpu[len(cpu) // 2]:12.2f}")
 

@@ -1,6 +1,9 @@
-// `FaceRecBenchmarks detection [--weights-dir DIR] [--data DIR] [--iterations N]`: MTCNN
+// `FaceRecBenchmarks detection [--weights-dir DIR] [--data DIR] [--iterations N] [--images A,B]
+// [--threads T] [--json]`: MTCNN
 // detection + extraction (facenet-pytorch's MTCNN.forward) per image, median of N runs after a
-// warm-up. Compare with `python3 Benchmarks/reference_detection.py` (torch, 2 threads).
+// warm-up. Compare with `python3 Benchmarks/reference_detection.py` (torch, 2 threads), or run
+// both with `python3 Benchmarks/compare.py detection`. --threads sets MTCNNOptions.threads
+// (0, the default: one per core).
 // MTCNN's GEMMs are small: on a busy 2-core machine OPENBLAS_NUM_THREADS=1 was measured 1.5-3x
 // faster in wall time than OpenBLAS's default 2 threads, so report both settings.
 import FaceRecognition
@@ -18,6 +21,9 @@ func runDetectionBenchmark(_ arguments: [String]) throws {
     var data = ProcessInfo.processInfo.environment["FACEREC_TEST_DATA"] ?? "../shared/data"
     var iterations = 20
     var images = detectionBenchmarkImages
+    var threads = 0
+    let json = arguments.contains("--json")
+    let arguments = arguments.filter { $0 != "--json" }
     var index = 0
     while index < arguments.count {
         let flag = arguments[index]
@@ -27,6 +33,9 @@ func runDetectionBenchmark(_ arguments: [String]) throws {
         case "--weights-dir": weights = value
         case "--data": data = value
         case "--images": images = value.split(separator: ",").map(String.init)
+        case "--threads":
+            guard let n = Int(value), n >= 0 else { throw BenchmarkArgumentError(message: "bad --threads \(value)") }
+            threads = n
         case "--iterations":
             guard let n = Int(value), n > 0 else { throw BenchmarkArgumentError(message: "bad --iterations \(value)") }
             iterations = n
@@ -35,10 +44,12 @@ func runDetectionBenchmark(_ arguments: [String]) throws {
         index += 2
     }
     let mtcnn = try MTCNN(weightsDirectory: URL(fileURLWithPath: weights),
-                          options: MTCNNOptions(minFaceSize: 20, imageSize: 240, margin: 0))
-    print("suite: detection (MTCNN detect + extract_face, image_size=240, min_face_size=20), \(iterations) runs, median")
-    print("(cpu ms: process CPU time per image, all threads; steadier than wall time on a busy machine)")
-    print("image                              size        faces   ms/image   cpu ms/image")
+                          options: MTCNNOptions(minFaceSize: 20, imageSize: 240, margin: 0, threads: threads))
+    if !json {
+        print("suite: detection (MTCNN detect + extract_face, image_size=240, min_face_size=20), \(iterations) runs, median")
+        print("(cpu ms: process CPU time per image, all threads; steadier than wall time on a busy machine)")
+        print("image                              size        faces   ms/image   cpu ms/image")
+    }
     for name in images {
         let url = URL(fileURLWithPath: data).appendingPathComponent(name)
         let image = try ImageDecoder.decode(contentsOf: url, options: DecodeOptions(applyEXIFOrientation: false))
@@ -53,10 +64,13 @@ func runDetectionBenchmark(_ arguments: [String]) throws {
         times.sort()
         cpu.sort()
         let median = times[times.count / 2]
-        print(name.padding(toLength: 35, withPad: " ", startingAt: 0)
-              + "\(image.width)x\(image.height)".padding(toLength: 12, withPad: " ", startingAt: 0)
-              + "\(faces)".padding(toLength: 8, withPad: " ", startingAt: 0)
-              + String(format: "%8.2f   %12.2f", median, cpu[cpu.count / 2]))
+        report(json: json, ["suite": "detection", "impl": "cfacenet", "image": name,
+                            "size": "\(image.width)x\(image.height)", "faces": faces, "iterations": iterations,
+                            "ms": median, "cpu_ms": cpu[cpu.count / 2]],
+               text: name.padding(toLength: 35, withPad: " ", startingAt: 0)
+                   + "\(image.width)x\(image.height)".padding(toLength: 12, withPad: " ", startingAt: 0)
+                   + "\(faces)".padding(toLength: 8, withPad: " ", startingAt: 0)
+                   + String(format: "%8.2f   %12.2f", median, cpu[cpu.count / 2]))
     }
 }
 

@@ -62,6 +62,11 @@ const char *cfn_context_last_error(const cfn_context *ctx);
 size_t cfn_context_workspace_bytes(const cfn_context *ctx);
 /* Number of times the arena has (re)allocated: constant across repeated calls of one shape. */
 uint64_t cfn_context_allocation_count(const cfn_context *ctx);
+/*
+ * 1: forward passes on this context use the portable C kernels even on CPUs with AVX2 + FMA
+ * (the SIMD kernels are chosen at run time otherwise). For testing one path against the other.
+ */
+void cfn_context_set_portable_kernels(cfn_context *ctx, int portable);
 
 /* ---- FaceNet: Inception-ResNet-v1 (facenet-pytorch InceptionResnetV1, classify=False) ---- */
 

@@ -61,6 +61,19 @@ cfn_status cfn_mtcnn_pnet_forward(const cfn_mtcnn_pnet *model, cfn_context *ctx,
                                   const float *image, int height, int width, float *prob,
                                   float *reg);
 
+/*
+ * P-Net on one pyramid level straight from an RGB8 image: the level is `image` (width × height,
+ * rows of `stride` bytes) area-resampled and normalised as cfn_mtcnn_resample does to
+ * level_height × level_width, and only output rows [row_begin, row_end) are computed (the level
+ * is resampled band by band, never whole). `prob` and `reg` are the whole level's outputs, laid
+ * out as cfn_mtcnn_pnet_forward's; only the rows asked for are written, so threads with their
+ * own contexts may fill disjoint row ranges of the same buffers at once.
+ */
+cfn_status cfn_mtcnn_pnet_forward_rgb8(const cfn_mtcnn_pnet *model, cfn_context *ctx,
+                                       const uint8_t *rgb, int width, int height, size_t stride,
+                                       int level_height, int level_width, int row_begin,
+                                       int row_end, float *prob, float *reg);
+
 /* ---- R-Net: 24×24 refinement network -------------------------------------------------------- */
 
 #define CFN_MTCNN_RNET_INPUT 24
@@ -118,8 +131,11 @@ void cfn_flatten_cnhw(const float *in, int c, int n, int hw, float *out);
 int cfn_pool_out_extent(int in, int kernel, int stride, int pad, int ceil_mode);
 void cfn_maxpool2d(const float *in, int planes, int h, int w, int kernel, int stride, int pad,
                    int ceil_mode, float *out);
-/* The stride-2 ceil-mode special case the nets use (kernel 2 or 3). */
+/* The stride-2 ceil-mode special case the nets use (kernel 2 or 3): AVX2 where available, and
+   the same forced onto its portable loops (for testing one against the other). */
 void cfn_maxpool2d_s2_ceil(const float *in, int planes, int h, int w, int kernel, float *out);
+void cfn_maxpool2d_s2_ceil_portable(const float *in, int planes, int h, int w, int kernel,
+                                    float *out);
 
 #ifdef __cplusplus
 }

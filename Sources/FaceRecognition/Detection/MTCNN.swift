@@ -49,8 +49,8 @@ public struct MTCNN: Sendable {
     public func detectAll(_ image: RGBImage) throws(MTCNNError) -> [DetectedFace] {
         guard image.width > 0, image.height > 0 else { throw .emptyImage(width: image.width, height: image.height) }
         let pipeline = MTCNNPipeline(networks: networks, options: options)
-        let result = contexts.withContext { ctx in
-            Result { () throws(MTCNNError) in try pipeline.run(image, context: ctx.handle) }
+        let result = withContexts(options.effectiveThreads, []) { handles in
+            Result { () throws(MTCNNError) in try pipeline.run(image, contexts: handles) }
         }
         guard let result else {
             throw .inference(stage: "context", reason: "out of memory creating an inference context")
@@ -72,6 +72,12 @@ public struct MTCNN: Sendable {
     /// `postProcess`) for each face.
     public func extractFaces(_ image: RGBImage) throws(MTCNNError) -> [FaceCrop] {
         try detect(image).map { extractFace(image, face: $0) }
+    }
+
+    /// Borrows `count` contexts from the pool for `body` (nil when one cannot be allocated).
+    private func withContexts<R>(_ count: Int, _ held: [OpaquePointer], _ body: ([OpaquePointer]) -> R?) -> R? {
+        if held.count == count { return body(held) }
+        return contexts.withContext { ctx in withContexts(count, held + [ctx.handle], body) }
     }
 
     /// The crop of one face with this detector's size and margin.

@@ -1,3 +1,5 @@
+import Foundation
+
 /// How ``MTCNN`` picks the face it returns when ``MTCNNOptions/keepAll`` is false
 /// (facenet-pytorch's `selection_method`).
 public enum FaceSelectionMethod: String, Sendable, CaseIterable {
@@ -32,11 +34,14 @@ public struct MTCNNOptions: Sendable, Equatable {
     public var margin: Int = 0
     /// Standardise crops as (x − 127.5) / 128 (`fixed_image_standardization`).
     public var postProcess: Bool = true
+    /// Threads one detection may use (the pyramid's rows and the crops are split between them):
+    /// 0 picks one per active core, at most 4. Results do not depend on it.
+    public var threads: Int = 0
 
     public init(minFaceSize: Double = 20, thresholds: (pnet: Float, rnet: Float, onet: Float) = (0.6, 0.7, 0.7),
                 factor: Double = 0.709, selectLargest: Bool = true,
                 selectionMethod: FaceSelectionMethod? = nil, keepAll: Bool = false,
-                imageSize: Int = 240, margin: Int = 0, postProcess: Bool = true) {
+                imageSize: Int = 240, margin: Int = 0, postProcess: Bool = true, threads: Int = 0) {
         self.minFaceSize = minFaceSize
         self.thresholds = thresholds
         self.factor = factor
@@ -46,6 +51,12 @@ public struct MTCNNOptions: Sendable, Equatable {
         self.imageSize = imageSize
         self.margin = margin
         self.postProcess = postProcess
+        self.threads = threads
+    }
+
+    /// `threads`, with 0 resolved to the active core count (at most 4).
+    var effectiveThreads: Int {
+        threads > 0 ? threads : max(1, min(ProcessInfo.processInfo.activeProcessorCount, 4))
     }
 
     /// The method used for the single face: `selectionMethod`, else largest or probability.
@@ -58,7 +69,7 @@ public struct MTCNNOptions: Sendable, Equatable {
             && lhs.factor == rhs.factor && lhs.selectLargest == rhs.selectLargest
             && lhs.selectionMethod == rhs.selectionMethod && lhs.keepAll == rhs.keepAll
             && lhs.imageSize == rhs.imageSize && lhs.margin == rhs.margin
-            && lhs.postProcess == rhs.postProcess
+            && lhs.postProcess == rhs.postProcess && lhs.threads == rhs.threads
     }
 
     /// Throws when a value would make the pyramid infinite or the crop meaningless.
@@ -78,6 +89,9 @@ public struct MTCNNOptions: Sendable, Equatable {
         }
         guard margin >= 0, margin < imageSize else {
             throw .invalidOption(field: "margin", reason: "must lie in 0..<imageSize, got \(margin)")
+        }
+        guard threads >= 0, threads <= 64 else {
+            throw .invalidOption(field: "threads", reason: "must lie in 0...64, got \(threads)")
         }
     }
 }

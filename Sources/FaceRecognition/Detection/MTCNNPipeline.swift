@@ -1,4 +1,5 @@
 import CFaceNet
+import Foundation
 
 /// A candidate box between stages: corners, score and the regression of the net that scored
 /// it. All arithmetic is float32 in facenet-pytorch's order of operations.
@@ -62,26 +63,41 @@ func truncatedInt(_ v: Float) -> Int {
 
 /// facenet-pytorch's `detect_face` for one image: the three stages and their NMS. Returns the
 /// faces in its output order (the final 'Min' NMS's pick order).
+///
+/// The work of each stage is split between the contexts' threads (pyramid rows for P-Net,
+/// boxes for R-Net and O-Net); every output cell or box is computed by exactly one of them with
+/// the same arithmetic, so the result does not depend on the thread count.
 struct MTCNNPipeline {
     let networks: MTCNNNetworks
     let options: MTCNNOptions
 
-    /// Candidate boxes per R-Net/O-Net call: bounds the crop buffer (facenet-pytorch uses 512).
-    static let cropChunk = 256
+    /// Candidate boxes per R-Net/O-Net call: bounds each thread's crop buffer (facenet-pytorch
+    /// uses 512).
+    static let cropChunk = 128
     /// Largest pyramid level accepted (a tiny minFaceSize upscales the image by 12 / minFaceSize).
     static let maxLevelPixels = 100_000_000
+    /// Below this many pyramid pixels (or boxes × crop pixels) one thread does the stage: the
+    /// hand-off would cost more than it saves.
+    static let parallelPixels = 16_384
 
-    func run(_ image: RGBImage, context ctx: OpaquePointer) throws(MTCNNError) -> [DetectedFace] {
-        var boxes = try proposals(image, ctx)
+    /// `contexts`: one per thread (at least one), each used by one thread only.
+    func run(_ image: RGBImage, contexts: [OpaquePointer]) throws(MTCNNError) -> [DetectedFace] {
+        var boxes = try proposals(image, contexts)
         if boxes.isEmpty { return [] }
-        boxes = try refine(image, boxes, ctx)
+        boxes = try refine(image, boxes, contexts)
         if boxes.isEmpty { return [] }
-        return try output(image, boxes, ctx)
+        return try output(image, boxes, contexts)
     }
 
     // MARK: Stage 1: P-Net over the pyramid
 
-    private func proposals(_ image: RGBImage, _ ctx: OpaquePointer) throws(MTCNNError) -> [CandidateBox] {
+    private struct LevelPlan {
+        var level: FacePyramid.Level
+        var outHeight: Int, outWidth: Int
+        var offset: Int // of the level's cells in the shared prob buffer
+    }
+
+    private func proposals(_ image: RGBImage, _ contexts: [OpaquePointer]) throws(MTCNNError) -> [CandidateBox] {
         let pyramid = FacePyramid(height: image.height, width: image.width,
                                   minFaceSize: options.minFaceSize, factor: options.factor)
         let largest = pyramid.levels.map { $0.height * $0.width }.max() ?? 0
@@ -89,47 +105,57 @@ struct MTCNNPipeline {
             throw .invalidOption(field: "minFaceSize", reason: "\(options.minFaceSize) makes the first pyramid level "
                                  + "\(largest) pixels, over the limit of \(Self.maxLevelPixels)")
         }
-        var input = [Float](repeating: 0, count: 3 * largest)
-        var prob: [Float] = []
-        var reg: [Float] = []
+        var plans: [LevelPlan] = []
+        var cells = 0, pixels = 0
+        for level in pyramid.levels {
+            guard level.height >= Int(CFN_MTCNN_PNET_MIN_INPUT), level.width >= Int(CFN_MTCNN_PNET_MIN_INPUT) else { continue }
+            var oh: Int32 = 0, ow: Int32 = 0
+            cfn_mtcnn_pnet_output_size(Int32(level.height), Int32(level.width), &oh, &ow)
+            plans.append(LevelPlan(level: level, outHeight: Int(oh), outWidth: Int(ow), offset: cells))
+            cells += Int(oh) * Int(ow)
+            pixels += level.height * level.width
+        }
+        if plans.isEmpty { return [] }
+        let prob = UnsafeMutableBufferPointer<Float>.allocate(capacity: cells)
+        let reg = UnsafeMutableBufferPointer<Float>.allocate(capacity: 4 * cells)
+        defer {
+            prob.deallocate()
+            reg.deallocate()
+        }
+        let workers = pixels >= Self.parallelPixels ? contexts.count : 1
+        // Worker k computes the k-th share of every level's output rows, so the shares balance.
+        let failures = parallelFailures(workers) { k in
+            let ctx = contexts[k]
+            return image.pixels.withUnsafeBufferPointer { px -> MTCNNError? in
+                for plan in plans {
+                    let r0 = plan.outHeight * k / workers, r1 = plan.outHeight * (k + 1) / workers
+                    guard r1 > r0 else { continue }
+                    let status = cfn_mtcnn_pnet_forward_rgb8(
+                        networks.pnet, ctx, px.baseAddress, Int32(image.width), Int32(image.height), image.width * 3,
+                        Int32(plan.level.height), Int32(plan.level.width), Int32(r0), Int32(r1),
+                        prob.baseAddress! + plan.offset, reg.baseAddress! + 4 * plan.offset)
+                    guard status == CFN_OK else { return .inference(stage: "P-Net", reason: contextError(ctx, status)) }
+                }
+                return nil
+            }
+        }
+        if let failure = failures.first { throw failure }
+
         var picked: [CandidateBox] = []
         let threshold = options.thresholds.pnet
-        for level in pyramid.levels {
-            let (h, w) = (level.height, level.width)
-            guard h >= Int(CFN_MTCNN_PNET_MIN_INPUT), w >= Int(CFN_MTCNN_PNET_MIN_INPUT) else { continue }
-            try resample(image, CropRegion(fullImage: image), height: h, width: w, into: &input, at: 0, ctx)
-            var oh: Int32 = 0, ow: Int32 = 0
-            cfn_mtcnn_pnet_output_size(Int32(h), Int32(w), &oh, &ow)
-            let cells = Int(oh) * Int(ow)
-            if prob.count < cells {
-                prob = [Float](repeating: 0, count: cells)
-                reg = [Float](repeating: 0, count: 4 * cells)
-            }
-            let status = input.withUnsafeBufferPointer { inp in
-                prob.withUnsafeMutableBufferPointer { p in
-                    reg.withUnsafeMutableBufferPointer { r in
-                        cfn_mtcnn_pnet_forward(networks.pnet, ctx, inp.baseAddress, Int32(h), Int32(w),
-                                               p.baseAddress, r.baseAddress)
-                    }
-                }
-            }
-            guard status == CFN_OK else { throw .inference(stage: "P-Net", reason: contextError(ctx, status)) }
-
+        for plan in plans {
             // generateBoundingBox: cells in row-major order (mask.nonzero()), corners
             // floor((2·x + 1) / scale) and floor((2·x + 12) / scale) in float32.
-            let scale = Float(level.scale)
+            let scale = Float(plan.level.scale)
+            let n = plan.outHeight * plan.outWidth, owi = plan.outWidth
+            let p = prob.baseAddress! + plan.offset, r = reg.baseAddress! + 4 * plan.offset
             var boxes: [CandidateBox] = []
-            let owi = Int(ow)
-            prob.withUnsafeBufferPointer { p in
-                reg.withUnsafeBufferPointer { r in
-                    for i in 0..<cells where p[i] >= threshold {
-                        let bx = Float(i % owi), by = Float(i / owi)
-                        boxes.append(CandidateBox(
-                            x1: ((2 * bx + 1) / scale).rounded(.down), y1: ((2 * by + 1) / scale).rounded(.down),
-                            x2: ((2 * bx + 12) / scale).rounded(.down), y2: ((2 * by + 12) / scale).rounded(.down),
-                            score: p[i], reg: (r[i], r[cells + i], r[2 * cells + i], r[3 * cells + i])))
-                    }
-                }
+            for i in 0..<n where p[i] >= threshold {
+                let bx = Float(i % owi), by = Float(i / owi)
+                boxes.append(CandidateBox(
+                    x1: ((2 * bx + 1) / scale).rounded(.down), y1: ((2 * by + 1) / scale).rounded(.down),
+                    x2: ((2 * bx + 12) / scale).rounded(.down), y2: ((2 * by + 12) / scale).rounded(.down),
+                    score: p[i], reg: (r[i], r[n + i], r[2 * n + i], r[3 * n + i])))
             }
             for k in NonMaximumSuppression.torchvision(boxes, threshold: 0.5) { picked.append(boxes[k]) }
         }
@@ -145,60 +171,36 @@ struct MTCNNPipeline {
 
     // MARK: Stage 2: R-Net on 24×24 crops
 
-    private func refine(_ image: RGBImage, _ boxes: [CandidateBox], _ ctx: OpaquePointer) throws(MTCNNError) -> [CandidateBox] {
-        let side = Int(CFN_MTCNN_RNET_INPUT)
+    private func refine(_ image: RGBImage, _ boxes: [CandidateBox], _ contexts: [OpaquePointer]) throws(MTCNNError) -> [CandidateBox] {
+        let scored = try classify(image, boxes, side: Int(CFN_MTCNN_RNET_INPUT), landmarks: false, contexts) { ctx, crops, n, p, r, _ in
+            cfn_mtcnn_rnet_forward(networks.rnet, ctx, crops, n, p, r)
+        }
         var passed: [CandidateBox] = []
-        try forEachCropChunk(image, boxes, side: side, ctx) { (chunk: [CandidateBox], crops: [Float]) throws(MTCNNError) in
-            var prob = [Float](repeating: 0, count: chunk.count)
-            var reg = [Float](repeating: 0, count: 4 * chunk.count)
-            let status = crops.withUnsafeBufferPointer { c in
-                prob.withUnsafeMutableBufferPointer { p in
-                    reg.withUnsafeMutableBufferPointer { r in
-                        cfn_mtcnn_rnet_forward(networks.rnet, ctx, c.baseAddress, Int32(chunk.count),
-                                               p.baseAddress, r.baseAddress)
-                    }
-                }
-            }
-            guard status == CFN_OK else { throw .inference(stage: "R-Net", reason: contextError(ctx, status)) }
-            for (k, b) in chunk.enumerated() where prob[k] > options.thresholds.rnet {
-                passed.append(CandidateBox(x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2, score: prob[k],
-                                           reg: (reg[4 * k], reg[4 * k + 1], reg[4 * k + 2], reg[4 * k + 3])))
-            }
+        for (k, b) in scored.boxes.enumerated() where scored.prob[k] > options.thresholds.rnet {
+            passed.append(CandidateBox(x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2, score: scored.prob[k],
+                                       reg: (scored.reg[4 * k], scored.reg[4 * k + 1], scored.reg[4 * k + 2], scored.reg[4 * k + 3])))
         }
         return NonMaximumSuppression.torchvision(passed, threshold: 0.7).map { passed[$0].regressed().squared() }
     }
 
     // MARK: Stage 3: O-Net on 48×48 crops, landmarks, 'Min' NMS
 
-    private func output(_ image: RGBImage, _ boxes: [CandidateBox], _ ctx: OpaquePointer) throws(MTCNNError) -> [DetectedFace] {
-        let side = Int(CFN_MTCNN_ONET_INPUT)
+    private func output(_ image: RGBImage, _ boxes: [CandidateBox], _ contexts: [OpaquePointer]) throws(MTCNNError) -> [DetectedFace] {
+        let scored = try classify(image, boxes, side: Int(CFN_MTCNN_ONET_INPUT), landmarks: true, contexts) { ctx, crops, n, p, r, m in
+            cfn_mtcnn_onet_forward(networks.onet, ctx, crops, n, p, r, m)
+        }
         var passed: [CandidateBox] = []
         var points: [[FacePoint]] = []
-        try forEachCropChunk(image, boxes, side: side, ctx) { (chunk: [CandidateBox], crops: [Float]) throws(MTCNNError) in
-            var prob = [Float](repeating: 0, count: chunk.count)
-            var reg = [Float](repeating: 0, count: 4 * chunk.count)
-            var marks = [Float](repeating: 0, count: 10 * chunk.count)
-            let status = crops.withUnsafeBufferPointer { c in
-                prob.withUnsafeMutableBufferPointer { p in
-                    reg.withUnsafeMutableBufferPointer { r in
-                        marks.withUnsafeMutableBufferPointer { m in
-                            cfn_mtcnn_onet_forward(networks.onet, ctx, c.baseAddress, Int32(chunk.count),
-                                                   p.baseAddress, r.baseAddress, m.baseAddress)
-                        }
-                    }
-                }
-            }
-            guard status == CFN_OK else { throw .inference(stage: "O-Net", reason: contextError(ctx, status)) }
-            for (k, b) in chunk.enumerated() where prob[k] > options.thresholds.onet {
-                // Landmarks are placed in the box O-Net saw, before its regression.
-                let w = b.x2 - b.x1 + 1, h = b.y2 - b.y1 + 1
-                points.append((0..<5).map { j in
-                    FacePoint(x: w * marks[10 * k + j] + b.x1 - 1, y: h * marks[10 * k + 5 + j] + b.y1 - 1)
-                })
-                passed.append(CandidateBox(x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2, score: prob[k],
-                                           reg: (reg[4 * k], reg[4 * k + 1], reg[4 * k + 2], reg[4 * k + 3]))
-                              .regressed())
-            }
+        let marks = scored.marks
+        for (k, b) in scored.boxes.enumerated() where scored.prob[k] > options.thresholds.onet {
+            // Landmarks are placed in the box O-Net saw, before its regression.
+            let w = b.x2 - b.x1 + 1, h = b.y2 - b.y1 + 1
+            points.append((0..<5).map { j in
+                FacePoint(x: w * marks[10 * k + j] + b.x1 - 1, y: h * marks[10 * k + 5 + j] + b.y1 - 1)
+            })
+            passed.append(CandidateBox(x1: b.x1, y1: b.y1, x2: b.x2, y2: b.y2, score: scored.prob[k],
+                                       reg: (scored.reg[4 * k], scored.reg[4 * k + 1], scored.reg[4 * k + 2], scored.reg[4 * k + 3]))
+                          .regressed())
         }
         return NonMaximumSuppression.minimum(passed, threshold: 0.7).map { k in
             let b = passed[k]
@@ -209,37 +211,85 @@ struct MTCNNPipeline {
 
     // MARK: Crops
 
-    /// Resamples the `pad` region of every box to side × side (area interpolation, normalised),
-    /// in chunks, and hands each chunk with its crops to `body`. Boxes whose region is empty are
-    /// dropped.
-    private func forEachCropChunk(_ image: RGBImage, _ boxes: [CandidateBox], side: Int, _ ctx: OpaquePointer,
-                                  _ body: ([CandidateBox], [Float]) throws(MTCNNError) -> Void) throws(MTCNNError) {
-        let valid = boxes.compactMap { b in CropRegion(b, width: image.width, height: image.height).map { (b, $0) } }
-        let plane = 3 * side * side
-        var crops = [Float](repeating: 0, count: plane * min(valid.count, Self.cropChunk))
-        var start = 0
-        while start < valid.count {
-            let chunk = valid[start..<min(start + Self.cropChunk, valid.count)]
-            for (i, item) in chunk.enumerated() {
-                try resample(image, item.1, height: side, width: side, into: &crops, at: i * plane, ctx)
-            }
-            let count = chunk.count
-            try body(chunk.map { $0.0 }, count == crops.count / plane ? crops : Array(crops[0..<(count * plane)]))
-            start += count
-        }
+    /// A network's outputs for the boxes that have a non-empty crop region, in box order.
+    private struct Scored {
+        var boxes: [CandidateBox]
+        var prob: [Float], reg: [Float], marks: [Float]
     }
 
-    private func resample(_ image: RGBImage, _ region: CropRegion, height: Int, width: Int,
-                          into buffer: inout [Float], at offset: Int, _ ctx: OpaquePointer) throws(MTCNNError) {
-        let status = image.pixels.withUnsafeBufferPointer { px in
-            buffer.withUnsafeMutableBufferPointer { out in
-                cfn_mtcnn_resample(ctx, px.baseAddress, Int32(image.width), Int32(image.height), image.width * 3,
-                                   Int32(region.x0), Int32(region.y0), Int32(region.x1), Int32(region.y1),
-                                   Int32(height), Int32(width), out.baseAddress! + offset)
+    /// (context, crops n × 3 × side × side, n, prob, reg, landmarks) → status.
+    private typealias NetCall = (OpaquePointer, UnsafePointer<Float>, Int32, UnsafeMutablePointer<Float>,
+                                 UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> cfn_status
+
+    /// Resamples the `pad` region of every box to side × side (area interpolation, normalised)
+    /// and runs `net` on the crops: boxes are split between the threads, each resampling and
+    /// classifying its share in chunks. Boxes whose region is empty are dropped.
+    private func classify(_ image: RGBImage, _ boxes: [CandidateBox], side: Int, landmarks: Bool,
+                          _ contexts: [OpaquePointer], _ net: NetCall) throws(MTCNNError) -> Scored {
+        let valid = boxes.compactMap { b in CropRegion(b, width: image.width, height: image.height).map { (b, $0) } }
+        let count = valid.count
+        var prob = [Float](repeating: 0, count: count)
+        var reg = [Float](repeating: 0, count: 4 * count)
+        var marks = [Float](repeating: 0, count: landmarks ? 10 * count : 1)
+        let plane = 3 * side * side
+        let workers = max(1, min(contexts.count, count * plane / Self.parallelPixels))
+        let failures = prob.withUnsafeMutableBufferPointer { p in
+            reg.withUnsafeMutableBufferPointer { r in
+                marks.withUnsafeMutableBufferPointer { m in
+                    image.pixels.withUnsafeBufferPointer { px in
+                        let (pp, rp, mp) = (p.baseAddress!, r.baseAddress!, m.baseAddress!)
+                        return parallelFailures(workers) { k -> MTCNNError? in
+                            let ctx = contexts[k]
+                            let begin = count * k / workers, end = count * (k + 1) / workers
+                            let crops = UnsafeMutableBufferPointer<Float>.allocate(capacity: plane * min(max(end - begin, 1), Self.cropChunk))
+                            defer { crops.deallocate() }
+                            var start = begin
+                            while start < end {
+                                let n = min(Self.cropChunk, end - start)
+                                for i in 0..<n {
+                                    let region = valid[start + i].1
+                                    let status = cfn_mtcnn_resample(
+                                        ctx, px.baseAddress, Int32(image.width), Int32(image.height), image.width * 3,
+                                        Int32(region.x0), Int32(region.y0), Int32(region.x1), Int32(region.y1),
+                                        Int32(side), Int32(side), crops.baseAddress! + i * plane)
+                                    guard status == CFN_OK else { return .inference(stage: "resampling", reason: contextError(ctx, status)) }
+                                }
+                                let status = net(ctx, crops.baseAddress!, Int32(n), pp + start, rp + 4 * start,
+                                                 landmarks ? mp + 10 * start : mp)
+                                guard status == CFN_OK else {
+                                    return .inference(stage: side == Int(CFN_MTCNN_RNET_INPUT) ? "R-Net" : "O-Net",
+                                                      reason: contextError(ctx, status))
+                                }
+                                start += n
+                            }
+                            return nil
+                        }
+                    }
+                }
             }
         }
-        guard status == CFN_OK else { throw .inference(stage: "resampling", reason: contextError(ctx, status)) }
+        if let failure = failures.first { throw failure }
+        return Scored(boxes: valid.map { $0.0 }, prob: prob, reg: reg, marks: marks)
     }
+}
+
+/// Runs `body(k)` for k in 0..<workers, on that many threads at once when workers > 1, and
+/// returns the errors the bodies reported, in worker order.
+func parallelFailures(_ workers: Int, _ body: (Int) -> MTCNNError?) -> [MTCNNError] {
+    if workers <= 1 { return body(0).map { [$0] } ?? [] }
+    let results = UnsafeMutableBufferPointer<MTCNNError?>.allocate(capacity: workers)
+    results.initialize(repeating: nil)
+    defer {
+        _ = results.deinitialize()
+        results.deallocate()
+    }
+    // Each iteration writes only its own slot.
+    nonisolated(unsafe) let slots = results
+    withoutActuallyEscaping(body) { body in
+        nonisolated(unsafe) let work = body
+        DispatchQueue.concurrentPerform(iterations: workers) { k in slots[k] = work(k) }
+    }
+    return results.compactMap { $0 }
 }
 
 extension CropRegion {

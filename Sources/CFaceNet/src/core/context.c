@@ -34,6 +34,10 @@ size_t cfn_context_workspace_bytes(const cfn_context *ctx) { return ctx ? ctx->a
 
 uint64_t cfn_context_allocation_count(const cfn_context *ctx) { return ctx ? ctx->allocations : 0; }
 
+void cfn_context_set_portable_kernels(cfn_context *ctx, int portable) {
+    if (ctx) ctx->portable_kernels = portable != 0;
+}
+
 cfn_status cfn_context_fail(cfn_context *ctx, cfn_status status, const char *format, ...) {
     va_list args;
     va_start(args, format);

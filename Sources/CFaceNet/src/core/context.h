@@ -13,6 +13,7 @@ struct cfn_context {
     size_t arena_bytes;     /* capacity of `arena` */
     size_t arena_used;      /* bump pointer during one forward pass */
     uint64_t allocations;   /* times the arena was (re)allocated */
+    int portable_kernels;   /* 1: plain C kernels even where AVX2 is available */
     char error[CFN_ERROR_CAPACITY];
 };
 

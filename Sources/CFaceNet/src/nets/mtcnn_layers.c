@@ -6,8 +6,7 @@
 #include <string.h>
 
 size_t mtcnn_conv_floats(const mtcnn_conv_spec *spec) {
-    return (size_t)spec->out_channels * spec->in_channels * spec->kernel * spec->kernel +
-           2 * (size_t)spec->out_channels;
+    return cfn_flat_conv_floats(spec->out_channels, spec->in_channels, spec->kernel);
 }
 
 cfn_status mtcnn_load_conv(const cfn_weight_source *source, const mtcnn_conv_spec *spec,
@@ -24,52 +23,48 @@ cfn_status mtcnn_load_conv(const cfn_weight_source *source, const mtcnn_conv_spe
     snprintf(name, sizeof name, "%s.weight", spec->prelu);
     if ((status = cfn_weight_fetch(source, name, 1, vshape, &a)) != CFN_OK) return status;
 
-    const size_t wcount = (size_t)spec->out_channels * spec->in_channels * spec->kernel * spec->kernel;
-    float *dst = *cursor;
-    memcpy(dst, w, wcount * sizeof(float));
-    memcpy(dst + wcount, b, (size_t)spec->out_channels * sizeof(float));
-    memcpy(dst + wcount + spec->out_channels, a, (size_t)spec->out_channels * sizeof(float));
-    *cursor = dst + mtcnn_conv_floats(spec);
-
     memset(layer, 0, sizeof *layer);
-    layer->conv.in_channels = spec->in_channels;
-    layer->conv.out_channels = spec->out_channels;
-    layer->conv.kernel_h = layer->conv.kernel_w = spec->kernel;
-    layer->conv.stride_h = layer->conv.stride_w = 1;
-    layer->conv.weight = dst;
-    layer->conv.bias = NULL;
-    layer->bias = dst + wcount;
-    layer->slope = dst + wcount + spec->out_channels;
+    *cursor = cfn_flat_conv_pack(&layer->conv, spec->out_channels, spec->in_channels,
+                                 spec->kernel, w, b, a, *cursor);
     layer->pool_kernel = spec->pool_kernel;
     layer->pool_stride = spec->pool_stride;
     return CFN_OK;
 }
 
 cfn_status mtcnn_load_heads(const cfn_weight_source *source, const mtcnn_head_spec *heads,
-                            int count, int in, int conv, float *weight, float *bias) {
+                            int count, int in, int conv, float **cursor, cfn_flat_conv *out) {
     char name[128];
-    cfn_status status;
+    int total = 0;
+    for (int h = 0; h < count; ++h) total += heads[h].out;
+    /* Stacked in PyTorch order first, then packed (model building only, not inference). */
+    float *weight = malloc(((size_t)total * in + total) * sizeof(float));
+    if (!weight)
+        return cfn_message_fail(source->message, source->capacity, CFN_ERROR_OUT_OF_MEMORY,
+                                "cannot allocate the heads' weights");
+    float *bias = weight + (size_t)total * in;
+    cfn_status status = CFN_OK;
     int row = 0;
-    for (int h = 0; h < count; ++h) {
+    for (int h = 0; h < count && status == CFN_OK; ++h) {
         const int64_t wshape[4] = {heads[h].out, in, 1, 1};
         const int64_t vshape[1] = {heads[h].out};
         const float *w, *b;
         snprintf(name, sizeof name, "%s.weight", heads[h].name);
-        if ((status = cfn_weight_fetch(source, name, conv ? 4 : 2, wshape, &w)) != CFN_OK)
-            return status;
+        if ((status = cfn_weight_fetch(source, name, conv ? 4 : 2, wshape, &w)) != CFN_OK) break;
         snprintf(name, sizeof name, "%s.bias", heads[h].name);
-        if ((status = cfn_weight_fetch(source, name, 1, vshape, &b)) != CFN_OK) return status;
+        if ((status = cfn_weight_fetch(source, name, 1, vshape, &b)) != CFN_OK) break;
         memcpy(weight + (size_t)row * in, w, (size_t)heads[h].out * in * sizeof(float));
         memcpy(bias + row, b, (size_t)heads[h].out * sizeof(float));
         row += heads[h].out;
     }
-    return CFN_OK;
+    if (status == CFN_OK) *cursor = cfn_flat_conv_pack(out, total, in, 1, weight, bias, NULL, *cursor);
+    free(weight);
+    return status;
 }
 
 void mtcnn_conv_layer_out(const mtcnn_conv_layer *layer, int h, int w, int *conv_h, int *conv_w,
                           int *out_h, int *out_w) {
-    *conv_h = h - layer->conv.kernel_h + 1;
-    *conv_w = w - layer->conv.kernel_w + 1;
+    *conv_h = h - layer->conv.kernel + 1;
+    *conv_w = w - layer->conv.kernel + 1;
     if (*conv_h <= 0 || *conv_w <= 0) {
         *conv_h = *conv_w = *out_h = *out_w = 0;
         return;
@@ -83,31 +78,21 @@ void mtcnn_conv_layer_out(const mtcnn_conv_layer *layer, int h, int w, int *conv
     }
 }
 
-size_t mtcnn_conv_col_floats(const mtcnn_conv_layer *layer, int n, int h, int w) {
-    const size_t full = cfn_conv2d_full_col_floats(&layer->conv, n, h, w);
-    const size_t row = cfn_conv2d_row_col_floats(&layer->conv, w);
-    size_t need = full < MTCNN_COL_CAP ? full : MTCNN_COL_CAP;
-    return need > row ? need : row;
-}
-
-float *mtcnn_conv_layer_forward(const mtcnn_conv_layer *layer, const float *in, int n, int h,
-                                int w, float *conv_out, float *pool_out, float *col,
-                                size_t col_capacity) {
+void mtcnn_conv_layer_forward(const mtcnn_conv_layer *layer, const float *in, int n, int h,
+                              int w, float *conv_out, float *out, int portable) {
     int ch, cw, oh, ow;
     mtcnn_conv_layer_out(layer, h, w, &ch, &cw, &oh, &ow);
-    cfn_conv2d_forward(&layer->conv, in, n, h, w, conv_out, col, col_capacity,
-                       CFN_ACTIVATION_NONE);
-    const int columns = n * ch * cw;
-    cfn_bias_prelu(conv_out, layer->conv.out_channels, columns, columns, layer->bias,
-                   layer->slope);
-    if (!layer->pool_kernel) return conv_out;
-    if (layer->pool_stride == 2 && (layer->pool_kernel == 2 || layer->pool_kernel == 3))
-        cfn_maxpool2d_s2_ceil(conv_out, layer->conv.out_channels * n, ch, cw, layer->pool_kernel,
-                              pool_out);
+    const int k = layer->conv.kernel;
+    const size_t plane = (size_t)n * h * w;
+    /* The n images as one tall image: rows straddling two images are computed and ignored. */
+    const size_t positions = ((size_t)n * h - k + 1) * w - (k - 1);
+    cfn_flat_conv_forward(&layer->conv, in, plane, w, positions, conv_out, plane, portable);
+    const int planes = layer->conv.out_channels * n;
+    if (layer->pool_kernel)
+        cfn_maxpool2d_s2_ceil_strided(conv_out, planes, ch, cw, (size_t)w, (size_t)h * w,
+                                      layer->pool_kernel, out, portable);
     else
-        cfn_maxpool2d(conv_out, layer->conv.out_channels * n, ch, cw, layer->pool_kernel,
-                      layer->pool_stride, 0, 1, pool_out);
-    return pool_out;
+        cfn_compact_planes(conv_out, planes, ch, cw, (size_t)w, (size_t)h * w, out);
 }
 
 /* ---- classifier ------------------------------------------------------------------------- */
@@ -126,8 +111,7 @@ cfn_status mtcnn_classifier_init(mtcnn_classifier *net, const mtcnn_classifier_s
     for (int i = 0; i < spec->num_convs; ++i) {
         mtcnn_conv_layer probe;
         memset(&probe, 0, sizeof probe);
-        probe.conv.kernel_h = probe.conv.kernel_w = spec->convs[i].kernel;
-        probe.conv.stride_h = probe.conv.stride_w = 1;
+        probe.conv.kernel = spec->convs[i].kernel;
         probe.pool_kernel = spec->convs[i].pool_kernel;
         probe.pool_stride = spec->convs[i].pool_stride;
         int ch, cw;
@@ -138,10 +122,18 @@ cfn_status mtcnn_classifier_init(mtcnn_classifier *net, const mtcnn_classifier_s
     int head_out = 0;
     for (int i = 0; i < spec->num_heads; ++i) head_out += spec->heads[i].out;
 
+    for (int i = 0; i < spec->num_convs; ++i)
+        if (spec->convs[i].pool_kernel &&
+            (spec->convs[i].pool_stride != 2 ||
+             (spec->convs[i].pool_kernel != 2 && spec->convs[i].pool_kernel != 3)))
+            return cfn_message_fail(message, capacity, CFN_ERROR_INVALID_ARGUMENT,
+                                    "%s: pooling %d/%d is not MaxPool2d(2 or 3, stride 2)",
+                                    spec->net, spec->convs[i].pool_kernel,
+                                    spec->convs[i].pool_stride);
     size_t total = 0;
     for (int i = 0; i < spec->num_convs; ++i) total += mtcnn_conv_floats(&spec->convs[i]);
-    total += (size_t)spec->dense_out * features + 2 * (size_t)spec->dense_out;
-    total += (size_t)head_out * spec->dense_out + head_out;
+    total += cfn_flat_conv_floats(spec->dense_out, features, 1);
+    total += cfn_flat_conv_floats(head_out, spec->dense_out, 1);
     float *storage = malloc(total * sizeof(float));
     if (!storage)
         return cfn_message_fail(message, capacity, CFN_ERROR_OUT_OF_MEMORY,
@@ -178,24 +170,22 @@ cfn_status mtcnn_classifier_init(mtcnn_classifier *net, const mtcnn_classifier_s
         }
         if (status == CFN_OK) {
             /* facenet-pytorch flattens x.permute(0, 3, 2, 1): permute the weight once here
-               instead of the activations on every call. */
-            cfn_linear_permute_hwc_weight(dw, spec->dense_out, c, h, w, cursor);
-            net->dense_weight = cursor;
-            cursor += (size_t)spec->dense_out * features;
-            memcpy(cursor, db, (size_t)spec->dense_out * sizeof(float));
-            net->dense_bias = cursor;
-            cursor += spec->dense_out;
-            memcpy(cursor, da, (size_t)spec->dense_out * sizeof(float));
-            net->dense_slope = cursor;
-            cursor += spec->dense_out;
+               instead of the activations on every call, then pack it. */
+            float *permuted = malloc((size_t)spec->dense_out * features * sizeof(float));
+            if (permuted) {
+                cfn_linear_permute_hwc_weight(dw, spec->dense_out, c, h, w, permuted);
+                cursor = cfn_flat_conv_pack(&net->dense, spec->dense_out, features, 1, permuted,
+                                            db, da, cursor);
+                free(permuted);
+            } else {
+                status = cfn_message_fail(message, capacity, CFN_ERROR_OUT_OF_MEMORY,
+                                          "cannot allocate the permuted %s.weight", spec->dense);
+            }
         }
     }
-    if (status == CFN_OK) {
+    if (status == CFN_OK)
         status = mtcnn_load_heads(&source, spec->heads, spec->num_heads, spec->dense_out, 0,
-                                  cursor, cursor + (size_t)head_out * spec->dense_out);
-        net->head_weight = cursor;
-        net->head_bias = cursor + (size_t)head_out * spec->dense_out;
-    }
+                                  &cursor, &net->head);
     if (status != CFN_OK) {
         /* Prefix the net's name so the caller knows which file was at fault. */
         if (message && capacity > 0) {
@@ -227,37 +217,34 @@ cfn_status mtcnn_classifier_forward(const mtcnn_classifier *net, cfn_context *ct
 
     const int s = net->input_size;
     const int batch = n < net->max_batch ? n : net->max_batch;
+    const int portable = ctx->portable_kernels;
 
-    /* Plan: the input in CNHW, each layer's conv and pool outputs, flatten, dense, heads. */
+    /* Plan: the input in CNHW, each layer's flat conv output and pooled (or compacted) output,
+       flatten, dense, heads. */
     size_t floats = cfn_aligned_floats((size_t)3 * batch * s * s);
-    size_t conv_sizes[MTCNN_MAX_CONVS], pool_sizes[MTCNN_MAX_CONVS], col = 0;
+    size_t conv_sizes[MTCNN_MAX_CONVS], out_sizes[MTCNN_MAX_CONVS];
     int h = s, w = s;
     for (int i = 0; i < net->num_convs; ++i) {
         int ch, cw, oh, ow;
         mtcnn_conv_layer_out(&net->convs[i], h, w, &ch, &cw, &oh, &ow);
-        const size_t need = mtcnn_conv_col_floats(&net->convs[i], batch, h, w);
-        if (need > col) col = need;
-        conv_sizes[i] = (size_t)net->convs[i].conv.out_channels * batch * ch * cw;
-        pool_sizes[i] = net->convs[i].pool_kernel
-                            ? (size_t)net->convs[i].conv.out_channels * batch * oh * ow
-                            : 0;
-        floats += cfn_aligned_floats(conv_sizes[i]) + cfn_aligned_floats(pool_sizes[i]);
+        conv_sizes[i] = (size_t)net->convs[i].conv.out_channels * batch * h * w;
+        out_sizes[i] = (size_t)net->convs[i].conv.out_channels * batch * oh * ow;
+        floats += cfn_aligned_floats(conv_sizes[i]) + cfn_aligned_floats(out_sizes[i]);
         h = oh;
         w = ow;
     }
     const size_t features = (size_t)net->flat_c * net->flat_h * net->flat_w;
-    floats += cfn_aligned_floats(col) + cfn_aligned_floats(features * batch) +
+    floats += cfn_aligned_floats(features * batch) +
               cfn_aligned_floats((size_t)net->dense_out * batch) +
               cfn_aligned_floats((size_t)net->head_out * batch);
     cfn_status status = cfn_context_begin(ctx, floats);
     if (status != CFN_OK) return status;
     float *in = cfn_context_take(ctx, (size_t)3 * batch * s * s);
-    float *conv_buf[MTCNN_MAX_CONVS], *pool_buf[MTCNN_MAX_CONVS];
+    float *conv_buf[MTCNN_MAX_CONVS], *out_buf[MTCNN_MAX_CONVS];
     for (int i = 0; i < net->num_convs; ++i) {
         conv_buf[i] = cfn_context_take(ctx, conv_sizes[i]);
-        pool_buf[i] = cfn_context_take(ctx, pool_sizes[i]);
+        out_buf[i] = cfn_context_take(ctx, out_sizes[i]);
     }
-    float *col_buf = cfn_context_take(ctx, col);
     float *flat = cfn_context_take(ctx, features * batch);
     float *dense = cfn_context_take(ctx, (size_t)net->dense_out * batch);
     float *head = cfn_context_take(ctx, (size_t)net->head_out * batch);
@@ -270,17 +257,18 @@ cfn_status mtcnn_classifier_forward(const mtcnn_classifier *net, cfn_context *ct
         for (int i = 0; i < net->num_convs; ++i) {
             int ch, cw, oh, ow;
             mtcnn_conv_layer_out(&net->convs[i], h, w, &ch, &cw, &oh, &ow);
-            cur = mtcnn_conv_layer_forward(&net->convs[i], cur, count, h, w, conv_buf[i],
-                                           pool_buf[i], col_buf, col);
+            mtcnn_conv_layer_forward(&net->convs[i], cur, count, h, w, conv_buf[i], out_buf[i],
+                                     portable);
+            cur = out_buf[i];
             h = oh;
             w = ow;
         }
         cfn_flatten_cnhw(cur, net->flat_c, count, net->flat_h * net->flat_w, flat);
-        cfn_linear_forward(net->dense_weight, net->dense_bias, net->dense_out, (int)features,
-                           flat, count, dense);
-        cfn_prelu(dense, net->dense_out, count, count, net->dense_slope);
-        cfn_linear_forward(net->head_weight, net->head_bias, net->head_out, net->dense_out, dense,
-                           count, head);
+        /* Linear layers are 1×1 convolutions over features × count. */
+        cfn_flat_conv_forward(&net->dense, flat, (size_t)count, 0, (size_t)count, dense,
+                              (size_t)count, portable);
+        cfn_flat_conv_forward(&net->head, dense, (size_t)count, 0, (size_t)count, head,
+                              (size_t)count, portable);
         cfn_softmax_rows(head, 2, count, count);
         for (int i = 0; i < count; ++i) {
             const size_t k = (size_t)start + i;

@@ -7,13 +7,10 @@
 #include "../core/weights.h"
 #include "../ops/ops.h"
 
-/* im2col buffers are capped at this many floats; larger inputs are unfolded in row chunks. */
-#define MTCNN_COL_CAP ((size_t)1 << 18)
-
-/* Conv2d (no padding, stride 1) + PReLU, optionally followed by MaxPool2d(ceil_mode=True). */
+/* Conv2d (no padding, stride 1) + PReLU, optionally followed by MaxPool2d(2 or 3, stride 2,
+   ceil_mode=True): a packed direct convolution with the bias and PReLU fused. */
 typedef struct mtcnn_conv_layer {
-    cfn_conv2d conv;          /* bias NULL: the bias is added together with the PReLU */
-    const float *bias, *slope;
+    cfn_flat_conv conv;
     int pool_kernel, pool_stride; /* 0: no pooling */
 } mtcnn_conv_layer;
 
@@ -38,25 +35,23 @@ cfn_status mtcnn_load_conv(const cfn_weight_source *source, const mtcnn_conv_spe
 
 /*
  * Stacks heads (each "<name>.weight" [out, in] or [out, in, 1, 1] and "<name>.bias" [out]) into
- * weight (Σout × in) and bias (Σout). conv = 1 expects the 4-D 1×1 convolution shape.
+ * one packed 1×1 convolution at *cursor (advanced by cfn_flat_conv_floats(Σout, in, 1)).
+ * conv = 1 expects the 4-D 1×1 convolution shape.
  */
 cfn_status mtcnn_load_heads(const cfn_weight_source *source, const mtcnn_head_spec *heads,
-                            int count, int in, int conv, float *weight, float *bias);
+                            int count, int in, int conv, float **cursor, cfn_flat_conv *out);
 
 /* Output extents of a conv layer (with its pooling) on h × w; ≤ 0 when the input is too small. */
 void mtcnn_conv_layer_out(const mtcnn_conv_layer *layer, int h, int w, int *conv_h, int *conv_w,
                           int *out_h, int *out_w);
 
 /*
- * Runs a conv layer on CNHW input (n images, h × w): conv → PReLU into `conv_out`, then pooling
- * into `pool_out` when the layer pools. Returns the buffer holding the result.
+ * Runs a conv layer on n compact images stacked per channel (CNHW, h × w): the flat
+ * convolution into `conv_out` (C × n·h·w), then the pooling, or for a layer without pooling the
+ * copy of the valid region, into `out` (compact CNHW). `portable` as cfn_flat_conv_forward.
  */
-float *mtcnn_conv_layer_forward(const mtcnn_conv_layer *layer, const float *in, int n, int h,
-                                int w, float *conv_out, float *pool_out, float *col,
-                                size_t col_capacity);
-
-/* im2col floats a conv layer needs on n × h × w (capped at MTCNN_COL_CAP, at least one row). */
-size_t mtcnn_conv_col_floats(const mtcnn_conv_layer *layer, int n, int h, int w);
+void mtcnn_conv_layer_forward(const mtcnn_conv_layer *layer, const float *in, int n, int h,
+                              int w, float *conv_out, float *out, int portable);
 
 /* ---- R-Net and O-Net: conv stack → permuted flatten → Linear + PReLU → stacked heads ------- */
 
@@ -80,9 +75,9 @@ typedef struct mtcnn_classifier {
     mtcnn_conv_layer convs[MTCNN_MAX_CONVS];
     int flat_c, flat_h, flat_w;
     int dense_out;
-    const float *dense_weight, *dense_bias, *dense_slope; /* weight in (c, y, x) feature order */
+    cfn_flat_conv dense; /* Linear + PReLU as a 1×1 convolution, features in (c, y, x) order */
     int head_out;
-    const float *head_weight, *head_bias;
+    cfn_flat_conv head; /* the stacked heads */
     float *storage;
 } mtcnn_classifier;
 

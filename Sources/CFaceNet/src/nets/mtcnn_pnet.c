@@ -2,7 +2,12 @@
  * P-Net (facenet-pytorch PNet), fully convolutional over one pyramid level. Large levels are
  * processed in horizontal bands of output rows: output row oy sees input rows [2·oy, 2·oy + 12),
  * so a band of R output rows needs 2·R + 10 input rows (the last band takes the rest of the
- * image, which reproduces MaxPool2d's ceil_mode window at the bottom edge).
+ * image, which reproduces MaxPool2d's ceil_mode window at the bottom edge). The same bands let
+ * several threads share one level: each computes a disjoint range of output rows.
+ *
+ * Every layer is a flat direct convolution (ops/conv_flat.c): activations keep the width of the
+ * layer's input as their row stride, and the columns past the valid width are never read for a
+ * valid output.
  */
 #include "mtcnn_layers.h"
 
@@ -10,13 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Input pixels per band: bounds the workspace (~30 MB) whatever the image size. */
+/* Input pixels per band: bounds the workspace whatever the image size. */
 #define PNET_BAND_PIXELS (1 << 16)
 #define PNET_HEADS 6 /* conv4_1 (2 logits) stacked over conv4_2 (4 regressions) */
 
 struct cfn_mtcnn_pnet {
     mtcnn_conv_layer convs[3];
-    cfn_conv2d head;
+    cfn_flat_conv head;
     float *storage;
 };
 
@@ -37,7 +42,7 @@ cfn_status cfn_mtcnn_pnet_create(cfn_tensor_lookup_fn lookup, void *user, cfn_mt
         return cfn_message_fail(message, capacity, CFN_ERROR_INVALID_ARGUMENT,
                                 "P-Net: lookup function is NULL");
     cfn_mtcnn_pnet *model = calloc(1, sizeof *model);
-    size_t total = PNET_HEADS * 32 + PNET_HEADS;
+    size_t total = cfn_flat_conv_floats(PNET_HEADS, 32, 1);
     for (int i = 0; i < 3; ++i) total += mtcnn_conv_floats(&pnet_convs[i]);
     float *storage = model ? malloc(total * sizeof(float)) : NULL;
     if (!storage) {
@@ -52,7 +57,7 @@ cfn_status cfn_mtcnn_pnet_create(cfn_tensor_lookup_fn lookup, void *user, cfn_mt
     for (int i = 0; i < 3 && status == CFN_OK; ++i)
         status = mtcnn_load_conv(&source, &pnet_convs[i], &cursor, &model->convs[i]);
     if (status == CFN_OK)
-        status = mtcnn_load_heads(&source, pnet_heads, 2, 32, 1, cursor, cursor + PNET_HEADS * 32);
+        status = mtcnn_load_heads(&source, pnet_heads, 2, 32, 1, &cursor, &model->head);
     if (status != CFN_OK) {
         if (message && capacity > 0) {
             char detail[CFN_ERROR_CAPACITY];
@@ -62,12 +67,6 @@ cfn_status cfn_mtcnn_pnet_create(cfn_tensor_lookup_fn lookup, void *user, cfn_mt
         cfn_mtcnn_pnet_destroy(model);
         return status;
     }
-    model->head.in_channels = 32;
-    model->head.out_channels = PNET_HEADS;
-    model->head.kernel_h = model->head.kernel_w = 1;
-    model->head.stride_h = model->head.stride_w = 1;
-    model->head.weight = cursor;
-    model->head.bias = cursor + PNET_HEADS * 32;
     *out = model;
     return CFN_OK;
 }
@@ -88,28 +87,85 @@ void cfn_mtcnn_pnet_output_size(int height, int width, int *out_height, int *out
     if (out_width) *out_width = ow;
 }
 
-/* Buffer sizes of one band of `rows` input rows (× width). */
-typedef struct pnet_band_plan {
-    size_t input, conv[3], pool, head, col;
-} pnet_band_plan;
+/* Extents of one band of `rows` input rows × `width` through the layers. */
+typedef struct pnet_band_shape {
+    int pool_h, pool_w; /* after conv1 + pool1 */
+    size_t conv1, pool1, conv2, conv3, head; /* floats of each buffer */
+} pnet_band_shape;
 
-static pnet_band_plan plan_band(const cfn_mtcnn_pnet *model, int rows, int width) {
-    pnet_band_plan plan;
-    memset(&plan, 0, sizeof plan);
-    plan.input = (size_t)3 * rows * width;
-    int h = rows, w = width;
-    for (int i = 0; i < 3; ++i) {
-        int ch, cw, oh, ow;
-        mtcnn_conv_layer_out(&model->convs[i], h, w, &ch, &cw, &oh, &ow);
-        const size_t col = mtcnn_conv_col_floats(&model->convs[i], 1, h, w);
-        if (col > plan.col) plan.col = col;
-        plan.conv[i] = (size_t)model->convs[i].conv.out_channels * ch * cw;
-        if (model->convs[i].pool_kernel) plan.pool = (size_t)model->convs[i].conv.out_channels * oh * ow;
-        h = oh;
-        w = ow;
+static pnet_band_shape band_shape(int rows, int width) {
+    pnet_band_shape s;
+    s.pool_h = cfn_pool_out_extent(rows - 2, 2, 2, 0, 1);
+    s.pool_w = cfn_pool_out_extent(width - 2, 2, 2, 0, 1);
+    s.conv1 = (size_t)10 * (rows - 2) * width;
+    s.pool1 = (size_t)10 * s.pool_h * s.pool_w;
+    s.conv2 = (size_t)16 * (s.pool_h - 2) * s.pool_w;
+    s.conv3 = (size_t)32 * (s.pool_h - 4) * s.pool_w;
+    s.head = (size_t)PNET_HEADS * (s.pool_h - 4) * s.pool_w;
+    return s;
+}
+
+typedef struct pnet_workspace {
+    float *input; /* 3 × rows × width band of the resampled level (RGB8 entry only) */
+    float *conv1, *pool1, *conv2, *conv3, *head;
+} pnet_workspace;
+
+static size_t workspace_floats(int max_rows, int width, int with_input) {
+    const pnet_band_shape s = band_shape(max_rows, width);
+    return (with_input ? cfn_aligned_floats((size_t)3 * max_rows * width) : 0) +
+           cfn_aligned_floats(s.conv1) + cfn_aligned_floats(s.pool1) +
+           cfn_aligned_floats(s.conv2) + cfn_aligned_floats(s.conv3) + cfn_aligned_floats(s.head);
+}
+
+static pnet_workspace take_workspace(cfn_context *ctx, int max_rows, int width, int with_input) {
+    const pnet_band_shape s = band_shape(max_rows, width);
+    pnet_workspace ws;
+    ws.input = with_input ? cfn_context_take(ctx, (size_t)3 * max_rows * width) : NULL;
+    ws.conv1 = cfn_context_take(ctx, s.conv1);
+    ws.pool1 = cfn_context_take(ctx, s.pool1);
+    ws.conv2 = cfn_context_take(ctx, s.conv2);
+    ws.conv3 = cfn_context_take(ctx, s.conv3);
+    ws.head = cfn_context_take(ctx, s.head);
+    return ws;
+}
+
+/*
+ * One band: `rows` input rows × `width` (channel c at in + c·in_plane) → output rows
+ * [r0, r0 + count) of prob (out_w wide) and reg (4 planes of out_plane).
+ */
+static void pnet_band(const cfn_mtcnn_pnet *model, const float *in, size_t in_plane, int rows,
+                      int width, const pnet_workspace *ws, int portable, float *prob, float *reg,
+                      size_t out_plane, int out_w, int r0) {
+    const pnet_band_shape s = band_shape(rows, width);
+    const int ph = s.pool_h, pw = s.pool_w;
+    const size_t plane1 = (size_t)(rows - 2) * width;
+    cfn_flat_conv_forward(&model->convs[0].conv, in, in_plane, width, plane1 - 2, ws->conv1,
+                          plane1, portable);
+    cfn_maxpool2d_s2_ceil_strided(ws->conv1, 10, rows - 2, width - 2, (size_t)width, plane1, 2,
+                                  ws->pool1, portable);
+    const size_t plane2 = (size_t)(ph - 2) * pw, plane3 = (size_t)(ph - 4) * pw;
+    cfn_flat_conv_forward(&model->convs[1].conv, ws->pool1, (size_t)ph * pw, pw, plane2 - 2,
+                          ws->conv2, plane2, portable);
+    cfn_flat_conv_forward(&model->convs[2].conv, ws->conv2, plane2, pw, plane3 - 2, ws->conv3,
+                          plane3, portable);
+    cfn_flat_conv_forward(&model->head, ws->conv3, plane3, pw, plane3 - 2, ws->head, plane3,
+                          portable);
+    const int count = ph - 4; /* == the band's output rows; out_w == pw − 4 */
+    for (int oy = 0; oy < count; ++oy) {
+        float *row = ws->head + (size_t)oy * pw;
+        cfn_softmax_rows(row, 2, out_w, plane3);
+        const size_t at = (size_t)(r0 + oy) * out_w;
+        memcpy(prob + at, row + plane3, sizeof(float) * (size_t)out_w);
+        for (int j = 0; j < 4; ++j)
+            memcpy(reg + j * out_plane + at, row + (size_t)(2 + j) * plane3,
+                   sizeof(float) * (size_t)out_w);
     }
-    plan.head = (size_t)PNET_HEADS * h * w;
-    return plan;
+}
+
+/* Output rows per band for a level `width` wide (at least 1). */
+static int band_rows(int width) {
+    const int band = PNET_BAND_PIXELS / (2 * width);
+    return band < 1 ? 1 : band;
 }
 
 cfn_status cfn_mtcnn_pnet_forward(const cfn_mtcnn_pnet *model, cfn_context *ctx,
@@ -124,56 +180,67 @@ cfn_status cfn_mtcnn_pnet_forward(const cfn_mtcnn_pnet *model, cfn_context *ctx,
                                 CFN_MTCNN_PNET_MIN_INPUT, CFN_MTCNN_PNET_MIN_INPUT);
     int out_h, out_w;
     cfn_mtcnn_pnet_output_size(height, width, &out_h, &out_w);
-
-    int band = PNET_BAND_PIXELS / (2 * width);
-    if (band < 1) band = 1;
-    const int single = band >= out_h;
-    if (single) band = out_h;
-    const int max_rows = single ? height : 2 * band + 10;
-    const pnet_band_plan plan = plan_band(model, max_rows, width);
-
-    size_t floats = cfn_aligned_floats(single ? 0 : plan.input) + cfn_aligned_floats(plan.pool) +
-                    cfn_aligned_floats(plan.head) + cfn_aligned_floats(plan.col);
-    for (int i = 0; i < 3; ++i) floats += cfn_aligned_floats(plan.conv[i]);
-    cfn_status status = cfn_context_begin(ctx, floats);
+    int band = band_rows(width);
+    if (band >= out_h) band = out_h;
+    const int max_rows = band == out_h ? height : 2 * band + 10;
+    cfn_status status = cfn_context_begin(ctx, workspace_floats(max_rows, width, 0));
     if (status != CFN_OK) return status;
-    float *band_in = single ? NULL : cfn_context_take(ctx, plan.input);
-    float *conv[3];
-    for (int i = 0; i < 3; ++i) conv[i] = cfn_context_take(ctx, plan.conv[i]);
-    float *pool = cfn_context_take(ctx, plan.pool);
-    float *head = cfn_context_take(ctx, plan.head);
-    float *col = cfn_context_take(ctx, plan.col);
+    const pnet_workspace ws = take_workspace(ctx, max_rows, width, 0);
 
     const size_t in_plane = (size_t)height * width;
     const size_t out_plane = (size_t)out_h * out_w;
     for (int r0 = 0; r0 < out_h; r0 += band) {
         const int count = out_h - r0 < band ? out_h - r0 : band;
         const int rows = r0 + count == out_h ? height - 2 * r0 : 2 * count + 10;
-        const float *in = image;
-        if (!single) {
-            for (int c = 0; c < 3; ++c)
-                memcpy(band_in + (size_t)c * rows * width, image + c * in_plane + (size_t)2 * r0 * width,
-                       sizeof(float) * (size_t)rows * width);
-            in = band_in;
-        }
-        const float *cur = in;
-        int h = rows, w = width;
-        for (int i = 0; i < 3; ++i) {
-            int ch, cw, oh, ow;
-            mtcnn_conv_layer_out(&model->convs[i], h, w, &ch, &cw, &oh, &ow);
-            cur = mtcnn_conv_layer_forward(&model->convs[i], cur, 1, h, w, conv[i], pool, col,
-                                           plan.col);
-            h = oh;
-            w = ow;
-        }
-        /* h == count and w == out_w by construction of the band. */
-        const int columns = h * w;
-        cfn_conv2d_forward(&model->head, cur, 1, h, w, head, NULL, 0, CFN_ACTIVATION_NONE);
-        cfn_softmax_rows(head, 2, columns, columns);
-        memcpy(prob + (size_t)r0 * out_w, head + columns, sizeof(float) * (size_t)columns);
-        for (int j = 0; j < 4; ++j)
-            memcpy(reg + j * out_plane + (size_t)r0 * out_w, head + (size_t)(2 + j) * columns,
-                   sizeof(float) * (size_t)columns);
+        /* The band is read in place: the planes keep the image's plane stride. */
+        pnet_band(model, image + (size_t)2 * r0 * width, in_plane, rows, width, &ws,
+                  ctx->portable_kernels, prob, reg, out_plane, out_w, r0);
+    }
+    return CFN_OK;
+}
+
+cfn_status cfn_mtcnn_pnet_forward_rgb8(const cfn_mtcnn_pnet *model, cfn_context *ctx,
+                                       const uint8_t *rgb, int width, int height, size_t stride,
+                                       int level_height, int level_width, int row_begin,
+                                       int row_end, float *prob, float *reg) {
+    if (!ctx) return CFN_ERROR_INVALID_ARGUMENT;
+    if (!model || !rgb || !prob || !reg)
+        return cfn_context_fail(ctx, CFN_ERROR_INVALID_ARGUMENT, "P-Net: NULL argument");
+    if (width <= 0 || height <= 0 || stride < (size_t)width * 3)
+        return cfn_context_fail(ctx, CFN_ERROR_INVALID_ARGUMENT,
+                                "P-Net: bad image %d×%d with stride %zu", width, height, stride);
+    if (level_height < CFN_MTCNN_PNET_MIN_INPUT || level_width < CFN_MTCNN_PNET_MIN_INPUT)
+        return cfn_context_fail(ctx, CFN_ERROR_INVALID_ARGUMENT,
+                                "P-Net: level %d×%d is smaller than %d×%d", level_height,
+                                level_width, CFN_MTCNN_PNET_MIN_INPUT, CFN_MTCNN_PNET_MIN_INPUT);
+    int out_h, out_w;
+    cfn_mtcnn_pnet_output_size(level_height, level_width, &out_h, &out_w);
+    if (row_begin < 0 || row_end > out_h || row_begin > row_end)
+        return cfn_context_fail(ctx, CFN_ERROR_INVALID_ARGUMENT,
+                                "P-Net: output rows [%d, %d) outside the level's %d rows",
+                                row_begin, row_end, out_h);
+    int band = band_rows(level_width);
+    if (band > row_end - row_begin) band = row_end - row_begin;
+    /* The last band of the level may run to the bottom edge: at most 2·band + 11 rows. */
+    int max_rows = 2 * band + 11;
+    if (max_rows > level_height) max_rows = level_height;
+    const size_t scratch_floats = cfn_area_resample_scratch_floats(width, level_width);
+    const size_t floats = workspace_floats(max_rows, level_width, 1) +
+                          cfn_aligned_floats(scratch_floats);
+    cfn_status status = cfn_context_begin(ctx, floats);
+    if (status != CFN_OK) return status;
+    const pnet_workspace ws = take_workspace(ctx, max_rows, level_width, 1);
+    float *scratch = cfn_context_take(ctx, scratch_floats);
+
+    const size_t out_plane = (size_t)out_h * out_w;
+    for (int r0 = row_begin; r0 < row_end; r0 += band) {
+        const int count = row_end - r0 < band ? row_end - r0 : band;
+        const int rows = r0 + count == out_h ? level_height - 2 * r0 : 2 * count + 10;
+        cfn_area_resample_rgb8_rows(rgb, stride, 0, 0, width, height, level_height, level_width,
+                                    2 * r0, 2 * r0 + rows, ws.input, scratch,
+                                    ctx->portable_kernels);
+        pnet_band(model, ws.input, (size_t)rows * level_width, rows, level_width, &ws,
+                  ctx->portable_kernels, prob, reg, out_plane, out_w, r0);
     }
     return CFN_OK;
 }

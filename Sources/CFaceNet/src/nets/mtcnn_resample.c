@@ -18,11 +18,10 @@ cfn_status cfn_mtcnn_resample(cfn_context *ctx, const uint8_t *rgb, int width, i
         return cfn_context_fail(ctx, CFN_ERROR_INVALID_ARGUMENT,
                                 "resample: output size %d×%d", out_height, out_width);
     const int region_w = x1 - x0;
-    cfn_status status = cfn_context_begin(ctx, cfn_aligned_floats((size_t)3 * region_w));
+    const size_t scratch = cfn_area_resample_scratch_floats(region_w, out_width);
+    cfn_status status = cfn_context_begin(ctx, cfn_aligned_floats(scratch));
     if (status != CFN_OK) return status;
-    /* uint32 and float have the same size and alignment: the arena holds either. */
-    uint32_t *row_sums = (uint32_t *)cfn_context_take(ctx, (size_t)3 * region_w);
     cfn_area_resample_rgb8(rgb, stride, x0, y0, region_w, y1 - y0, out_height, out_width, out,
-                           row_sums);
+                           cfn_context_take(ctx, scratch), ctx->portable_kernels);
     return CFN_OK;
 }

@@ -6,24 +6,103 @@
  */
 #include "ops.h"
 
+#include <string.h>
+
 #define MAX_NAN(m, v) ((v) > (m) || (v) != (v) ? (v) : (m))
 
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) static inline
+
+/* MAX_NAN on 8 lanes: max_ps returns its second operand when either is NaN, so a NaN in m is
+   put back explicitly. */
+AVX2_INLINE __m256 max_nan8(__m256 m, __m256 v) {
+    return _mm256_blendv_ps(_mm256_max_ps(m, v), m, _mm256_cmp_ps(m, m, _CMP_UNORD_Q));
+}
+
+/* Pairs (2i, 2i + 1) of the 16 values a ‖ b, maxed: lanes 0–7 = max(x[2i], x[2i + 1]). */
+AVX2_INLINE __m256 pair_max(__m256 a, __m256 b) {
+    const __m256 even = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    const __m256 odd = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    /* shuffle_ps works per 128-bit half: restore the order p0 p1 p2 p3 | p4 p5 p6 p7. */
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(max_nan8(even, odd)),
+                                                  _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+/* The even elements x[2i] of a ‖ b, in order. */
+AVX2_INLINE __m256 evens(__m256 a, __m256 b) {
+    const __m256 even = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+AVX2_INLINE __m256 rows_max(const float *r0, const float *r1, const float *r2, int x) {
+    return max_nan8(max_nan8(_mm256_loadu_ps(r0 + x), _mm256_loadu_ps(r1 + x)), _mm256_loadu_ps(r2 + x));
+}
+
+/* Output columns [0, n) of one output row, 8 at a time, in the same order of MAX_NAN as the
+   scalar loop up to NaN payloads; returns how many columns it wrote. Only reads
+   x < 2·n + kernel − 1 ≤ w (n: columns whose window is whole and whose vector loads fit). */
+__attribute__((target("avx2,fma"))) static int pool_row_avx2(const float *r0, const float *r1,
+                                                              const float *r2, int kernel, int n,
+                                                              float *dst) {
+    int ox = 0;
+    if (kernel == 2) {
+        for (; ox + 8 <= n; ox += 8) {
+            const int x = 2 * ox;
+            const __m256 a = max_nan8(_mm256_loadu_ps(r0 + x), _mm256_loadu_ps(r1 + x));
+            const __m256 b = max_nan8(_mm256_loadu_ps(r0 + x + 8), _mm256_loadu_ps(r1 + x + 8));
+            _mm256_storeu_ps(dst + ox, pair_max(a, b));
+        }
+    } else {
+        for (; ox + 8 <= n; ox += 8) {
+            const int x = 2 * ox;
+            const __m256 a = rows_max(r0, r1, r2, x), b = rows_max(r0, r1, r2, x + 8);
+            const __m256 c = rows_max(r0, r1, r2, x + 2), d = rows_max(r0, r1, r2, x + 10);
+            _mm256_storeu_ps(dst + ox, max_nan8(pair_max(a, b), evens(c, d)));
+        }
+    }
+    return ox;
+}
+#endif
+
 void cfn_maxpool2d_s2_ceil(const float *in, int planes, int h, int w, int kernel, float *out) {
+    cfn_maxpool2d_s2_ceil_strided(in, planes, h, w, (size_t)w, (size_t)h * w, kernel, out, 0);
+}
+
+void cfn_maxpool2d_s2_ceil_portable(const float *in, int planes, int h, int w, int kernel,
+                                    float *out) {
+    cfn_maxpool2d_s2_ceil_strided(in, planes, h, w, (size_t)w, (size_t)h * w, kernel, out, 1);
+}
+
+void cfn_maxpool2d_s2_ceil_strided(const float *in, int planes, int h, int w, size_t row_stride,
+                                   size_t plane_stride, int kernel, float *out, int portable) {
     const int out_h = cfn_pool_out_extent(h, kernel, 2, 0, 1);
     const int out_w = cfn_pool_out_extent(w, kernel, 2, 0, 1);
     /* Output columns whose whole window lies inside the row. */
     int full_w = out_w;
     while (full_w > 0 && 2 * (full_w - 1) + kernel > w) --full_w;
+#if defined(__x86_64__) || defined(__i386__)
+    /* Vector loads of 8 outputs read up to x = 2·ox + 15 (kernel 2) or 2·ox + 17 (kernel 3). */
+    int vec_w = full_w;
+    while (vec_w > 0 && 2 * (vec_w - 1) + (kernel == 2 ? 2 : 4) > w) --vec_w;
+    const int simd = !portable && cfn_cpu_has_avx2_fma();
+#else
+    (void)portable;
+#endif
     for (int p = 0; p < planes; ++p) {
-        const float *src = in + (size_t)p * h * w;
+        const float *src = in + (size_t)p * plane_stride;
         float *dst = out + (size_t)p * out_h * out_w;
         for (int oy = 0; oy < out_h; ++oy, dst += out_w) {
             const int y0 = 2 * oy;
-            const float *r0 = src + (size_t)y0 * w;
-            const float *r1 = y0 + 1 < h ? r0 + w : r0;
-            const float *r2 = kernel == 3 && y0 + 2 < h ? r0 + 2 * (size_t)w : r1;
+            const float *r0 = src + (size_t)y0 * row_stride;
+            const float *r1 = y0 + 1 < h ? r0 + row_stride : r0;
+            const float *r2 = kernel == 3 && y0 + 2 < h ? r0 + 2 * row_stride : r1;
+            int start = 0;
+#if defined(__x86_64__) || defined(__i386__)
+            if (simd) start = pool_row_avx2(r0, r1, r2, kernel, vec_w, dst);
+#endif
             if (kernel == 3) {
-                for (int ox = 0; ox < full_w; ++ox) {
+                for (int ox = start; ox < full_w; ++ox) {
                     const int x = 2 * ox;
                     float m = r0[x];
                     m = MAX_NAN(m, r0[x + 1]); m = MAX_NAN(m, r0[x + 2]);
@@ -32,7 +111,7 @@ void cfn_maxpool2d_s2_ceil(const float *in, int planes, int h, int w, int kernel
                     dst[ox] = m;
                 }
             } else {
-                for (int ox = 0; ox < full_w; ++ox) {
+                for (int ox = start; ox < full_w; ++ox) {
                     const int x = 2 * ox;
                     float m = r0[x];
                     m = MAX_NAN(m, r0[x + 1]);
@@ -53,4 +132,12 @@ void cfn_maxpool2d_s2_ceil(const float *in, int planes, int h, int w, int kernel
             }
         }
     }
+}
+
+void cfn_compact_planes(const float *in, int planes, int h, int w, size_t row_stride,
+                        size_t plane_stride, float *out) {
+    for (int p = 0; p < planes; ++p)
+        for (int y = 0; y < h; ++y)
+            memcpy(out + ((size_t)p * h + y) * w, in + (size_t)p * plane_stride + (size_t)y * row_stride,
+                   sizeof(float) * (size_t)w);
 }

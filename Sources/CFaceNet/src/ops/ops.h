@@ -98,6 +98,52 @@ void cfn_bias_prelu(float *x, int rows, int cols, int ld, const float *bias, con
 /* MaxPool2d(kernel 2 or 3, stride 2, ceil_mode=True) over `planes` H×W planes: the same results
    as cfn_maxpool2d for those parameters, faster (no per-window clipping). */
 void cfn_maxpool2d_s2_ceil(const float *in, int planes, int h, int w, int kernel, float *out);
+/* The same over strided planes: plane p's row y starts at in + p·plane_stride + y·row_stride
+   (a flat convolution's output); `out` is compact (planes × out_h × out_w). `portable` forces
+   the scalar loops (otherwise AVX2 when available; both give the same values). */
+void cfn_maxpool2d_s2_ceil_strided(const float *in, int planes, int h, int w, size_t row_stride,
+                                   size_t plane_stride, int kernel, float *out, int portable);
+
+/* Copies the h × w top-left block of strided planes into compact planes (planes × h × w). */
+void cfn_compact_planes(const float *in, int planes, int h, int w, size_t row_stride,
+                        size_t plane_stride, float *out);
+
+/* ---- Direct flat convolution (conv_flat.c) ---------------------------------------------- */
+
+/* Output channels computed together; weights are packed and padded to a multiple of this. */
+#define CFN_FLAT_CONV_BLOCK 4
+
+/* A stride-1, unpadded k×k convolution with its bias and an optional PReLU, packed. */
+typedef struct cfn_flat_conv {
+    int in_channels, out_channels, kernel;
+    const float *weight; /* [⌈out/4⌉][in][k][k][4], zero-padded output channels */
+    const float *bias;   /* [⌈out/4⌉·4] */
+    const float *slope;  /* [⌈out/4⌉·4], or NULL: no activation */
+} cfn_flat_conv;
+
+/* Floats of storage cfn_flat_conv_pack writes (weight, bias and slope, padded). */
+size_t cfn_flat_conv_floats(int out_channels, int in_channels, int kernel);
+
+/*
+ * Packs a PyTorch weight [out][in][k][k], bias [out] (NULL: zero) and PReLU slope [out] (NULL:
+ * no activation) into `storage` (cfn_flat_conv_floats floats) and fills *conv. Returns the end
+ * of the storage written.
+ */
+float *cfn_flat_conv_pack(cfn_flat_conv *conv, int out_channels, int in_channels, int kernel,
+                          const float *weight, const float *bias, const float *slope,
+                          float *storage);
+
+/*
+ * out[o][p] = act(bias[o] + Σ_c,ky,kx w[o][c][ky][kx] · in[c][p + ky·rs + kx]) for positions
+ * p < `positions`; input channel c is the plane at in + c·in_plane, output channel o the plane
+ * at out + o·out_plane. Every p + (k−1)·rs + k − 1 must lie inside its input plane. `portable`
+ * forces the plain C path (otherwise AVX2 + FMA when the CPU has them).
+ */
+void cfn_flat_conv_forward(const cfn_flat_conv *conv, const float *in, size_t in_plane, int rs,
+                           size_t positions, float *out, size_t out_plane, int portable);
+
+/* 1 when the CPU (and OS) support AVX2 and FMA. */
+int cfn_cpu_has_avx2_fma(void);
 
 /* Softmax across the `rows` channels of each column (nn.Softmax(dim=1) on CNHW), in place. */
 void cfn_softmax_rows(float *x, int rows, int cols, int ld);
@@ -121,11 +167,19 @@ void cfn_flatten_cnhw(const float *in, int c, int n, int hw, float *out);
 
 /*
  * F.interpolate(mode='area') of the RGB8 region at (x0, y0), region_w × region_h, to
- * out_h × out_w, normalised as (v − 127.5) · 0.0078125, written as 3 planes. `row_sums` holds
- * 3 · region_w integers of scratch.
+ * out_h × out_w, normalised as (v − 127.5) · 0.0078125, written as 3 planes. `scratch` holds
+ * cfn_area_resample_scratch_floats(region_w, out_w) floats (4-byte aligned). `portable` forces
+ * the plain C row sums (otherwise AVX2 when available; both give the same integers).
  */
+size_t cfn_area_resample_scratch_floats(int region_w, int out_w);
 void cfn_area_resample_rgb8(const uint8_t *rgb, size_t stride, int x0, int y0, int region_w,
-                            int region_h, int out_h, int out_w, float *out, uint32_t *row_sums);
+                            int region_h, int out_h, int out_w, float *out, void *scratch,
+                            int portable);
+/* The same for output rows [row_begin, row_end) only, written as 3 planes of
+   (row_end − row_begin) × out_w. */
+void cfn_area_resample_rgb8_rows(const uint8_t *rgb, size_t stride, int x0, int y0, int region_w,
+                                 int region_h, int out_h, int out_w, int row_begin, int row_end,
+                                 float *out, void *scratch, int portable);
 /* 1 when every window's sum is exact in float32 (integer fast path), 0 otherwise. */
 int cfn_area_resample_exact_fast(int region_h, int region_w, int out_h, int out_w);
 

@@ -1,0 +1,261 @@
+/*
+ * Direct k×k convolution (stride 1, no padding) over "flat" planes, with the bias and PReLU
+ * fused into the store: MTCNN's layers have few channels (3→10, 10→16, 16→32, ...), where
+ * im2col + GEMM spends more time copying than multiplying.
+ *
+ * Flat: every input channel is one contiguous plane read with a row stride `rs`, and output
+ * position p is the window whose top-left input element is at offset p:
+ *     out[o][p] = act(bias[o] + Σ_c Σ_ky Σ_kx w[o][c][ky][kx] · in[c][p + ky·rs + kx]).
+ * For an image of width rs, positions whose column is past rs − k are garbage (their windows
+ * wrap to the next row) and the caller ignores them; in exchange every vector of 8 positions is
+ * contiguous whatever the image width, and n images stacked vertically run as one tall image.
+ * A 1×1 convolution (k = 1) over features × batch is a Linear layer.
+ *
+ * Two implementations with the same arithmetic up to float reassociation: AVX2 + FMA (4 output
+ * channels × 16 positions in 8 accumulators), chosen at run time on CPUs that have it, and a
+ * portable C one (also selectable per context, so both paths are tested).
+ */
+#include "ops.h"
+
+#include <string.h>
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <immintrin.h>
+#define CFN_HAVE_X86 1
+#else
+#define CFN_HAVE_X86 0
+#endif
+
+size_t cfn_flat_conv_floats(int out_channels, int in_channels, int kernel) {
+    const size_t blocks = (size_t)(out_channels + CFN_FLAT_CONV_BLOCK - 1) / CFN_FLAT_CONV_BLOCK;
+    return blocks * CFN_FLAT_CONV_BLOCK * ((size_t)in_channels * kernel * kernel + 2);
+}
+
+float *cfn_flat_conv_pack(cfn_flat_conv *conv, int out_channels, int in_channels, int kernel,
+                          const float *weight, const float *bias, const float *slope,
+                          float *storage) {
+    const int blocks = (out_channels + CFN_FLAT_CONV_BLOCK - 1) / CFN_FLAT_CONV_BLOCK;
+    const int padded = blocks * CFN_FLAT_CONV_BLOCK;
+    const size_t taps = (size_t)in_channels * kernel * kernel;
+    float *packed = storage;
+    float *b = packed + (size_t)padded * taps;
+    float *a = b + padded;
+    memset(storage, 0, cfn_flat_conv_floats(out_channels, in_channels, kernel) * sizeof(float));
+    for (int o = 0; o < out_channels; ++o) {
+        float *dst = packed + (size_t)(o / CFN_FLAT_CONV_BLOCK) * taps * CFN_FLAT_CONV_BLOCK +
+                     o % CFN_FLAT_CONV_BLOCK;
+        for (size_t t = 0; t < taps; ++t) dst[t * CFN_FLAT_CONV_BLOCK] = weight[(size_t)o * taps + t];
+        b[o] = bias ? bias[o] : 0.0f;
+        a[o] = slope ? slope[o] : 0.0f;
+    }
+    conv->in_channels = in_channels;
+    conv->out_channels = out_channels;
+    conv->kernel = kernel;
+    conv->weight = packed;
+    conv->bias = b;
+    conv->slope = slope ? a : NULL;
+    return a + padded;
+}
+
+/* ---- portable ---------------------------------------------------------------------------- */
+
+#define PORTABLE_TILE 32
+
+static void flat_conv_portable(const cfn_flat_conv *conv, const float *in, size_t in_plane, int rs,
+                               size_t positions, float *out, size_t out_plane) {
+    const int k = conv->kernel, cin = conv->in_channels, cout = conv->out_channels;
+    const size_t taps = (size_t)cin * k * k;
+    float acc[CFN_FLAT_CONV_BLOCK][PORTABLE_TILE];
+    for (size_t p0 = 0; p0 < positions; p0 += PORTABLE_TILE) {
+        const int n = positions - p0 < PORTABLE_TILE ? (int)(positions - p0) : PORTABLE_TILE;
+        for (int o0 = 0; o0 < cout; o0 += CFN_FLAT_CONV_BLOCK) {
+            const float *w = conv->weight + (size_t)(o0 / CFN_FLAT_CONV_BLOCK) * taps * CFN_FLAT_CONV_BLOCK;
+            memset(acc, 0, sizeof acc);
+            for (int c = 0; c < cin; ++c)
+                for (int ky = 0; ky < k; ++ky)
+                    for (int kx = 0; kx < k; ++kx, w += CFN_FLAT_CONV_BLOCK) {
+                        const float *x = in + (size_t)c * in_plane + (size_t)ky * rs + kx + p0;
+                        for (int o = 0; o < CFN_FLAT_CONV_BLOCK; ++o)
+                            for (int j = 0; j < n; ++j) acc[o][j] += w[o] * x[j];
+                    }
+            for (int o = 0; o < CFN_FLAT_CONV_BLOCK && o0 + o < cout; ++o) {
+                const float b = conv->bias[o0 + o];
+                float *dst = out + (size_t)(o0 + o) * out_plane + p0;
+                if (conv->slope) {
+                    const float a = conv->slope[o0 + o];
+                    for (int j = 0; j < n; ++j) {
+                        const float v = acc[o][j] + b;
+                        dst[j] = v > 0.0f ? v : a * v; /* PyTorch: −0 and NaN take the slope */
+                    }
+                } else {
+                    for (int j = 0; j < n; ++j) dst[j] = acc[o][j] + b;
+                }
+            }
+        }
+    }
+}
+
+/* ---- AVX2 + FMA -------------------------------------------------------------------------- */
+
+#if CFN_HAVE_X86
+#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) static inline
+
+/* act(acc + bias) for one output channel, stored in full or under `mask`. */
+AVX2_INLINE void store_channel(float *dst, __m256 acc, float bias, const float *slope, int o,
+                               int masked, __m256i mask) {
+    __m256 v = _mm256_add_ps(acc, _mm256_set1_ps(bias));
+    if (slope) {
+        const __m256 scaled = _mm256_mul_ps(v, _mm256_set1_ps(slope[o]));
+        v = _mm256_blendv_ps(scaled, v, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ));
+    }
+    if (masked) _mm256_maskstore_ps(dst, mask, v);
+    else _mm256_storeu_ps(dst, v);
+}
+
+/* 4 output channels × 16 positions: 8 accumulators, 2 inputs and a weight stay in registers
+   (4 × 24 needs all 16 and the compiler spills). `k` is a constant at every call site. */
+AVX2_INLINE void tile16(const float *in, size_t in_plane, int rs, int cin, const int k,
+                        const float *w, float *out, size_t out_plane, const float *bias,
+                        const float *slope, int nout) {
+    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
+    __m256 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+    for (int c = 0; c < cin; ++c) {
+        const float *src = in + (size_t)c * in_plane;
+        for (int ky = 0; ky < k; ++ky) {
+            const float *row = src + (size_t)ky * rs;
+            for (int kx = 0; kx < k; ++kx, w += 4) {
+                const __m256 x0 = _mm256_loadu_ps(row + kx);
+                const __m256 x1 = _mm256_loadu_ps(row + kx + 8);
+                __m256 wv = _mm256_broadcast_ss(w);
+                a00 = _mm256_fmadd_ps(wv, x0, a00); a01 = _mm256_fmadd_ps(wv, x1, a01);
+                wv = _mm256_broadcast_ss(w + 1);
+                a10 = _mm256_fmadd_ps(wv, x0, a10); a11 = _mm256_fmadd_ps(wv, x1, a11);
+                wv = _mm256_broadcast_ss(w + 2);
+                a20 = _mm256_fmadd_ps(wv, x0, a20); a21 = _mm256_fmadd_ps(wv, x1, a21);
+                wv = _mm256_broadcast_ss(w + 3);
+                a30 = _mm256_fmadd_ps(wv, x0, a30); a31 = _mm256_fmadd_ps(wv, x1, a31);
+            }
+        }
+    }
+    const __m256i none = _mm256_setzero_si256();
+    store_channel(out, a00, bias[0], slope, 0, 0, none);
+    store_channel(out + 8, a01, bias[0], slope, 0, 0, none);
+    if (nout > 1) {
+        store_channel(out + out_plane, a10, bias[1], slope, 1, 0, none);
+        store_channel(out + out_plane + 8, a11, bias[1], slope, 1, 0, none);
+    }
+    if (nout > 2) {
+        store_channel(out + 2 * out_plane, a20, bias[2], slope, 2, 0, none);
+        store_channel(out + 2 * out_plane + 8, a21, bias[2], slope, 2, 0, none);
+    }
+    if (nout > 3) {
+        store_channel(out + 3 * out_plane, a30, bias[3], slope, 3, 0, none);
+        store_channel(out + 3 * out_plane + 8, a31, bias[3], slope, 3, 0, none);
+    }
+}
+
+/* 4 output channels × 8 positions; `masked`: only the lanes set in `mask` are read and written
+   (the loads then never touch memory past the last position). */
+AVX2_INLINE void tile8(const float *in, size_t in_plane, int rs, int cin, const int k,
+                       const float *w, float *out, size_t out_plane, const float *bias,
+                       const float *slope, int nout, const int masked, __m256i mask) {
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    for (int c = 0; c < cin; ++c) {
+        const float *src = in + (size_t)c * in_plane;
+        for (int ky = 0; ky < k; ++ky) {
+            const float *row = src + (size_t)ky * rs;
+            for (int kx = 0; kx < k; ++kx, w += 4) {
+                const __m256 x = masked ? _mm256_maskload_ps(row + kx, mask) : _mm256_loadu_ps(row + kx);
+                a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(w), x, a0);
+                a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(w + 1), x, a1);
+                a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(w + 2), x, a2);
+                a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(w + 3), x, a3);
+            }
+        }
+    }
+    store_channel(out, a0, bias[0], slope, 0, masked, mask);
+    if (nout > 1) store_channel(out + out_plane, a1, bias[1], slope, 1, masked, mask);
+    if (nout > 2) store_channel(out + 2 * out_plane, a2, bias[2], slope, 2, masked, mask);
+    if (nout > 3) store_channel(out + 3 * out_plane, a3, bias[3], slope, 3, masked, mask);
+}
+
+AVX2_INLINE void flat_conv_avx2_k(const cfn_flat_conv *conv, const float *in, size_t in_plane,
+                                  int rs, size_t positions, float *out, size_t out_plane,
+                                  const int k) {
+    const int cin = conv->in_channels, cout = conv->out_channels;
+    const size_t block_floats = (size_t)cin * k * k * CFN_FLAT_CONV_BLOCK;
+    const float *slope_base = conv->slope;
+    size_t p = 0;
+    /* Positions outermost: a tile's input window stays in L1 while every channel block
+       reads it. */
+    for (; p + 16 <= positions; p += 16)
+        for (int o0 = 0; o0 < cout; o0 += CFN_FLAT_CONV_BLOCK)
+            tile16(in + p, in_plane, rs, cin, k, conv->weight + (size_t)(o0 / 4) * block_floats,
+                   out + (size_t)o0 * out_plane + p, out_plane, conv->bias + o0,
+                   slope_base ? slope_base + o0 : NULL, cout - o0);
+    for (; p + 8 <= positions; p += 8)
+        for (int o0 = 0; o0 < cout; o0 += CFN_FLAT_CONV_BLOCK)
+            tile8(in + p, in_plane, rs, cin, k, conv->weight + (size_t)(o0 / 4) * block_floats,
+                  out + (size_t)o0 * out_plane + p, out_plane, conv->bias + o0,
+                  slope_base ? slope_base + o0 : NULL, cout - o0, 0, _mm256_setzero_si256());
+    if (p < positions) {
+        const int left = (int)(positions - p);
+        const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(left), lane);
+        for (int o0 = 0; o0 < cout; o0 += CFN_FLAT_CONV_BLOCK)
+            tile8(in + p, in_plane, rs, cin, k, conv->weight + (size_t)(o0 / 4) * block_floats,
+                  out + (size_t)o0 * out_plane + p, out_plane, conv->bias + o0,
+                  slope_base ? slope_base + o0 : NULL, cout - o0, 1, mask);
+    }
+}
+
+AVX2 static void flat_conv_avx2(const cfn_flat_conv *conv, const float *in, size_t in_plane, int rs,
+                                size_t positions, float *out, size_t out_plane) {
+    switch (conv->kernel) {
+    case 1: flat_conv_avx2_k(conv, in, in_plane, rs, positions, out, out_plane, 1); break;
+    case 2: flat_conv_avx2_k(conv, in, in_plane, rs, positions, out, out_plane, 2); break;
+    case 3: flat_conv_avx2_k(conv, in, in_plane, rs, positions, out, out_plane, 3); break;
+    default: flat_conv_avx2_k(conv, in, in_plane, rs, positions, out, out_plane, conv->kernel); break;
+    }
+}
+
+/* CPUID + XGETBV: AVX2 and FMA present and the OS saves the YMM registers. */
+static int detect_avx2_fma(void) {
+    unsigned a, b, c, d;
+    if (!__get_cpuid(1, &a, &b, &c, &d)) return 0;
+    const unsigned fma = 1u << 12, osxsave = 1u << 27, avx = 1u << 28;
+    if ((c & (fma | osxsave | avx)) != (fma | osxsave | avx)) return 0;
+    unsigned lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 6u) != 6u) return 0; /* XMM and YMM state */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b & (1u << 5)) != 0;
+}
+#endif
+
+int cfn_cpu_has_avx2_fma(void) {
+#if CFN_HAVE_X86
+    /* -1: not probed yet. Racing threads compute the same answer. */
+    static volatile int cached = -1;
+    int v = cached;
+    if (v < 0) cached = v = detect_avx2_fma();
+    return v;
+#else
+    return 0;
+#endif
+}
+
+void cfn_flat_conv_forward(const cfn_flat_conv *conv, const float *in, size_t in_plane, int rs,
+                           size_t positions, float *out, size_t out_plane, int portable) {
+#if CFN_HAVE_X86
+    if (!portable && cfn_cpu_has_avx2_fma()) {
+        flat_conv_avx2(conv, in, in_plane, rs, positions, out, out_plane);
+        return;
+    }
+#else
+    (void)portable;
+#endif
+    flat_conv_portable(conv, in, in_plane, rs, positions, out, out_plane);
+}

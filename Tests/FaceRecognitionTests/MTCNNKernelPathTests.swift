@@ -1,0 +1,170 @@
+import CFaceNet
+import Foundation
+import Testing
+@testable import FaceRecognition
+
+/// The direct convolution has an AVX2 + FMA path (picked at run time) and a portable C path.
+/// The parity suites exercise whichever the machine picks; these tests force the portable one on
+/// a context and check it against facenet-pytorch's goldens and against the default path, and
+/// check that P-Net's row-range entry and the thread split don't change any result.
+@Suite struct MTCNNKernelPathTests {
+    let nets: [String: Any]
+    let networks: MTCNNNetworks
+
+    init() throws {
+        nets = try #require(try MTCNNTestSupport.json("nets.json") as? [String: Any])
+        networks = try MTCNNNetworks(pnet: MTCNNTestSupport.stateDict("pnet.pt"),
+                                     rnet: MTCNNTestSupport.stateDict("rnet.pt"),
+                                     onet: MTCNNTestSupport.stateDict("onet.pt"))
+    }
+
+    /// A context, forced onto the portable kernels when `portable`.
+    private func context(portable: Bool) throws -> OpaquePointer {
+        let ctx = try #require(cfn_context_create())
+        cfn_context_set_portable_kernels(ctx, portable ? 1 : 0)
+        return ctx
+    }
+
+    private func pnet(_ ctx: OpaquePointer, _ input: [Float], height h: Int, width w: Int) throws -> (prob: [Float], reg: [Float]) {
+        var oh: Int32 = 0, ow: Int32 = 0
+        cfn_mtcnn_pnet_output_size(Int32(h), Int32(w), &oh, &ow)
+        var prob = [Float](repeating: .nan, count: Int(oh * ow)), reg = [Float](repeating: .nan, count: 4 * Int(oh * ow))
+        try #require(cfn_mtcnn_pnet_forward(networks.pnet, ctx, input, Int32(h), Int32(w), &prob, &reg) == CFN_OK)
+        return (prob, reg)
+    }
+
+    @Test func portablePathMatchesTorchGoldens() throws {
+        let ctx = try context(portable: true)
+        defer { cfn_context_destroy(ctx) }
+
+        let pg = try #require(nets["pnet"] as? [String: Any])
+        let (h, w) = (17, 23)
+        let input = MTCNNTestSupport.formulaInput(n: 2, height: h, width: w, seed: 5)
+        let cells = Int((try #require(pg["reg_shape"] as? [Int]))[2...].reduce(1, *))
+        let goldenProb = MTCNNTestSupport.floats(pg["prob"]), goldenReg = MTCNNTestSupport.floats(pg["reg"])
+        for i in 0..<2 {
+            let out = try pnet(ctx, Array(input[(i * 3 * h * w)..<((i + 1) * 3 * h * w)]), height: h, width: w)
+            #expect(MTCNNTestSupport.maxAbsDiff(out.prob, Array(goldenProb[(i * 2 * cells + cells)..<((i + 1) * 2 * cells)])) < 1e-5)
+            #expect(MTCNNTestSupport.maxAbsDiff(out.reg, Array(goldenReg[(i * 4 * cells)..<((i + 1) * 4 * cells)])) < 1e-5)
+        }
+
+        let rg = try #require(nets["rnet"] as? [String: Any])
+        let rin = MTCNNTestSupport.formulaInput(n: 3, height: 24, width: 24, seed: 11)
+        var rprob = [Float](repeating: 0, count: 3), rreg = [Float](repeating: 0, count: 12)
+        #expect(cfn_mtcnn_rnet_forward(networks.rnet, ctx, rin, 3, &rprob, &rreg) == CFN_OK)
+        let rgp = MTCNNTestSupport.floats(rg["prob"])
+        #expect(MTCNNTestSupport.maxAbsDiff(rprob, (0..<3).map { rgp[2 * $0 + 1] }) < 1e-5)
+        #expect(MTCNNTestSupport.maxAbsDiff(rreg, MTCNNTestSupport.floats(rg["reg"])) < 1e-5)
+
+        let og = try #require(nets["onet"] as? [String: Any])
+        let oin = MTCNNTestSupport.formulaInput(n: 2, height: 48, width: 48, seed: 3)
+        var oprob = [Float](repeating: 0, count: 2), oreg = [Float](repeating: 0, count: 8)
+        var marks = [Float](repeating: 0, count: 20)
+        #expect(cfn_mtcnn_onet_forward(networks.onet, ctx, oin, 2, &oprob, &oreg, &marks) == CFN_OK)
+        let ogp = MTCNNTestSupport.floats(og["prob"])
+        #expect(MTCNNTestSupport.maxAbsDiff(oprob, (0..<2).map { ogp[2 * $0 + 1] }) < 1e-5)
+        #expect(MTCNNTestSupport.maxAbsDiff(oreg, MTCNNTestSupport.floats(og["reg"])) < 1e-5)
+        #expect(MTCNNTestSupport.maxAbsDiff(marks, MTCNNTestSupport.floats(og["landmarks"])) < 1e-5)
+    }
+
+    @Test func portableAndDefaultPathsAgreeOnLargeInputs() throws {
+        let fast = try context(portable: false), slow = try context(portable: true)
+        defer {
+            cfn_context_destroy(fast)
+            cfn_context_destroy(slow)
+        }
+        // Widths that leave every tail case (16-, 8- and masked partial vectors) in every layer,
+        // and several bands.
+        for (h, w) in [(12, 12), (37, 53), (300, 251)] {
+            let input = MTCNNTestSupport.formulaInput(n: 1, height: h, width: w, seed: h + w)
+            let a = try pnet(fast, input, height: h, width: w), b = try pnet(slow, input, height: h, width: w)
+            #expect(MTCNNTestSupport.maxAbsDiff(a.prob, b.prob) < 1e-5, "\(h)x\(w)")
+            #expect(MTCNNTestSupport.maxAbsDiff(a.reg, b.reg) < 1e-5, "\(h)x\(w)")
+            #expect(a.prob.allSatisfy { $0.isFinite } && a.reg.allSatisfy { $0.isFinite })
+        }
+        for n in [1, 7, 130] { // 130 spans R-Net's chunks of 128
+            let r = MTCNNTestSupport.formulaInput(n: n, height: 24, width: 24, seed: n)
+            var p1 = [Float](repeating: 0, count: n), r1 = [Float](repeating: 0, count: 4 * n)
+            var p2 = p1, r2 = r1
+            #expect(cfn_mtcnn_rnet_forward(networks.rnet, fast, r, Int32(n), &p1, &r1) == CFN_OK)
+            #expect(cfn_mtcnn_rnet_forward(networks.rnet, slow, r, Int32(n), &p2, &r2) == CFN_OK)
+            #expect(MTCNNTestSupport.maxAbsDiff(p1, p2) < 1e-5 && MTCNNTestSupport.maxAbsDiff(r1, r2) < 1e-5, "R-Net n=\(n)")
+        }
+        let n = 5
+        let o = MTCNNTestSupport.formulaInput(n: n, height: 48, width: 48, seed: 2)
+        var p1 = [Float](repeating: 0, count: n), r1 = [Float](repeating: 0, count: 4 * n), m1 = [Float](repeating: 0, count: 10 * n)
+        var p2 = p1, r2 = r1, m2 = m1
+        #expect(cfn_mtcnn_onet_forward(networks.onet, fast, o, Int32(n), &p1, &r1, &m1) == CFN_OK)
+        #expect(cfn_mtcnn_onet_forward(networks.onet, slow, o, Int32(n), &p2, &r2, &m2) == CFN_OK)
+        #expect(MTCNNTestSupport.maxAbsDiff(p1, p2) < 1e-5)
+        #expect(MTCNNTestSupport.maxAbsDiff(r1, r2) < 1e-5)
+        #expect(MTCNNTestSupport.maxAbsDiff(m1, m2) < 1e-5)
+    }
+
+    @Test func rgb8RowRangesEqualResampleThenWholeLevel() throws {
+        // A synthetic 203×157 RGB8 image, level 121×94: the row-range entry (split in three
+        // uneven ranges) must give exactly what resampling the level and running P-Net on it does.
+        let (width, height, lh, lw) = (157, 203, 121, 94)
+        let pixels = (0..<(width * height * 3)).map { UInt8(truncatingIfNeeded: ($0 * 7919) >> 3) }
+        let ctx = try context(portable: false)
+        defer { cfn_context_destroy(ctx) }
+        var level = [Float](repeating: 0, count: 3 * lh * lw)
+        try #require(cfn_mtcnn_resample(ctx, pixels, Int32(width), Int32(height), width * 3, 0, 0,
+                                        Int32(width), Int32(height), Int32(lh), Int32(lw), &level) == CFN_OK)
+        // The AVX2 16-bit row sums and the portable 32-bit ones give the same integers.
+        let portable = try context(portable: true)
+        defer { cfn_context_destroy(portable) }
+        var portableLevel = [Float](repeating: 0, count: 3 * lh * lw)
+        try #require(cfn_mtcnn_resample(portable, pixels, Int32(width), Int32(height), width * 3, 0, 0,
+                                        Int32(width), Int32(height), Int32(lh), Int32(lw), &portableLevel) == CFN_OK)
+        #expect(portableLevel == level)
+        let whole = try pnet(ctx, level, height: lh, width: lw)
+        var oh: Int32 = 0, ow: Int32 = 0
+        cfn_mtcnn_pnet_output_size(Int32(lh), Int32(lw), &oh, &ow)
+        var prob = [Float](repeating: .nan, count: whole.prob.count), reg = [Float](repeating: .nan, count: whole.reg.count)
+        for (r0, r1) in [(0, 7), (7, 31), (31, Int(oh))] {
+            #expect(cfn_mtcnn_pnet_forward_rgb8(networks.pnet, ctx, pixels, Int32(width), Int32(height), width * 3,
+                                                Int32(lh), Int32(lw), Int32(r0), Int32(r1), &prob, &reg) == CFN_OK)
+        }
+        #expect(prob == whole.prob)
+        #expect(reg == whole.reg)
+        // Bad row ranges are errors, not crashes.
+        #expect(cfn_mtcnn_pnet_forward_rgb8(networks.pnet, ctx, pixels, Int32(width), Int32(height), width * 3,
+                                            Int32(lh), Int32(lw), 0, oh + 1, &prob, &reg) == CFN_ERROR_INVALID_ARGUMENT)
+        #expect(String(cString: cfn_context_last_error(ctx)).contains("outside"))
+    }
+
+    @Test func threadCountDoesNotChangeDetections() throws {
+        let url = TestPaths.sharedData.appendingPathComponent("photos/multiface.jpg")
+        let image = try ImageDecoder.decode(contentsOf: url, options: DecodeOptions(applyEXIFOrientation: false))
+        let one = try MTCNNTestSupport.detector(MTCNNOptions(keepAll: true, threads: 1)).detect(image)
+        let three = try MTCNNTestSupport.detector(MTCNNOptions(keepAll: true, threads: 3)).detect(image)
+        #expect(one.count > 3)
+        #expect(one == three)
+        #expect(throws: MTCNNError.self) { try MTCNNTestSupport.detector(MTCNNOptions(threads: -1)) }
+    }
+}
+
+/// The AVX2 loops of the stride-2 max pool only run on rows of 18+ columns: check them (and the
+/// forced portable loops) against the generic op, itself checked against PyTorch, NaN included.
+@Suite struct MTCNNPoolPathTests {
+    @Test func vectorAndPortableMaxPoolAgreeWithGenericOnWideRows() {
+        for k: Int32 in [2, 3] {
+            for h: Int32 in [3, 4, 9, 12] {
+                for w: Int32 in [17, 18, 19, 20, 33, 34, 35, 36, 51, 60] {
+                    var x = (0..<Int(2 * h * w)).map { Float(($0 * 37) % 101) - 50 }
+                    x[Int(h * w) * 7 / 11] = .nan
+                    let oh = cfn_pool_out_extent(h, k, 2, 0, 1), ow = cfn_pool_out_extent(w, k, 2, 0, 1)
+                    var generic = [Float](repeating: 0, count: Int(2 * oh * ow)), fast = generic, portable = generic
+                    cfn_maxpool2d(x, 2, h, w, k, 2, 0, 1, &generic)
+                    cfn_maxpool2d_s2_ceil(x, 2, h, w, k, &fast)
+                    cfn_maxpool2d_s2_ceil_portable(x, 2, h, w, k, &portable)
+                    let same = { (a: [Float], b: [Float]) in zip(a, b).allSatisfy { $0 == $1 || ($0.isNaN && $1.isNaN) } }
+                    #expect(same(generic, fast), "kernel \(k), \(h)x\(w)")
+                    #expect(same(generic, portable), "kernel \(k), \(h)x\(w)")
+                    #expect(generic.contains { $0.isNaN })
+                }
+            }
+        }
+    }
+}
