@@ -8,7 +8,7 @@ import PackageDescription
 
 let package = Package(
     name: "FaceRecognitionFuzz",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v14)],
     dependencies: [
         .package(name: "FaceRecognition", path: ".."),
     ],
@@ -30,8 +30,16 @@ let package = Package(
         .executableTarget(name: "FuzzSQSJSON", dependencies: [
             "FuzzDriver", "FuzzAWSSupport", .product(name: "CloudPipeline", package: "FaceRecognition"),
         ]),
+        .executableTarget(name: "FuzzAWSXML", dependencies: [
+            "FuzzDriver", .product(name: "CloudPipeline", package: "FaceRecognition"),
+        ]),
         .executableTarget(name: "FuzzEC2XML", dependencies: [
             "FuzzDriver", "FuzzAWSSupport", .product(name: "CloudPipeline", package: "FaceRecognition"),
         ]),
+        .executableTarget(name: "FuzzJobMessage", dependencies: [
+            "FuzzDriver", .product(name: "CloudPipeline", package: "FaceRecognition"),
+        ]),
+        // MultipartFormData.swift is a symlink to Examples/ServiceKit/HTTP/MultipartFormData.swift.
+        .executableTarget(name: "FuzzMultipart", dependencies: ["FuzzDriver"]),
     ]
 )
