@@ -110,12 +110,15 @@ struct AWSXMLFuzzRegressionTests {
 
 /// A fuzz input in the AWS client targets' layout (see Tests/Fixtures/fuzz/README.md) and a
 /// client configuration whose transport answers with it.
-private struct FuzzResponse {
+struct FuzzResponse {
     let selector: UInt8
     let response: AWSHTTPResponse
 
     init(file: String) throws {
-        let bytes = [UInt8](try Data(contentsOf: AWSXMLFuzzRegressionTests.fixtures.appendingPathComponent(file)))
+        try self.init(bytes: [UInt8](try Data(contentsOf: AWSXMLFuzzRegressionTests.fixtures.appendingPathComponent(file))))
+    }
+
+    init(bytes: [UInt8]) throws {
         let statuses = [301, 400, 403, 404, 409, 500, 503]
         selector = bytes[0]
         let status = bytes[1] % 2 == 0 ? 200 : statuses[Int(bytes[1] / 2) % statuses.count]
