@@ -29,8 +29,22 @@ public struct AWSXMLElement: Sendable, Hashable {
         return nil
     }
 
-    /// Parses `data`; returns the document element.
+    /// Parses `data`; returns the document element. The body must be UTF-8 (all AWS XML is).
     public static func parse(_ data: Data) throws(AWSXMLError) -> AWSXMLElement {
+        // Foundation's XMLParser on Linux runs libxml2 in recover mode and force-unwraps element,
+        // attribute, comment and processing-instruction names as UTF-8, so one invalid byte in
+        // a name (`<a\u{FF}>`) traps the whole process (found by fuzzing, Fuzz/FuzzAWSXML).
+        // Rejecting invalid UTF-8 up front keeps every such body a thrown error.
+        if let offset = firstInvalidUTF8(in: data) {
+            throw AWSXMLError(line: line(at: offset, in: data), detail: "invalid UTF-8 at byte offset \(offset)")
+        }
+        // Its processing-instruction callback also calls strlen on the data pointer, which
+        // libxml2 passes as NULL for `<?p?>`: a segfault (found by fuzzing). AWS bodies carry no
+        // processing instructions (and no DTDs), so anything but a leading XML declaration is
+        // refused before the parser sees it.
+        if let (offset, what) = unsupportedMarkup(in: data) {
+            throw AWSXMLError(line: line(at: offset, in: data), detail: "\(what) at byte offset \(offset) (not used in AWS responses)")
+        }
         let delegate = TreeBuilder()
         let parser = XMLParser(data: data)
         parser.delegate = delegate
@@ -41,6 +55,47 @@ public struct AWSXMLElement: Sendable, Hashable {
             throw AWSXMLError(line: line, detail: detail)
         }
         return root
+    }
+
+    /// The 1-based line of byte `offset`.
+    static func line(at offset: Int, in data: Data) -> Int {
+        1 + data.prefix(offset).reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+    }
+
+    /// The offset of the first byte that does not start a valid UTF-8 sequence, or nil.
+    static func firstInvalidUTF8(in data: Data) -> Int? {
+        var decoder = UTF8()
+        var iterator = data.makeIterator()
+        var offset = 0
+        while true {
+            switch decoder.decode(&iterator) {
+            case .scalarValue(let scalar): offset += UTF8.width(scalar)
+            case .emptyInput: return nil
+            case .error: return offset
+            }
+        }
+    }
+
+    /// The first `<?` that is not the document's leading `<?xml ` declaration, or the first
+    /// `<!DOCTYPE`, with its offset.
+    static func unsupportedMarkup(in data: Data) -> (offset: Int, what: String)? {
+        let bytes = [UInt8](data)
+        let start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0  // a UTF-8 byte order mark
+        let declaration = Array("<?xml".utf8), doctype = Array("<!DOCTYPE".utf8)
+        var index = start
+        while index + 1 < bytes.count {
+            if bytes[index] == UInt8(ascii: "<") {
+                if bytes[index + 1] == UInt8(ascii: "?") {
+                    let isDeclaration = index == start && bytes[index...].starts(with: declaration)
+                        && index + 5 < bytes.count && [0x20, 0x09, 0x0A, 0x0D].contains(bytes[index + 5])
+                    if !isDeclaration { return (index, "processing instruction") }
+                } else if bytes[index...].starts(with: doctype) {
+                    return (index, "DOCTYPE")
+                }
+            }
+            index += 1
+        }
+        return nil
     }
 
     /// Escapes text for element content and attribute values.

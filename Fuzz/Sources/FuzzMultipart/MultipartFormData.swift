@@ -1,0 +1,1 @@
+../../../Examples/ServiceKit/HTTP/MultipartFormData.swift
