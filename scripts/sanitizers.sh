@@ -11,7 +11,8 @@
 # Each sanitizer builds into its own scratch path, .build-san-<s> (instrumented objects can't
 # share a build directory with normal ones), and logs to .build-san-<s>/test.log. Every run
 # ends with one summary line:
-#   sanitizers: <s>: PASS|FAIL, <n> tests passed|failed, <k> sanitizer reports, <duration>, exit <code>
+#   sanitizers: <s>: PASS|FAIL, <n> tests passed|failed, <k> sanitizer reports, <wall time>
+#               (CPU <user+system time of the run>, load <15-minute load average>), exit <code>
 # The script exits non-zero if any run's tests fail or any sanitizer report appears in its log
 # (reports from child processes, e.g. the `facerec` CLI the tests launch, count too).
 # Extra arguments go to `swift test`, e.g. `scripts/sanitizers.sh address --filter LocalQueueTests`.
@@ -36,6 +37,34 @@ TSAN_FILTER="${TSAN_FILTER:-LocalQueueTests|LocalStoreTests|LocalProcessProvider
 
 # Lines that only a sanitizer runtime prints.
 REPORT_PATTERN='ERROR: AddressSanitizer|ERROR: LeakSanitizer|WARNING: ThreadSanitizer|ThreadSanitizer: reported|runtime error: |SUMMARY: UndefinedBehaviorSanitizer|ERROR: UndefinedBehaviorSanitizer'
+
+# `nice` alone does not keep a test run at low priority on Linux: niceness is per thread there,
+# and libdispatch gives each worker thread the niceness of its QoS class (0 for default,
+# -4 for overcommit). swift-test launches the test binary from such a thread, and the tests
+# run on such threads, so they all end up at nice 0 or below. While a run lasts, this re-nices
+# every thread of every process under `root` to the NICE level every 2 s.
+keep_niced() { # root-pid level
+    local root="$1" level="$2"
+    while kill -0 "$root" 2>/dev/null; do
+        local pids
+        pids=$(ps -e -o pid=,ppid= | awk -v root="$root" '
+            { parent[$1] = $2 }
+            END { for (p in parent) { q = p; while (q in parent && q != root && q > 1) q = parent[q]; if (q == root) print p } }')
+        for pid in $root $pids; do
+            for task in /proc/"$pid"/task/*; do
+                local tid=${task##*/} ni
+                ni=$(sed 's/.*) //' "$task/stat" 2>/dev/null | awk '{print $17}') || continue
+                [ -n "$ni" ] && [ "$ni" -lt "$level" ] && renice -n "$level" -p "$tid" >/dev/null 2>&1
+            done
+        done
+        sleep 2
+    done
+}
+
+# User+system CPU seconds of this shell's finished children (bash's `times`, second line).
+children_cpu() {
+    times | sed -n 2p | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%d", t }'
+}
 
 run_one() { # sanitizer
     local s="$1" scratch=".build-san-$1"; shift
@@ -76,11 +105,20 @@ run_one() { # sanitizer
     args+=("$@")
 
     echo "==> $s: $SWIFT ${args[*]}"
-    local start=$SECONDS status
+    local start=$SECONDS status cpu_before cpu_after
+    cpu_before=$(children_cpu)
     # shellcheck disable=SC2086
-    $NICE "$SWIFT" "${args[@]}" 2>&1 | tee "$log"
-    status=${PIPESTATUS[0]}
+    $NICE "$SWIFT" "${args[@]}" > >(tee "$log") 2>&1 &
+    local pid=$! watcher=
+    local level
+    level=$(echo "$NICE" | grep -oE -- '-n *[0-9]+' | grep -oE '[0-9]+')
+    if [ -n "$level" ]; then keep_niced "$pid" "$level" & watcher=$!; fi
+    wait "$pid"
+    status=$?
+    [ -n "$watcher" ] && kill "$watcher" 2>/dev/null && wait "$watcher" 2>/dev/null
+    sleep 0.2 # let tee flush
     local elapsed=$((SECONDS - start))
+    cpu_after=$(children_cpu)
     local reports
     reports=$(grep -cE "$REPORT_PATTERN" "$log")
     # Swift Testing: "Test run with 123 tests in 45 suites passed after 6.7 seconds."
@@ -92,9 +130,10 @@ run_one() { # sanitizer
     local verdict=PASS
     if [ "$status" -ne 0 ] || [ "$reports" -ne 0 ] || [ "$outcome" != passed ]; then verdict=FAIL; fi
     local line
-    line=$(printf 'sanitizers: %s: %s, %s tests %s, %d sanitizer reports, %dm%02ds, exit %d' \
+    local cpu=$((cpu_after - cpu_before))
+    line=$(printf 'sanitizers: %s: %s, %s tests %s, %d sanitizer reports, %dm%02ds (CPU %dm%02ds, load %s), exit %d' \
         "$s" "$verdict" "${tests:-?}" "${outcome:-did not finish}" "$reports" \
-        $((elapsed / 60)) $((elapsed % 60)) "$status")
+        $((elapsed / 60)) $((elapsed % 60)) $((cpu / 60)) $((cpu % 60)) "$(cut -d' ' -f3 /proc/loadavg 2>/dev/null)" "$status")
     echo "$line" | tee -a "$log"
     SUMMARY+=("$line")
     [ "$verdict" = PASS ]
