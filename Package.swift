@@ -5,16 +5,22 @@ import PackageDescription
 
 let package = Package(
     name: "FaceRecognition",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v14)],
     products: [
         .library(name: "FaceRecognition", targets: ["FaceRecognition"]),
         .library(name: "CloudPipeline", targets: ["CloudPipeline"]),
         .executable(name: "facerec", targets: ["facerec"]),
+        .executable(name: "facerec-server", targets: ["facerec-server"]),
+        .executable(name: "facerec-worker", targets: ["facerec-worker"]),
+        .executable(name: "facerec-autoscaler", targets: ["facerec-autoscaler"]),
+        .executable(name: "facerec-send", targets: ["facerec-send"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
     ],
     targets: [
         // System libraries, found through pkg-config (Debian: libopenblas-dev, libjpeg-dev,
@@ -52,7 +58,34 @@ let package = Package(
         .executableTarget(name: "FaceRecBenchmarks", dependencies: ["FaceRecognition", "CFaceNet", "COpenBLAS"],
                           path: "Benchmarks/FaceRecBenchmarks"),
 
+        // The service: the glue between the library and the pipeline, the upload API, and the
+        // runnable examples built on it.
+        .target(name: "ServiceKit", dependencies: [
+            "FaceRecognition", "CloudPipeline",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Examples/ServiceKit"),
+        .executableTarget(name: "facerec-server", dependencies: [
+            "ServiceKit", "CloudPipeline",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Hummingbird", package: "hummingbird"),
+        ], path: "Examples/Server"),
+        .executableTarget(name: "facerec-worker", dependencies: [
+            "ServiceKit", "CloudPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Examples/Worker"),
+        .executableTarget(name: "facerec-autoscaler", dependencies: [
+            "ServiceKit", "CloudPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Examples/AutoScaler"),
+        .executableTarget(name: "facerec-send", dependencies: [
+            "ServiceKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ], path: "Examples/SendImages"),
+
         .testTarget(name: "FaceRecognitionTests", dependencies: ["FaceRecognition", "CFaceNet"]),
-        .testTarget(name: "CloudPipelineTests", dependencies: ["CloudPipeline"]),
+        // The moto server launcher, boto3 runner and scratch directories both test targets use.
+        .target(name: "CloudPipelineTestSupport", dependencies: ["CloudPipeline"], path: "Tests/Support/CloudPipelineTestSupport"),
+        .testTarget(name: "CloudPipelineTests", dependencies: ["CloudPipeline", "CloudPipelineTestSupport"]),
+        .testTarget(name: "ServiceTests", dependencies: ["ServiceKit", "CloudPipeline", "FaceRecognition", "CloudPipelineTestSupport"]),
     ]
 )

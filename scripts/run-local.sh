@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Sets up a fresh machine and runs the main job on the sample photos, on this machine only:
+# Sets up a fresh machine and runs the main job, the whole recognition service, on this machine:
 #   1. system libraries (OpenBLAS, libjpeg-turbo, libpng, SQLite) via apt when missing;
 #   2. MTCNN weights from the facenet-pytorch wheel on PyPI (SHA-256 verified);
 #   3. FaceNet vggface2 weights from facenet-pytorch's release URL, if reachable;
-#   4. a release build of `facerec`;
-#   5. detection on the shared photos (JSON lines + an annotated PNG), and, with FaceNet
-#      weights, identification of the course images against the course gallery data.pt.
+#   4. a release build of the service executables and `facerec`;
+#   5. the embedded service (facerec-server: upload API + SQLite queue + directory store +
+#      auto-scaled facerec-worker processes under .facerec/service), fed the 100 course images
+#      through POST / by facerec-send, which prints every STEM:NAME answer and the accuracy
+#      against face_images_100.csv. Without FaceNet weights it says so and the same pipeline
+#      runs with detection results (NoFace / Unidentified), never invented names;
+#   6. detection on the shared photos with an annotated picture.
 # Data comes from $FACEREC_TEST_DATA or ../shared/data.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,26 +32,42 @@ if [ ! -f "$FACENET" ]; then
         echo "    Detection still runs; identification needs them: see weights/README.md."
     fi
 fi
-echo "==> building facerec (release)"
+echo "==> building the service (release)"
+swift build -c release --product facerec-server >/dev/null
+swift build -c release --product facerec-worker >/dev/null
+swift build -c release --product facerec-send >/dev/null
 swift build -c release --product facerec >/dev/null
-FACEREC=.build/release/facerec
+BIN=.build/release
 mkdir -p "$OUT"
 
-echo "==> detect: $DATA/photos"
-"$FACEREC" detect --annotate "$OUT/multiface-annotated.png" "$DATA/photos/multiface.jpg" | tee "$OUT/multiface.jsonl" | cut -c1-160
-"$FACEREC" detect "$DATA"/photos/*.jpg "$DATA"/face_images_100/test_0[0-4].jpg > "$OUT/detections.jsonl"
-echo "    $(wc -l < "$OUT/detections.jsonl") images → $OUT/detections.jsonl; annotated picture → $OUT/multiface-annotated.png"
-
+RECOGNITION=(--mtcnn-weights weights)
+LABELS=()
 if [ -f "$FACENET" ]; then
-    echo "==> identify: $DATA/face_images_100 against $DATA/data.pt"
-    "$FACEREC" identify --weights "$FACENET" --gallery "$DATA/data.pt" "$DATA"/face_images_100/*.jpg | tee "$OUT/identify.txt" | head -5
-    python3 - "$OUT/identify.txt" "$DATA/face_images_100.csv" <<'PY' || true
-import sys
-got = dict(l.strip().split(":", 1) for l in open(sys.argv[1]) if ":" in l)
-want = dict(l.strip().split(",", 1) for l in open(sys.argv[2]) if not l.startswith("Image"))
-same = sum(got.get(k) == v for k, v in want.items())
-print(f"    {same}/{len(want)} names equal face_images_100.csv")
-PY
+    RECOGNITION+=(--weights "$FACENET" --gallery "$DATA/data.pt")
+    LABELS=(--labels "$DATA/face_images_100.csv")
 else
-    echo "==> identify skipped: no FaceNet weights at $FACENET (names are never invented)"
+    echo "==> no FaceNet weights at $FACENET: the service runs with detection results only (names are never invented)"
 fi
+
+echo "==> service: facerec-server on the embedded default (.facerec/service)"
+PORT_FILE="$OUT/server.out"
+"$BIN/facerec-server" --port 0 --data-dir .facerec/service "${RECOGNITION[@]}" >"$PORT_FILE" 2>"$OUT/server.log" &
+SERVER=$!
+trap 'kill -TERM $SERVER 2>/dev/null || true; wait $SERVER 2>/dev/null || true' EXIT
+for _ in $(seq 1 600); do
+    grep -q "listening on" "$PORT_FILE" 2>/dev/null && break
+    kill -0 $SERVER 2>/dev/null || { cat "$OUT/server.log" >&2; exit 1; }
+    sleep 0.1
+done
+URL=$(grep -o 'http://[^ ]*' "$PORT_FILE" | head -1)
+cat "$PORT_FILE"
+echo "==> facerec-send: $DATA/face_images_100 → $URL (answers in $OUT/answers.txt)"
+"$BIN/facerec-send" --url "$URL" --concurrency 32 "${LABELS[@]}" "$DATA/face_images_100" | tee "$OUT/answers.txt" | head -5
+echo "    ... $(wc -l < "$OUT/answers.txt") answers"
+kill -TERM $SERVER; wait $SERVER || true
+trap - EXIT
+echo "    service stopped (workers drained); logs: $OUT/server.log, .facerec/service/logs/"
+
+echo "==> detect: $DATA/photos"
+"$BIN/facerec" detect --annotate "$OUT/multiface-annotated.png" "$DATA/photos/multiface.jpg" | cut -c1-160
+echo "    annotated picture → $OUT/multiface-annotated.png"

@@ -6,6 +6,7 @@ let suites: [String: ([String]) throws -> Void] = [
     "detection": runDetectionBenchmark,
     "facenet": runFaceNetBenchmark,
     "matching": runMatchingBenchmark,
+    "synthetic-weights": runSyntheticWeights,
 ]
 
 let arguments = Array(CommandLine.arguments.dropFirst())

@@ -81,3 +81,18 @@ public final class FaceRecognizer: Sendable {
         return results
     }
 }
+
+extension FaceRecognizer {
+    /// Label of an image without a face.
+    public static let noFaceLabel = "NoFace"
+    /// Label of a face farther than the threshold from every gallery entry.
+    public static let unknownLabel = "Unknown"
+
+    /// The one-word answer for an image, as the course's `STEM:NAME` lines give it: the first
+    /// (largest) face's gallery name, ``unknownLabel`` when it matched nothing within the
+    /// threshold, ``noFaceLabel`` when there is no face.
+    public static func label(for faces: [RecognizedFace]) -> String {
+        guard let face = faces.first else { return noFaceLabel }
+        return face.match?.name ?? unknownLabel
+    }
+}

@@ -86,16 +86,13 @@ struct IdentifyCommand: ParsableCommand {
 
     private func format(path: String, faces: [RecognizedFace]) -> String {
         let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        guard json else {
-            guard let face = faces.first else { return "\(stem):NoFace" }
-            return "\(stem):\(face.match?.name ?? "Unknown")"
-        }
+        guard json else { return "\(stem):\(FaceRecognizer.label(for: faces))" }
         let facesJSON = faces.map { f in
             let box = CLI.jsonArray(f.face.box.array)
             let match = f.match.map { "{\"name\": \(CLI.jsonString($0.name)), \"distance\": \($0.distance)}" } ?? "null"
             return "{\"box\": \(box), \"prob\": \(f.face.probability), \"match\": \(match)}"
         }
-        let name = faces.first.map { $0.match?.name ?? "Unknown" } ?? "NoFace"
+        let name = FaceRecognizer.label(for: faces)
         return "{\"image\": \(CLI.jsonString(path)), \"name\": \(CLI.jsonString(name)), \"faces\": [\(facesJSON.joined(separator: ", "))]}"
     }
 }

@@ -1,4 +1,5 @@
 @testable import CloudPipeline
+import CloudPipelineTestSupport
 import Foundation
 
 // moto-backed entries for the shared conformance suites (`Conformance/Backends.swift` lists

@@ -1,4 +1,5 @@
 @testable import CloudPipeline
+import CloudPipelineTestSupport
 import Crypto
 import Foundation
 #if canImport(FoundationNetworking)

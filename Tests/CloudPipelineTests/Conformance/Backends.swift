@@ -1,4 +1,5 @@
 import CloudPipeline
+import CloudPipelineTestSupport
 import Foundation
 import Testing
 
@@ -82,15 +83,5 @@ extension StoreBackend {
         return StoreUnderTest(store: store) {
             try? FileManager.default.removeItem(at: directory)
         }
-    }
-}
-
-/// Unique scratch directories under the system temporary directory.
-enum LocalTestDirectory {
-    static func make(_ label: String) throws -> URL {
-        let url = FileManager.default.temporaryDirectory
-            .appendingPathComponent("cloudpipeline-\(label)-\(UUID().uuidString)", isDirectory: true)
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-        return url
     }
 }

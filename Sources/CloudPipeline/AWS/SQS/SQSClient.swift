@@ -44,6 +44,11 @@ public struct SQSClient: Sendable {
         return (json["Attributes"] as? [String: String]) ?? [:]
     }
 
+    /// Sets queue attributes (`VisibilityTimeout`, `RedrivePolicy`, `Policy`, ...).
+    public func setQueueAttributes(queueUrl: String, attributes: [String: String]) async throws {
+        _ = try await call("SetQueueAttributes", ["QueueUrl": queueUrl, "Attributes": attributes], idempotent: true)
+    }
+
     /// Sends one message; checks the MD5 SQS reports against the body sent.
     public func sendMessage(queueUrl: String, body: String, attributes: [String: SQSMessageAttribute] = [:],
                             delaySeconds: Int? = nil) async throws -> SQSSendResult {

@@ -5,13 +5,13 @@ import Glibc
 #endif
 
 /// Paths the AWS tests need.
-enum AWSTestPaths {
-    static let packageRoot = URL(fileURLWithPath: #filePath)
+public enum AWSTestPaths {
+    public static let packageRoot = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-    static let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures/aws")
-    static let motoScript = packageRoot.appendingPathComponent("scripts/moto-server.sh")
+    public static let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures/aws")
+    public static let motoScript = packageRoot.appendingPathComponent("scripts/moto-server.sh")
     /// `FACEREC_TEST_DATA`, or `../shared/data` beside the package.
-    static let sharedData: URL = {
+    public static let sharedData: URL = {
         if let path = ProcessInfo.processInfo.environment["FACEREC_TEST_DATA"], !path.isEmpty {
             return URL(fileURLWithPath: path)
         }
@@ -21,23 +21,23 @@ enum AWSTestPaths {
 
 /// The moto servers the AWS tests talk to: one with SigV4 checking on (and an allow-all IAM
 /// key) and one with authentication off (for presigned URLs).
-struct MotoEnvironment: Sendable {
-    let endpoint: URL
-    let accessKeyId: String
-    let secretAccessKey: String
-    let noAuthEndpoint: URL
+public struct MotoEnvironment: Sendable {
+    public let endpoint: URL
+    public let accessKeyId: String
+    public let secretAccessKey: String
+    public let noAuthEndpoint: URL
 
-    var credentials: AWSCredentials { AWSCredentials(accessKeyId: accessKeyId, secretAccessKey: secretAccessKey) }
+    public var credentials: AWSCredentials { AWSCredentials(accessKeyId: accessKeyId, secretAccessKey: secretAccessKey) }
 
     /// Client settings against the authenticating server (or `endpoint`), with `credentials`.
-    func configuration(region: String = "us-east-1", credentials: AWSCredentials? = nil, endpoint: URL? = nil,
+    public func configuration(region: String = "us-east-1", credentials: AWSCredentials? = nil, endpoint: URL? = nil,
                        retry: AWSRetryStrategy = AWSRetryStrategy()) -> AWSClientConfiguration {
         AWSClientConfiguration(region: region, endpoint: endpoint ?? self.endpoint,
                                credentials: StaticCredentialsProvider(credentials ?? self.credentials), retry: retry)
     }
 
     /// Environment for a boto3 subprocess pointed at the authenticating server.
-    func botoEnvironment(region: String = "us-east-1", endpoint: URL? = nil) -> [String: String] {
+    public func botoEnvironment(region: String = "us-east-1", endpoint: URL? = nil) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["AWS_ACCESS_KEY_ID"] = accessKeyId
         env["AWS_SECRET_ACCESS_KEY"] = secretAccessKey
@@ -50,21 +50,22 @@ struct MotoEnvironment: Sendable {
     }
 
     /// A name no other test (or earlier run against the same server) uses.
-    static func uniqueName(_ prefix: String) -> String {
+    public static func uniqueName(_ prefix: String) -> String {
         "\(prefix)-\(UUID().uuidString.prefix(13).lowercased())"
     }
 
     /// The servers from `FACEREC_MOTO_*` if set (CI starts them with
     /// `scripts/moto-server.sh start`), else started once per test process by that script,
     /// with a watchdog that stops them when this process exits.
-    static func shared() async throws -> MotoEnvironment {
+    public static func shared() async throws -> MotoEnvironment {
         try await MotoLauncher.shared.environment()
     }
 }
 
 /// Why the moto servers are not available.
-struct MotoUnavailable: Error, CustomStringConvertible {
-    let description: String
+public struct MotoUnavailable: Error, CustomStringConvertible {
+    public let description: String
+    public init(description: String) { self.description = description }
 }
 
 private actor MotoLauncher {
@@ -121,7 +122,7 @@ private actor MotoLauncher {
 
 /// Runs a program to completion without blocking a cooperative thread; returns its exit status.
 /// Standard output goes to `stdout` (a file) or is discarded; standard error is inherited.
-func runProcess(_ executable: String, _ arguments: [String], environment: [String: String],
+public func runProcess(_ executable: String, _ arguments: [String], environment: [String: String],
                 stdout: URL? = nil, stdin: Data? = nil) async throws -> Int32 {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
@@ -156,8 +157,8 @@ func runProcess(_ executable: String, _ arguments: [String], environment: [Strin
 
 /// boto3, the reference client, run as a subprocess: `script` gets `MOTO_ENDPOINT` and the
 /// test key in its environment plus `arguments` in `sys.argv[1:]`; returns its stdout.
-enum Boto3 {
-    static func run(_ script: String, _ arguments: [String] = [], moto: MotoEnvironment, region: String = "us-east-1",
+public enum Boto3 {
+    public static func run(_ script: String, _ arguments: [String] = [], moto: MotoEnvironment, region: String = "us-east-1",
                     endpoint: URL? = nil, stdin: Data? = nil) async throws -> Data {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("boto3-\(UUID().uuidString).out")
         defer { try? FileManager.default.removeItem(at: output) }
@@ -175,9 +176,19 @@ enum Boto3 {
         return try Data(contentsOf: output)
     }
 
-    static func json(_ script: String, _ arguments: [String] = [], moto: MotoEnvironment, region: String = "us-east-1",
+    public static func json(_ script: String, _ arguments: [String] = [], moto: MotoEnvironment, region: String = "us-east-1",
                      endpoint: URL? = nil, stdin: Data? = nil) async throws -> Any {
         let data = try await run(script, arguments, moto: moto, region: region, endpoint: endpoint, stdin: stdin)
         return try JSONSerialization.jsonObject(with: data)
+    }
+}
+
+/// Unique scratch directories under the system temporary directory.
+public enum LocalTestDirectory {
+    public static func make(_ label: String) throws -> URL {
+        let url = FileManager.default.temporaryDirectory
+            .appendingPathComponent("cloudpipeline-\(label)-\(UUID().uuidString)", isDirectory: true)
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
     }
 }

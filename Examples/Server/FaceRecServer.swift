@@ -1,0 +1,103 @@
+import ArgumentParser
+import CloudPipeline
+import Foundation
+import Hummingbird
+import Logging
+import ServiceKit
+
+/// `facerec-server`: the upload API, and on the embedded default the whole service (local
+/// queue and store, auto-scaled local worker processes).
+@main
+struct FaceRecServer: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "facerec-server",
+        abstract: "The face-recognition service: upload API, queue, auto-scaled workers.",
+        discussion: """
+            With no cloud variables set (INPUT_QUEUE_URL, OUTPUT_QUEUE_URL, INPUT_BUCKET, OUTPUT_BUCKET) \
+            everything runs on this machine under --data-dir: a SQLite queue, a directory store and \
+            worker processes (facerec-worker, found next to this executable) scaled with the backlog. \
+            With them set, the server talks to S3 and SQS and workers are deployed separately \
+            (facerec-autoscaler launches them on EC2).
+            """,
+        subcommands: [Serve.self, Setup.self],
+        defaultSubcommand: Serve.self
+    )
+}
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the upload API (and, locally, the workers).")
+
+    @Option(help: "Address to listen on.") var host = "127.0.0.1"
+    @Option(help: "Port (0: any free port; the chosen one is printed).") var port = 8080
+    @OptionGroup var recognition: RecognitionOptions
+    @OptionGroup var pipelineOptions: PipelineOptions
+    @Option(help: "Local workers kept running even with an empty queue.") var minWorkers = 1
+    @Option(help: "Most local workers.") var maxWorkers = max(1, ProcessInfo.processInfo.activeProcessorCount)
+    @Option(help: "Backlog per worker before another is started.") var jobsPerWorker = 4
+    @Option(help: "Seconds the backlog must stay low before workers are stopped.") var scaleInCooldown = 30.0
+    @Option(help: "Jobs each local worker runs at once.") var workerConcurrency = 1
+    @Flag(help: "Do not start local workers (run facerec-worker yourself).") var noWorkers = false
+    @Option(help: "Largest upload in bytes (413 beyond).") var maxBodyBytes = 10 * 1024 * 1024
+    @Option(help: "Seconds POST / waits for a result before answering 504.") var resultTimeout = 60.0
+    @Option(help: "Require this bearer token on upload routes (default: $FACEREC_API_TOKEN; none: open).")
+    var bearerToken: String?
+
+    func run() async throws {
+        let logger = ServiceLogging.logger("facerec.server")
+        let backend = try PipelineBackend.from(dataDirectory: pipelineOptions.dataDirectory)
+        if case .local = backend {
+            // The embedded default sets itself up: nothing to create by hand on one machine.
+            _ = try await PipelineSetup(logger: logger).run(backend)
+        }
+        let pipeline = try Pipeline.open(backend, logger: logger)
+        let engine = try recognition.makeEngine(concurrency: ProcessInfo.processInfo.activeProcessorCount)
+        let waiter = ResultWaiter(output: pipeline.output, outputStore: pipeline.outputStore, logger: logger)
+        let metrics = ServiceMetrics()
+        let api = UploadAPI(pipeline: pipeline, engine: engine, waiter: waiter, metrics: metrics,
+                            configuration: .init(maxBodyBytes: maxBodyBytes, resultTimeout: .seconds(resultTimeout),
+                                                 bearerToken: bearerToken ?? ProcessInfo.processInfo.environment["FACEREC_API_TOKEN"]),
+                            logger: logger)
+
+        var fleet: LocalWorkerFleet?
+        if case .local(let layout) = backend, !noWorkers {
+            fleet = try LocalWorkerFleet(layout: layout, recognition: recognition, workerConcurrency: workerConcurrency,
+                                         policy: ScalingPolicy(minWorkers: minWorkers, maxWorkers: maxWorkers,
+                                                               jobsPerWorker: jobsPerWorker,
+                                                               scaleInCooldown: .seconds(scaleInCooldown)),
+                                         queue: pipeline.input, metrics: metrics, logger: logger)
+        }
+        let host = self.host
+        let app = api.application(host: host, port: port) { port in
+            let line = "facerec-server listening on http://\(host):\(port) (backend: \(backend), recognition: \(engine.identifies ? "identify" : "detection only"))\n"
+            FileHandle.standardOutput.write(Data(line.utf8))
+        }
+
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { await waiter.run() }
+            if let fleet { group.addTask { await fleet.run() } }
+            try await app.runService()
+            group.cancelAll()
+        }
+        if let fleet { await fleet.shutDown() }
+    }
+}
+
+struct Setup: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Create the buckets, queues, dead-letter queue and (optionally) the S3 → SQS notification.",
+        discussion: "Idempotent. Locally it prepares --data-dir; on AWS it prints the variables to export.")
+
+    @OptionGroup var pipelineOptions: PipelineOptions
+    @Option(help: "Visibility timeout of the input queue, seconds.") var visibilityTimeout = 60
+    @Option(help: "Receives before a message moves to the dead-letter queue.") var maxReceiveCount = 3
+    @Flag(help: "Make the input bucket notify the input queue of new objects (AWS only).") var s3Notifications = false
+
+    func run() async throws {
+        let backend = try PipelineBackend.from(dataDirectory: pipelineOptions.dataDirectory)
+        let setup = PipelineSetup(settings: .init(visibilityTimeout: .seconds(visibilityTimeout), maxReceiveCount: maxReceiveCount),
+                                  s3Notifications: s3Notifications, logger: ServiceLogging.logger("facerec.setup"))
+        let report = try await setup.run(backend)
+        for action in report.actions { ServiceLog.notice(action) }
+        for (name, value) in report.variables { print("export \(name)=\(WorkerUserData.shellQuoted(value))") }
+    }
+}

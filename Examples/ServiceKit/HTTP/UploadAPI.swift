@@ -1,0 +1,286 @@
+import CloudPipeline
+import Foundation
+import Hummingbird
+import Logging
+
+/// Limits and options of the upload API.
+public struct UploadAPIConfiguration: Sendable {
+    /// Largest request body accepted (413 beyond).
+    public var maxBodyBytes: Int
+    /// How long `POST /` waits for the result before answering 504.
+    public var resultTimeout: Duration
+    /// When set, upload and recognition routes require `Authorization: Bearer <token>`
+    /// (`/healthz` and `/metrics` stay open for probes and scrapers).
+    public var bearerToken: String?
+
+    public init(maxBodyBytes: Int = 10 * 1024 * 1024, resultTimeout: Duration = .seconds(60), bearerToken: String? = nil) {
+        self.maxBodyBytes = maxBodyBytes
+        self.resultTimeout = resultTimeout
+        self.bearerToken = bearerToken.flatMap { $0.isEmpty ? nil : $0 }
+    }
+}
+
+/// The web tier: the old system's `POST /` contract plus a small JSON API.
+///
+/// | route | answer |
+/// |---|---|
+/// | `POST /` (multipart field `inputFile`) | `STEM:NAME` as plain text once the result is in; 504 after the wait |
+/// | `POST /v1/images` (multipart or raw image body) | 202 `{"id", "key", "result"}` |
+/// | `GET /v1/results/{id}` | 200 `{"status": "done"/"failed", "name", "line"}`, 202 pending, 404 unknown |
+/// | `POST /v1/recognize` (multipart or raw image body) | 200 JSON faces, boxes, names, distances (in process, no queue) |
+/// | `GET /healthz` | 200 `{"status": "ok", ...}` |
+/// | `GET /metrics` | Prometheus text |
+///
+/// Every upload is size-limited (413), must decode as an image (415) and is stored under a key
+/// built by ``UploadNaming`` (the client's name never becomes a path). Errors are short plain
+/// messages; internal details go to the log only.
+public struct UploadAPI: Sendable {
+    public let pipeline: Pipeline
+    public let engine: FaceRecognitionEngine
+    public let waiter: ResultWaiter
+    public let metrics: ServiceMetrics
+    public let configuration: UploadAPIConfiguration
+    let logger: Logger
+
+    public init(pipeline: Pipeline, engine: FaceRecognitionEngine, waiter: ResultWaiter, metrics: ServiceMetrics,
+                configuration: UploadAPIConfiguration = .init(), logger: Logger = Logger(label: "facerec.server")) {
+        self.pipeline = pipeline
+        self.engine = engine
+        self.waiter = waiter
+        self.metrics = metrics
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The multipart field of the old upload form.
+    public static let legacyField = "inputFile"
+
+    public func makeRouter() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: MetricsMiddleware(metrics: metrics))
+        router.get("/healthz") { _, _ in try self.health() }
+        router.get("/metrics") { _, _ in await self.metricsText() }
+        let protected = router.group().add(middleware: BearerTokenMiddleware(token: configuration.bearerToken))
+        protected.post("/") { request, context in try await self.legacyUpload(request, context: context) }
+        protected.post("/v1/images") { request, context in try await self.submit(request, context: context) }
+        protected.get("/v1/results/:id") { _, context in try await self.result(id: context.parameters.get("id") ?? "") }
+        protected.post("/v1/recognize") { request, context in try await self.recognize(request, context: context) }
+        return router
+    }
+
+    /// The HTTP server for this API on `host:port` (0: any free port); `onListening` gets the
+    /// bound port once the server accepts connections.
+    public func application(host: String, port: Int, onListening: @escaping @Sendable (Int) -> Void = { _ in })
+        -> some ApplicationProtocol {
+        Application(router: makeRouter(),
+                    configuration: .init(address: .hostname(host, port: port), serverName: "facerec-server"),
+                    onServerRunning: { channel in onListening(channel.localAddress?.port ?? port) },
+                    logger: logger)
+    }
+
+    // MARK: Routes
+
+    func legacyUpload(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let upload = try await receiveImage(request, multipartOnly: true)
+        let job = try await enqueue(upload)
+        guard let result = await waiter.wait(inputKey: job.key, resultKey: job.resultKey, stem: job.stem,
+                                             timeout: configuration.resultTimeout) else {
+            metrics.recordJob(outcome: "timeout")
+            return Self.text("\(job.stem): no result within \(configuration.resultTimeout)\n", status: .gatewayTimeout)
+        }
+        metrics.recordJob(outcome: result.succeeded ? "ok" : "error")
+        return Self.text(result.line, status: result.succeeded ? .ok : .unprocessableContent)
+    }
+
+    func submit(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let upload = try await receiveImage(request, multipartOnly: false)
+        let job = try await enqueue(upload, waiting: false)
+        struct Accepted: Encodable { let id: String; let key: String; let result: String }
+        return try Self.json(Accepted(id: job.id, key: job.key, result: "/v1/results/\(job.id)"), status: .accepted)
+    }
+
+    func result(id: String) async throws -> Response {
+        guard UploadNaming.isValidID(id) else { throw HTTPError(.notFound, message: "no such upload") }
+        let prefix = "\(UploadNaming.prefix)/\(id)/"
+        struct Status: Encodable { let id: String; let status: String; let name: String?; let line: String?; let error: String? }
+        let results = try await storage("list results") { try await pipeline.outputStore.list(prefix: prefix) }
+        if let first = results.first {
+            let data = try await storage("read result") { try await pipeline.outputStore.get(key: first.key) }
+            let text = String(decoding: data, as: UTF8.self)
+            let stem = JobObject(bucket: nil, key: first.key).stem
+            if text.hasPrefix("error: ") {
+                return try Self.json(Status(id: id, status: "failed", name: nil, line: "\(stem):\(RecognitionWorker.errorLabel)",
+                                            error: String(text.dropFirst("error: ".count))), status: .ok)
+            }
+            return try Self.json(Status(id: id, status: "done", name: text, line: "\(stem):\(text)", error: nil), status: .ok)
+        }
+        let inputs = try await storage("list uploads") { try await pipeline.inputStore.list(prefix: prefix) }
+        guard !inputs.isEmpty else { throw HTTPError(.notFound, message: "no such upload") }
+        return try Self.json(Status(id: id, status: "pending", name: nil, line: nil, error: nil), status: .accepted)
+    }
+
+    func recognize(_ request: Request, context: BasicRequestContext) async throws -> Response {
+        let upload = try await receiveImage(request, multipartOnly: false, validate: false)
+        do {
+            return try Self.json(try await engine.analyze(upload.data), status: .ok)
+        } catch let error as UnprocessableImage {
+            throw HTTPError(.unsupportedMediaType, message: error.reason)
+        }
+    }
+
+    func health() throws -> Response {
+        struct Health: Encodable { let status: String; let backend: String; let identifies: Bool }
+        let backend: String
+        switch pipeline.backend {
+        case .local: backend = "local"
+        case .aws: backend = "aws"
+        }
+        return try Self.json(Health(status: "ok", backend: backend, identifies: engine.identifies), status: .ok)
+    }
+
+    func metricsText() async -> Response {
+        await metrics.refresh(pipeline: pipeline, waiting: waiter.waitingCount)
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: metrics.text())))
+    }
+
+    // MARK: Upload handling
+
+    struct Upload { let filename: String?; let data: Data }
+
+    struct Job { let id: String; let key: String; let resultKey: String; let stem: String }
+
+    /// Reads the body (bounded), takes the image out of a multipart form or the raw body, and
+    /// checks that it decodes.
+    func receiveImage(_ request: Request, multipartOnly: Bool, validate: Bool = true) async throws -> Upload {
+        if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > configuration.maxBodyBytes {
+            throw HTTPError(.contentTooLarge, message: "the body exceeds \(configuration.maxBodyBytes) bytes")
+        }
+        // Beyond the limit NIO's collect throws NIOTooManyBytesError, which Hummingbird answers with 413.
+        let buffer = try await request.body.collect(upTo: configuration.maxBodyBytes)
+        let body = Data(buffer: buffer)
+        let contentType = request.headers[.contentType]
+        let upload: Upload
+        if contentType?.lowercased().hasPrefix("multipart/") == true {
+            let form: MultipartFormData
+            do {
+                form = try MultipartFormData(body: body, boundary: MultipartFormData.boundary(fromContentType: contentType))
+            } catch {
+                throw HTTPError(.badRequest, message: error.description)
+            }
+            let part = form.part(named: Self.legacyField) ?? (multipartOnly ? nil : form.parts.first { $0.filename != nil })
+            guard let part else { throw HTTPError(.badRequest, message: "the form has no \(Self.legacyField) file field") }
+            upload = Upload(filename: part.filename, data: part.body)
+        } else if multipartOnly {
+            throw HTTPError(.badRequest, message: "expected multipart/form-data with a \(Self.legacyField) field")
+        } else {
+            upload = Upload(filename: request.uri.queryParameters["filename"].map(String.init), data: body)
+        }
+        guard !upload.data.isEmpty else { throw HTTPError(.badRequest, message: "the image is empty") }
+        if validate {
+            do {
+                _ = try await engine.validateImage(upload.data)
+            } catch let error as UnprocessableImage {
+                throw HTTPError(.unsupportedMediaType, message: error.reason)
+            }
+        }
+        return upload
+    }
+
+    /// Stores the image and queues its job (unless the bucket notifies the queue itself).
+    func enqueue(_ upload: Upload, waiting: Bool = true) async throws -> Job {
+        let id = UploadNaming.newID()
+        let key = try UploadNaming.key(id: id, filename: upload.filename)
+        let object = JobObject(bucket: nil, key: key)
+        if waiting { await waiter.expect(inputKey: key) }
+        do {
+            try await pipeline.inputStore.put(upload.data, key: key, contentType: Self.imageContentType(upload.data))
+            if !pipeline.bucketNotifiesQueue {
+                _ = try await pipeline.input.send(key, attributes: [:])
+            }
+        } catch {
+            if waiting { await waiter.forget(inputKey: key) }
+            logger.error("could not queue an upload", metadata: ["key": "\(key)", "error": "\(error)"])
+            throw HTTPError(.serviceUnavailable, message: "the upload could not be stored; try again")
+        }
+        logger.debug("upload queued", metadata: ["key": "\(key)", "bytes": "\(upload.data.count)"])
+        return Job(id: id, key: key, resultKey: object.resultKey, stem: object.stem)
+    }
+
+    private func storage<T>(_ what: String, _ body: () async throws -> T) async throws -> T {
+        do {
+            return try await body()
+        } catch {
+            logger.error("storage failed: \(what)", metadata: ["error": "\(error)"])
+            throw HTTPError(.serviceUnavailable, message: "storage is unavailable; try again")
+        }
+    }
+
+    static func imageContentType(_ data: Data) -> String {
+        data.starts(with: [0x89, 0x50, 0x4E, 0x47]) ? "image/png" : "image/jpeg"
+    }
+
+    static func text(_ text: String, status: HTTPResponse.Status) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status) throws -> Response {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))
+    }
+}
+
+/// Records every request's route, status and latency.
+struct MetricsMiddleware<Context: RequestContext>: RouterMiddleware {
+    let metrics: ServiceMetrics
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        let start = ContinuousClock.now
+        let route = context.endpointPath ?? "unmatched"
+        do {
+            let response = try await next(request, context)
+            metrics.recordRequest(route: route, status: response.status.code, duration: ContinuousClock.now - start)
+            return response
+        } catch let error as any HTTPResponseError {
+            metrics.recordRequest(route: route, status: error.status.code, duration: ContinuousClock.now - start)
+            throw error
+        } catch {
+            metrics.recordRequest(route: route, status: 500, duration: ContinuousClock.now - start)
+            throw error
+        }
+    }
+}
+
+/// Requires `Authorization: Bearer <token>` when a token is configured.
+struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: String?
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        guard let token else { return try await next(request, context) }
+        let presented = request.headers[.authorization].flatMap { value -> String? in
+            let prefix = "Bearer "
+            return value.hasPrefix(prefix) ? String(value.dropFirst(prefix.count)) : nil
+        }
+        guard let presented, Self.constantTimeEquals(Array(presented.utf8), Array(token.utf8)) else {
+            var headers = HTTPFields()
+            headers[.wwwAuthenticate] = "Bearer"
+            throw HTTPError(.unauthorized, headers: headers, message: "a valid bearer token is required")
+        }
+        return try await next(request, context)
+    }
+
+    /// Compares without an early exit, so timing does not reveal the matching prefix length.
+    static func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        var difference = UInt8(a.count == b.count ? 0 : 1)
+        for i in 0..<max(a.count, b.count) {
+            difference |= (i < a.count ? a[i] : 0) ^ (i < b.count ? b[i] : 0)
+        }
+        return difference == 0
+    }
+}

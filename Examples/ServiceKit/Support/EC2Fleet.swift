@@ -1,0 +1,26 @@
+import CloudPipeline
+import Foundation
+import Logging
+
+/// Builds the EC2 ``InstanceProvider`` the auto-scaler uses on AWS.
+public enum EC2Fleet {
+    /// The tag key that marks the fleet's instances.
+    public static let tagKey = "facerec:pipeline"
+
+    /// - Throws: ``CloudConfigurationError`` when `AMI_ID` is missing.
+    public static func provider(cloud: CloudConfiguration, instanceType: String, instanceProfile: String?, keyName: String?,
+                                fleetName: String, maxWorkers: Int, workerArguments: [String], installDirectory: String,
+                                environment: [String: String] = ProcessInfo.processInfo.environment,
+                                logger: Logger) throws -> EC2InstanceProvider {
+        let ami = try cloud.require(\.amiId, "AMI_ID")
+        let template = EC2RunInstancesRequest(
+            imageId: ami, instanceType: instanceType, keyName: keyName,
+            securityGroupIds: cloud.securityGroupId.map { [$0] } ?? [], subnetId: cloud.subnetId,
+            userData: WorkerUserData.script(environment: environment, workerArguments: workerArguments,
+                                            installDirectory: installDirectory),
+            tags: ["Name": "facerec-worker"], iamInstanceProfileName: instanceProfile)
+        let client = EC2Client(configuration: cloud.clientConfiguration(for: .ec2, logger: logger))
+        return EC2InstanceProvider(client: client, template: template, tagKey: tagKey, tagValue: fleetName,
+                                   limit: max(1, maxWorkers))
+    }
+}

@@ -1,0 +1,56 @@
+import CloudPipeline
+import Foundation
+import Logging
+
+/// The embedded default's workers: `facerec-worker` processes on this machine, started and
+/// stopped by an ``AutoScaler`` over a ``ProcessInstanceProvider``.
+public final class LocalWorkerFleet: Sendable {
+    public let provider: ProcessInstanceProvider
+    public let scaler: AutoScaler
+    public let interval: Duration
+    private let metrics: ServiceMetrics?
+    private let logger: Logger
+
+    public init(layout: LocalPipelineLayout, recognition: RecognitionOptions, workerConcurrency: Int, policy: ScalingPolicy,
+                queue: any MessageQueue, workerExecutable: URL? = nil, interval: Duration = .seconds(1),
+                metrics: ServiceMetrics? = nil, logger: Logger) throws {
+        let executable = workerExecutable ?? executableDirectory().appendingPathComponent("facerec-worker")
+        guard FileManager.default.isExecutableFile(atPath: executable.path) else {
+            throw ServiceStartupError("the worker executable is missing at \(executable.path) (build the facerec-worker product)")
+        }
+        let logs = layout.dataDirectory.appendingPathComponent("logs", isDirectory: true)
+        try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        provider = ProcessInstanceProvider(
+            command: .init(executable: executable,
+                           arguments: recognition.arguments + ["--data-dir", layout.dataDirectory.path,
+                                                               "--concurrency", String(workerConcurrency)],
+                           environment: ["FACEREC_DATA_DIR": layout.dataDirectory.path]),
+            limit: max(policy.maxWorkers, 1), logDirectory: logs)
+        scaler = AutoScaler(queue: queue, provider: provider, policy: policy, logger: logger)
+        self.interval = interval
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    /// Scales until cancelled.
+    public func run() async {
+        while !Task.isCancelled {
+            do {
+                try await scaler.reconcile()
+                metrics?.setWorkers(try await provider.running().count)
+            } catch {
+                logger.error("scaling failed", metadata: ["error": "\(error)"])
+            }
+            do { try await Task.sleep(for: interval) } catch { break }
+        }
+    }
+
+    /// Asks every worker to finish its jobs and exit, and waits (up to `timeout`) until they have.
+    public func shutDown(timeout: Duration = .seconds(60)) async {
+        try? await provider.terminateAll()
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline, provider.all().contains(where: { $0.state != .stopped }) {
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+    }
+}
