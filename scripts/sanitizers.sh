@@ -33,7 +33,7 @@ NICE="${NICE-nice -n 10}"
 # concurrent detections (both share one model through InferenceContextPool), the context
 # pool's own tests, the recognizer's batch path, and the CloudPipeline worker and auto-scaler.
 # (A regex over test ids "<Module>.<Type>/<function>"; names not present yet match nothing.)
-TSAN_FILTER="${TSAN_FILTER:-LocalQueueTests|LocalStoreTests|LocalProcessProviderTests|QueueConformanceTests|StoreConformanceTests|FaceNetParityTests/concurrentContexts|FaceNetParityTests/batchIndependence|MTCNNAPITests/concurrentDetectionsAgree|InferenceContextPoolTests|RecognitionAgreementTests/thresholdAndNoFace|Worker|AutoScaler|Scaler}"
+TSAN_FILTER="${TSAN_FILTER:-LocalQueueTests|LocalHTTPServerTests|LocalStoreTests|LocalProcessProviderTests|QueueConformanceTests|StoreConformanceTests|FaceNetParityTests/concurrentContexts|FaceNetParityTests/batchIndependence|MTCNNAPITests/concurrentDetectionsAgree|InferenceContextPoolTests|RecognitionAgreementTests/thresholdAndNoFace|Worker|AutoScaler|Scaler}"
 
 # Lines that only a sanitizer runtime prints.
 REPORT_PATTERN='ERROR: AddressSanitizer|ERROR: LeakSanitizer|WARNING: ThreadSanitizer|ThreadSanitizer: reported|runtime error: |SUMMARY: UndefinedBehaviorSanitizer|ERROR: UndefinedBehaviorSanitizer'
