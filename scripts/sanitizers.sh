@@ -63,9 +63,14 @@ keep_niced() { # root-pid level
     done
 }
 
-# User+system CPU seconds of this shell's finished children (bash's `times`, second line).
+# User+system CPU seconds of this shell's finished children (bash's `times`, second line),
+# into the variable named $1. `times` must run in this shell, not a $(...) subshell.
 children_cpu() {
-    times | sed -n 2p | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%d", t }'
+    local file
+    file=$(mktemp)
+    times > "$file"
+    printf -v "$1" '%s' "$(sed -n 2p "$file" | awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%d", t }')"
+    rm -f "$file"
 }
 
 run_one() { # sanitizer
@@ -108,7 +113,7 @@ run_one() { # sanitizer
 
     echo "==> $s: $SWIFT ${args[*]}"
     local start=$SECONDS status cpu_before cpu_after
-    cpu_before=$(children_cpu)
+    children_cpu cpu_before
     # shellcheck disable=SC2086
     $NICE "$SWIFT" "${args[@]}" > >(tee "$log") 2>&1 &
     local pid=$! watcher=
@@ -120,7 +125,7 @@ run_one() { # sanitizer
     [ -n "$watcher" ] && kill "$watcher" 2>/dev/null && wait "$watcher" 2>/dev/null
     sleep 0.2 # let tee flush
     local elapsed=$((SECONDS - start))
-    cpu_after=$(children_cpu)
+    children_cpu cpu_after
     local reports
     reports=$(grep -cE "$REPORT_PATTERN" "$log")
     # Swift Testing: "Test run with 123 tests in 45 suites passed after 6.7 seconds."
