@@ -264,9 +264,7 @@ private struct FileSystem {
         let directory = dirfd(stream)
         var names: [String] = []
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
+            let name = entryName(entry)
             if name != "." && name != ".." { names.append(name) }
         }
         var removed = 0
@@ -303,9 +301,7 @@ private struct FileSystem {
         let directory = dirfd(stream)
         var names: [String] = []
         while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
+            let name = entryName(entry)
             if name != "." && name != ".." { names.append(name) }
         }
         for name in names {
@@ -460,6 +456,15 @@ private struct FileSystem {
     private func failure(_ what: String, _ code: Int32, _ note: String? = nil) -> ObjectStoreError {
         let detail = "\(what): \(Self.errnoText(code))" + (note.map { " (\($0))" } ?? "")
         return .backend(operation: operation, key: key.rawValue, detail: detail)
+    }
+
+    /// The name of a `readdir` entry, read in place up to its NUL. glibc's entries are only
+    /// `d_reclen` bytes long, so the last one in readdir's buffer can end well before the
+    /// 256 bytes `d_name` is declared with: copying the whole field (as
+    /// `withUnsafeBytes(of: entry.pointee.d_name)` does) reads past the buffer (ASan found it).
+    static func entryName(_ entry: UnsafeMutablePointer<dirent>) -> String {
+        let offset = MemoryLayout<dirent>.offset(of: \dirent.d_name)!
+        return String(cString: (UnsafeRawPointer(entry) + offset).assumingMemoryBound(to: CChar.self))
     }
 
     static func errnoText(_ code: Int32) -> String {

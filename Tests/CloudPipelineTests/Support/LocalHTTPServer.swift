@@ -39,6 +39,10 @@ final class LocalHTTPServer: @unchecked Sendable {
     private let listener: Int32
     private let lock = NSLock()
     private var recorded: [Request] = []
+    private var stopping = false
+    /// Signalled by the serving thread once it has closed the listener and will touch no
+    /// descriptor again.
+    private let finished = DispatchSemaphore(value: 0)
     private let handler: @Sendable (Request) -> Response
 
     init(handler: @escaping @Sendable (Request) -> Response) throws {
@@ -75,16 +79,32 @@ final class LocalHTTPServer: @unchecked Sendable {
     /// Requests received so far, in order.
     var requests: [Request] { lock.withLock { recorded } }
 
-    /// Stops accepting connections.
+    /// Stops accepting connections: returns once the listener is closed and the serving thread
+    /// has finished (any request in progress is answered first). Calling it again does nothing.
+    ///
+    /// Only the serving thread closes the listener. When `stop()` closed it from outside while
+    /// that thread was still answering a request, the thread went back to `accept()` on a
+    /// descriptor number the next test's server had meanwhile been given, and answered that
+    /// server's requests with the old handler (AWSRetryTests failed this way under ASan).
     func stop() {
-        shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
+        let first = lock.withLock { () -> Bool in
+            defer { stopping = true }
+            return !stopping
+        }
+        if first { finished.wait() }
     }
 
     private func serve() {
-        while true {
+        defer {
+            close(listener)
+            finished.signal()
+        }
+        while !lock.withLock({ stopping }) {
+            // Wait for a connection at most 20 ms at a time so a stop() is noticed promptly.
+            var entry = pollfd(fd: listener, events: Int16(POLLIN), revents: 0)
+            guard poll(&entry, 1, 20) > 0, !lock.withLock({ stopping }) else { continue }
             let connection = accept(listener, nil, nil)
-            if connection < 0 { return }
+            if connection < 0 { continue }
             handle(connection)
             close(connection)
         }

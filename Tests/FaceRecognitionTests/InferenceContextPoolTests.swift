@@ -1,0 +1,55 @@
+import Foundation
+import Testing
+
+@testable import FaceRecognition
+
+/// The pool FaceNet and MTCNN share between concurrent callers (also run under ThreadSanitizer
+/// by scripts/sanitizers.sh thread).
+@Suite("InferenceContextPool")
+struct InferenceContextPoolTests {
+    /// Which contexts are borrowed right now, and every context ever handed out.
+    final class Ledger: @unchecked Sendable {
+        private let lock = NSLock()
+        private var busy: Set<ObjectIdentifier> = []
+        private(set) var seen: Set<ObjectIdentifier> = []
+        private(set) var overlaps = 0
+
+        func borrow(_ context: InferenceContext) {
+            lock.withLock {
+                let id = ObjectIdentifier(context)
+                if !busy.insert(id).inserted { overlaps += 1 }
+                seen.insert(id)
+            }
+        }
+
+        func giveBack(_ context: InferenceContext) { _ = lock.withLock { busy.remove(ObjectIdentifier(context)) } }
+        var snapshot: (seen: Int, overlaps: Int) { lock.withLock { (seen.count, overlaps) } }
+    }
+
+    @Test("concurrent borrowers never share a context; idle contexts are reused")
+    func borrowersNeverShare() throws {
+        let pool = InferenceContextPool()
+        let ledger = Ledger()
+        let callers = 4
+        DispatchQueue.concurrentPerform(iterations: callers) { _ in
+            for _ in 0..<25 {
+                _ = pool.withContext { context -> Int? in
+                    ledger.borrow(context)
+                    defer { ledger.giveBack(context) }
+                    usleep(200) // hold it a moment, so borrowers overlap
+                    return context.workspaceBytes
+                }
+            }
+        }
+        let result = ledger.snapshot
+        #expect(result.overlaps == 0)
+        // A context is created only when none is idle, so never more than the callers at once.
+        #expect(result.seen >= 1)
+        #expect(result.seen <= callers)
+
+        // Sequential borrowers after that all get one of the idle contexts back.
+        var later: Set<ObjectIdentifier> = []
+        for _ in 0..<5 { _ = pool.withContext { context -> Int? in later.insert(ObjectIdentifier(context)); return 0 } }
+        #expect(later.count == 1)
+    }
+}
