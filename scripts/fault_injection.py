@@ -196,7 +196,7 @@ class LocalBackend:
         db.close()
         return rows
 
-    def results(self):
+    def results(self, bodies=True):
         root = os.path.join(self.data, "buckets", "output", "objects")
         out = {}
         for dirpath, _, files in os.walk(root):
@@ -205,8 +205,10 @@ class LocalBackend:
                     continue
                 rel = os.path.relpath(os.path.join(dirpath, name), root)
                 key = "/".join(p[:-2] for p in rel.split(os.sep))
-                with open(os.path.join(dirpath, name), "rb") as f:
-                    out[key] = f.read().decode("utf-8", "replace")
+                out[key] = None
+                if bodies:
+                    with open(os.path.join(dirpath, name), "rb") as f:
+                        out[key] = f.read().decode("utf-8", "replace")
         return out
 
     def close(self):
@@ -290,11 +292,12 @@ class MotoBackend:
     def output_messages(self):
         return self._drain(self.env["OUTPUT_QUEUE_URL"])
 
-    def results(self):
+    def results(self, bodies=True):
         out = {}
         for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.env["OUTPUT_BUCKET"]):
             for obj in page.get("Contents", []):
-                out[obj["Key"]] = self.s3.get_object(Bucket=self.env["OUTPUT_BUCKET"], Key=obj["Key"])["Body"].read().decode()
+                out[obj["Key"]] = (self.s3.get_object(Bucket=self.env["OUTPUT_BUCKET"], Key=obj["Key"])["Body"].read().decode()
+                                   if bodies else None)
         return out
 
     def close(self):
@@ -523,7 +526,7 @@ def main():
             if now - started > args.timeout:
                 raise SystemExit("timed out waiting for the drain")
             depth = backend.input_depth()
-            results = backend.results()
+            results = backend.results(bodies=False)
             if depth == 0 and want <= set(results):
                 break
             if now >= next_kill:
@@ -532,7 +535,7 @@ def main():
             if now - last_report > 30:
                 log(f"  input queue {depth}, results {len(set(results) & want)}/{len(want)}, kills {workers.kills}")
                 last_report = now
-            time.sleep(0.5)
+            time.sleep(2)
         drain_seconds = time.time() - started
         workers.stop()
         if backend.proxy:
@@ -585,6 +588,17 @@ def main():
         print(f"dead-letter queue: {sum(dlq.values())} messages ({sum(corrupt.values())} corrupt jobs)")
         print(f"result objects: {len(set(results) & want)}/{len(want)}; most common answers: {answers.most_common(4)}")
         print(f"time to drain: {drain_seconds:.1f} s ({len(expected) / drain_seconds:.2f} jobs/s); load at end: {load}")
+        secret = getattr(backend, "secret", None)
+        if secret:
+            leaked = []
+            for name in os.listdir(workdir):
+                path = os.path.join(workdir, name)
+                if os.path.isfile(path) and (name.endswith(".log") or name.endswith(".out")):
+                    if secret in open(path, errors="replace").read():
+                        leaked.append(name)
+            print(f"moto secret access key in the server/worker logs: {'FOUND in ' + ', '.join(leaked) if leaked else 'nowhere'}")
+            if leaked:
+                problems.append(f"the secret access key appears in {leaked}")
         if problems:
             print("FAILED:")
             for line in problems[:20]:
