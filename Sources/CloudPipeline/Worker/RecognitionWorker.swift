@@ -17,8 +17,9 @@ import Logging
 /// - **Shutdown**: cancelling ``run()`` (the executables do it on SIGTERM) stops receiving, lets
 ///   the jobs in flight finish, and returns.
 /// - **Permanent failures** (a body that is not a job, a missing object, bytes that are not an
-///   image): an error result `error: <reason>` is written when there is a key to write it
-///   under, `STEM:Error` is sent on the first delivery only, and the message is made visible
+///   image): `STEM:Error` is sent, then an error result `error: <reason>` written when there
+///   is a key to write it under (a redelivery that finds that result sends nothing more, one
+///   that does not — the earlier delivery was cut short — sends the line), and the message is made visible
 ///   again after ``Configuration/failedJobRetryDelay`` without being deleted, so the queue's
 ///   redrive policy moves it to the dead-letter queue after `maxReceiveCount` receives (it is
 ///   never retried forever, and it stays inspectable).
@@ -238,12 +239,28 @@ public struct RecognitionWorker: Sendable {
     }
 
     private func storeError(_ reason: String, for object: JobObject, firstDelivery: Bool) async throws {
-        let text = "error: " + reason
-        // A key the store refuses cannot hold a result either; the line below still reports it.
+        let text = Data(("error: " + reason).utf8)
+        // The Error line is sent *before* the error result is written, so a later delivery that
+        // finds that result knows the line went out. A delivery cut short before that point (a
+        // worker killed, a transient S3 failure on the first try) is thus made good by the next
+        // one instead of leaving the uploader without an answer; one cut between the send and
+        // the write repeats the line (at least once, like results).
+        if !firstDelivery {
+            do {
+                if try await outputStore.get(key: object.resultKey) == text { return }
+            } catch ObjectStoreError.notFound {
+            } catch ObjectStoreError.invalidKey {
+                return  // no result can be stored under it: the first delivery reported it
+            }
+        }
+        try await sendErrorLine(reason, for: object)
+        // A key the store refuses cannot hold a result either; the line above still reports it.
         do {
-            try await outputStore.put(Data(text.utf8), key: object.resultKey, contentType: "text/plain; charset=utf-8")
+            try await outputStore.put(text, key: object.resultKey, contentType: "text/plain; charset=utf-8")
         } catch ObjectStoreError.invalidKey {}
-        guard firstDelivery else { return }
+    }
+
+    private func sendErrorLine(_ reason: String, for object: JobObject) async throws {
         _ = try await output.send("\(object.stem):\(Self.errorLabel)", attributes: [
             OutputAttribute.inputKey: object.key, OutputAttribute.status: "error",
             OutputAttribute.error: Self.attributeSafe(reason),
