@@ -13,9 +13,7 @@ import Testing
 
     init() throws {
         nets = try #require(try MTCNNTestSupport.json("nets.json") as? [String: Any])
-        networks = try MTCNNNetworks(pnet: MTCNNTestSupport.stateDict("pnet.pt"),
-                                     rnet: MTCNNTestSupport.stateDict("rnet.pt"),
-                                     onet: MTCNNTestSupport.stateDict("onet.pt"))
+        networks = try MTCNNTestSupport.networks()
     }
 
     /// A context, forced onto the portable kernels when `portable`.

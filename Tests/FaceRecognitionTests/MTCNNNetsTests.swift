@@ -11,9 +11,7 @@ import Testing
 
     init() throws {
         nets = try #require(try MTCNNTestSupport.json("nets.json") as? [String: Any])
-        networks = try MTCNNNetworks(pnet: MTCNNTestSupport.stateDict("pnet.pt"),
-                                     rnet: MTCNNTestSupport.stateDict("rnet.pt"),
-                                     onet: MTCNNTestSupport.stateDict("onet.pt"))
+        networks = try MTCNNTestSupport.networks()
     }
 
     @Test func pnetMatchesTorch() throws {

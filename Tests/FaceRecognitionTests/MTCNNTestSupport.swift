@@ -26,6 +26,11 @@ enum MTCNNTestSupport {
         return try WeightsLoader.load(contentsOf: dir.appendingPathComponent(name))
     }
 
+    /// The three networks built from the fetched weights.
+    static func networks() throws -> MTCNNNetworks {
+        try MTCNNNetworks(pnet: stateDict("pnet.pt"), rnet: stateDict("rnet.pt"), onet: stateDict("onet.pt"))
+    }
+
     static func detector(_ options: MTCNNOptions = MTCNNOptions()) throws -> MTCNN {
         guard let dir = weightsDirectory else { throw MTCNNError.weightsNotFound(file: "weights/pnet.pt") }
         return try MTCNN(weightsDirectory: dir, options: options)
