@@ -24,7 +24,8 @@ struct FaceRecAutoScaler: AsyncParsableCommand {
     @Option(help: "Backlog per worker.") var jobsPerWorker = 5
     @Option(help: "Seconds the backlog must stay low before scaling in.") var scaleInCooldown = 60.0
     @Option(help: "Seconds between decisions.") var interval = 5.0
-    @Option(help: "Jobs each worker runs at once.") var workerConcurrency = 1
+    @Option(help: "Jobs each worker holds at once (its images are batched through the networks).")
+    var workerConcurrency = RecognitionWorker.Configuration.defaultConcurrency
     @Option(help: "EC2 instance type.") var instanceType = "c6i.large"
     @Option(help: "EC2 instance profile name giving the workers S3/SQS access.") var instanceProfile: String?
     @Option(help: "EC2 key pair (optional).") var keyName: String?

@@ -15,7 +15,7 @@ struct FaceRecSend: AsyncParsableCommand {
             face_images_100.csv) it also prints the accuracy. Exit status 4 if any upload failed.
             """)
 
-    @Option(help: "The server's base URL.") var url = "http://127.0.0.1:8080"
+    @Option(help: "The server's base URL (plain http://, as facerec-server listens).") var url = "http://127.0.0.1:8080"
     @Option(help: "Requests in flight at once.") var concurrency = 16
     @Option(help: "CSV with Image,Results columns to score the answers.") var labels: String?
     @Option(help: "Bearer token (default: $FACEREC_API_TOKEN).") var token: String?
@@ -24,7 +24,9 @@ struct FaceRecSend: AsyncParsableCommand {
 
     func validate() throws {
         guard concurrency >= 1 else { throw ValidationError("--concurrency must be at least 1") }
-        guard URL(string: url)?.host != nil else { throw ValidationError("--url must be an http(s) URL") }
+        guard let parsed = URL(string: url), parsed.scheme?.lowercased() == "http", parsed.host != nil else {
+            throw ValidationError("--url must be an http:// URL with a host, e.g. http://127.0.0.1:8080")
+        }
     }
 
     func run() async throws {

@@ -35,7 +35,8 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Most local workers.") var maxWorkers = max(1, ProcessInfo.processInfo.activeProcessorCount)
     @Option(help: "Backlog per worker before another is started.") var jobsPerWorker = 4
     @Option(help: "Seconds the backlog must stay low before workers are stopped.") var scaleInCooldown = 30.0
-    @Option(help: "Jobs each local worker runs at once.") var workerConcurrency = 1
+    @Option(help: "Jobs each local worker holds at once (its images are batched through the networks).")
+    var workerConcurrency = RecognitionWorker.Configuration.defaultConcurrency
     @Flag(help: "Do not start local workers (run facerec-worker yourself).") var noWorkers = false
     @Option(help: "Largest upload in bytes (413 beyond).") var maxBodyBytes = 10 * 1024 * 1024
     @Option(help: "Seconds POST / waits for a result before answering 504.") var resultTimeout = 60.0
@@ -50,7 +51,7 @@ struct Serve: AsyncParsableCommand {
             _ = try await PipelineSetup(logger: logger).run(backend)
         }
         let pipeline = try Pipeline.open(backend, logger: logger)
-        let engine = try recognition.makeEngine(concurrency: ProcessInfo.processInfo.activeProcessorCount)
+        let engine = try recognition.makeEngine(lanes: ProcessInfo.processInfo.activeProcessorCount)
         let waiter = ResultWaiter(output: pipeline.output, outputStore: pipeline.outputStore, logger: logger)
         let metrics = ServiceMetrics()
         let api = UploadAPI(pipeline: pipeline, engine: engine, waiter: waiter, metrics: metrics,

@@ -49,6 +49,8 @@ struct IdentifyCommand: ParsableCommand {
     func run() throws {
         let recognizer = try CLI.loadRecognizer(weights: weights, mtcnnDirectory: mtcnnWeights, gallery: gallery,
                                                 options: .init(threshold: threshold, metric: MatchMetric(rawValue: metric)!))
+        // One BLAS thread per parallel batch: the batches already use every core.
+        BLASThreads.configure(parallelCallers: jobs)
         let lines = LineSlots(count: images.count)
         let progress = ProgressBar(total: images.count)
         // Workers take batches of images in turn; lines are printed in input order at the end

@@ -29,7 +29,7 @@ enum ServiceFixtures {
         let recognizer = FaceRecognizer(detector: try! MTCNN(weightsDirectory: mtcnnDirectory),
                                         facenet: try! FaceNet(contentsOf: weightsFile),
                                         gallery: try! Gallery.load(contentsOf: gallery))
-        return FaceRecognitionEngine(mode: .identify(recognizer), maxConcurrentAnalyses: 2)
+        return FaceRecognitionEngine(mode: .identify(recognizer), lanes: 2)
     }()
 
     /// The first `count` images of face_images_100, sorted.

@@ -12,8 +12,12 @@ import Foundation
 /// invented.
 ///
 /// The networks are CPU-bound and synchronous, so they run on a private dispatch queue, never on
-/// Swift's cooperative pool (whose threads must stay free for I/O, lease renewals and HTTP), at
-/// most ``maxConcurrentAnalyses`` at a time.
+/// Swift's cooperative pool (whose threads must stay free for I/O, lease renewals and HTTP).
+/// Concurrent requests are coalesced by a ``MicroBatcher``: at most ``lanes`` analyses run at
+/// once, and images that arrive while they run go through the networks together, up to
+/// ``maxBatchSize`` per forward pass (FaceNet costs less per face in a batch). The answers are
+/// those of one image at a time: a face's embedding in a batch equals its embedding alone to
+/// float rounding (< 1e-5, `FaceNetParityTests`).
 public final class FaceRecognitionEngine: ImageRecognizing {
     public enum Mode: Sendable {
         case identify(FaceRecognizer)
@@ -24,23 +28,38 @@ public final class FaceRecognitionEngine: ImageRecognizing {
     public static let unidentifiedLabel = "Unidentified"
 
     public let mode: Mode
-    public let maxConcurrentAnalyses: Int
+    /// Analyses (batches) run at once.
+    public let lanes: Int
+    /// Most images per forward pass.
+    public let maxBatchSize: Int
     public let decodeOptions: DecodeOptions
     private let queue = DispatchQueue(label: "facerec.engine", attributes: .concurrent)
-    private let limiter: AsyncLimiter
+    /// Bounds the decodes running at once (a huge JPEG costs as much as a small analysis).
+    private let decodeLimiter: AsyncLimiter
+    private let batcher: MicroBatcher<RGBImage, ImageAnalysis>
 
-    public init(mode: Mode, maxConcurrentAnalyses: Int = ProcessInfo.processInfo.activeProcessorCount,
+    public init(mode: Mode, lanes: Int = ProcessInfo.processInfo.activeProcessorCount, maxBatchSize: Int = 8,
                 decodeOptions: DecodeOptions = .init()) {
         self.mode = mode
-        self.maxConcurrentAnalyses = max(1, maxConcurrentAnalyses)
+        self.lanes = max(1, lanes)
+        self.maxBatchSize = max(1, maxBatchSize)
         self.decodeOptions = decodeOptions
-        self.limiter = AsyncLimiter(limit: max(1, maxConcurrentAnalyses))
+        self.decodeLimiter = AsyncLimiter(limit: max(1, lanes))
+        let queue = self.queue
+        self.batcher = MicroBatcher(lanes: lanes, maxBatchSize: maxBatchSize) { images in
+            await withCheckedContinuation { continuation in
+                queue.async { continuation.resume(returning: Self.analyze(batch: images, mode: mode)) }
+            }
+        }
     }
 
     public var identifies: Bool {
         if case .identify = mode { return true }
         return false
     }
+
+    /// How many batches of each size have run (for tests and the benchmark's report).
+    public func batchSizes() async -> [Int: Int] { await batcher.batchSizes }
 
     // MARK: ImageRecognizing
 
@@ -53,39 +72,52 @@ public final class FaceRecognitionEngine: ImageRecognizing {
     /// - Throws: ``UnprocessableImage`` when the bytes are not a decodable image; the library's
     ///   errors otherwise.
     public func analyze(_ data: Data) async throws -> ImageAnalysis {
-        try await offload { [mode, decodeOptions] in
-            let image: RGBImage
-            do {
-                image = try ImageDecoder.decode(data, options: decodeOptions)
-            } catch {
-                throw UnprocessableImage(reason: "not a decodable image: \(error)")
-            }
-            return try Self.analyze(image, mode: mode)
-        }
+        try await batcher.submit(decode(data))
+    }
+
+    /// Analyses an already decoded image.
+    public func analyze(_ image: RGBImage) async throws -> ImageAnalysis {
+        try await batcher.submit(image)
     }
 
     /// Checks that `data` decodes as an image (the upload API's 415 check), off the cooperative pool.
     public func validateImage(_ data: Data) async throws -> (width: Int, height: Int) {
-        try await offload { [decodeOptions] in
-            do {
-                let image = try ImageDecoder.decode(data, options: decodeOptions)
-                return (image.width, image.height)
-            } catch {
-                throw UnprocessableImage(reason: "not a decodable image: \(error)")
+        let image = try await decode(data)
+        return (image.width, image.height)
+    }
+
+    private func decode(_ data: Data) async throws -> RGBImage {
+        try await decodeLimiter.run { [queue, decodeOptions] in
+            try await withCheckedThrowingContinuation { continuation in
+                queue.async {
+                    continuation.resume(with: Result {
+                        do {
+                            return try ImageDecoder.decode(data, options: decodeOptions)
+                        } catch {
+                            throw UnprocessableImage(reason: "not a decodable image: \(error)")
+                        }
+                    })
+                }
             }
         }
     }
 
-    static func analyze(_ image: RGBImage, mode: Mode) throws -> ImageAnalysis {
+    /// One result per image. In identify mode the faces of the whole batch go through FaceNet in
+    /// one pass; should that pass fail, each image is retried alone so that one bad image
+    /// cannot fail the others.
+    static func analyze(batch images: [RGBImage], mode: Mode) -> [Result<ImageAnalysis, any Error>] {
+        if case .identify(let recognizer) = mode, images.count > 1,
+           let faces = try? recognizer.recognize(batch: images) {
+            return zip(images, faces).map { .success(analysis(of: $0, identified: $1)) }
+        }
+        return images.map { image in Result { try analyze(image, mode: mode) } }
+    }
+
+    /// Analyses one image, synchronously, on the calling thread.
+    public static func analyze(_ image: RGBImage, mode: Mode) throws -> ImageAnalysis {
         switch mode {
         case .identify(let recognizer):
-            let faces = try recognizer.recognize(image)
-            return ImageAnalysis(
-                label: FaceRecognizer.label(for: faces), identified: true, width: image.width, height: image.height,
-                faces: faces.map { face in
-                    FaceReport(box: face.face.box.array, probability: face.face.probability,
-                               name: face.match?.name ?? FaceRecognizer.unknownLabel, distance: face.candidates.first?.distance)
-                })
+            return analysis(of: image, identified: try recognizer.recognize(image))
         case .detectionOnly(let detector):
             let faces = try detector.detect(image)
             return ImageAnalysis(
@@ -95,12 +127,13 @@ public final class FaceRecognitionEngine: ImageRecognizing {
         }
     }
 
-    private func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await limiter.run {
-            try await withCheckedThrowingContinuation { continuation in
-                queue.async { continuation.resume(with: Result { try work() }) }
-            }
-        }
+    private static func analysis(of image: RGBImage, identified faces: [RecognizedFace]) -> ImageAnalysis {
+        ImageAnalysis(
+            label: FaceRecognizer.label(for: faces), identified: true, width: image.width, height: image.height,
+            faces: faces.map { face in
+                FaceReport(box: face.face.box.array, probability: face.face.probability,
+                           name: face.match?.name ?? FaceRecognizer.unknownLabel, distance: face.candidates.first?.distance)
+            })
     }
 }
 

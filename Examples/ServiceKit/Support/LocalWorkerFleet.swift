@@ -1,4 +1,5 @@
 import CloudPipeline
+import FaceRecognition
 import Foundation
 import Logging
 
@@ -20,16 +21,30 @@ public final class LocalWorkerFleet: Sendable {
         }
         let logs = layout.dataDirectory.appendingPathComponent("logs", isDirectory: true)
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+        // The workers share this machine: each gets an equal share of the cores as analysis
+        // lanes, each lane one BLAS thread (more would oversubscribe the cores once the fleet is
+        // full). An operator's OPENBLAS_NUM_THREADS is passed on untouched.
+        let lanes = Self.lanesPerWorker(cores: ProcessInfo.processInfo.activeProcessorCount, maxWorkers: policy.maxWorkers)
+        var environment = ["FACEREC_DATA_DIR": layout.dataDirectory.path]
+        if ProcessInfo.processInfo.environment[BLASThreads.environmentVariable] == nil {
+            environment[BLASThreads.environmentVariable] = "1"
+        }
         provider = ProcessInstanceProvider(
             command: .init(executable: executable,
                            arguments: recognition.arguments + ["--data-dir", layout.dataDirectory.path,
-                                                               "--concurrency", String(workerConcurrency)],
-                           environment: ["FACEREC_DATA_DIR": layout.dataDirectory.path]),
+                                                               "--concurrency", String(workerConcurrency),
+                                                               "--lanes", String(lanes)],
+                           environment: environment),
             limit: max(policy.maxWorkers, 1), logDirectory: logs)
         scaler = AutoScaler(queue: queue, provider: provider, policy: policy, logger: logger)
         self.interval = interval
         self.metrics = metrics
         self.logger = logger
+    }
+
+    /// Analysis lanes per worker when `maxWorkers` workers share `cores` cores.
+    public static func lanesPerWorker(cores: Int, maxWorkers: Int) -> Int {
+        max(1, cores / max(1, maxWorkers))
     }
 
     /// Scales until cancelled.

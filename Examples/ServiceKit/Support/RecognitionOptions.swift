@@ -32,8 +32,10 @@ public struct RecognitionOptions: ParsableArguments, Sendable {
     }
 
     /// Loads the networks. A missing weights file is an error; no `--weights` at all means
-    /// detection only, said plainly on stderr.
-    public func makeEngine(concurrency: Int) throws -> FaceRecognitionEngine {
+    /// detection only, said plainly on stderr. `lanes` analyses run at once, each with its
+    /// share of the cores' BLAS threads, of up to `maxBatchSize` images.
+    public func makeEngine(lanes: Int, maxBatchSize: Int = 8) throws -> FaceRecognitionEngine {
+        BLASThreads.configure(parallelCallers: lanes)
         let detector: MTCNN
         do {
             detector = try MTCNN(weightsDirectory: URL(fileURLWithPath: mtcnnWeights))
@@ -42,7 +44,7 @@ public struct RecognitionOptions: ParsableArguments, Sendable {
         }
         guard let weights else {
             ServiceLog.notice("no FaceNet weights given (--weights): running detection only. Results are NoFace or \(FaceRecognitionEngine.unidentifiedLabel), never a name.")
-            return FaceRecognitionEngine(mode: .detectionOnly(detector), maxConcurrentAnalyses: concurrency)
+            return FaceRecognitionEngine(mode: .detectionOnly(detector), lanes: lanes, maxBatchSize: maxBatchSize)
         }
         guard FileManager.default.fileExists(atPath: weights) else {
             throw ServiceStartupError("FaceNet weights not found at \(weights) (see weights/README.md)")
@@ -61,7 +63,7 @@ public struct RecognitionOptions: ParsableArguments, Sendable {
         }
         let recognizer = FaceRecognizer(detector: detector, facenet: facenet, gallery: loadedGallery,
                                         options: .init(threshold: threshold))
-        return FaceRecognitionEngine(mode: .identify(recognizer), maxConcurrentAnalyses: concurrency)
+        return FaceRecognitionEngine(mode: .identify(recognizer), lanes: lanes, maxBatchSize: maxBatchSize)
     }
 
     private func absolute(_ path: String) -> String {

@@ -11,7 +11,8 @@ import Logging
 /// the redelivery writes the same result again (recognition is deterministic, so redelivery is
 /// idempotent; the output queue may see the answer twice).
 ///
-/// - **Concurrency**: ``Configuration/concurrency`` receive loops, one job each.
+/// - **Concurrency**: ``Configuration/concurrency`` receive loops, one job each; a recognizer
+///   such as ServiceKit's engine batches the images of the jobs in hand.
 /// - **Long jobs**: while a job runs its lease is renewed every
 ///   ``Configuration/leaseRenewalInterval``, so a slow image is not handed to a second worker.
 /// - **Shutdown**: cancelling ``run()`` (the executables do it on SIGTERM) stops receiving, lets
@@ -27,8 +28,13 @@ import Logging
 ///   result is written; the message comes back after ``Configuration/transientRetryDelay``.
 public struct RecognitionWorker: Sendable {
     public struct Configuration: Sendable, Hashable {
-        /// Jobs processed at once.
+        /// Jobs held at once (receive loops). More than one lets receiving, fetching and
+        /// writing overlap the recognition of other jobs, and lets a batching recognizer fill
+        /// its batches.
         public var concurrency: Int
+
+        /// The executables' default: enough jobs in hand to fill a batch of 8.
+        public static let defaultConcurrency = 8
         /// Lease taken by each receive and renewed while the job runs.
         public var visibilityTimeout: Duration
         /// How often a running job's lease is renewed (default: a third of the timeout).
