@@ -25,7 +25,7 @@ let package = Package(
     ],
     targets: [
         // System libraries, found through pkg-config (Debian: libopenblas-dev, libjpeg-dev,
-        // libpng-dev, libsqlite3-dev).
+        // libpng-dev, libsqlite3-dev, libcurl4-openssl-dev).
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas",
                        providers: [.apt(["libopenblas-dev"]), .brew(["openblas"])]),
         .systemLibrary(name: "CJPEG", pkgConfig: "libjpeg",
@@ -34,6 +34,8 @@ let package = Package(
                        providers: [.apt(["libpng-dev"]), .brew(["libpng"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3",
                        providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl",
+                       providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]),
 
         // The networks' forward passes: math only, a small public header, error codes.
         .target(name: "CFaceNet", dependencies: ["COpenBLAS"], linkerSettings: [.linkedLibrary("m")]),
@@ -46,7 +48,7 @@ let package = Package(
 
         // S3/SQS/EC2 clients, local backends, worker and auto-scaler logic.
         .target(name: "CloudPipeline", dependencies: [
-            "CSQLite",
+            "CSQLite", "CCurl",
             .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -5,7 +5,7 @@
 # Safe to run again: it skips what is already there.
 set -euo pipefail
 
-packages=(libopenblas-dev libjpeg-dev libpng-dev libsqlite3-dev zlib1g-dev pkg-config)
+packages=(libopenblas-dev libjpeg-dev libpng-dev libsqlite3-dev zlib1g-dev libcurl4-openssl-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

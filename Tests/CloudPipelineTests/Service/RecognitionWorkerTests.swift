@@ -125,10 +125,12 @@ struct RecognitionWorkerTests {
         defer { fixture.remove() }
         try await fixture.inputStore.put(Data("face:Slow".utf8), key: "slow.jpg")
         try await fixture.input.send("slow.jpg")
-        let recognizer = ScriptedRecognizer(delay: .milliseconds(2500))
-        let configuration = RecognitionWorker.Configuration(concurrency: 2, visibilityTimeout: .seconds(1),
-                                                            leaseRenewalInterval: .milliseconds(300), receiveWaitTime: .seconds(1))
-        // Two workers compete: without renewal the second would get the message after 1 s.
+        // The job lasts more than twice the lease; the renewals leave 1.6 s of slack each, so a
+        // loaded machine (tests in parallel) does not make a renewal late.
+        let recognizer = ScriptedRecognizer(delay: .milliseconds(4500))
+        let configuration = RecognitionWorker.Configuration(concurrency: 2, visibilityTimeout: .seconds(2),
+                                                            leaseRenewalInterval: .milliseconds(400), receiveWaitTime: .seconds(1))
+        // Two workers compete: without renewal the second would get the message after 2 s.
         let first = fixture.worker(recognizer, configuration)
         let second = fixture.worker(recognizer, configuration)
         let runs = [Task { await first.run() }, Task { await second.run() }]

@@ -19,7 +19,7 @@ public struct AWSClientConfiguration: Sendable {
 
     public init(region: String, endpoint: URL? = nil, credentials: any AWSCredentialsProvider,
                 retry: AWSRetryStrategy = AWSRetryStrategy(), timeout: Duration = .seconds(30),
-                transport: any AWSHTTPTransport = URLSessionTransport(),
+                transport: any AWSHTTPTransport = CurlTransport(),
                 logger: Logger = Logger(label: "CloudPipeline.AWS"),
                 clock: @escaping @Sendable () -> Date = { Date() }) {
         self.region = region

@@ -29,7 +29,7 @@ public actor InstanceMetadataCredentialsProvider: AWSCredentialsProvider {
                 endpoint: URL? = nil,
                 timeout: Duration = .seconds(1),
                 refreshWindow: Duration = .seconds(300),
-                transport: any AWSHTTPTransport = URLSessionTransport(),
+                transport: any AWSHTTPTransport = CurlTransport(),
                 clock: @escaping @Sendable () -> Date = { Date() }) {
         let fromEnvironment = environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"].flatMap { URL(string: $0) }
         self.endpoint = endpoint ?? fromEnvironment ?? Self.defaultEndpoint
