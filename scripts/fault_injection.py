@@ -16,7 +16,8 @@ What it does:
      the output queue and the duplicate count below must see every output message.
   3. Phase B, direct: the rest of the images plus `--corrupt` corrupt ones are put into the input
      bucket and their keys sent to the input queue (the old uploader's way).
-  4. Phase C, chaos: `--workers` facerec-worker processes (concurrency 1, `--visibility-timeout`)
+  4. Phase C, chaos: `--workers` facerec-worker processes (`--worker-concurrency` jobs each, 8 as
+     the worker's own default; `--visibility-timeout`)
      while every 2-5 s a random worker is SIGKILLed and restarted at once; the S3 proxy keeps
      failing its share. Runs until the input queue is empty and every job has a result.
   5. Checks: exactly one result object per job and nothing else in the output bucket (good
@@ -357,7 +358,7 @@ def upload(url, path):
 
 class Workers:
     def __init__(self, args, backend, workdir, binary):
-        self.cmd = [binary("facerec-worker"), "--concurrency", "1", "--visibility-timeout", str(args.visibility_timeout),
+        self.cmd = [binary("facerec-worker"), "--concurrency", str(args.worker_concurrency), "--visibility-timeout", str(args.visibility_timeout),
                     "--mtcnn-weights", args.mtcnn_weights, *backend.data_args()]
         if args.weights:
             self.cmd += ["--weights", args.weights, "--gallery", args.gallery]
@@ -412,6 +413,7 @@ def main():
     p.add_argument("--corrupt", type=int, default=5, help="corrupt images, must end in the DLQ")
     p.add_argument("--server-jobs", type=int, default=None, help="jobs enqueued through the server (default: half)")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--worker-concurrency", type=int, default=8, help="jobs each worker holds (its images are batched)")
     p.add_argument("--visibility-timeout", type=int, default=5)
     p.add_argument("--max-receive-count", type=int, default=3)
     p.add_argument("--kill-every", type=float, nargs=2, default=[2.0, 5.0], metavar=("MIN", "MAX"))
@@ -579,7 +581,7 @@ def main():
         print(f"backend: {args.backend}" + (f" (S3 through the fault proxy, {args.slowdown:.0%} SlowDown)" if backend.proxy else ""))
         print(f"jobs: {len(expected)} ({server_jobs} via POST /v1/images, server SIGKILLed + restarted once; "
               f"{len(expected) - server_jobs} direct, {args.corrupt} corrupt)")
-        print(f"workers: {args.workers} x concurrency 1, visibility timeout {args.visibility_timeout} s; "
+        print(f"workers: {args.workers} x concurrency {args.worker_concurrency}, visibility timeout {args.visibility_timeout} s; "
               f"SIGKILLs: {workers.kills}")
         if backend.proxy:
             print(f"S3 requests: {backend.proxy.forwarded} forwarded, {backend.proxy.injected} answered 503 SlowDown")

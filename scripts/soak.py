@@ -5,7 +5,8 @@
 
 Sets up a fresh embedded-default data dir, puts the 1,000 images of face_images_1000 into the
 input bucket and enqueues their keys round after round (10,000 jobs = 10 rounds), runs ONE
-`facerec-worker` (concurrency 1, release build) on them, and every `--interval` seconds reads
+`facerec-worker` (release build, `--concurrency` jobs in hand, default 8 as the worker's own
+default, so its images are batched) on them, and every `--interval` seconds reads
 VmRSS from /proc/<pid>/status and the number of results sent (output-queue messages). Reports
 the RSS once `--warmup` jobs are done and at the end, and the growth in between (the goal: under
 5 %). Stops at `--jobs` results or at the deadline, whichever comes first, and says which.
@@ -41,6 +42,7 @@ def main():
     p.add_argument("--mtcnn-weights", default=os.path.join(ROOT, "weights"))
     p.add_argument("--bin", default=os.path.join(ROOT, ".build", "release"))
     p.add_argument("--data", default=os.environ.get("FACEREC_TEST_DATA", os.path.join(ROOT, "..", "shared", "data")))
+    p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--workdir")
     args = p.parse_args()
     workdir = args.workdir or tempfile.mkdtemp(prefix="facerec-soak-")
@@ -53,12 +55,12 @@ def main():
     rounds = -(-args.jobs // len(images))
     keys = [images[i % len(images)] for i in range(args.jobs)]
     backend.send_keys(keys)
-    cmd = [os.path.join(args.bin, "facerec-worker"), "--concurrency", "1", "--data-dir", backend.data,
+    cmd = [os.path.join(args.bin, "facerec-worker"), "--concurrency", str(args.concurrency), "--data-dir", backend.data,
            "--mtcnn-weights", args.mtcnn_weights]
     if args.weights:
         cmd += ["--weights", args.weights, "--gallery", args.gallery]
     load0 = open("/proc/loadavg").read().split()[:3]
-    print(f"soak: {args.jobs} jobs ({rounds} rounds of {len(images)} images), one worker, "
+    print(f"soak: {args.jobs} jobs ({rounds} rounds of {len(images)} images), one worker (concurrency {args.concurrency}), "
           f"{'identify' if args.weights else 'detection only'}; cores {os.cpu_count()}; load {' '.join(load0)}", flush=True)
     proc = subprocess.Popen(cmd, env=backend.env, stdout=subprocess.DEVNULL,
                             stderr=open(os.path.join(workdir, "worker.log"), "w"))

@@ -37,6 +37,10 @@ struct FaceRecWorker: AsyncParsableCommand {
         let backend = try PipelineBackend.from(dataDirectory: pipelineOptions.dataDirectory)
         let pipeline = try Pipeline.open(backend, logger: logger)
         let engine = try recognition.makeEngine(lanes: lanes, maxBatchSize: batchSize)
+        let workspace = try await engine.prepare()
+        logger.info("networks ready", metadata: [
+            "lanes": "\(lanes)", "batch-size": "\(batchSize)", "workspace-mib": "\(workspace >> 20)",
+        ])
         let worker = RecognitionWorker(
             input: pipeline.input, output: pipeline.output, inputStore: pipeline.inputStore, outputStore: pipeline.outputStore,
             recognizer: engine,

@@ -105,6 +105,27 @@ struct FaceNetParityTests {
         #expect(context.workspaceBytes == bytes)
     }
 
+    @Test("prepare sizes one workspace per concurrent pass for the largest batch; smaller batches then allocate nothing")
+    func prepareSizesWorkspaces() throws {
+        let facenet = try FaceNet(stateDict: Self.weights)  // its own contexts, untouched by other tests
+        #expect(facenet.workspaceBytes == 0)
+        try facenet.prepare(batchSize: 4, height: 160, width: 160, concurrentPasses: 2)
+        let prepared = facenet.workspaceBytes
+        let one = try #require(InferenceContext())
+        let probe = [Float](repeating: 0, count: 4 * 3 * 160 * 160)
+        var out = [Float](repeating: 0, count: 4 * 512)
+        #expect(probe.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { y in
+            cfn_facenet_embed(facenet.model.handle, one.handle, x.baseAddress, 4, 160, 160, y.baseAddress)
+        } } == CFN_OK)
+        #expect(prepared == 2 * one.workspaceBytes, "two contexts, each sized for a batch of 4")
+
+        let c = try #require(Self.goldens.cases.first { $0.height == 160 && $0.inputs.count == 4 })
+        let crops = try Self.crops(c)
+        for count in [4, 1, 3, 2] { _ = try facenet.embed(Array(crops.prefix(count))) }
+        #expect(facenet.workspaceBytes == prepared)
+        #expect(throws: InferenceError.self) { try facenet.prepare(batchSize: 0, height: 160, width: 160) }
+    }
+
     @Test("one model serves several threads at once with identical results")
     func concurrentContexts() throws {
         let c = try #require(Self.goldens.cases.first { $0.height == 160 && $0.inputs.count == 4 })

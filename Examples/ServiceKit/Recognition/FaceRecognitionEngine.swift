@@ -58,6 +58,25 @@ public final class FaceRecognitionEngine: ImageRecognizing {
         return false
     }
 
+    /// Sizes FaceNet's workspaces for ``lanes`` batches of ``maxBatchSize`` faces (identify
+    /// mode; detection only has nothing to prepare), so that a worker's memory is flat from the
+    /// start rather than stepping up when its first full batch arrives. Returns the workspace
+    /// bytes then held.
+    @discardableResult
+    public func prepare() async throws -> Int {
+        guard case .identify(let recognizer) = mode else { return 0 }
+        let size = recognizer.detector.options.imageSize
+        let facenet = recognizer.facenet
+        return try await withCheckedThrowingContinuation { [lanes, maxBatchSize, queue] continuation in
+            queue.async {
+                continuation.resume(with: Result {
+                    try facenet.prepare(batchSize: maxBatchSize, height: size, width: size, concurrentPasses: lanes)
+                    return facenet.workspaceBytes
+                })
+            }
+        }
+    }
+
     /// How many batches of each size have run (for tests and the benchmark's report).
     public func batchSizes() async -> [Int: Int] { await batcher.batchSizes }
 

@@ -87,6 +87,36 @@ public final class FaceNet: Sendable {
         return (0..<count).map { i in Array(output[i * Self.embeddingSize..<(i + 1) * Self.embeddingSize]) }
     }
 
+    /// Sizes the workspaces of `concurrentPasses` forward passes for batches of up to
+    /// `batchSize` images of `height × width`, by running each once on a zero batch. A
+    /// workspace grows to the largest shape it has seen and is then reused, so a service that
+    /// prepares for its largest batch at start-up keeps a flat memory footprint from the start
+    /// instead of stepping up the first time a full batch arrives.
+    public func prepare(batchSize: Int, height: Int, width: Int, concurrentPasses: Int = 1) throws(InferenceError) {
+        guard batchSize >= 1, concurrentPasses >= 1, height >= Self.minimumInputSize, width >= Self.minimumInputSize else {
+            throw .invalidInput(network: "FaceNet", message: "cannot prepare \(concurrentPasses) passes of \(batchSize) × 3×\(height)×\(width)")
+        }
+        let zeros = [Float](repeating: 0, count: batchSize * 3 * height * width)
+        var output = [Float](repeating: 0, count: batchSize * Self.embeddingSize)
+        var failure: InferenceError?
+        let allocated = contexts.withEach(of: concurrentPasses) { context in
+            guard failure == nil else { return }
+            let status = zeros.withUnsafeBufferPointer { input in
+                output.withUnsafeMutableBufferPointer { out in
+                    cfn_facenet_embed(model.handle, context.handle, input.baseAddress, Int32(batchSize),
+                                      Int32(height), Int32(width), out.baseAddress)
+                }
+            }
+            if status != CFN_OK { failure = .fromForward(status, network: "FaceNet", message: context.lastError) }
+        }
+        if let failure { throw failure }
+        if !allocated { throw .outOfMemory("cannot allocate an inference context") }
+    }
+
+    /// Workspace bytes held by this network's idle inference contexts (one per concurrent
+    /// caller seen; each as large as the largest batch it has run).
+    public var workspaceBytes: Int { contexts.idleWorkspaceBytes }
+
     /// Embeds face crops, all of one size (at least 80×80; 160×160 is FaceNet's native size),
     /// standardising them as facenet-pytorch's `fixed_image_standardization`.
     public func embed(_ crops: [RGBImage]) throws(InferenceError) -> [Embedding] {

@@ -40,4 +40,21 @@ final class InferenceContextPool: @unchecked Sendable {
         defer { lock.withLock { idle.append(context) } }
         return body(context)
     }
+
+    /// Borrows `count` distinct contexts at once (creating what is missing) and runs `body` on
+    /// each in turn: sizes the workspaces of that many concurrent callers ahead of time. False
+    /// when a context cannot be allocated.
+    func withEach(of count: Int, _ body: (InferenceContext) -> Void) -> Bool {
+        var borrowed: [InferenceContext] = []
+        defer { lock.withLock { idle.append(contentsOf: borrowed) } }
+        for _ in 0..<count {
+            guard let context = lock.withLock({ idle.popLast() }) ?? InferenceContext() else { return false }
+            borrowed.append(context)
+        }
+        borrowed.forEach(body)
+        return true
+    }
+
+    /// Workspace bytes held by the idle contexts.
+    var idleWorkspaceBytes: Int { lock.withLock { idle.reduce(0) { $0 + $1.workspaceBytes } } }
 }
