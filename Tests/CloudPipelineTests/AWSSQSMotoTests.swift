@@ -36,6 +36,27 @@ struct AWSSQSMotoTests {
         }
     }
 
+    @Test("long polls wait side by side and hold up no other request: 8 receives of 6 s end together; a send meanwhile answers at once")
+    func longPollsDoNotBlockOtherRequests() async throws {
+        let moto = try await MotoEnvironment.shared()
+        let sqs = client(moto)
+        let idle = try await sqs.createQueue(name: MotoEnvironment.uniqueName("idle"))
+        let busy = try await sqs.createQueue(name: MotoEnvironment.uniqueName("busy"))
+        let pollsStarted = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for _ in 0..<8 {  // a worker's receive loops, more than this machine's cores
+                group.addTask { _ = try await sqs.receiveMessage(queueUrl: idle, maxMessages: 1, waitTimeSeconds: 6) }
+            }
+            try await Task.sleep(for: .milliseconds(500))
+            let started = ContinuousClock.now
+            _ = try await sqs.sendMessage(queueUrl: busy, body: "not queued behind the polls")
+            #expect(ContinuousClock.now - started < .seconds(4), "the send waited for a long poll to end")
+            try await group.waitForAll()
+        }
+        // One after another (a pool of a few threads) they would take a multiple of 6 s.
+        #expect(ContinuousClock.now - pollsStarted < .seconds(10), "the long polls did not wait side by side")
+    }
+
     @Test("SendMessage with attributes; ReceiveMessage with attribute names; DeleteMessage")
     func sendReceiveDelete() async throws {
         let moto = try await MotoEnvironment.shared()

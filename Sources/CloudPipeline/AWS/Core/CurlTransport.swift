@@ -16,9 +16,6 @@ import Foundation
 /// callback) and throws `CancellationError`; transfer failures throw ``AWSTransportError``.
 public final class CurlTransport: AWSHTTPTransport {
     private let handles = EasyHandlePool()
-    /// Threads that block in `curl_easy_perform`. A queue of our own targets an overcommitting
-    /// root queue, so a blocked transfer never holds up the others (or Swift's cooperative pool).
-    private let queue = DispatchQueue(label: "facerec.aws.curl", attributes: .concurrent)
 
     public init() {
         _ = Self.globalInitialization
@@ -35,13 +32,18 @@ public final class CurlTransport: AWSHTTPTransport {
         let transfer = CurlTransfer()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
-                queue.async { [handles] in
+                // A thread of its own per transfer: a worker's receive loops each hold a 20 s long
+                // poll, and on a shared pool (a concurrent dispatch queue is limited to about one
+                // thread per core) they would hold up every other request behind them.
+                let thread = Thread { [handles] in
                     continuation.resume(with: Result {
                         try handles.withHandle(host: request.hostHeaderValue) { handle in
                             try transfer.perform(request, url: url, timeout: timeout, on: handle)
                         }
                     })
                 }
+                thread.name = "facerec.aws.curl"
+                thread.start()
             }
         } onCancel: {
             transfer.cancel()
@@ -62,6 +64,7 @@ private final class CurlTransfer: @unchecked Sendable {
     var isCancelled: Bool { lock.withLock { cancelled } }
 
     func perform(_ request: AWSHTTPRequest, url: URL, timeout: Duration, on handle: UnsafeMutableRawPointer) throws -> AWSHTTPResponse {
+        if isCancelled { throw CancellationError() }
         curl_easy_reset(handle)
         let milliseconds = max(1, Int(timeout.components.seconds) * 1000 + Int(timeout.components.attoseconds / 1_000_000_000_000_000))
         var errorBuffer = [CChar](repeating: 0, count: Int(CURL_ERROR_SIZE) + 1)
