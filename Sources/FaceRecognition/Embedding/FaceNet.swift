@@ -74,14 +74,7 @@ public final class FaceNet: Sendable {
         }
         var output = [Float](repeating: 0, count: count * Self.embeddingSize)
         let result: Result<Void, InferenceError> = contexts.withContext { context in
-            let status = images.withUnsafeBufferPointer { input in
-                output.withUnsafeMutableBufferPointer { out in
-                    cfn_facenet_embed(model.handle, context.handle, input.baseAddress, Int32(count),
-                                      Int32(height), Int32(width), out.baseAddress)
-                }
-            }
-            return status == CFN_OK ? .success(())
-                : .failure(.fromForward(status, network: "FaceNet", message: context.lastError))
+            forward(images, count: count, height: height, width: width, into: &output, on: context)
         } ?? .failure(.outOfMemory("cannot allocate an inference context"))
         try result.get()
         return (0..<count).map { i in Array(output[i * Self.embeddingSize..<(i + 1) * Self.embeddingSize]) }
@@ -98,19 +91,25 @@ public final class FaceNet: Sendable {
         }
         let zeros = [Float](repeating: 0, count: batchSize * 3 * height * width)
         var output = [Float](repeating: 0, count: batchSize * Self.embeddingSize)
-        var failure: InferenceError?
+        var result: Result<Void, InferenceError> = .success(())
         let allocated = contexts.withEach(of: concurrentPasses) { context in
-            guard failure == nil else { return }
-            let status = zeros.withUnsafeBufferPointer { input in
-                output.withUnsafeMutableBufferPointer { out in
-                    cfn_facenet_embed(model.handle, context.handle, input.baseAddress, Int32(batchSize),
-                                      Int32(height), Int32(width), out.baseAddress)
-                }
-            }
-            if status != CFN_OK { failure = .fromForward(status, network: "FaceNet", message: context.lastError) }
+            guard case .success = result else { return }
+            result = forward(zeros, count: batchSize, height: height, width: width, into: &output, on: context)
         }
-        if let failure { throw failure }
+        try result.get()
         if !allocated { throw .outOfMemory("cannot allocate an inference context") }
+    }
+
+    /// One forward pass of `count` images into `output` on `context`.
+    private func forward(_ images: [Float], count: Int, height: Int, width: Int, into output: inout [Float],
+                         on context: InferenceContext) -> Result<Void, InferenceError> {
+        let status = images.withUnsafeBufferPointer { input in
+            output.withUnsafeMutableBufferPointer { out in
+                cfn_facenet_embed(model.handle, context.handle, input.baseAddress, Int32(count),
+                                  Int32(height), Int32(width), out.baseAddress)
+            }
+        }
+        return status == CFN_OK ? .success(()) : .failure(.fromForward(status, network: "FaceNet", message: context.lastError))
     }
 
     /// Workspace bytes held by this network's idle inference contexts (one per concurrent
