@@ -356,6 +356,15 @@ def upload(url, path):
     return None
 
 
+def add_pipeline_arguments(p):
+    """The options every pipeline script shares: weights, gallery, binaries and test data."""
+    p.add_argument("--weights", help="FaceNet weights (default: detection only)")
+    p.add_argument("--gallery", default=os.path.join(ROOT, "..", "shared", "data", "data.pt"))
+    p.add_argument("--mtcnn-weights", default=os.path.join(ROOT, "weights"))
+    p.add_argument("--bin", default=os.path.join(ROOT, ".build", "release"))
+    p.add_argument("--data", default=os.environ.get("FACEREC_TEST_DATA", os.path.join(ROOT, "..", "shared", "data")))
+
+
 class Workers:
     def __init__(self, args, backend, workdir, binary):
         self.cmd = [binary("facerec-worker"), "--concurrency", str(args.worker_concurrency), "--visibility-timeout", str(args.visibility_timeout),
@@ -418,11 +427,7 @@ def main():
     p.add_argument("--max-receive-count", type=int, default=3)
     p.add_argument("--kill-every", type=float, nargs=2, default=[2.0, 5.0], metavar=("MIN", "MAX"))
     p.add_argument("--slowdown", type=float, default=0.10, help="share of S3 requests answered 503 SlowDown (moto)")
-    p.add_argument("--weights", help="FaceNet weights (default: detection only)")
-    p.add_argument("--gallery", default=os.path.join(ROOT, "..", "shared", "data", "data.pt"))
-    p.add_argument("--mtcnn-weights", default=os.path.join(ROOT, "weights"))
-    p.add_argument("--bin", default=os.path.join(ROOT, ".build", "release"))
-    p.add_argument("--data", default=os.environ.get("FACEREC_TEST_DATA", os.path.join(ROOT, "..", "shared", "data")))
+    add_pipeline_arguments(p)
     p.add_argument("--timeout", type=float, default=3600)
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--workdir")

@@ -20,7 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fault_injection import LocalBackend, ROOT  # noqa: E402
+from fault_injection import LocalBackend, ROOT, add_pipeline_arguments  # noqa: E402
 
 
 def rss_kib(pid):
@@ -37,11 +37,7 @@ def main():
     p.add_argument("--warmup", type=int, default=500)
     p.add_argument("--interval", type=float, default=5)
     p.add_argument("--deadline-minutes", type=float, default=600)
-    p.add_argument("--weights", help="FaceNet weights (default: detection only)")
-    p.add_argument("--gallery", default=os.path.join(ROOT, "..", "shared", "data", "data.pt"))
-    p.add_argument("--mtcnn-weights", default=os.path.join(ROOT, "weights"))
-    p.add_argument("--bin", default=os.path.join(ROOT, ".build", "release"))
-    p.add_argument("--data", default=os.environ.get("FACEREC_TEST_DATA", os.path.join(ROOT, "..", "shared", "data")))
+    add_pipeline_arguments(p)
     p.add_argument("--concurrency", type=int, default=8)
     p.add_argument("--workdir")
     args = p.parse_args()
