@@ -166,3 +166,96 @@ import Testing
         }
     }
 }
+
+/// P-Net's conv3 runs Winograd F(2×2, 3×3) on AVX2 machines: it must agree with the direct
+/// kernel (itself checked against PyTorch through P-Net) to rounding, read nothing past the valid
+/// columns (a NaN there must not reach a result), write nothing at or past column w, and give a
+/// band of rows bit for bit what the whole image gives (so detections do not depend on how the
+/// pyramid is split into bands and threads).
+@Suite struct WinogradConvolutionTests {
+    struct Layer {
+        let cout: Int, cin: Int
+        let weight: [Float], bias: [Float], slope: [Float]
+        init(cout: Int, cin: Int, seed: Int) {
+            self.cout = cout
+            self.cin = cin
+            weight = (0..<(cout * cin * 9)).map { Float(($0 * 7919 + seed) % 211) / 211 - 0.5 }
+            bias = (0..<cout).map { Float($0 % 5) * 0.1 - 0.2 }
+            slope = (0..<cout).map { 0.1 + Float($0 % 3) * 0.1 }
+        }
+    }
+
+    /// Input planes h × w with row stride rs, NaN in the columns past w.
+    static func input(cin: Int, h: Int, w: Int, rs: Int) -> [Float] {
+        (0..<(cin * h * rs)).map { i in i % rs >= w ? .nan : Float((i * 104_729) % 1_999) / 1_999 - 0.5 }
+    }
+
+    static func run(_ layer: Layer, _ input: [Float], h: Int, w: Int, rs: Int, phase: Int = 0,
+                    winograd: Bool) -> (status: Int32, out: [Float]) {
+        var out = [Float](repeating: -7, count: layer.cout * (h - 2) * rs)
+        let status = cfn_conv3x3_prelu(layer.weight, layer.bias, layer.slope, Int32(layer.cout), Int32(layer.cin),
+                                       input, Int32(h), Int32(w), Int32(rs), Int32(phase), winograd ? 1 : 0, &out)
+        return (status, out)
+    }
+
+    @Test(arguments: [(3, 3, 3), (4, 5, 5), (7, 6, 9), (10, 18, 18), (11, 19, 20), (9, 35, 36),
+                      (13, 150, 151), (29, 300, 301)])
+    func winogradAgreesWithDirectKernel(h: Int, w: Int, rs: Int) throws {
+        for layer in [Layer(cout: 32, cin: 16, seed: h), Layer(cout: 10, cin: 3, seed: w)] {
+            let input = Self.input(cin: layer.cin, h: h, w: w, rs: rs)
+            let direct = Self.run(layer, input, h: h, w: w, rs: rs, winograd: false)
+            let fast = Self.run(layer, input, h: h, w: w, rs: rs, winograd: true)
+            try #require(direct.status == 1)
+            guard fast.status == 1 else { return } // no AVX2 + FMA: the direct kernel runs everywhere
+            var worst: Float = 0
+            for o in 0..<layer.cout {
+                for y in 0..<(h - 2) {
+                    for x in 0..<rs {
+                        let i = (o * (h - 2) + y) * rs + x
+                        if x < w - 2 {
+                            #expect(fast.out[i].isFinite, "NaN past the valid columns reached (\(o), \(y), \(x))")
+                            worst = max(worst, abs(fast.out[i] - direct.out[i]))
+                        } else if x >= w {
+                            #expect(fast.out[i] == -7, "wrote column \(x) ≥ w = \(w)")
+                        }
+                    }
+                }
+            }
+            #expect(worst < 1e-5, "\(layer.cin)→\(layer.cout) \(h)×\(w): max |Δ| \(worst)")
+        }
+    }
+
+    @Test func bandsAreBitIdenticalToTheWholeImage() throws {
+        let (h, w, rs) = (23, 150, 150)
+        let layer = Layer(cout: 32, cin: 16, seed: 3)
+        let input = Self.input(cin: 16, h: h, w: w, rs: rs)
+        let whole = Self.run(layer, input, h: h, w: w, rs: rs, winograd: true)
+        guard whole.status == 1 else { return }
+        let oh = h - 2
+        for (a, b) in [(0, 7), (7, 8), (8, 13), (13, oh), (1, 4), (2, 21)] {
+            // Output rows [a, b) need input rows [a, b + 2): copied as planes of b − a + 2 rows.
+            let rows = b - a + 2
+            var planes = [Float](repeating: .nan, count: 16 * rows * rs)
+            for c in 0..<16 {
+                for r in 0..<rows {
+                    for x in 0..<rs { planes[(c * rows + r) * rs + x] = input[(c * h + a + r) * rs + x] }
+                }
+            }
+            var part = [Float](repeating: -7, count: 32 * (b - a) * rs)
+            let status = cfn_conv3x3_prelu(layer.weight, layer.bias, layer.slope, 32, 16, planes, Int32(rows),
+                                           Int32(w), Int32(rs), Int32(a & 1), 1, &part)
+            try #require(status == 1)
+            for o in 0..<32 {
+                for y in 0..<(b - a) {
+                    for x in 0..<(w - 2) {
+                        let got = part[(o * (b - a) + y) * rs + x], want = whole.out[(o * oh + a + y) * rs + x]
+                        if got != want {
+                            Issue.record("band [\(a), \(b)) row \(y) col \(x) ch \(o): \(got) ≠ \(want)")
+                            return
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

@@ -64,7 +64,8 @@ size_t cfn_context_workspace_bytes(const cfn_context *ctx);
 uint64_t cfn_context_allocation_count(const cfn_context *ctx);
 /*
  * 1: forward passes on this context use the portable C kernels even on CPUs with AVX2 + FMA
- * (the SIMD kernels are chosen at run time otherwise). For testing one path against the other.
+ * (the SIMD kernels are chosen at run time otherwise), and direct convolutions where the SIMD
+ * path uses Winograd's (P-Net's conv3). For testing one path against the other.
  */
 void cfn_context_set_portable_kernels(cfn_context *ctx, int portable);
 

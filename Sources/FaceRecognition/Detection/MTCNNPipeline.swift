@@ -76,9 +76,21 @@ struct MTCNNPipeline {
     static let cropChunk = 128
     /// Largest pyramid level accepted (a tiny minFaceSize upscales the image by 12 / minFaceSize).
     static let maxLevelPixels = 100_000_000
-    /// Below this many pyramid pixels (or boxes × crop pixels) one thread does the stage: the
-    /// hand-off would cost more than it saves.
-    static let parallelPixels = 16_384
+    /// Below this many multiply-adds a stage runs on one thread: waking another costs tens of
+    /// microseconds, about what a core does with this much work. Counted in multiply-adds, not
+    /// pixels, because the nets differ 40-fold in work per input pixel: two O-Net crops (two
+    /// 48×48 crops, 26 M multiply-adds) are worth splitting, 10,000 P-Net pixels hardly.
+    static let parallelWork = 2_000_000
+    /// Multiply-adds per unit of each stage's input (the sum over the net's layers): per
+    /// pyramid-level pixel for P-Net, per crop for R-Net and O-Net.
+    static let pnetWorkPerPixel = 1_830
+    static let rnetWorkPerCrop = 1_530_000
+    static let onetWorkPerCrop = 12_900_000
+
+    /// Threads worth using for `work` multiply-adds split `units` ways (at most `contexts`).
+    static func workers(work: Int, units: Int, contexts: Int) -> Int {
+        max(1, min(contexts, units, work / parallelWork))
+    }
 
     /// `contexts`: one per thread (at least one), each used by one thread only.
     func run(_ image: RGBImage, contexts: [OpaquePointer]) throws(MTCNNError) -> [DetectedFace] {
@@ -122,7 +134,7 @@ struct MTCNNPipeline {
             prob.deallocate()
             reg.deallocate()
         }
-        let workers = pixels >= Self.parallelPixels ? contexts.count : 1
+        let workers = Self.workers(work: pixels * Self.pnetWorkPerPixel, units: pixels, contexts: contexts.count)
         // Worker k computes the k-th share of every level's output rows, so the shares balance.
         let failures = parallelFailures(workers) { k in
             let ctx = contexts[k]
@@ -232,7 +244,8 @@ struct MTCNNPipeline {
         var reg = [Float](repeating: 0, count: 4 * count)
         var marks = [Float](repeating: 0, count: landmarks ? 10 * count : 1)
         let plane = 3 * side * side
-        let workers = max(1, min(contexts.count, count * plane / Self.parallelPixels))
+        let perCrop = side == Int(CFN_MTCNN_RNET_INPUT) ? Self.rnetWorkPerCrop : Self.onetWorkPerCrop
+        let workers = Self.workers(work: count * perCrop, units: count, contexts: contexts.count)
         let failures = prob.withUnsafeMutableBufferPointer { p in
             reg.withUnsafeMutableBufferPointer { r in
                 marks.withUnsafeMutableBufferPointer { m in

@@ -31,6 +31,23 @@ cfn_status mtcnn_load_conv(const cfn_weight_source *source, const mtcnn_conv_spe
     return CFN_OK;
 }
 
+cfn_status mtcnn_load_winograd(const cfn_weight_source *source, const mtcnn_conv_spec *spec,
+                               float **cursor, cfn_winograd_conv *out) {
+    char name[128];
+    const int64_t wshape[4] = {spec->out_channels, spec->in_channels, 3, 3};
+    const int64_t vshape[1] = {spec->out_channels};
+    const float *w, *b, *a;
+    cfn_status status;
+    snprintf(name, sizeof name, "%s.weight", spec->conv);
+    if ((status = cfn_weight_fetch(source, name, 4, wshape, &w)) != CFN_OK) return status;
+    snprintf(name, sizeof name, "%s.bias", spec->conv);
+    if ((status = cfn_weight_fetch(source, name, 1, vshape, &b)) != CFN_OK) return status;
+    snprintf(name, sizeof name, "%s.weight", spec->prelu);
+    if ((status = cfn_weight_fetch(source, name, 1, vshape, &a)) != CFN_OK) return status;
+    *cursor = cfn_winograd_conv_pack(out, spec->out_channels, spec->in_channels, w, b, a, *cursor);
+    return CFN_OK;
+}
+
 cfn_status mtcnn_load_heads(const cfn_weight_source *source, const mtcnn_head_spec *heads,
                             int count, int in, int conv, float **cursor, cfn_flat_conv *out) {
     char name[128];

@@ -33,6 +33,11 @@ size_t mtcnn_conv_floats(const mtcnn_conv_spec *spec);
 cfn_status mtcnn_load_conv(const cfn_weight_source *source, const mtcnn_conv_spec *spec,
                            float **cursor, mtcnn_conv_layer *layer);
 
+/* The same layer (a 3×3 one) packed for the Winograd kernel instead, at *cursor (advanced by
+   cfn_winograd_conv_floats). */
+cfn_status mtcnn_load_winograd(const cfn_weight_source *source, const mtcnn_conv_spec *spec,
+                               float **cursor, cfn_winograd_conv *out);
+
 /*
  * Stacks heads (each "<name>.weight" [out, in] or [out, in, 1, 1] and "<name>.bias" [out]) into
  * one packed 1×1 convolution at *cursor (advanced by cfn_flat_conv_floats(Σout, in, 1)).

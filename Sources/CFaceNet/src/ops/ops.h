@@ -142,6 +142,47 @@ float *cfn_flat_conv_pack(cfn_flat_conv *conv, int out_channels, int in_channels
 void cfn_flat_conv_forward(const cfn_flat_conv *conv, const float *in, size_t in_plane, int rs,
                            size_t positions, float *out, size_t out_plane, int portable);
 
+/* ---- Winograd F(2×2, 3×3) convolution (conv_winograd.c) --------------------------------- */
+
+/* A stride-1, unpadded 3×3 convolution with its bias and optional PReLU, its filters
+   transformed (U = G g Gᵀ) and packed for the AVX2 kernel. */
+typedef struct cfn_winograd_conv {
+    int in_channels, out_channels;
+    const float *weight; /* [16][⌈out/4⌉][in][4], zero-padded output channels */
+    const float *bias;   /* [⌈out/4⌉·4] */
+    const float *slope;  /* [⌈out/4⌉·4], or NULL: no activation */
+} cfn_winograd_conv;
+
+/* Floats of storage cfn_winograd_conv_pack writes. */
+size_t cfn_winograd_conv_floats(int out_channels, int in_channels);
+
+/* Transforms and packs a PyTorch weight [out][in][3][3], bias [out] (NULL: zero) and PReLU
+   slope [out] (NULL: none) into `storage`; returns the end of the storage written. */
+float *cfn_winograd_conv_pack(cfn_winograd_conv *conv, int out_channels, int in_channels,
+                              const float *weight, const float *bias, const float *slope,
+                              float *storage);
+
+/* Floats of scratch one cfn_winograd_conv_forward call needs (whatever the image size). */
+size_t cfn_winograd_conv_scratch_floats(int out_channels, int in_channels);
+
+/*
+ * The convolution of h × w planes (channel c at in + c·in_plane, rows `rs` apart) into
+ * (h − 2) × (w − 2) planes with the same row stride (channel o at out + o·out_plane). Reads
+ * only rows < h and columns < w; may also write column w − 2 of the output (a flat layout's
+ * garbage column) but nothing at or past column w.
+ *
+ * `row_phase`: the parity of output row 0's row in the whole image when this call computes a
+ * band of it. Tiles pair the whole image's output rows (2k, 2k + 1) whatever the band, so the
+ * band's values are bit for bit those of the whole image (a tile's second row does not depend
+ * on the input row above it, not even through rounding).
+ *
+ * Needs AVX2 + FMA: returns 0 without touching `out` when the CPU lacks them (the caller then
+ * runs cfn_flat_conv_forward), 1 when done.
+ */
+int cfn_winograd_conv_forward(const cfn_winograd_conv *conv, const float *in, size_t in_plane,
+                              int rs, int h, int w, int row_phase, float *out, size_t out_plane,
+                              float *scratch);
+
 /* 1 when the CPU (and OS) support AVX2 and FMA. */
 int cfn_cpu_has_avx2_fma(void);
 

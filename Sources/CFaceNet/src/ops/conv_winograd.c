@@ -1,0 +1,324 @@
+/*
+ * 3×3 convolution (stride 1, no padding) by Winograd's minimal filtering F(2×2, 3×3), with the
+ * bias and PReLU fused into the store: 16 multiplications per 2×2 outputs and input channel
+ * instead of 36. P-Net spends most of its arithmetic in its 10→16 and 16→32 3×3 layers, where
+ * the direct kernel (conv_flat.c) already runs close to the FMA peak: fewer multiplications are
+ * the only way left to make them faster.
+ *
+ * For each tile of 2×2 outputs, with d its 4×4 input window, g a 3×3 filter:
+ *     Y = Aᵀ [ Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B) ] A
+ * (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016). The transforms
+ * only add and subtract, and G's halves are exact in float, so the result differs from the
+ * direct sum by rounding alone (≈1e-7 relative on P-Net's activations).
+ *
+ * Layout: planes with a row stride `rs` (a flat convolution's layout, conv_flat.c). Tiles are
+ * processed a tile-row segment at a time (up to CHUNK tiles): the segment's transformed input
+ * V[c][ξ][t] (ξ = 4i + j, the 16 transform-domain points), one small GEMM per ξ into
+ * M[o][ξ][t], then the inverse transform, bias and PReLU into the output rows. Everything a
+ * segment touches stays in L2, and a tile's 16 points lie at fixed offsets (ξ·CHUNK) from each
+ * other, which the transforms address without extra registers.
+ *
+ * AVX2 + FMA only: the portable build keeps the direct convolution (callers choose).
+ */
+#include "cfacenet_mtcnn.h"
+#include "ops.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Tiles per segment; a multiple of 16 (the GEMM's column block). */
+#define CHUNK 64
+/* Floats between two channels of V or of M: 16 points of CHUNK, plus one cache line so that
+   the GEMM's loads of 16 channels (or stores of 4) do not all fall in one L1 set, as they
+   would 4 KiB apart. */
+#define CHANNEL_STRIDE (16 * CHUNK + 16)
+
+size_t cfn_winograd_conv_floats(int out_channels, int in_channels) {
+    const size_t padded = (size_t)(out_channels + 3) / 4 * 4;
+    return 16 * padded * (size_t)in_channels + 2 * padded;
+}
+
+size_t cfn_winograd_conv_scratch_floats(int out_channels, int in_channels) {
+    const size_t padded = (size_t)(out_channels + 3) / 4 * 4;
+    return ((size_t)in_channels + padded) * CHANNEL_STRIDE;
+}
+
+float *cfn_winograd_conv_pack(cfn_winograd_conv *conv, int out_channels, int in_channels,
+                              const float *weight, const float *bias, const float *slope,
+                              float *storage) {
+    const int padded = (out_channels + 3) / 4 * 4;
+    float *u = storage;
+    float *b = u + (size_t)16 * padded * in_channels;
+    float *a = b + padded;
+    memset(storage, 0, cfn_winograd_conv_floats(out_channels, in_channels) * sizeof(float));
+    /* G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]; U = G g Gᵀ in double, rounded once. */
+    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    for (int o = 0; o < out_channels; ++o)
+        for (int c = 0; c < in_channels; ++c) {
+            const float *g = weight + ((size_t)o * in_channels + c) * 9;
+            double t[4][3]; /* G g */
+            for (int i = 0; i < 4; ++i)
+                for (int k = 0; k < 3; ++k)
+                    t[i][k] = G[i][0] * g[k] + G[i][1] * g[3 + k] + G[i][2] * g[6 + k];
+            for (int i = 0; i < 4; ++i)
+                for (int j = 0; j < 4; ++j) {
+                    const double v = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+                    /* [ξ][o / 4][c][o % 4]: the GEMM broadcasts 4 output channels per c. */
+                    u[(((size_t)(4 * i + j) * (padded / 4) + o / 4) * in_channels + c) * 4 + o % 4] = (float)v;
+                }
+        }
+    for (int o = 0; o < out_channels; ++o) {
+        b[o] = bias ? bias[o] : 0.0f;
+        a[o] = slope ? slope[o] : 0.0f;
+    }
+    conv->in_channels = in_channels;
+    conv->out_channels = out_channels;
+    conv->weight = u;
+    conv->bias = b;
+    conv->slope = slope ? a : NULL;
+    return a + padded;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#define AVX2 __attribute__((target("avx2,fma")))
+#define AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) static inline
+
+/* x[2i] and x[2i + 1] of the 16 floats a ‖ b, each in order. */
+AVX2_INLINE __m256 evens(__m256 a, __m256 b) {
+    const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    /* shuffle_ps works per 128-bit half: restore the order p0 p1 p2 p3 | p4 p5 p6 p7. */
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+AVX2_INLINE __m256 odds(__m256 a, __m256 b) {
+    const __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+/* Bᵀ d B for 8 tiles side by side: `rows` points at their 4 × 18 input window, rows `rs`
+   apart; the 16 points go to v + ξ·CHUNK. */
+AVX2_INLINE void input_tiles8(const float *rows, size_t rs, float *v) {
+    __m256 d[4][4];
+    for (int i = 0; i < 4; ++i) {
+        const float *row = rows + (size_t)i * rs;
+        const __m256 a = _mm256_loadu_ps(row), b = _mm256_loadu_ps(row + 8);
+        const __m256 c = _mm256_loadu_ps(row + 2), e = _mm256_loadu_ps(row + 10);
+        d[i][0] = evens(a, b);
+        d[i][1] = odds(a, b);
+        d[i][2] = evens(c, e);
+        d[i][3] = odds(c, e);
+    }
+    for (int j = 0; j < 4; ++j) {
+        const __m256 t0 = _mm256_sub_ps(d[0][j], d[2][j]), t1 = _mm256_add_ps(d[1][j], d[2][j]);
+        const __m256 t2 = _mm256_sub_ps(d[2][j], d[1][j]), t3 = _mm256_sub_ps(d[1][j], d[3][j]);
+        d[0][j] = t0; d[1][j] = t1; d[2][j] = t2; d[3][j] = t3;
+    }
+    for (int i = 0; i < 4; ++i) {
+        _mm256_storeu_ps(v + (4 * i + 0) * CHUNK, _mm256_sub_ps(d[i][0], d[i][2]));
+        _mm256_storeu_ps(v + (4 * i + 1) * CHUNK, _mm256_add_ps(d[i][1], d[i][2]));
+        _mm256_storeu_ps(v + (4 * i + 2) * CHUNK, _mm256_sub_ps(d[i][2], d[i][1]));
+        _mm256_storeu_ps(v + (4 * i + 3) * CHUNK, _mm256_sub_ps(d[i][1], d[i][3]));
+    }
+}
+
+/* The same for `tiles` ≤ 8 tiles at an edge of the plane: their window is staged with zeros
+   outside rows [0, h) and columns < w (nothing outside the plane is read, and no value there,
+   even a NaN in a flat layout's garbage column, reaches a valid output). */
+AVX2_INLINE void input_tiles8_edge(const float *plane, int rs, int h, int w, int y0, int x0,
+                                   int tiles, float *v) {
+    float window[4][24];
+    memset(window, 0, sizeof window);
+    const int cols = w - x0 < 2 * tiles + 2 ? w - x0 : 2 * tiles + 2;
+    for (int i = 0; i < 4; ++i)
+        if (y0 + i >= 0 && y0 + i < h)
+            memcpy(window[i], plane + (ptrdiff_t)(y0 + i) * rs + x0, sizeof(float) * (size_t)cols);
+    input_tiles8(&window[0][0], 24, v);
+}
+
+/* M[o][ξ][0, cols) = Σ_c U[ξ][o][c] · V[c][ξ][0, cols), cols a multiple of 16: 4 output
+   channels × 16 tiles in 8 accumulators, as in conv_flat.c's tile16. */
+AVX2 static void transform_gemm(const float *u, const float *v, float *m, int cin, int cout_padded,
+                                int cols) {
+    const size_t c_stride = CHANNEL_STRIDE, o_stride = CHANNEL_STRIDE;
+    for (int xi = 0; xi < 16; ++xi) {
+        const float *vx = v + (size_t)xi * CHUNK;
+        for (int ob = 0; ob < cout_padded / 4; ++ob) {
+            const float *w0 = u + ((size_t)xi * (cout_padded / 4) + ob) * cin * 4;
+            float *dst = m + (size_t)ob * 4 * o_stride + (size_t)xi * CHUNK;
+            for (int t = 0; t < cols; t += 16) {
+                __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
+                __m256 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+                const float *w = w0;
+                for (int c = 0; c < cin; ++c, w += 4) {
+                    const __m256 x0 = _mm256_loadu_ps(vx + (size_t)c * c_stride + t);
+                    const __m256 x1 = _mm256_loadu_ps(vx + (size_t)c * c_stride + t + 8);
+                    __m256 wv = _mm256_broadcast_ss(w);
+                    a00 = _mm256_fmadd_ps(wv, x0, a00); a01 = _mm256_fmadd_ps(wv, x1, a01);
+                    wv = _mm256_broadcast_ss(w + 1);
+                    a10 = _mm256_fmadd_ps(wv, x0, a10); a11 = _mm256_fmadd_ps(wv, x1, a11);
+                    wv = _mm256_broadcast_ss(w + 2);
+                    a20 = _mm256_fmadd_ps(wv, x0, a20); a21 = _mm256_fmadd_ps(wv, x1, a21);
+                    wv = _mm256_broadcast_ss(w + 3);
+                    a30 = _mm256_fmadd_ps(wv, x0, a30); a31 = _mm256_fmadd_ps(wv, x1, a31);
+                }
+                _mm256_storeu_ps(dst + t, a00); _mm256_storeu_ps(dst + t + 8, a01);
+                _mm256_storeu_ps(dst + o_stride + t, a10); _mm256_storeu_ps(dst + o_stride + t + 8, a11);
+                _mm256_storeu_ps(dst + 2 * o_stride + t, a20); _mm256_storeu_ps(dst + 2 * o_stride + t + 8, a21);
+                _mm256_storeu_ps(dst + 3 * o_stride + t, a30); _mm256_storeu_ps(dst + 3 * o_stride + t + 8, a31);
+            }
+        }
+    }
+}
+
+AVX2_INLINE __m256 activate(__m256 v, __m256 bias, const float *slope, __m256 a) {
+    v = _mm256_add_ps(v, bias);
+    if (slope) /* PyTorch's PReLU: −0 and NaN take the slope */
+        v = _mm256_blendv_ps(_mm256_mul_ps(v, a), v, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ));
+    return v;
+}
+
+/* Aᵀ M A for 8 tiles of one output channel (point ξ at m + ξ·stride): y[r][s] = the tiles'
+   output (r, s), activated. */
+AVX2_INLINE void output_tiles8(const float *m, const int stride, __m256 bias, const float *slope,
+                               __m256 a, __m256 y[2][2]) {
+    __m256 s[2][4];
+    for (int j = 0; j < 4; ++j) {
+        const __m256 m0 = _mm256_loadu_ps(m + (0 + j) * stride);
+        const __m256 m1 = _mm256_loadu_ps(m + (4 + j) * stride);
+        const __m256 m2 = _mm256_loadu_ps(m + (8 + j) * stride);
+        const __m256 m3 = _mm256_loadu_ps(m + (12 + j) * stride);
+        s[0][j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
+        s[1][j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
+    }
+    for (int r = 0; r < 2; ++r) {
+        y[r][0] = activate(_mm256_add_ps(_mm256_add_ps(s[r][0], s[r][1]), s[r][2]), bias, slope, a);
+        y[r][1] = activate(_mm256_sub_ps(_mm256_sub_ps(s[r][1], s[r][2]), s[r][3]), bias, slope, a);
+    }
+}
+
+/* Writes y0 (even columns) and y1 (odd columns) of 8 tiles interleaved: 16 floats. */
+AVX2_INLINE void store_interleaved(float *dst, __m256 y0, __m256 y1) {
+    const __m256 lo = _mm256_unpacklo_ps(y0, y1), hi = _mm256_unpackhi_ps(y0, y1);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(lo, hi, 0x20));
+    _mm256_storeu_ps(dst + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+}
+
+/*
+ * One segment: tiles [tx0, tx0 + n) of the tile row whose first output row is y0 (−1 for the
+ * first tile row of a call with row phase 1). Outputs are written where they lie inside the
+ * oh × ow output, plus (vector path) the garbage column ow of the flat layout when ow is odd,
+ * which is < w ≤ rs and read by no valid output.
+ */
+AVX2 static void winograd_segment(const cfn_winograd_conv *conv, const float *in, size_t in_plane,
+                                  int rs, int h, int w, float *out, size_t out_plane, int y0,
+                                  int tx0, int n, float *v, float *m) {
+    const int cin = conv->in_channels, cout = conv->out_channels;
+    const int padded = (cout + 3) / 4 * 4;
+    const int oh = h - 2, ow = w - 2;
+    const int cols = (n + 15) / 16 * 16;
+    for (int c = 0; c < cin; ++c) {
+        const float *plane = in + (size_t)c * in_plane;
+        float *vc = v + (size_t)c * CHANNEL_STRIDE;
+        int t = 0;
+        if (y0 >= 0 && y0 + 3 < h)
+            for (; t + 8 <= n && 2 * (tx0 + t) + 18 <= w; t += 8)
+                input_tiles8(plane + (size_t)y0 * rs + 2 * (tx0 + t), (size_t)rs, vc + t);
+        for (; t < n; t += 8) /* the edge: fewer than 8 tiles, or a window past the plane */
+            input_tiles8_edge(plane, rs, h, w, y0, 2 * (tx0 + t), n - t < 8 ? n - t : 8, vc + t);
+        for (t = (n + 7) / 8 * 8; t < cols; ++t)
+            for (int xi = 0; xi < 16; ++xi) vc[xi * CHUNK + t] = 0.0f;
+    }
+    transform_gemm(conv->weight, v, m, cin, padded, cols);
+    /* Rows of the tile row inside the output: y0 = −1 writes its second row only. */
+    const int first_row = y0 >= 0, second_row = y0 + 1 < oh;
+    for (int o = 0; o < cout; ++o) {
+        const float *mo = m + (size_t)o * CHANNEL_STRIDE;
+        const __m256 bias = _mm256_set1_ps(conv->bias[o]);
+        const __m256 a = _mm256_set1_ps(conv->slope ? conv->slope[o] : 0.0f);
+        float *row1 = out + (size_t)o * out_plane + (size_t)(y0 + 1) * rs;
+        float *row0 = row1 - rs; /* not dereferenced when y0 = −1 */
+        int t = 0;
+        for (; t + 8 <= n && 2 * (tx0 + t) + 16 <= rs; t += 8) {
+            __m256 y[2][2];
+            output_tiles8(mo + t, CHUNK, bias, conv->slope, a, y);
+            if (first_row) store_interleaved(row0 + 2 * (tx0 + t), y[0][0], y[0][1]);
+            if (second_row) store_interleaved(row1 + 2 * (tx0 + t), y[1][0], y[1][1]);
+        }
+        if (t < n) { /* the last tiles: vector arithmetic, scalar stores inside the output */
+            __m256 y[2][2];
+            float lanes[2][2][8];
+            float tmp[16][8];
+            for (int xi = 0; xi < 16; ++xi)
+                for (int k = 0; k < 8; ++k) tmp[xi][k] = t + k < cols ? mo[xi * CHUNK + t + k] : 0.0f;
+            output_tiles8(&tmp[0][0], 8, bias, conv->slope, a, y);
+            for (int r = 0; r < 2; ++r)
+                for (int s = 0; s < 2; ++s) _mm256_storeu_ps(lanes[r][s], y[r][s]);
+            for (int k = 0; t + k < n; ++k) {
+                const int x = 2 * (tx0 + t + k);
+                for (int r = 0; r < 2; ++r)
+                    if (r ? second_row : first_row)
+                        for (int s = 0; s < 2 && x + s < ow; ++s)
+                            (r ? row1 : row0)[x + s] = lanes[r][s][k];
+            }
+        }
+    }
+}
+#endif
+
+int cfn_winograd_conv_forward(const cfn_winograd_conv *conv, const float *in, size_t in_plane,
+                              int rs, int h, int w, int row_phase, float *out, size_t out_plane,
+                              float *scratch) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (!cfn_cpu_has_avx2_fma() || h < 3 || w < 3) return 0;
+    float *v = scratch;
+    float *m = scratch + (size_t)conv->in_channels * CHANNEL_STRIDE;
+    const int oh = h - 2, ow = w - 2, phase = row_phase & 1;
+    /* Tiles start at output row −phase; an odd extent leaves the last tile half outside. */
+    const int tiles_x = (ow + 1) / 2;
+    for (int y0 = -phase; y0 < oh; y0 += 2)
+        for (int tx0 = 0; tx0 < tiles_x; tx0 += CHUNK) {
+            const int n = tiles_x - tx0 < CHUNK ? tiles_x - tx0 : CHUNK;
+            winograd_segment(conv, in, in_plane, rs, h, w, out, out_plane, y0, tx0, n, v, m);
+        }
+    return 1;
+#else
+    (void)conv; (void)in; (void)in_plane; (void)rs; (void)h; (void)w; (void)row_phase; (void)out;
+    (void)out_plane; (void)scratch;
+    return 0;
+#endif
+}
+
+/* ---- test entry (cfacenet_mtcnn.h) -------------------------------------------------------- */
+
+int cfn_conv3x3_prelu(const float *weight, const float *bias, const float *slope, int out_channels,
+                      int in_channels, const float *in, int h, int w, int rs, int row_phase,
+                      int winograd, float *out) {
+    if (!weight || !in || !out || out_channels <= 0 || in_channels <= 0 || h < 3 || w < 3 || rs < w)
+        return -1;
+    const size_t in_plane = (size_t)h * rs, out_plane = (size_t)(h - 2) * rs;
+    int done = 0;
+    if (winograd) {
+        const size_t floats = cfn_winograd_conv_floats(out_channels, in_channels) +
+                              cfn_winograd_conv_scratch_floats(out_channels, in_channels);
+        float *storage = malloc(floats * sizeof(float));
+        if (!storage) return -1;
+        cfn_winograd_conv conv;
+        float *scratch = cfn_winograd_conv_pack(&conv, out_channels, in_channels, weight, bias,
+                                                slope, storage);
+        done = cfn_winograd_conv_forward(&conv, in, in_plane, rs, h, w, row_phase, out, out_plane,
+                                         scratch);
+        free(storage);
+    } else {
+        float *storage = malloc(cfn_flat_conv_floats(out_channels, in_channels, 3) * sizeof(float));
+        if (!storage) return -1;
+        cfn_flat_conv conv;
+        cfn_flat_conv_pack(&conv, out_channels, in_channels, 3, weight, bias, slope, storage);
+        /* Positions up to the last valid output: the flat kernel reads no further. */
+        cfn_flat_conv_forward(&conv, in, in_plane, rs, out_plane - (size_t)(rs - w) - 2, out,
+                              out_plane, 0);
+        free(storage);
+        done = 1;
+    }
+    return done;
+}
