@@ -167,11 +167,12 @@ import Testing
     }
 }
 
-/// P-Net's conv3 runs Winograd F(2×2, 3×3) on AVX2 machines: it must agree with the direct
-/// kernel (itself checked against PyTorch through P-Net) to rounding, read nothing past the valid
-/// columns (a NaN there must not reach a result), write nothing at or past column w, and give a
-/// band of rows bit for bit what the whole image gives (so detections do not depend on how the
-/// pyramid is split into bands and threads).
+/// The 3×3 layers with 16+ input channels (P-Net conv3, R-Net conv2, O-Net conv2 and conv3) run
+/// Winograd F(2×2, 3×3) on AVX2 machines: it must agree with the direct kernel (itself checked
+/// against PyTorch through the nets) to rounding, read nothing past the valid columns (a NaN there
+/// must not reach a result), write nothing at or past column w nor in an image's last two rows,
+/// and give a band of rows, or an image in a stack, bit for bit what the image alone gives (so
+/// detections do not depend on how the pyramid or the crops are split into bands and threads).
 @Suite struct WinogradConvolutionTests {
     struct Layer {
         let cout: Int, cin: Int
@@ -185,16 +186,19 @@ import Testing
         }
     }
 
-    /// Input planes h × w with row stride rs, NaN in the columns past w.
-    static func input(cin: Int, h: Int, w: Int, rs: Int) -> [Float] {
-        (0..<(cin * h * rs)).map { i in i % rs >= w ? .nan : Float((i * 104_729) % 1_999) / 1_999 - 0.5 }
+    /// `images` images of h × w stacked in each of `cin` planes, row stride rs, NaN past column w.
+    static func input(cin: Int, images: Int = 1, h: Int, w: Int, rs: Int, seed: Int = 0) -> [Float] {
+        (0..<(cin * images * h * rs)).map { i in
+            i % rs >= w ? .nan : Float((i * 104_729 + seed) % 1_999) / 1_999 - 0.5
+        }
     }
 
-    static func run(_ layer: Layer, _ input: [Float], h: Int, w: Int, rs: Int, phase: Int = 0,
-                    winograd: Bool) -> (status: Int32, out: [Float]) {
-        var out = [Float](repeating: -7, count: layer.cout * (h - 2) * rs)
+    static func run(_ layer: Layer, _ input: [Float], images: Int = 1, h: Int, w: Int, rs: Int,
+                    phase: Int = 0, winograd: Bool) -> (status: Int32, out: [Float]) {
+        var out = [Float](repeating: -7, count: layer.cout * images * h * rs)
         let status = cfn_conv3x3_prelu(layer.weight, layer.bias, layer.slope, Int32(layer.cout), Int32(layer.cin),
-                                       input, Int32(h), Int32(w), Int32(rs), Int32(phase), winograd ? 1 : 0, &out)
+                                       input, Int32(images), Int32(h), Int32(w), Int32(rs), Int32(phase),
+                                       winograd ? 1 : 0, &out)
         return (status, out)
     }
 
@@ -209,14 +213,14 @@ import Testing
             guard fast.status == 1 else { return } // no AVX2 + FMA: the direct kernel runs everywhere
             var worst: Float = 0
             for o in 0..<layer.cout {
-                for y in 0..<(h - 2) {
+                for y in 0..<h {
                     for x in 0..<rs {
-                        let i = (o * (h - 2) + y) * rs + x
-                        if x < w - 2 {
+                        let i = (o * h + y) * rs + x
+                        if y < h - 2 && x < w - 2 {
                             #expect(fast.out[i].isFinite, "NaN past the valid columns reached (\(o), \(y), \(x))")
                             worst = max(worst, abs(fast.out[i] - direct.out[i]))
-                        } else if x >= w {
-                            #expect(fast.out[i] == -7, "wrote column \(x) ≥ w = \(w)")
+                        } else if y >= h - 2 || x >= w {
+                            #expect(fast.out[i] == -7, "wrote row \(y) column \(x) of \(h)×\(w)")
                         }
                     }
                 }
@@ -231,8 +235,7 @@ import Testing
         let input = Self.input(cin: 16, h: h, w: w, rs: rs)
         let whole = Self.run(layer, input, h: h, w: w, rs: rs, winograd: true)
         guard whole.status == 1 else { return }
-        let oh = h - 2
-        for (a, b) in [(0, 7), (7, 8), (8, 13), (13, oh), (1, 4), (2, 21)] {
+        for (a, b) in [(0, 7), (7, 8), (8, 13), (13, h - 2), (1, 4), (2, 21)] {
             // Output rows [a, b) need input rows [a, b + 2): copied as planes of b − a + 2 rows.
             let rows = b - a + 2
             var planes = [Float](repeating: .nan, count: 16 * rows * rs)
@@ -241,18 +244,45 @@ import Testing
                     for x in 0..<rs { planes[(c * rows + r) * rs + x] = input[(c * h + a + r) * rs + x] }
                 }
             }
-            var part = [Float](repeating: -7, count: 32 * (b - a) * rs)
-            let status = cfn_conv3x3_prelu(layer.weight, layer.bias, layer.slope, 32, 16, planes, Int32(rows),
-                                           Int32(w), Int32(rs), Int32(a & 1), 1, &part)
-            try #require(status == 1)
+            let part = Self.run(layer, planes, h: rows, w: w, rs: rs, phase: a & 1, winograd: true)
+            try #require(part.status == 1)
             for o in 0..<32 {
                 for y in 0..<(b - a) {
                     for x in 0..<(w - 2) {
-                        let got = part[(o * (b - a) + y) * rs + x], want = whole.out[(o * oh + a + y) * rs + x]
+                        let got = part.out[(o * rows + y) * rs + x], want = whole.out[(o * h + a + y) * rs + x]
                         if got != want {
                             Issue.record("band [\(a), \(b)) row \(y) col \(x) ch \(o): \(got) ≠ \(want)")
                             return
                         }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func stackedImagesEqualEachImageAlone() throws {
+        // R-Net's conv2: 28 → 48 on 11×11 maps, 7 crops stacked.
+        let (n, h, w) = (7, 11, 11)
+        let layer = Layer(cout: 48, cin: 28, seed: 9)
+        let input = Self.input(cin: 28, images: n, h: h, w: w, rs: w, seed: 5)
+        let stacked = Self.run(layer, input, images: n, h: h, w: w, rs: w, winograd: true)
+        guard stacked.status == 1 else { return }
+        let direct = Self.run(layer, input, images: n, h: h, w: w, rs: w, winograd: false)
+        for k in 0..<n {
+            var image = [Float]()
+            let size = h * w
+            for c in 0..<28 {
+                let first: Int = (c * n + k) * size
+                image.append(contentsOf: input[first..<(first + size)])
+            }
+            let alone = Self.run(layer, image, h: h, w: w, rs: w, winograd: true)
+            for o in 0..<48 {
+                for y in 0..<(h - 2) {
+                    for x in 0..<(w - 2) {
+                        let at: Int = ((o * n + k) * h + y) * w + x
+                        let s = stacked.out[at]
+                        #expect(s == alone.out[(o * h + y) * w + x], "image \(k) (\(o), \(y), \(x))")
+                        #expect(abs(s - direct.out[at]) < 1e-5)
                     }
                 }
             }

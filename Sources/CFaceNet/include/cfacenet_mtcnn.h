@@ -137,17 +137,17 @@ void cfn_maxpool2d_s2_ceil(const float *in, int planes, int h, int w, int kernel
 void cfn_maxpool2d_s2_ceil_portable(const float *in, int planes, int h, int w, int kernel,
                                     float *out);
 /*
- * P-Net's two 3×3 convolution kernels, for testing one against the other: out =
- * PReLU(conv3x3(in) + bias) (slope NULL: no PReLU) from in_channels planes of h × w values
- * (rows rs ≥ w floats apart) into out_channels planes of h − 2 rows of rs floats, of which the
- * (h − 2) × (w − 2) block on the left is the result. `winograd` 1: Winograd F(2×2, 3×3), with
- * `row_phase` as cfn_winograd_conv_forward (ops.h) documents; 0: the direct kernel. Returns 1
- * when done, 0 when Winograd was asked for on a CPU without AVX2 + FMA, −1 for bad arguments
- * or no memory.
+ * The nets' two 3×3 convolution kernels, for testing one against the other: out =
+ * PReLU(conv3x3(in) + bias) (slope NULL: no PReLU) of `images` images of h × w values stacked
+ * in each of in_channels planes (rows rs ≥ w floats apart, image k from row k·h) into
+ * out_channels planes of the same size, where image k's (h − 2) × (w − 2) result starts at row
+ * k·h. `winograd` 1: Winograd F(2×2, 3×3), with `row_phase` as cfn_winograd_conv_forward
+ * (ops.h) documents; 0: the direct kernel. Returns 1 when done, 0 when Winograd was asked for
+ * on a CPU without AVX2 + FMA, −1 for bad arguments or no memory.
  */
 int cfn_conv3x3_prelu(const float *weight, const float *bias, const float *slope, int out_channels,
-                      int in_channels, const float *in, int h, int w, int rs, int row_phase,
-                      int winograd, float *out);
+                      int in_channels, const float *in, int images, int h, int w, int rs,
+                      int row_phase, int winograd, float *out);
 
 #ifdef __cplusplus
 }

@@ -8,9 +8,13 @@
 #include "../ops/ops.h"
 
 /* Conv2d (no padding, stride 1) + PReLU, optionally followed by MaxPool2d(2 or 3, stride 2,
-   ceil_mode=True): a packed direct convolution with the bias and PReLU fused. */
+   ceil_mode=True): a packed direct convolution with the bias and PReLU fused, and for the 3×3
+   layers with 16 or more input channels (where most of the nets' arithmetic is) the same
+   packed for Winograd F(2×2, 3×3), which the AVX2 path runs instead. */
 typedef struct mtcnn_conv_layer {
     cfn_flat_conv conv;
+    cfn_winograd_conv winograd;
+    int has_winograd;
     int pool_kernel, pool_stride; /* 0: no pooling */
 } mtcnn_conv_layer;
 
@@ -26,17 +30,15 @@ typedef struct mtcnn_head_spec {
     int out;
 } mtcnn_head_spec;
 
-/* Floats of storage a conv layer keeps (weight, bias, slope). */
+/* Floats of storage a conv layer keeps (weight, bias, slope, in both packings). */
 size_t mtcnn_conv_floats(const mtcnn_conv_spec *spec);
+
+/* Floats of scratch mtcnn_conv_layer_forward needs for the layer (0 without Winograd). */
+size_t mtcnn_conv_scratch_floats(const mtcnn_conv_layer *layer);
 
 /* Copies a conv layer's tensors to *cursor (advanced) and fills *layer. */
 cfn_status mtcnn_load_conv(const cfn_weight_source *source, const mtcnn_conv_spec *spec,
                            float **cursor, mtcnn_conv_layer *layer);
-
-/* The same layer (a 3×3 one) packed for the Winograd kernel instead, at *cursor (advanced by
-   cfn_winograd_conv_floats). */
-cfn_status mtcnn_load_winograd(const cfn_weight_source *source, const mtcnn_conv_spec *spec,
-                               float **cursor, cfn_winograd_conv *out);
 
 /*
  * Stacks heads (each "<name>.weight" [out, in] or [out, in, 1, 1] and "<name>.bias" [out]) into
@@ -51,12 +53,13 @@ void mtcnn_conv_layer_out(const mtcnn_conv_layer *layer, int h, int w, int *conv
                           int *out_h, int *out_w);
 
 /*
- * Runs a conv layer on n compact images stacked per channel (CNHW, h × w): the flat
- * convolution into `conv_out` (C × n·h·w), then the pooling, or for a layer without pooling the
- * copy of the valid region, into `out` (compact CNHW). `portable` as cfn_flat_conv_forward.
+ * Runs a conv layer on n compact images stacked per channel (CNHW, h × w): the convolution
+ * into `conv_out` (C × n·h·w, flat layout), then the pooling, or for a layer without pooling
+ * the copy of the valid region, into `out` (compact CNHW). `scratch`: the layer's
+ * mtcnn_conv_scratch_floats. `portable` as cfn_flat_conv_forward (and no Winograd).
  */
 void mtcnn_conv_layer_forward(const mtcnn_conv_layer *layer, const float *in, int n, int h,
-                              int w, float *conv_out, float *out, int portable);
+                              int w, float *conv_out, float *out, float *scratch, int portable);
 
 /* ---- R-Net and O-Net: conv stack → permuted flatten → Linear + PReLU → stacked heads ------- */
 

@@ -20,11 +20,7 @@
 #define PNET_HEADS 6 /* conv4_1 (2 logits) stacked over conv4_2 (4 regressions) */
 
 struct cfn_mtcnn_pnet {
-    mtcnn_conv_layer convs[3];
-    /* conv3 (16→32, 3×3, 63 % of P-Net's multiply-adds) also packed for the Winograd kernel,
-       which needs 2.25× fewer multiplications; conv2's 10 input channels leave too little work
-       per transformed tile for it to pay off (measured: no faster than the direct kernel). */
-    cfn_winograd_conv conv3_winograd;
+    mtcnn_conv_layer convs[3]; /* conv3 (63 % of the multiply-adds) runs Winograd on AVX2 */
     cfn_flat_conv head;
     float *storage;
 };
@@ -46,7 +42,7 @@ cfn_status cfn_mtcnn_pnet_create(cfn_tensor_lookup_fn lookup, void *user, cfn_mt
         return cfn_message_fail(message, capacity, CFN_ERROR_INVALID_ARGUMENT,
                                 "P-Net: lookup function is NULL");
     cfn_mtcnn_pnet *model = calloc(1, sizeof *model);
-    size_t total = cfn_flat_conv_floats(PNET_HEADS, 32, 1) + cfn_winograd_conv_floats(32, 16);
+    size_t total = cfn_flat_conv_floats(PNET_HEADS, 32, 1);
     for (int i = 0; i < 3; ++i) total += mtcnn_conv_floats(&pnet_convs[i]);
     float *storage = model ? malloc(total * sizeof(float)) : NULL;
     if (!storage) {
@@ -60,8 +56,6 @@ cfn_status cfn_mtcnn_pnet_create(cfn_tensor_lookup_fn lookup, void *user, cfn_mt
     float *cursor = storage;
     for (int i = 0; i < 3 && status == CFN_OK; ++i)
         status = mtcnn_load_conv(&source, &pnet_convs[i], &cursor, &model->convs[i]);
-    if (status == CFN_OK)
-        status = mtcnn_load_winograd(&source, &pnet_convs[2], &cursor, &model->conv3_winograd);
     if (status == CFN_OK)
         status = mtcnn_load_heads(&source, pnet_heads, 2, 32, 1, &cursor, &model->head);
     if (status != CFN_OK) {
@@ -114,7 +108,7 @@ static pnet_band_shape band_shape(int rows, int width) {
 typedef struct pnet_workspace {
     float *input; /* 3 × rows × width band of the resampled level (RGB8 entry only) */
     float *conv1, *pool1, *conv2, *conv3, *head;
-    float *winograd; /* conv3's Winograd scratch */
+    float *winograd; /* conv3's Winograd scratch (mtcnn_conv_scratch_floats) */
 } pnet_workspace;
 
 static size_t workspace_floats(int max_rows, int width, int with_input) {
@@ -122,7 +116,7 @@ static size_t workspace_floats(int max_rows, int width, int with_input) {
     return (with_input ? cfn_aligned_floats((size_t)3 * max_rows * width) : 0) +
            cfn_aligned_floats(s.conv1) + cfn_aligned_floats(s.pool1) +
            cfn_aligned_floats(s.conv2) + cfn_aligned_floats(s.conv3) + cfn_aligned_floats(s.head) +
-           cfn_aligned_floats(cfn_winograd_conv_scratch_floats(32, 16));
+           cfn_aligned_floats(cfn_winograd_conv_scratch_floats(32, 16)); /* conv3: 16 → 32 */
 }
 
 static pnet_workspace take_workspace(cfn_context *ctx, int max_rows, int width, int with_input) {
@@ -156,8 +150,10 @@ static void pnet_band(const cfn_mtcnn_pnet *model, const float *in, size_t in_pl
     cfn_flat_conv_forward(&model->convs[1].conv, ws->pool1, (size_t)ph * pw, pw, plane2 - 2,
                           ws->conv2, plane2, portable);
     /* conv2's output is (ph − 2) × (pw − 2) valid values in rows pw apart. */
-    if (portable || !cfn_winograd_conv_forward(&model->conv3_winograd, ws->conv2, plane2, pw, ph - 2,
-                                               pw - 2, r0, ws->conv3, plane3, ws->winograd))
+    const mtcnn_conv_layer *conv3 = &model->convs[2];
+    if (portable || !conv3->has_winograd ||
+        !cfn_winograd_conv_forward(&conv3->winograd, ws->conv2, plane2, pw, 1, ph - 2, pw - 2, r0,
+                                   ws->conv3, plane3, ws->winograd))
         cfn_flat_conv_forward(&model->convs[2].conv, ws->conv2, plane2, pw, plane3 - 2, ws->conv3,
                               plane3, portable);
     cfn_flat_conv_forward(&model->head, ws->conv3, plane3, pw, plane3 - 2, ws->head, plane3,

@@ -11,12 +11,13 @@
  * only add and subtract, and G's halves are exact in float, so the result differs from the
  * direct sum by rounding alone (≈1e-7 relative on P-Net's activations).
  *
- * Layout: planes with a row stride `rs` (a flat convolution's layout, conv_flat.c). Tiles are
- * processed a tile-row segment at a time (up to CHUNK tiles): the segment's transformed input
- * V[c][ξ][t] (ξ = 4i + j, the 16 transform-domain points), one small GEMM per ξ into
- * M[o][ξ][t], then the inverse transform, bias and PReLU into the output rows. Everything a
- * segment touches stays in L2, and a tile's 16 points lie at fixed offsets (ξ·CHUNK) from each
- * other, which the transforms address without extra registers.
+ * Layout: planes with a row stride `rs` (a flat convolution's layout, conv_flat.c), holding one
+ * image or several stacked vertically. Tiles are gathered into segments of up to CHUNK tiles
+ * (runs of tile rows, across rows and images, so that narrow images still fill them): the
+ * segment's transformed input V[c][ξ][t] (ξ = 4i + j, the 16 transform-domain points), one
+ * small GEMM per ξ into M[o][ξ][t], then the inverse transform, bias and PReLU into the output
+ * rows. A segment's buffers stay in L2, and a tile's 16 points lie at fixed offsets
+ * (ξ·XI_STRIDE) from each other, which the transforms address without extra registers.
  *
  * AVX2 + FMA only: the portable build keeps the direct convolution (callers choose).
  */
@@ -29,10 +30,12 @@
 
 /* Tiles per segment; a multiple of 16 (the GEMM's column block). */
 #define CHUNK 64
-/* Floats between two channels of V or of M: 16 points of CHUNK, plus one cache line so that
-   the GEMM's loads of 16 channels (or stores of 4) do not all fall in one L1 set, as they
-   would 4 KiB apart. */
-#define CHANNEL_STRIDE (16 * CHUNK + 16)
+/* Floats between two points ξ of one channel: CHUNK tiles plus room for the 8 columns a
+   transform of a run's last tiles writes past the segment's end. */
+#define XI_STRIDE (CHUNK + 8)
+/* Floats between two channels of V or of M: 16 points, plus one cache line so that the GEMM's
+   loads of 16 channels (or stores of 4) do not all fall in one L1 set. */
+#define CHANNEL_STRIDE (16 * XI_STRIDE + 16)
 
 size_t cfn_winograd_conv_floats(int out_channels, int in_channels) {
     const size_t padded = (size_t)(out_channels + 3) / 4 * 4;
@@ -97,7 +100,7 @@ AVX2_INLINE __m256 odds(__m256 a, __m256 b) {
 }
 
 /* Bᵀ d B for 8 tiles side by side: `rows` points at their 4 × 18 input window, rows `rs`
-   apart; the 16 points go to v + ξ·CHUNK. */
+   apart; the 16 points go to v + ξ·XI_STRIDE. */
 AVX2_INLINE void input_tiles8(const float *rows, size_t rs, float *v) {
     __m256 d[4][4];
     for (int i = 0; i < 4; ++i) {
@@ -115,10 +118,10 @@ AVX2_INLINE void input_tiles8(const float *rows, size_t rs, float *v) {
         d[0][j] = t0; d[1][j] = t1; d[2][j] = t2; d[3][j] = t3;
     }
     for (int i = 0; i < 4; ++i) {
-        _mm256_storeu_ps(v + (4 * i + 0) * CHUNK, _mm256_sub_ps(d[i][0], d[i][2]));
-        _mm256_storeu_ps(v + (4 * i + 1) * CHUNK, _mm256_add_ps(d[i][1], d[i][2]));
-        _mm256_storeu_ps(v + (4 * i + 2) * CHUNK, _mm256_sub_ps(d[i][2], d[i][1]));
-        _mm256_storeu_ps(v + (4 * i + 3) * CHUNK, _mm256_sub_ps(d[i][1], d[i][3]));
+        _mm256_storeu_ps(v + (4 * i + 0) * XI_STRIDE, _mm256_sub_ps(d[i][0], d[i][2]));
+        _mm256_storeu_ps(v + (4 * i + 1) * XI_STRIDE, _mm256_add_ps(d[i][1], d[i][2]));
+        _mm256_storeu_ps(v + (4 * i + 2) * XI_STRIDE, _mm256_sub_ps(d[i][2], d[i][1]));
+        _mm256_storeu_ps(v + (4 * i + 3) * XI_STRIDE, _mm256_sub_ps(d[i][1], d[i][3]));
     }
 }
 
@@ -142,10 +145,10 @@ AVX2 static void transform_gemm(const float *u, const float *v, float *m, int ci
                                 int cols) {
     const size_t c_stride = CHANNEL_STRIDE, o_stride = CHANNEL_STRIDE;
     for (int xi = 0; xi < 16; ++xi) {
-        const float *vx = v + (size_t)xi * CHUNK;
+        const float *vx = v + (size_t)xi * XI_STRIDE;
         for (int ob = 0; ob < cout_padded / 4; ++ob) {
             const float *w0 = u + ((size_t)xi * (cout_padded / 4) + ob) * cin * 4;
-            float *dst = m + (size_t)ob * 4 * o_stride + (size_t)xi * CHUNK;
+            float *dst = m + (size_t)ob * 4 * o_stride + (size_t)xi * XI_STRIDE;
             for (int t = 0; t < cols; t += 16) {
                 __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
                 __m256 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
@@ -204,87 +207,118 @@ AVX2_INLINE void store_interleaved(float *dst, __m256 y0, __m256 y1) {
     _mm256_storeu_ps(dst + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
 }
 
-/*
- * One segment: tiles [tx0, tx0 + n) of the tile row whose first output row is y0 (−1 for the
- * first tile row of a call with row phase 1). Outputs are written where they lie inside the
- * oh × ow output, plus (vector path) the garbage column ow of the flat layout when ow is odd,
- * which is < w ≤ rs and read by no valid output.
- */
-AVX2 static void winograd_segment(const cfn_winograd_conv *conv, const float *in, size_t in_plane,
-                                  int rs, int h, int w, float *out, size_t out_plane, int y0,
-                                  int tx0, int n, float *v, float *m) {
-    const int cin = conv->in_channels, cout = conv->out_channels;
-    const int padded = (cout + 3) / 4 * 4;
+/* A run of tiles of one tile row: output rows y0, y0 + 1 of image `image`, tiles [tx0, tx0 +
+   count), at columns [col, col + count) of the segment's V and M. */
+typedef struct tile_run {
+    int image, y0, tx0, count, col;
+} tile_run;
+
+/* The input window of a run (or a group of 8 of its tiles), as input_tiles8 wants it. */
+AVX2_INLINE void input_run(const float *plane, int rs, int h, int w, const tile_run *run,
+                           float *vc) {
+    const float *image = plane + (size_t)run->image * h * rs;
+    const int y0 = run->y0;
+    int t = 0;
+    if (y0 >= 0 && y0 + 3 < h)
+        for (; t + 8 <= run->count && 2 * (run->tx0 + t) + 18 <= w; t += 8)
+            input_tiles8(image + (size_t)y0 * rs + 2 * (run->tx0 + t), (size_t)rs, vc + run->col + t);
+    /* The edge: fewer than 8 tiles, or a window past the image. Writes 8 columns: those past
+       the run belong to the next run (written after this one) or to the segment's padding. */
+    for (; t < run->count; t += 8)
+        input_tiles8_edge(image, rs, h, w, y0, 2 * (run->tx0 + t),
+                          run->count - t < 8 ? run->count - t : 8, vc + run->col + t);
+}
+
+/* Aᵀ M A, bias and PReLU of one run for output channel o, into the image's rows. Writes the
+   outputs inside the (h − 2) × (w − 2) block, plus (vector path) the flat layout's garbage
+   column w − 2 when w − 2 is odd: it is < w ≤ rs and no valid output reads it. */
+AVX2_INLINE void output_run(const cfn_winograd_conv *conv, const float *mo, int o, float *plane,
+                            int rs, int h, int w, const tile_run *run) {
     const int oh = h - 2, ow = w - 2;
-    const int cols = (n + 15) / 16 * 16;
-    for (int c = 0; c < cin; ++c) {
-        const float *plane = in + (size_t)c * in_plane;
-        float *vc = v + (size_t)c * CHANNEL_STRIDE;
-        int t = 0;
-        if (y0 >= 0 && y0 + 3 < h)
-            for (; t + 8 <= n && 2 * (tx0 + t) + 18 <= w; t += 8)
-                input_tiles8(plane + (size_t)y0 * rs + 2 * (tx0 + t), (size_t)rs, vc + t);
-        for (; t < n; t += 8) /* the edge: fewer than 8 tiles, or a window past the plane */
-            input_tiles8_edge(plane, rs, h, w, y0, 2 * (tx0 + t), n - t < 8 ? n - t : 8, vc + t);
-        for (t = (n + 7) / 8 * 8; t < cols; ++t)
-            for (int xi = 0; xi < 16; ++xi) vc[xi * CHUNK + t] = 0.0f;
+    const __m256 bias = _mm256_set1_ps(conv->bias[o]);
+    const __m256 a = _mm256_set1_ps(conv->slope ? conv->slope[o] : 0.0f);
+    /* The tile's rows inside the output: y0 = −1 (row phase 1) has its second row only. */
+    const int first_row = run->y0 >= 0, second_row = run->y0 + 1 < oh;
+    float *row1 = plane + (size_t)run->image * h * rs + (ptrdiff_t)(run->y0 + 1) * rs;
+    float *row0 = row1 - rs; /* not dereferenced when y0 = −1 */
+    int t = 0;
+    for (; t + 8 <= run->count && 2 * (run->tx0 + t) + 16 <= rs; t += 8) {
+        __m256 y[2][2];
+        output_tiles8(mo + run->col + t, XI_STRIDE, bias, conv->slope, a, y);
+        if (first_row) store_interleaved(row0 + 2 * (run->tx0 + t), y[0][0], y[0][1]);
+        if (second_row) store_interleaved(row1 + 2 * (run->tx0 + t), y[1][0], y[1][1]);
     }
-    transform_gemm(conv->weight, v, m, cin, padded, cols);
-    /* Rows of the tile row inside the output: y0 = −1 writes its second row only. */
-    const int first_row = y0 >= 0, second_row = y0 + 1 < oh;
-    for (int o = 0; o < cout; ++o) {
-        const float *mo = m + (size_t)o * CHANNEL_STRIDE;
-        const __m256 bias = _mm256_set1_ps(conv->bias[o]);
-        const __m256 a = _mm256_set1_ps(conv->slope ? conv->slope[o] : 0.0f);
-        float *row1 = out + (size_t)o * out_plane + (size_t)(y0 + 1) * rs;
-        float *row0 = row1 - rs; /* not dereferenced when y0 = −1 */
-        int t = 0;
-        for (; t + 8 <= n && 2 * (tx0 + t) + 16 <= rs; t += 8) {
-            __m256 y[2][2];
-            output_tiles8(mo + t, CHUNK, bias, conv->slope, a, y);
-            if (first_row) store_interleaved(row0 + 2 * (tx0 + t), y[0][0], y[0][1]);
-            if (second_row) store_interleaved(row1 + 2 * (tx0 + t), y[1][0], y[1][1]);
-        }
-        if (t < n) { /* the last tiles: vector arithmetic, scalar stores inside the output */
-            __m256 y[2][2];
-            float lanes[2][2][8];
-            float tmp[16][8];
-            for (int xi = 0; xi < 16; ++xi)
-                for (int k = 0; k < 8; ++k) tmp[xi][k] = t + k < cols ? mo[xi * CHUNK + t + k] : 0.0f;
-            output_tiles8(&tmp[0][0], 8, bias, conv->slope, a, y);
-            for (int r = 0; r < 2; ++r)
-                for (int s = 0; s < 2; ++s) _mm256_storeu_ps(lanes[r][s], y[r][s]);
-            for (int k = 0; t + k < n; ++k) {
-                const int x = 2 * (tx0 + t + k);
-                for (int r = 0; r < 2; ++r)
-                    if (r ? second_row : first_row)
-                        for (int s = 0; s < 2 && x + s < ow; ++s)
-                            (r ? row1 : row0)[x + s] = lanes[r][s][k];
+    for (; t < run->count; t += 8) { /* vector arithmetic, scalar stores inside the output */
+        __m256 y[2][2];
+        float lanes[2][2][8];
+        output_tiles8(mo + run->col + t, XI_STRIDE, bias, conv->slope, a, y);
+        for (int r = 0; r < 2; ++r)
+            for (int c = 0; c < 2; ++c) _mm256_storeu_ps(lanes[r][c], y[r][c]);
+        for (int k = 0; k < 8 && t + k < run->count; ++k) {
+            const int x = 2 * (run->tx0 + t + k);
+            for (int c = 0; c < 2 && x + c < ow; ++c) {
+                if (first_row) row0[x + c] = lanes[0][c][k];
+                if (second_row) row1[x + c] = lanes[1][c][k];
             }
         }
     }
 }
+
+/* One segment: the runs' input transforms, the GEMMs over their `tiles` columns, the inverse
+   transforms into the output. */
+AVX2 static void winograd_segment(const cfn_winograd_conv *conv, const float *in, size_t in_plane,
+                                  int rs, int h, int w, float *out, size_t out_plane,
+                                  const tile_run *runs, int run_count, int tiles, float *v,
+                                  float *m) {
+    const int cin = conv->in_channels, cout = conv->out_channels;
+    const int cols = (tiles + 15) / 16 * 16;
+    for (int c = 0; c < cin; ++c) {
+        float *vc = v + (size_t)c * CHANNEL_STRIDE;
+        for (int r = 0; r < run_count; ++r) input_run(in + (size_t)c * in_plane, rs, h, w, &runs[r], vc);
+        for (int t = tiles; t < cols; ++t) /* GEMM padding: zeros, not stale floats */
+            for (int xi = 0; xi < 16; ++xi) vc[xi * XI_STRIDE + t] = 0.0f;
+    }
+    transform_gemm(conv->weight, v, m, cin, (cout + 3) / 4 * 4, cols);
+    for (int o = 0; o < cout; ++o)
+        for (int r = 0; r < run_count; ++r)
+            output_run(conv, m + (size_t)o * CHANNEL_STRIDE, o, out + (size_t)o * out_plane, rs, h,
+                       w, &runs[r]);
+}
 #endif
 
 int cfn_winograd_conv_forward(const cfn_winograd_conv *conv, const float *in, size_t in_plane,
-                              int rs, int h, int w, int row_phase, float *out, size_t out_plane,
-                              float *scratch) {
+                              int rs, int images, int h, int w, int row_phase, float *out,
+                              size_t out_plane, float *scratch) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (!cfn_cpu_has_avx2_fma() || h < 3 || w < 3) return 0;
+    if (!cfn_cpu_has_avx2_fma() || images < 1 || h < 3 || w < 3) return 0;
     float *v = scratch;
     float *m = scratch + (size_t)conv->in_channels * CHANNEL_STRIDE;
     const int oh = h - 2, ow = w - 2, phase = row_phase & 1;
-    /* Tiles start at output row −phase; an odd extent leaves the last tile half outside. */
+    /* ⌈ow / 2⌉ tiles per tile row (an odd width leaves the last tile half outside); tile rows
+       start at output row −phase of each image. Runs are gathered into segments of up to
+       CHUNK tiles, so narrow images (R-Net's 9-wide outputs) still give the GEMM full rows. */
     const int tiles_x = (ow + 1) / 2;
-    for (int y0 = -phase; y0 < oh; y0 += 2)
-        for (int tx0 = 0; tx0 < tiles_x; tx0 += CHUNK) {
-            const int n = tiles_x - tx0 < CHUNK ? tiles_x - tx0 : CHUNK;
-            winograd_segment(conv, in, in_plane, rs, h, w, out, out_plane, y0, tx0, n, v, m);
-        }
+    tile_run runs[CHUNK];
+    int run_count = 0, tiles = 0;
+    for (int image = 0; image < images; ++image)
+        for (int y0 = -phase; y0 < oh; y0 += 2)
+            for (int tx0 = 0; tx0 < tiles_x;) {
+                if (tiles == CHUNK) {
+                    winograd_segment(conv, in, in_plane, rs, h, w, out, out_plane, runs, run_count,
+                                     tiles, v, m);
+                    run_count = tiles = 0;
+                }
+                const int count = tiles_x - tx0 < CHUNK - tiles ? tiles_x - tx0 : CHUNK - tiles;
+                runs[run_count++] = (tile_run){image, y0, tx0, count, tiles};
+                tiles += count;
+                tx0 += count;
+            }
+    if (tiles > 0)
+        winograd_segment(conv, in, in_plane, rs, h, w, out, out_plane, runs, run_count, tiles, v, m);
     return 1;
 #else
-    (void)conv; (void)in; (void)in_plane; (void)rs; (void)h; (void)w; (void)row_phase; (void)out;
-    (void)out_plane; (void)scratch;
+    (void)conv; (void)in; (void)in_plane; (void)rs; (void)images; (void)h; (void)w;
+    (void)row_phase; (void)out; (void)out_plane; (void)scratch;
     return 0;
 #endif
 }
@@ -292,11 +326,12 @@ int cfn_winograd_conv_forward(const cfn_winograd_conv *conv, const float *in, si
 /* ---- test entry (cfacenet_mtcnn.h) -------------------------------------------------------- */
 
 int cfn_conv3x3_prelu(const float *weight, const float *bias, const float *slope, int out_channels,
-                      int in_channels, const float *in, int h, int w, int rs, int row_phase,
-                      int winograd, float *out) {
-    if (!weight || !in || !out || out_channels <= 0 || in_channels <= 0 || h < 3 || w < 3 || rs < w)
+                      int in_channels, const float *in, int images, int h, int w, int rs,
+                      int row_phase, int winograd, float *out) {
+    if (!weight || !in || !out || out_channels <= 0 || in_channels <= 0 || images < 1 || h < 3 ||
+        w < 3 || rs < w)
         return -1;
-    const size_t in_plane = (size_t)h * rs, out_plane = (size_t)(h - 2) * rs;
+    const size_t plane = (size_t)images * h * rs;
     int done = 0;
     if (winograd) {
         const size_t floats = cfn_winograd_conv_floats(out_channels, in_channels) +
@@ -306,7 +341,7 @@ int cfn_conv3x3_prelu(const float *weight, const float *bias, const float *slope
         cfn_winograd_conv conv;
         float *scratch = cfn_winograd_conv_pack(&conv, out_channels, in_channels, weight, bias,
                                                 slope, storage);
-        done = cfn_winograd_conv_forward(&conv, in, in_plane, rs, h, w, row_phase, out, out_plane,
+        done = cfn_winograd_conv_forward(&conv, in, plane, rs, images, h, w, row_phase, out, plane,
                                          scratch);
         free(storage);
     } else {
@@ -314,9 +349,9 @@ int cfn_conv3x3_prelu(const float *weight, const float *bias, const float *slope
         if (!storage) return -1;
         cfn_flat_conv conv;
         cfn_flat_conv_pack(&conv, out_channels, in_channels, 3, weight, bias, slope, storage);
-        /* Positions up to the last valid output: the flat kernel reads no further. */
-        cfn_flat_conv_forward(&conv, in, in_plane, rs, out_plane - (size_t)(rs - w) - 2, out,
-                              out_plane, 0);
+        /* Positions up to the last image's last valid output: the flat kernel reads no further. */
+        cfn_flat_conv_forward(&conv, in, plane, rs, plane - 2 * (size_t)rs - (size_t)(rs - w) - 2,
+                              out, plane, 0);
         free(storage);
         done = 1;
     }

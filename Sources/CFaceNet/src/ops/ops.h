@@ -166,22 +166,26 @@ float *cfn_winograd_conv_pack(cfn_winograd_conv *conv, int out_channels, int in_
 size_t cfn_winograd_conv_scratch_floats(int out_channels, int in_channels);
 
 /*
- * The convolution of h × w planes (channel c at in + c·in_plane, rows `rs` apart) into
- * (h − 2) × (w − 2) planes with the same row stride (channel o at out + o·out_plane). Reads
- * only rows < h and columns < w; may also write column w − 2 of the output (a flat layout's
- * garbage column) but nothing at or past column w.
+ * The convolution of `images` images of h × w stacked in each input plane (channel c at
+ * in + c·in_plane, rows `rs` apart, image k from row k·h) into the same layout: image k's
+ * (h − 2) × (w − 2) result starts at row k·h of each output plane (channel o at
+ * out + o·out_plane), as a flat convolution of the stacked images leaves it. Reads only rows
+ * of each image and columns < w; writes those results and possibly column w − 2 (a flat
+ * layout's garbage column), nothing at or past column w and nothing in rows h − 2, h − 1 of an
+ * image.
  *
  * `row_phase`: the parity of output row 0's row in the whole image when this call computes a
  * band of it. Tiles pair the whole image's output rows (2k, 2k + 1) whatever the band, so the
  * band's values are bit for bit those of the whole image (a tile's second row does not depend
- * on the input row above it, not even through rounding).
+ * on the input row above it, not even through rounding). Each stacked image's tiles start at
+ * its own row −row_phase, so an image's results do not depend on its place in the stack.
  *
  * Needs AVX2 + FMA: returns 0 without touching `out` when the CPU lacks them (the caller then
  * runs cfn_flat_conv_forward), 1 when done.
  */
 int cfn_winograd_conv_forward(const cfn_winograd_conv *conv, const float *in, size_t in_plane,
-                              int rs, int h, int w, int row_phase, float *out, size_t out_plane,
-                              float *scratch);
+                              int rs, int images, int h, int w, int row_phase, float *out,
+                              size_t out_plane, float *scratch);
 
 /* 1 when the CPU (and OS) support AVX2 and FMA. */
 int cfn_cpu_has_avx2_fma(void);
