@@ -86,16 +86,19 @@ struct CurlTransportTests {
 
     @Test("cancelling the task ends a pending request with CancellationError, long before the answer")
     func cancellation() async throws {
+        // libcurl calls the progress callback (where cancellation is noticed) about once a
+        // second on an idle transfer: the request should end ~1 s after the cancel, and well
+        // before the answer even on a loaded machine (measured up to 4 s beside the other suites).
         let server = try LocalHTTPServer { _ in
-            Thread.sleep(forTimeInterval: 4)
+            Thread.sleep(forTimeInterval: 10)
             return .init(status: 200)
         }
         defer { server.stop() }
         let started = ContinuousClock.now
-        let pending = Task { try await transport.send(request("POST", server.endpoint, body: Data("{}".utf8)), timeout: .seconds(20)) }
+        let pending = Task { try await transport.send(request("POST", server.endpoint, body: Data("{}".utf8)), timeout: .seconds(30)) }
         try await Task.sleep(for: .milliseconds(300))
         pending.cancel()
         await #expect(throws: CancellationError.self) { try await pending.value }
-        #expect(ContinuousClock.now - started < .seconds(3))
+        #expect(ContinuousClock.now - started < .seconds(7))
     }
 }
