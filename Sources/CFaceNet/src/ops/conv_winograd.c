@@ -1,15 +1,15 @@
 /*
  * 3×3 convolution (stride 1, no padding) by Winograd's minimal filtering F(2×2, 3×3), with the
  * bias and PReLU fused into the store: 16 multiplications per 2×2 outputs and input channel
- * instead of 36. P-Net spends most of its arithmetic in its 10→16 and 16→32 3×3 layers, where
- * the direct kernel (conv_flat.c) already runs close to the FMA peak: fewer multiplications are
- * the only way left to make them faster.
+ * instead of 36. MTCNN spends most of its arithmetic in 3×3 layers (P-Net's 16→32, R-Net's
+ * 28→48, O-Net's 32→64 and 64→64) where the direct kernel (conv_flat.c) already runs close to
+ * the FMA peak: fewer multiplications are the only way left to make them faster.
  *
  * For each tile of 2×2 outputs, with d its 4×4 input window, g a 3×3 filter:
  *     Y = Aᵀ [ Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B) ] A
  * (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016). The transforms
  * only add and subtract, and G's halves are exact in float, so the result differs from the
- * direct sum by rounding alone (≈1e-7 relative on P-Net's activations).
+ * direct sum by rounding alone (within 3e-6 of the direct kernel on the nets' layer shapes).
  *
  * Layout: planes with a row stride `rs` (a flat convolution's layout, conv_flat.c), holding one
  * image or several stacked vertically. Tiles are gathered into segments of up to CHUNK tiles
