@@ -111,12 +111,17 @@ typedef struct pnet_workspace {
     float *winograd; /* conv3's Winograd scratch (mtcnn_conv_scratch_floats) */
 } pnet_workspace;
 
+/* Scratch of conv3's Winograd kernel (the only P-Net layer that uses one). */
+static size_t winograd_scratch_floats(void) {
+    return cfn_winograd_conv_scratch_floats(pnet_convs[2].out_channels, pnet_convs[2].in_channels);
+}
+
 static size_t workspace_floats(int max_rows, int width, int with_input) {
     const pnet_band_shape s = band_shape(max_rows, width);
     return (with_input ? cfn_aligned_floats((size_t)3 * max_rows * width) : 0) +
            cfn_aligned_floats(s.conv1) + cfn_aligned_floats(s.pool1) +
            cfn_aligned_floats(s.conv2) + cfn_aligned_floats(s.conv3) + cfn_aligned_floats(s.head) +
-           cfn_aligned_floats(cfn_winograd_conv_scratch_floats(32, 16)); /* conv3: 16 → 32 */
+           cfn_aligned_floats(winograd_scratch_floats());
 }
 
 static pnet_workspace take_workspace(cfn_context *ctx, int max_rows, int width, int with_input) {
@@ -128,7 +133,7 @@ static pnet_workspace take_workspace(cfn_context *ctx, int max_rows, int width, 
     ws.conv2 = cfn_context_take(ctx, s.conv2);
     ws.conv3 = cfn_context_take(ctx, s.conv3);
     ws.head = cfn_context_take(ctx, s.head);
-    ws.winograd = cfn_context_take(ctx, cfn_winograd_conv_scratch_floats(32, 16));
+    ws.winograd = cfn_context_take(ctx, winograd_scratch_floats());
     return ws;
 }
 

@@ -46,16 +46,23 @@ float *cfn_flat_conv_pack(cfn_flat_conv *conv, int out_channels, int in_channels
         float *dst = packed + (size_t)(o / CFN_FLAT_CONV_BLOCK) * taps * CFN_FLAT_CONV_BLOCK +
                      o % CFN_FLAT_CONV_BLOCK;
         for (size_t t = 0; t < taps; ++t) dst[t * CFN_FLAT_CONV_BLOCK] = weight[(size_t)o * taps + t];
-        b[o] = bias ? bias[o] : 0.0f;
-        a[o] = slope ? slope[o] : 0.0f;
     }
     conv->in_channels = in_channels;
     conv->out_channels = out_channels;
     conv->kernel = kernel;
     conv->weight = packed;
     conv->bias = b;
-    conv->slope = slope ? a : NULL;
+    conv->slope = cfn_pack_bias_slope(b, a, out_channels, bias, slope);
     return a + padded;
+}
+
+const float *cfn_pack_bias_slope(float *b, float *a, int count, const float *bias,
+                                 const float *slope) {
+    for (int o = 0; o < count; ++o) {
+        b[o] = bias ? bias[o] : 0.0f;
+        a[o] = slope ? slope[o] : 0.0f;
+    }
+    return slope ? a : NULL;
 }
 
 /* ---- portable ---------------------------------------------------------------------------- */
@@ -99,17 +106,13 @@ static void flat_conv_portable(const cfn_flat_conv *conv, const float *in, size_
 /* ---- AVX2 + FMA -------------------------------------------------------------------------- */
 
 #if CFN_HAVE_X86
-#define AVX2 __attribute__((target("avx2,fma")))
-#define AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) static inline
+#include "avx2_lanes.h"
 
 /* act(acc + bias) for one output channel, stored in full or under `mask`. */
 AVX2_INLINE void store_channel(float *dst, __m256 acc, float bias, const float *slope, int o,
                                int masked, __m256i mask) {
     __m256 v = _mm256_add_ps(acc, _mm256_set1_ps(bias));
-    if (slope) {
-        const __m256 scaled = _mm256_mul_ps(v, _mm256_set1_ps(slope[o]));
-        v = _mm256_blendv_ps(scaled, v, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ));
-    }
+    if (slope) v = cfn_prelu8(v, _mm256_set1_ps(slope[o]));
     if (masked) _mm256_maskstore_ps(dst, mask, v);
     else _mm256_storeu_ps(dst, v);
 }

@@ -71,33 +71,16 @@ float *cfn_winograd_conv_pack(cfn_winograd_conv *conv, int out_channels, int in_
                     u[(((size_t)(4 * i + j) * (padded / 4) + o / 4) * in_channels + c) * 4 + o % 4] = (float)v;
                 }
         }
-    for (int o = 0; o < out_channels; ++o) {
-        b[o] = bias ? bias[o] : 0.0f;
-        a[o] = slope ? slope[o] : 0.0f;
-    }
     conv->in_channels = in_channels;
     conv->out_channels = out_channels;
     conv->weight = u;
     conv->bias = b;
-    conv->slope = slope ? a : NULL;
+    conv->slope = cfn_pack_bias_slope(b, a, out_channels, bias, slope);
     return a + padded;
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define AVX2 __attribute__((target("avx2,fma")))
-#define AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) static inline
-
-/* x[2i] and x[2i + 1] of the 16 floats a ‖ b, each in order. */
-AVX2_INLINE __m256 evens(__m256 a, __m256 b) {
-    const __m256 e = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-    /* shuffle_ps works per 128-bit half: restore the order p0 p1 p2 p3 | p4 p5 p6 p7. */
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-AVX2_INLINE __m256 odds(__m256 a, __m256 b) {
-    const __m256 o = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), _MM_SHUFFLE(3, 1, 2, 0)));
-}
+#include "avx2_lanes.h"
 
 /* Bᵀ d B for 8 tiles side by side: `rows` points at their 4 × 18 input window, rows `rs`
    apart; the 16 points go to v + ξ·XI_STRIDE. */
@@ -107,10 +90,10 @@ AVX2_INLINE void input_tiles8(const float *rows, size_t rs, float *v) {
         const float *row = rows + (size_t)i * rs;
         const __m256 a = _mm256_loadu_ps(row), b = _mm256_loadu_ps(row + 8);
         const __m256 c = _mm256_loadu_ps(row + 2), e = _mm256_loadu_ps(row + 10);
-        d[i][0] = evens(a, b);
-        d[i][1] = odds(a, b);
-        d[i][2] = evens(c, e);
-        d[i][3] = odds(c, e);
+        d[i][0] = cfn_evens8(a, b);
+        d[i][1] = cfn_odds8(a, b);
+        d[i][2] = cfn_evens8(c, e);
+        d[i][3] = cfn_odds8(c, e);
     }
     for (int j = 0; j < 4; ++j) {
         const __m256 t0 = _mm256_sub_ps(d[0][j], d[2][j]), t1 = _mm256_add_ps(d[1][j], d[2][j]);
@@ -176,9 +159,7 @@ AVX2 static void transform_gemm(const float *u, const float *v, float *m, int ci
 
 AVX2_INLINE __m256 activate(__m256 v, __m256 bias, const float *slope, __m256 a) {
     v = _mm256_add_ps(v, bias);
-    if (slope) /* PyTorch's PReLU: −0 and NaN take the slope */
-        v = _mm256_blendv_ps(_mm256_mul_ps(v, a), v, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ));
-    return v;
+    return slope ? cfn_prelu8(v, a) : v;
 }
 
 /* Aᵀ M A for 8 tiles of one output channel (point ξ at m + ξ·stride): y[r][s] = the tiles'

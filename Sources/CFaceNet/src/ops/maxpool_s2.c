@@ -11,8 +11,7 @@
 #define MAX_NAN(m, v) ((v) > (m) || (v) != (v) ? (v) : (m))
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#define AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) static inline
+#include "avx2_lanes.h"
 
 /* MAX_NAN on 8 lanes: max_ps returns its second operand when either is NaN, so a NaN in m is
    put back explicitly. */
@@ -29,12 +28,6 @@ AVX2_INLINE __m256 pair_max(__m256 a, __m256 b) {
                                                   _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
-/* The even elements x[2i] of a ‖ b, in order. */
-AVX2_INLINE __m256 evens(__m256 a, __m256 b) {
-    const __m256 even = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0)));
-}
-
 AVX2_INLINE __m256 rows_max(const float *r0, const float *r1, const float *r2, int x) {
     return max_nan8(max_nan8(_mm256_loadu_ps(r0 + x), _mm256_loadu_ps(r1 + x)), _mm256_loadu_ps(r2 + x));
 }
@@ -42,9 +35,8 @@ AVX2_INLINE __m256 rows_max(const float *r0, const float *r1, const float *r2, i
 /* Output columns [0, n) of one output row, 8 at a time, in the same order of MAX_NAN as the
    scalar loop up to NaN payloads; returns how many columns it wrote. Only reads
    x < 2·n + kernel − 1 ≤ w (n: columns whose window is whole and whose vector loads fit). */
-__attribute__((target("avx2,fma"))) static int pool_row_avx2(const float *r0, const float *r1,
-                                                              const float *r2, int kernel, int n,
-                                                              float *dst) {
+AVX2 static int pool_row_avx2(const float *r0, const float *r1, const float *r2, int kernel,
+                              int n, float *dst) {
     int ox = 0;
     if (kernel == 2) {
         for (; ox + 8 <= n; ox += 8) {
@@ -58,7 +50,7 @@ __attribute__((target("avx2,fma"))) static int pool_row_avx2(const float *r0, co
             const int x = 2 * ox;
             const __m256 a = rows_max(r0, r1, r2, x), b = rows_max(r0, r1, r2, x + 8);
             const __m256 c = rows_max(r0, r1, r2, x + 2), d = rows_max(r0, r1, r2, x + 10);
-            _mm256_storeu_ps(dst + ox, max_nan8(pair_max(a, b), evens(c, d)));
+            _mm256_storeu_ps(dst + ox, max_nan8(pair_max(a, b), cfn_evens8(c, d)));
         }
     }
     return ox;

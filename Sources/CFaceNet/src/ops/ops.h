@@ -121,6 +121,12 @@ typedef struct cfn_flat_conv {
     const float *slope;  /* [⌈out/4⌉·4], or NULL: no activation */
 } cfn_flat_conv;
 
+/* Copies a layer's bias (NULL: zeros) and PReLU slope (NULL: zeros) into b and a, `count`
+   each, for the packed convolutions; returns the slope pointer they keep (a, or NULL for no
+   activation). */
+const float *cfn_pack_bias_slope(float *b, float *a, int count, const float *bias,
+                                 const float *slope);
+
 /* Floats of storage cfn_flat_conv_pack writes (weight, bias and slope, padded). */
 size_t cfn_flat_conv_floats(int out_channels, int in_channels, int kernel);
 
