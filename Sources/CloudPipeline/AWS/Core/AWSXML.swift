@@ -34,28 +34,29 @@ public struct AWSXMLElement: Sendable, Hashable {
     /// bytes on every malformed body (an HTML error page from a proxy, say) inside
     /// swift-corelibs-foundation, which a worker running for months cannot afford.
     public static func parse(_ data: Data) throws(AWSXMLError) -> AWSXMLElement {
+        let bytes = [UInt8](data)
         // Invalid UTF-8 is refused up front, with its offset (names and text are UTF-8).
-        if let offset = firstInvalidUTF8(in: data) {
-            throw AWSXMLError(line: line(at: offset, in: data), detail: "invalid UTF-8 at byte offset \(offset)")
+        if let offset = firstInvalidUTF8(in: bytes) {
+            throw AWSXMLError(line: line(at: offset, in: bytes), detail: "invalid UTF-8 at byte offset \(offset)")
         }
         // AWS bodies carry no processing instructions and no DTDs (whose entities are how XML
         // parsers get attacked): anything but a leading XML declaration is refused.
-        if let (offset, what) = unsupportedMarkup(in: data) {
-            throw AWSXMLError(line: line(at: offset, in: data), detail: "\(what) at byte offset \(offset) (not used in AWS responses)")
+        if let (offset, what) = unsupportedMarkup(in: bytes) {
+            throw AWSXMLError(line: line(at: offset, in: bytes), detail: "\(what) at byte offset \(offset) (not used in AWS responses)")
         }
-        var reader = AWSXMLReader(bytes: [UInt8](data))
+        var reader = AWSXMLReader(bytes: bytes)
         return try reader.document()
     }
 
     /// The 1-based line of byte `offset`.
-    static func line(at offset: Int, in data: Data) -> Int {
-        1 + data.prefix(offset).reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
+    static func line(at offset: Int, in bytes: [UInt8]) -> Int {
+        1 + bytes.prefix(offset).reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) }
     }
 
     /// The offset of the first byte that does not start a valid UTF-8 sequence, or nil.
-    static func firstInvalidUTF8(in data: Data) -> Int? {
+    static func firstInvalidUTF8(in bytes: [UInt8]) -> Int? {
         var decoder = UTF8()
-        var iterator = data.makeIterator()
+        var iterator = bytes.makeIterator()
         var offset = 0
         while true {
             switch decoder.decode(&iterator) {
@@ -68,8 +69,7 @@ public struct AWSXMLElement: Sendable, Hashable {
 
     /// The first `<?` that is not the document's leading `<?xml ` declaration, or the first
     /// `<!DOCTYPE`, with its offset.
-    static func unsupportedMarkup(in data: Data) -> (offset: Int, what: String)? {
-        let bytes = [UInt8](data)
+    static func unsupportedMarkup(in bytes: [UInt8]) -> (offset: Int, what: String)? {
         let start = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? 3 : 0  // a UTF-8 byte order mark
         let declaration = Array("<?xml".utf8), doctype = Array("<!DOCTYPE".utf8)
         var index = start

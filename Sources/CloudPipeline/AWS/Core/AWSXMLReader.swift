@@ -292,7 +292,6 @@ struct AWSXMLReader {
     }
 
     private func fail(_ detail: String) -> AWSXMLError {
-        AWSXMLError(line: 1 + bytes[..<min(index, bytes.count)].reduce(0) { $0 + ($1 == 0x0A ? 1 : 0) },
-                    detail: detail)
+        AWSXMLError(line: AWSXMLElement.line(at: index, in: bytes), detail: detail)
     }
 }
