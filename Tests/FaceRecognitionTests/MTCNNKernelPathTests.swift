@@ -289,3 +289,43 @@ import Testing
         }
     }
 }
+
+/// P-Net's first layer runs fused on AVX2 (conv + PReLU + 2×2 max-pool in one pass, writing only
+/// the pooled quarter): it must give bit for bit what the direct kernel and then the pool give.
+@Suite struct FusedConvolutionPoolTests {
+    /// (h, w, rs): odd and even conv extents (the pool's ceil-mode edge row and column), widths
+    /// with fewer than 8 whole windows (scalar only), a last vector tile shifted left to end on
+    /// the last whole window, and NaN in the columns past w.
+    @Test(arguments: [(4, 4, 4), (5, 7, 9), (12, 12, 12), (13, 17, 17), (18, 18, 18), (19, 19, 25),
+                      (20, 34, 34), (21, 35, 40), (33, 51, 51), (64, 200, 200), (65, 201, 203)])
+    func fusedEqualsConvolutionThenPool(h: Int, w: Int, rs: Int) throws {
+        for cout in [10, 7, 1] {
+            let layer = WinogradConvolutionTests.Layer(cout: cout, cin: 3, seed: h * w)
+            let input = WinogradConvolutionTests.input(cin: 3, h: h, w: w, rs: rs, seed: w)
+            let pooled = ((h - 1) / 2) * ((w - 1) / 2) // ⌈(h − 2) / 2⌉ × ⌈(w − 2) / 2⌉
+            var fused = [Float](repeating: -7, count: cout * pooled + 1)
+            var unfused = [Float](repeating: -8, count: cout * pooled + 1)
+            let fusedStatus = cfn_conv3x3_prelu_maxpool2(layer.weight, layer.bias, layer.slope, Int32(cout), 3,
+                                                         input, Int32(h), Int32(w), Int32(rs), 1, &fused)
+            let unfusedStatus = cfn_conv3x3_prelu_maxpool2(layer.weight, layer.bias, layer.slope, Int32(cout), 3,
+                                                           input, Int32(h), Int32(w), Int32(rs), 0, &unfused)
+            try #require(unfusedStatus == 1)
+            guard fusedStatus == 1 else {
+                #expect(fusedStatus == 0) // no AVX2 + FMA: P-Net runs the two steps
+                return
+            }
+            #expect(fused[cout * pooled] == -7, "wrote past the \(cout) pooled planes")
+            let first = (0..<(cout * pooled)).first { fused[$0] != unfused[$0] }
+            #expect(first == nil, "\(h)×\(w) (rs \(rs)), \(cout) channels: first difference at \(first ?? -1)")
+            #expect(unfused[..<(cout * pooled)].allSatisfy { $0.isFinite })
+        }
+    }
+
+    @Test func badArgumentsAreRefused() {
+        var out = [Float](repeating: 0, count: 16)
+        let weight = [Float](repeating: 0.1, count: 27), input = [Float](repeating: 0, count: 3 * 16)
+        #expect(cfn_conv3x3_prelu_maxpool2(weight, nil, nil, 1, 3, input, 2, 8, 8, 1, &out) == -1)
+        #expect(cfn_conv3x3_prelu_maxpool2(weight, nil, nil, 1, 3, input, 4, 4, 3, 1, &out) == -1)
+        #expect(cfn_conv3x3_prelu_maxpool2(weight, nil, nil, 0, 3, input, 4, 4, 4, 1, &out) == -1)
+    }
+}

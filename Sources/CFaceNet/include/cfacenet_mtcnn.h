@@ -149,6 +149,18 @@ int cfn_conv3x3_prelu(const float *weight, const float *bias, const float *slope
                       int in_channels, const float *in, int images, int h, int w, int rs,
                       int row_phase, int winograd, float *out);
 
+/*
+ * P-Net's first layer two ways, for testing one against the other: PReLU(conv3x3(in) + bias)
+ * (slope NULL: no PReLU) of one h × w image in each of in_channels planes (rows rs ≥ w floats
+ * apart), then MaxPool2d(2, 2, ceil_mode=True), into out_channels planes of ⌈(h − 2) / 2⌉ ×
+ * ⌈(w − 2) / 2⌉. `fused` 1: the one-pass kernel; 0: the direct kernel, then the pool. Returns 1
+ * when done, 0 when the fused kernel was asked for on a CPU without AVX2 + FMA, −1 for bad
+ * arguments or no memory.
+ */
+int cfn_conv3x3_prelu_maxpool2(const float *weight, const float *bias, const float *slope,
+                               int out_channels, int in_channels, const float *in, int h, int w,
+                               int rs, int fused, float *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -147,10 +147,14 @@ static void pnet_band(const cfn_mtcnn_pnet *model, const float *in, size_t in_pl
     const pnet_band_shape s = band_shape(rows, width);
     const int ph = s.pool_h, pw = s.pool_w;
     const size_t plane1 = (size_t)(rows - 2) * width;
-    cfn_flat_conv_forward(&model->convs[0].conv, in, in_plane, width, plane1 - 2, ws->conv1,
-                          plane1, portable);
-    cfn_maxpool2d_s2_ceil_strided(ws->conv1, 10, rows - 2, width - 2, (size_t)width, plane1, 2,
-                                  ws->pool1, portable);
+    /* conv1 + PReLU + pool1 fused on AVX2: conv1's full-resolution output is never stored. */
+    if (!cfn_flat_conv_maxpool2_forward(&model->convs[0].conv, in, in_plane, width, rows - 2,
+                                        width - 2, ws->pool1, portable)) {
+        cfn_flat_conv_forward(&model->convs[0].conv, in, in_plane, width, plane1 - 2, ws->conv1,
+                              plane1, portable);
+        cfn_maxpool2d_s2_ceil_strided(ws->conv1, 10, rows - 2, width - 2, (size_t)width, plane1,
+                                      2, ws->pool1, portable);
+    }
     const size_t plane2 = (size_t)(ph - 2) * pw, plane3 = (size_t)(ph - 4) * pw;
     cfn_flat_conv_forward(&model->convs[1].conv, ws->pool1, (size_t)ph * pw, pw, plane2 - 2,
                           ws->conv2, plane2, portable);

@@ -1,7 +1,8 @@
 /*
  * Internal: the AVX2 + FMA helpers several kernels share (conv_flat.c, conv_winograd.c,
- * maxpool_s2.c). Functions are compiled for AVX2 by attribute, never by a global flag, so the
- * package builds for any x86-64 and each caller checks cfn_cpu_has_avx2_fma() at run time.
+ * maxpool_s2.c, conv_maxpool2.c). Functions are compiled for AVX2 by attribute, never by a
+ * global flag, so the package builds for any x86-64 and each caller checks
+ * cfn_cpu_has_avx2_fma() at run time.
  * Include only inside `#if defined(__x86_64__) || defined(__i386__)`.
  */
 #ifndef CFN_OPS_AVX2_LANES_H
@@ -28,6 +29,21 @@ AVX2_INLINE __m256 cfn_odds8(__m256 a, __m256 b) {
 /* PyTorch's PReLU on 8 lanes: v where v > 0, slope · v otherwise (−0 and NaN take the slope). */
 AVX2_INLINE __m256 cfn_prelu8(__m256 v, __m256 slope) {
     return _mm256_blendv_ps(_mm256_mul_ps(v, slope), v, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ));
+}
+
+/* MAX_NAN(m, v) of maxpool_s2.c on 8 lanes (v where v > m or v is NaN): max_ps returns its
+   second operand when either is NaN, so a NaN in m is put back explicitly. */
+AVX2_INLINE __m256 cfn_max_nan8(__m256 m, __m256 v) {
+    return _mm256_blendv_ps(_mm256_max_ps(m, v), m, _mm256_cmp_ps(m, m, _CMP_UNORD_Q));
+}
+
+/* Pairs (2i, 2i + 1) of the 16 values a ‖ b, maxed: lane i = cfn_max_nan8(x[2i], x[2i + 1]). */
+AVX2_INLINE __m256 cfn_pair_max8(__m256 a, __m256 b) {
+    const __m256 even = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+    const __m256 odd = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+    /* shuffle_ps works per 128-bit half: restore the order p0 p1 p2 p3 | p4 p5 p6 p7. */
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(cfn_max_nan8(even, odd)),
+                                                  _MM_SHUFFLE(3, 1, 2, 0)));
 }
 
 #endif

@@ -13,23 +13,8 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include "avx2_lanes.h"
 
-/* MAX_NAN on 8 lanes: max_ps returns its second operand when either is NaN, so a NaN in m is
-   put back explicitly. */
-AVX2_INLINE __m256 max_nan8(__m256 m, __m256 v) {
-    return _mm256_blendv_ps(_mm256_max_ps(m, v), m, _mm256_cmp_ps(m, m, _CMP_UNORD_Q));
-}
-
-/* Pairs (2i, 2i + 1) of the 16 values a ‖ b, maxed: lanes 0–7 = max(x[2i], x[2i + 1]). */
-AVX2_INLINE __m256 pair_max(__m256 a, __m256 b) {
-    const __m256 even = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
-    const __m256 odd = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
-    /* shuffle_ps works per 128-bit half: restore the order p0 p1 p2 p3 | p4 p5 p6 p7. */
-    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(max_nan8(even, odd)),
-                                                  _MM_SHUFFLE(3, 1, 2, 0)));
-}
-
 AVX2_INLINE __m256 rows_max(const float *r0, const float *r1, const float *r2, int x) {
-    return max_nan8(max_nan8(_mm256_loadu_ps(r0 + x), _mm256_loadu_ps(r1 + x)), _mm256_loadu_ps(r2 + x));
+    return cfn_max_nan8(cfn_max_nan8(_mm256_loadu_ps(r0 + x), _mm256_loadu_ps(r1 + x)), _mm256_loadu_ps(r2 + x));
 }
 
 /* Output columns [0, n) of one output row, 8 at a time, in the same order of MAX_NAN as the
@@ -41,16 +26,16 @@ AVX2 static int pool_row_avx2(const float *r0, const float *r1, const float *r2,
     if (kernel == 2) {
         for (; ox + 8 <= n; ox += 8) {
             const int x = 2 * ox;
-            const __m256 a = max_nan8(_mm256_loadu_ps(r0 + x), _mm256_loadu_ps(r1 + x));
-            const __m256 b = max_nan8(_mm256_loadu_ps(r0 + x + 8), _mm256_loadu_ps(r1 + x + 8));
-            _mm256_storeu_ps(dst + ox, pair_max(a, b));
+            const __m256 a = cfn_max_nan8(_mm256_loadu_ps(r0 + x), _mm256_loadu_ps(r1 + x));
+            const __m256 b = cfn_max_nan8(_mm256_loadu_ps(r0 + x + 8), _mm256_loadu_ps(r1 + x + 8));
+            _mm256_storeu_ps(dst + ox, cfn_pair_max8(a, b));
         }
     } else {
         for (; ox + 8 <= n; ox += 8) {
             const int x = 2 * ox;
             const __m256 a = rows_max(r0, r1, r2, x), b = rows_max(r0, r1, r2, x + 8);
             const __m256 c = rows_max(r0, r1, r2, x + 2), d = rows_max(r0, r1, r2, x + 10);
-            _mm256_storeu_ps(dst + ox, max_nan8(pair_max(a, b), cfn_evens8(c, d)));
+            _mm256_storeu_ps(dst + ox, cfn_max_nan8(cfn_pair_max8(a, b), cfn_evens8(c, d)));
         }
     }
     return ox;

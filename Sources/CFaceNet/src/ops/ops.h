@@ -148,6 +148,17 @@ float *cfn_flat_conv_pack(cfn_flat_conv *conv, int out_channels, int in_channels
 void cfn_flat_conv_forward(const cfn_flat_conv *conv, const float *in, size_t in_plane, int rs,
                            size_t positions, float *out, size_t out_plane, int portable);
 
+/*
+ * A 3×3 flat convolution (bias, optional PReLU) of conv_h × conv_w valid outputs (input rows rs
+ * floats apart, conv_h + 2 rows per plane), then MaxPool2d(2, 2, ceil_mode=True), in one pass:
+ * out holds out_channels planes of ⌈conv_h / 2⌉ × ⌈conv_w / 2⌉, bit-identical to
+ * cfn_flat_conv_forward followed by cfn_maxpool2d_s2_ceil_strided. Reads no input past row
+ * conv_h + 1, column conv_w + 1. Returns 0 (nothing done: the caller runs those two) without
+ * AVX2 + FMA, when `portable`, for another kernel size or below 2 × 2 conv outputs; 1 when done.
+ */
+int cfn_flat_conv_maxpool2_forward(const cfn_flat_conv *conv, const float *in, size_t in_plane,
+                                   int rs, int conv_h, int conv_w, float *out, int portable);
+
 /* ---- Winograd F(2×2, 3×3) convolution (conv_winograd.c) --------------------------------- */
 
 /* A stride-1, unpadded 3×3 convolution with its bias and optional PReLU, its filters
