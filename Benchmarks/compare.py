@@ -4,15 +4,17 @@ the ratios (reference time / our time: above 1 means we are faster).
 
     swift build -c release --product FaceRecBenchmarks
     python3 Benchmarks/compare.py facenet      # reference: Benchmarks/reference.py
-    python3 Benchmarks/compare.py detection --data ../shared/data --iterations 10
+    python3 Benchmarks/compare.py detection --data ../shared/data --iterations 20 --rounds 4
                                                # reference: Benchmarks/reference_detection.py
 
 Options after the suite go to both sides for `detection` (--data, --iterations, --images) and to
-FaceRecBenchmarks only for `facenet`. The load average is printed before and after: other work
-on the machine slows both sides, rarely by the same amount.
+FaceRecBenchmarks only for `facenet`; `detection --rounds N` alternates which side runs first
+for N rounds and prints the median ratio. The load average is printed before each run: other
+work on the machine slows both sides, rarely by the same amount.
 """
 import json
 import os
+import statistics
 import subprocess
 import sys
 
@@ -31,24 +33,46 @@ def run(command):
 
 
 def detection(extra):
+    """Rounds of (ours, reference) with the order swapped every round, so that a slow spell of
+    the machine (this VM kind drifts by ±20 % from minute to minute) falls on both sides
+    alike; prints every round's ratios and their median."""
+    rounds = 1
+    if "--rounds" in extra:
+        i = extra.index("--rounds")
+        rounds = int(extra[i + 1])
+        extra = extra[:i] + extra[i + 2:]
     shared = []
     for i in range(0, len(extra) - 1):
         if extra[i] in SHARED_DETECTION_OPTIONS:
             shared += extra[i:i + 2]
-    print("load average (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())
-    ours = run([".build/release/FaceRecBenchmarks", "detection", "--json"] + extra)
-    theirs = run(REFERENCES["detection"] + shared)
-    print("load average (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())
-    print()
-    print(f"{'image':<30} {'size':>10} {'ours ms':>9} {'torch ms':>9} {'ratio':>7}   "
-          f"{'ours cpu':>9} {'torch cpu':>9} {'ratio':>7}")
-    for row in ours:
-        ref = next((r for r in theirs if r["image"] == row["image"]), None)
-        if ref is None:
-            continue
-        print(f"{row['image']:<30} {row['size']:>10} {row['ms']:9.2f} {ref['ms']:9.2f} "
-              f"{ref['ms'] / row['ms']:6.2f}x   {row['cpu_ms']:9.2f} {ref['cpu_ms']:9.2f} "
-              f"{ref['cpu_ms'] / row['cpu_ms']:6.2f}x")
+    ratios = {}
+    for k in range(rounds):
+        print("load average (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())
+        if k % 2 == 0:
+            ours = run([".build/release/FaceRecBenchmarks", "detection", "--json"] + extra)
+            theirs = run(REFERENCES["detection"] + shared)
+        else:
+            theirs = run(REFERENCES["detection"] + shared)
+            ours = run([".build/release/FaceRecBenchmarks", "detection", "--json"] + extra)
+        print()
+        if rounds > 1:
+            print(f"round {k + 1} of {rounds} ({'ours' if k % 2 == 0 else 'reference'} first)")
+        print(f"{'image':<30} {'size':>10} {'ours ms':>9} {'torch ms':>9} {'ratio':>7}   "
+              f"{'ours cpu':>9} {'torch cpu':>9} {'ratio':>7}")
+        for row in ours:
+            ref = next((r for r in theirs if r["image"] == row["image"]), None)
+            if ref is None:
+                continue
+            ratios.setdefault(row["image"], []).append(ref["ms"] / row["ms"])
+            print(f"{row['image']:<30} {row['size']:>10} {row['ms']:9.2f} {ref['ms']:9.2f} "
+                  f"{ref['ms'] / row['ms']:6.2f}x   {row['cpu_ms']:9.2f} {ref['cpu_ms']:9.2f} "
+                  f"{ref['cpu_ms'] / row['cpu_ms']:6.2f}x")
+        print()
+    if rounds > 1:
+        print("wall-time ratio per round, and the median:")
+        for image, values in ratios.items():
+            print(f"{image:<30} " + " ".join(f"{v:5.2f}x" for v in values)
+                  + f"   median {statistics.median(values):5.2f}x")
 
 
 def main():

@@ -14,7 +14,10 @@ void cfn_softmax_rows(float *x, int rows, int cols, int ld) {
         float sum = 0.0f;
         for (int r = 0; r < rows; ++r) {
             float *v = &x[(size_t)r * ld + j];
-            *v = expf(*v - best);
+            /* exp(0) is exactly 1: the maximum's own term (one of P-Net's two, per cell)
+               needs no call. NaN and ∞ − ∞ still go through expf. */
+            const float d = *v - best;
+            *v = d == 0.0f ? 1.0f : expf(d);
             sum += *v;
         }
         for (int r = 0; r < rows; ++r) x[(size_t)r * ld + j] /= sum;
