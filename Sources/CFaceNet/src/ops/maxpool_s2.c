@@ -17,28 +17,71 @@ AVX2_INLINE __m256 rows_max(const float *r0, const float *r1, const float *r2, i
     return cfn_max_nan8(cfn_max_nan8(_mm256_loadu_ps(r0 + x), _mm256_loadu_ps(r1 + x)), _mm256_loadu_ps(r2 + x));
 }
 
-/* Output columns [0, n) of one output row, 8 at a time, in the same order of MAX_NAN as the
-   scalar loop up to NaN payloads; returns how many columns it wrote. Only reads
-   x < 2·n + kernel − 1 ≤ w (n: columns whose window is whole and whose vector loads fit). */
-AVX2 static int pool_row_avx2(const float *r0, const float *r1, const float *r2, int kernel,
-                              int n, float *dst) {
-    int ox = 0;
+/* 8 output columns from ox on, in the same order of MAX_NAN as the scalar loop up to NaN
+   payloads. Reads x < 2·ox + 16 (kernel 2) or 2·ox + 18 (kernel 3). */
+AVX2_INLINE void pool8_avx2(const float *r0, const float *r1, const float *r2, int kernel, int ox,
+                            float *dst) {
+    const int x = 2 * ox;
     if (kernel == 2) {
-        for (; ox + 8 <= n; ox += 8) {
-            const int x = 2 * ox;
-            const __m256 a = cfn_max_nan8(_mm256_loadu_ps(r0 + x), _mm256_loadu_ps(r1 + x));
-            const __m256 b = cfn_max_nan8(_mm256_loadu_ps(r0 + x + 8), _mm256_loadu_ps(r1 + x + 8));
-            _mm256_storeu_ps(dst + ox, cfn_pair_max8(a, b));
-        }
+        const __m256 a = cfn_max_nan8(_mm256_loadu_ps(r0 + x), _mm256_loadu_ps(r1 + x));
+        const __m256 b = cfn_max_nan8(_mm256_loadu_ps(r0 + x + 8), _mm256_loadu_ps(r1 + x + 8));
+        _mm256_storeu_ps(dst + ox, cfn_pair_max8(a, b));
     } else {
-        for (; ox + 8 <= n; ox += 8) {
-            const int x = 2 * ox;
-            const __m256 a = rows_max(r0, r1, r2, x), b = rows_max(r0, r1, r2, x + 8);
-            const __m256 c = rows_max(r0, r1, r2, x + 2), d = rows_max(r0, r1, r2, x + 10);
-            _mm256_storeu_ps(dst + ox, cfn_max_nan8(cfn_pair_max8(a, b), cfn_evens8(c, d)));
-        }
+        const __m256 a = rows_max(r0, r1, r2, x), b = rows_max(r0, r1, r2, x + 8);
+        const __m256 c = rows_max(r0, r1, r2, x + 2), d = rows_max(r0, r1, r2, x + 10);
+        _mm256_storeu_ps(dst + ox, cfn_max_nan8(cfn_pair_max8(a, b), cfn_evens8(c, d)));
     }
-    return ox;
+}
+
+/* 4 output columns from ox on (SSE lanes), reading exactly their windows: x < 2·ox + 8 (kernel
+   2) or 2·ox + 9 (kernel 3), so any whole-window column can end a group. */
+AVX2_INLINE __m128 max_nan4(__m128 m, __m128 v) {
+    return _mm_blendv_ps(_mm_max_ps(m, v), m, _mm_cmpunord_ps(m, m));
+}
+AVX2_INLINE __m128 rows_max4(const float *r0, const float *r1, const float *r2, int x) {
+    return max_nan4(max_nan4(_mm_loadu_ps(r0 + x), _mm_loadu_ps(r1 + x)), _mm_loadu_ps(r2 + x));
+}
+AVX2_INLINE void pool4_avx2(const float *r0, const float *r1, const float *r2, int kernel, int ox,
+                            float *dst) {
+    const int x = 2 * ox;
+    __m128 a, b;
+    if (kernel == 2) {
+        a = max_nan4(_mm_loadu_ps(r0 + x), _mm_loadu_ps(r1 + x));
+        b = max_nan4(_mm_loadu_ps(r0 + x + 4), _mm_loadu_ps(r1 + x + 4));
+    } else {
+        a = rows_max4(r0, r1, r2, x);
+        b = rows_max4(r0, r1, r2, x + 4);
+    }
+    /* (x0, x1), (x2, x3), ... paired: evens and odds of a ‖ b (one 128-bit lane, no fix-up). */
+    __m128 m = max_nan4(_mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)),
+                        _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+    if (kernel == 3) {
+        /* Third columns x + 2, x + 4, x + 6, x + 8: c = x + 2 … x + 5 (lanes 0, 2),
+           d = x + 5 … x + 8 (lanes 1, 3). */
+        const __m128 c = rows_max4(r0, r1, r2, x + 2), d = rows_max4(r0, r1, r2, x + 5);
+        m = max_nan4(m, _mm_shuffle_ps(c, d, _MM_SHUFFLE(3, 1, 2, 0)));
+    }
+    _mm_storeu_ps(dst + ox, m);
+}
+
+/* Whole-window output columns [0, whole) of one output row; returns how many it wrote. Groups
+   of 8 cover [0, n8) (n8 ≤ whole: columns whose 8-wide loads, which read one column past the
+   window for kernel 3, stay in the row), groups of 4 the rest. A last group that would pass its
+   end is shifted left to end there: the overlap gets the same values again, and the nets'
+   narrow maps (R-Net's 11 and 4 pooled columns, O-Net's 23 and 10) leave at most the partial
+   edge column to the scalar loop. */
+AVX2 static int pool_row_avx2(const float *r0, const float *r1, const float *r2, int kernel,
+                              int n8, int whole, float *dst) {
+    int done = 0;
+    if (n8 >= 8) {
+        for (int ox = 0; ox < n8; ox += 8) pool8_avx2(r0, r1, r2, kernel, ox + 8 <= n8 ? ox : n8 - 8, dst);
+        done = n8;
+    }
+    if (whole - done > 0 && whole >= 4) {
+        for (int ox = done; ox < whole; ox += 4) pool4_avx2(r0, r1, r2, kernel, ox + 4 <= whole ? ox : whole - 4, dst);
+        done = whole;
+    }
+    return done;
 }
 #endif
 
@@ -76,7 +119,7 @@ void cfn_maxpool2d_s2_ceil_strided(const float *in, int planes, int h, int w, si
             const float *r2 = kernel == 3 && y0 + 2 < h ? r0 + 2 * row_stride : r1;
             int start = 0;
 #if defined(__x86_64__) || defined(__i386__)
-            if (simd) start = pool_row_avx2(r0, r1, r2, kernel, vec_w, dst);
+            if (simd) start = pool_row_avx2(r0, r1, r2, kernel, vec_w, full_w, dst);
 #endif
             if (kernel == 3) {
                 for (int ox = start; ox < full_w; ++ox) {
