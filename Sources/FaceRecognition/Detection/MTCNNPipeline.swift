@@ -72,8 +72,9 @@ struct MTCNNPipeline {
     let options: MTCNNOptions
 
     /// Candidate boxes per R-Net/O-Net call: bounds each thread's crop buffer (facenet-pytorch
-    /// uses 512).
-    static let cropChunk = 128
+    /// uses 512), and keeps the resampled crops in cache until the net reads them (the nets
+    /// themselves work through 16 or 8 crops at a time, for the same reason).
+    static let cropChunk = 16
     /// Largest pyramid level accepted (a tiny minFaceSize upscales the image by 12 / minFaceSize).
     static let maxLevelPixels = 100_000_000
     /// Below this many multiply-adds a stage runs on one thread: waking another costs tens of

@@ -21,7 +21,10 @@ static const mtcnn_classifier_spec rnet_spec = {
     .dense_out = 128,
     .num_heads = 2,
     .heads = {{"dense5_1", 2}, {"dense5_2", 4}},
-    .max_batch = 128,
+    /* 16 crops: a chunk's activations (~110 KB per crop) stay in L2 from layer to layer; at
+       128 they went to L3 and R-Net took 1.5–1.8x as long per crop (single-thread harness,
+       256 crops). 16 crops are still 400 Winograd tiles for conv2. */
+    .max_batch = 16,
 };
 
 cfn_status cfn_mtcnn_rnet_create(cfn_tensor_lookup_fn lookup, void *user, cfn_mtcnn_rnet **out,
