@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
+#include "avx2_lanes.h"
 #define CFN_HAVE_X86 1
 #else
 #define CFN_HAVE_X86 0
@@ -66,10 +66,37 @@ __attribute__((target("avx2"))) static void row_sums_u16_avx2(const uint8_t *src
         sums[j] = (uint16_t)v;
     }
 }
+
+/* Window sums of 2, 3 and 4 pixels along a row of 16-bit column sums (RGB interleaved, so a
+   pixel is 3 elements): w2[i] = s[i] + s[i + 3], w3[i] = w2[i] + s[i + 6], w4[i] = w3[i] +
+   s[i + 9], for i < n (s holds n + 32 elements, zeros past n). Every output column of a level
+   whose windows are at most 4 pixels wide then takes its sums with three loads from the array
+   of its width, instead of a loop whose length varies from column to column. */
+AVX2 static void window_sums_u16_avx2(const uint16_t *s, int n, int widest, uint16_t *w2,
+                                      uint16_t *w3, uint16_t *w4) {
+    for (int i = 0; i < n; i += 16) {
+        const __m256i a = _mm256_loadu_si256((const __m256i *)(s + i));
+        const __m256i two = _mm256_add_epi16(a, _mm256_loadu_si256((const __m256i *)(s + i + 3)));
+        _mm256_storeu_si256((__m256i *)(w2 + i), two);
+        if (widest < 3) continue;
+        const __m256i three = _mm256_add_epi16(two, _mm256_loadu_si256((const __m256i *)(s + i + 6)));
+        _mm256_storeu_si256((__m256i *)(w3 + i), three);
+        if (widest < 4) continue;
+        _mm256_storeu_si256((__m256i *)(w4 + i),
+                            _mm256_add_epi16(three, _mm256_loadu_si256((const __m256i *)(s + i + 9))));
+    }
+}
 #endif
 
+/* Floats of the per-row region of the scratch: the 32-bit row sums (3·region_w), or the four
+   16-bit arrays of the windowed path (row sums and 2-, 3-, 4-pixel windows, each padded). */
+static size_t row_region_floats(int region_w) {
+    const size_t narrow = (size_t)2 * (3 * (size_t)region_w + 32);
+    return narrow > (size_t)3 * region_w ? narrow : (size_t)3 * region_w;
+}
+
 size_t cfn_area_resample_scratch_floats(int region_w, int out_w) {
-    return (size_t)3 * region_w + (size_t)6 * out_w;
+    return row_region_floats(region_w) + (size_t)6 * out_w;
 }
 
 void cfn_area_resample_rgb8(const uint8_t *rgb, size_t stride, int x0, int y0, int region_w,
@@ -87,7 +114,7 @@ void cfn_area_resample_rgb8_rows(const uint8_t *rgb, size_t stride, int x0, int 
         /* Scratch: row sums, then per output column its window [xs, xe) and width, then the
            column sums of one output row per channel. */
         uint32_t *row_sums = scratch;
-        int32_t *xs = (int32_t *)(row_sums + (size_t)3 * region_w);
+        int32_t *xs = (int32_t *)(row_sums + row_region_floats(region_w));
         int32_t *xe = xs + out_w;
         float *kw = (float *)(xe + out_w);
         float *sums = kw + out_w;
@@ -106,6 +133,17 @@ void cfn_area_resample_rgb8_rows(const uint8_t *rgb, size_t stride, int x0, int 
         (void)portable;
 #endif
         uint16_t *row_sums16 = (uint16_t *)row_sums;
+        /* The windowed column pass: windows of at most 4 pixels (every pyramid level down to a
+           scale of about 1/3) and sums that stay within 16 bits (4 · 64 rows · 255). */
+        int widest = 0;
+        for (int ox = 0; ox < out_w; ++ox)
+            if (xe[ox] - xs[ox] > widest) widest = xe[ox] - xs[ox];
+        const int windowed = narrow && widest <= 4 && max_rows <= 64;
+        const size_t padded_n = (size_t)n + 32;
+        uint16_t *by_width[5] = {NULL, row_sums16, row_sums16 + padded_n,
+                                 row_sums16 + 2 * padded_n, row_sums16 + 3 * padded_n};
+        if (windowed) /* the vector loads past n read zeros, never stale or unset memory */
+            for (int i = n; i < (int)padded_n; ++i) row_sums16[i] = 0;
         for (int oy = row_begin; oy < row_end; ++oy) {
             const int ys = window_start(oy, region_h, out_h), ye = window_end(oy, region_h, out_h);
             const uint8_t *src = rgb + (size_t)(y0 + ys) * stride + (size_t)x0 * 3;
@@ -114,6 +152,17 @@ void cfn_area_resample_rgb8_rows(const uint8_t *rgb, size_t stride, int x0, int 
             else
 #endif
                 row_sums_u32(src, stride, ye - ys, n, row_sums);
+#if CFN_HAVE_X86
+            if (windowed) {
+                window_sums_u16_avx2(row_sums16, n, widest, by_width[2], by_width[3], by_width[4]);
+                for (int ox = 0; ox < out_w; ++ox) {
+                    const uint16_t *p = by_width[xe[ox] - xs[ox]] + 3 * xs[ox];
+                    sums[ox] = (float)p[0];
+                    sums[out_w + ox] = (float)p[1];
+                    sums[2 * out_w + ox] = (float)p[2];
+                }
+            } else
+#endif
             for (int ox = 0; ox < out_w; ++ox) {
                 uint32_t r = 0, g = 0, b = 0;
                 if (narrow) {
