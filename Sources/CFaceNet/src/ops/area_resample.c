@@ -75,15 +75,17 @@ __attribute__((target("avx2"))) static void row_sums_u16_avx2(const uint8_t *src
 AVX2 static void window_sums_u16_avx2(const uint16_t *s, int n, int widest, uint16_t *w2,
                                       uint16_t *w3, uint16_t *w4) {
     for (int i = 0; i < n; i += 16) {
-        const __m256i a = _mm256_loadu_si256((const __m256i *)(s + i));
-        const __m256i two = _mm256_add_epi16(a, _mm256_loadu_si256((const __m256i *)(s + i + 3)));
+        const __m256i two = _mm256_add_epi16(_mm256_loadu_si256((const __m256i *)(s + i)),
+                                             _mm256_loadu_si256((const __m256i *)(s + i + 3)));
         _mm256_storeu_si256((__m256i *)(w2 + i), two);
         if (widest < 3) continue;
-        const __m256i three = _mm256_add_epi16(two, _mm256_loadu_si256((const __m256i *)(s + i + 6)));
+        const __m256i three =
+            _mm256_add_epi16(two, _mm256_loadu_si256((const __m256i *)(s + i + 6)));
         _mm256_storeu_si256((__m256i *)(w3 + i), three);
         if (widest < 4) continue;
-        _mm256_storeu_si256((__m256i *)(w4 + i),
-                            _mm256_add_epi16(three, _mm256_loadu_si256((const __m256i *)(s + i + 9))));
+        const __m256i four =
+            _mm256_add_epi16(three, _mm256_loadu_si256((const __m256i *)(s + i + 9)));
+        _mm256_storeu_si256((__m256i *)(w4 + i), four);
     }
 }
 #endif

@@ -24,8 +24,8 @@
 /* Conv + bias + PReLU at flat position `p` of one output channel (`w`: its packed taps, 4
    floats apart), as the vector tile computes it lane by lane (fmaf is the same fused
    multiply-add; compiled for FMA it is the same instruction). */
-AVX2 static float conv_at(const float *in, size_t in_plane, int rs, int cin, const float *w, float bias,
-                     const float *slope, size_t p) {
+AVX2 static float conv_at(const float *in, size_t in_plane, int rs, int cin, const float *w,
+                          float bias, const float *slope, size_t p) {
     float acc = 0.0f;
     for (int c = 0; c < cin; ++c)
         for (int ky = 0; ky < 3; ++ky)
@@ -40,7 +40,8 @@ AVX2 static float conv_at(const float *in, size_t in_plane, int rs, int cin, con
 /* One pooled output the scalar way: the window's conv values at rows y0, y1 (y1 == y0 on the
    bottom edge) and columns x0, x0 + 1 (only x0 on the right edge), maxed in the pool's order. */
 AVX2 static float pooled_at(const float *in, size_t in_plane, int rs, int cin, const float *w,
-                       float bias, const float *slope, int y0, int y1, int x0, int two_columns) {
+                            float bias, const float *slope, int y0, int y1, int x0,
+                            int two_columns) {
     const size_t p0 = (size_t)y0 * rs + x0, p1 = (size_t)y1 * rs + x0;
     float m = conv_at(in, in_plane, rs, cin, w, bias, slope, p0);
     if (two_columns) m = MAX_NAN(m, conv_at(in, in_plane, rs, cin, w, bias, slope, p0 + 1));
@@ -77,12 +78,14 @@ AVX2_INLINE void tile2x16x2(const float *r0, const float *r1, size_t in_plane, i
         }
     }
     /* The pool: rows first (max_nan8), then column pairs (cfn_pair_max8), as maxpool_s2.c. */
-    _mm256_storeu_ps(out0, cfn_pair_max8(cfn_max_nan8(activate(a00, bias[0], slope), activate(a10, bias[0], slope)),
-                                         cfn_max_nan8(activate(a01, bias[0], slope), activate(a11, bias[0], slope))));
+    const __m256 lo0 = cfn_max_nan8(activate(a00, bias[0], slope), activate(a10, bias[0], slope));
+    const __m256 hi0 = cfn_max_nan8(activate(a01, bias[0], slope), activate(a11, bias[0], slope));
+    _mm256_storeu_ps(out0, cfn_pair_max8(lo0, hi0));
     if (!second) return;
     const float *slope1 = slope ? slope + 1 : NULL;
-    _mm256_storeu_ps(out1, cfn_pair_max8(cfn_max_nan8(activate(b00, bias[1], slope1), activate(b10, bias[1], slope1)),
-                                         cfn_max_nan8(activate(b01, bias[1], slope1), activate(b11, bias[1], slope1))));
+    const __m256 lo1 = cfn_max_nan8(activate(b00, bias[1], slope1), activate(b10, bias[1], slope1));
+    const __m256 hi1 = cfn_max_nan8(activate(b01, bias[1], slope1), activate(b11, bias[1], slope1));
+    _mm256_storeu_ps(out1, cfn_pair_max8(lo1, hi1));
 }
 
 AVX2 static void conv_maxpool2_avx2(const cfn_flat_conv *conv, const float *in, size_t in_plane,
@@ -117,7 +120,8 @@ AVX2 static void conv_maxpool2_avx2(const cfn_flat_conv *conv, const float *in, 
                                  o % CFN_FLAT_CONV_BLOCK;
                 dst[(size_t)o * out_plane + ox] =
                     pooled_at(in, in_plane, rs, cin, w, conv->bias[o],
-                              conv->slope ? conv->slope + o : NULL, y0, y1, 2 * ox, 2 * ox + 1 < conv_w);
+                              conv->slope ? conv->slope + o : NULL, y0, y1, 2 * ox,
+                              2 * ox + 1 < conv_w);
             }
     }
 }
@@ -147,7 +151,8 @@ int cfn_conv3x3_prelu_maxpool2(const float *weight, const float *bias, const flo
         return -1;
     const size_t in_plane = (size_t)h * rs, conv_plane = (size_t)(h - 2) * rs;
     const size_t pack_floats = cfn_flat_conv_floats(out_channels, in_channels, 3);
-    float *storage = malloc((pack_floats + (fused ? 0 : (size_t)out_channels * conv_plane)) * sizeof(float));
+    const size_t conv_floats = fused ? 0 : (size_t)out_channels * conv_plane;
+    float *storage = malloc((pack_floats + conv_floats) * sizeof(float));
     if (!storage) return -1;
     cfn_flat_conv conv;
     cfn_flat_conv_pack(&conv, out_channels, in_channels, 3, weight, bias, slope, storage);

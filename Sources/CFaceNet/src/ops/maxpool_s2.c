@@ -14,7 +14,8 @@
 #include "avx2_lanes.h"
 
 AVX2_INLINE __m256 rows_max(const float *r0, const float *r1, const float *r2, int x) {
-    return cfn_max_nan8(cfn_max_nan8(_mm256_loadu_ps(r0 + x), _mm256_loadu_ps(r1 + x)), _mm256_loadu_ps(r2 + x));
+    const __m256 top = cfn_max_nan8(_mm256_loadu_ps(r0 + x), _mm256_loadu_ps(r1 + x));
+    return cfn_max_nan8(top, _mm256_loadu_ps(r2 + x));
 }
 
 /* 8 output columns from ox on, in the same order of MAX_NAN as the scalar loop up to NaN
@@ -74,11 +75,13 @@ AVX2 static int pool_row_avx2(const float *r0, const float *r1, const float *r2,
                               int n8, int whole, float *dst) {
     int done = 0;
     if (n8 >= 8) {
-        for (int ox = 0; ox < n8; ox += 8) pool8_avx2(r0, r1, r2, kernel, ox + 8 <= n8 ? ox : n8 - 8, dst);
+        for (int ox = 0; ox < n8; ox += 8)
+            pool8_avx2(r0, r1, r2, kernel, ox + 8 <= n8 ? ox : n8 - 8, dst);
         done = n8;
     }
     if (whole - done > 0 && whole >= 4) {
-        for (int ox = done; ox < whole; ox += 4) pool4_avx2(r0, r1, r2, kernel, ox + 4 <= whole ? ox : whole - 4, dst);
+        for (int ox = done; ox < whole; ox += 4)
+            pool4_avx2(r0, r1, r2, kernel, ox + 4 <= whole ? ox : whole - 4, dst);
         done = whole;
     }
     return done;
