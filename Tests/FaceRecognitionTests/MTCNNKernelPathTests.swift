@@ -80,7 +80,7 @@ import Testing
             #expect(MTCNNTestSupport.maxAbsDiff(a.reg, b.reg) < 1e-5, "\(h)x\(w)")
             #expect(a.prob.allSatisfy { $0.isFinite } && a.reg.allSatisfy { $0.isFinite })
         }
-        for n in [1, 7, 130] { // 130 spans R-Net's chunks of 128
+        for n in [1, 7, 130] { // 130: eight of R-Net's 16-crop passes and a partial one
             let r = MTCNNTestSupport.formulaInput(n: n, height: 24, width: 24, seed: n)
             var p1 = [Float](repeating: 0, count: n), r1 = [Float](repeating: 0, count: 4 * n)
             var p2 = p1, r2 = r1
@@ -88,7 +88,7 @@ import Testing
             #expect(cfn_mtcnn_rnet_forward(networks.rnet, slow, r, Int32(n), &p2, &r2) == CFN_OK)
             #expect(MTCNNTestSupport.maxAbsDiff(p1, p2) < 1e-5 && MTCNNTestSupport.maxAbsDiff(r1, r2) < 1e-5, "R-Net n=\(n)")
         }
-        let n = 5
+        let n = 11 // O-Net's 8-crop passes: one whole, one partial
         let o = MTCNNTestSupport.formulaInput(n: n, height: 48, width: 48, seed: 2)
         var p1 = [Float](repeating: 0, count: n), r1 = [Float](repeating: 0, count: 4 * n), m1 = [Float](repeating: 0, count: 10 * n)
         var p2 = p1, r2 = r1, m2 = m1

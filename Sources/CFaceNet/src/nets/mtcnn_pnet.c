@@ -165,9 +165,14 @@ static void pnet_band(const cfn_mtcnn_pnet *model, const float *in, size_t in_pl
                                    ws->conv3, plane3, ws->winograd))
         cfn_flat_conv_forward(&model->convs[2].conv, ws->conv2, plane2, pw, plane3 - 2, ws->conv3,
                               plane3, portable);
+    const int count = ph - 4; /* == the band's output rows; out_w == pw − 4 */
+    /* The head, its softmax and the copies into the level's rows: fused on AVX2. */
+    if (cfn_pnet_head_forward(&model->head, ws->conv3, plane3, pw, count, out_w,
+                              prob + (size_t)r0 * out_w, reg + (size_t)r0 * out_w, out_plane,
+                              portable))
+        return;
     cfn_flat_conv_forward(&model->head, ws->conv3, plane3, pw, plane3 - 2, ws->head, plane3,
                           portable);
-    const int count = ph - 4; /* == the band's output rows; out_w == pw − 4 */
     for (int oy = 0; oy < count; ++oy) {
         float *row = ws->head + (size_t)oy * pw;
         cfn_softmax_rows(row, 2, out_w, plane3);

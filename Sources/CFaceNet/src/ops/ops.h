@@ -159,6 +159,18 @@ void cfn_flat_conv_forward(const cfn_flat_conv *conv, const float *in, size_t in
 int cfn_flat_conv_maxpool2_forward(const cfn_flat_conv *conv, const float *in, size_t in_plane,
                                    int rs, int conv_h, int conv_w, float *out, int portable);
 
+/*
+ * P-Net's head (pnet_head.c): `head` is the 1×1 convolution to 6 channels (2 face logits, then
+ * 4 box regressions, no activation) over `rows` rows of `width` positions (input rows rs floats
+ * apart, channel c at in + c·in_plane); writes the softmax face probability to prob[y·width + x]
+ * and regression j to reg[j·reg_plane + y·width + x]. Bit-identical to cfn_flat_conv_forward,
+ * cfn_softmax_rows and copying the rows out. Reads only the `width` valid positions of a row.
+ * Returns 0 (nothing done) without AVX2 + FMA or when `portable`; 1 when done.
+ */
+int cfn_pnet_head_forward(const cfn_flat_conv *head, const float *in, size_t in_plane, int rs,
+                          int rows, int width, float *prob, float *reg, size_t reg_plane,
+                          int portable);
+
 /* ---- Winograd F(2×2, 3×3) convolution (conv_winograd.c) --------------------------------- */
 
 /* A stride-1, unpadded 3×3 convolution with its bias and optional PReLU, its filters

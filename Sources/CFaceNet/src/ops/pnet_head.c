@@ -1,0 +1,102 @@
+/*
+ * P-Net's head in one pass: the 1×1 convolution to 6 channels (conv4_1's two face logits
+ * stacked over conv4_2's four box regressions), softmax over the two logits, and the
+ * regressions, written straight into the level's output rows. Unfused, the head ran as a flat
+ * convolution (6 channels in two 4-channel tiles: 8 lanes of work for 6), wrote 6 planes, and a
+ * softmax pass and five row copies read them back; together a seventh of P-Net's time.
+ *
+ * Here one tile is 6 channels × 16 positions (12 accumulators) of one output row. The
+ * arithmetic is the unfused path's: the same FMA chain per output (input channels in order, from
+ * zero), the bias added after it, and the softmax of ops/softmax.c (maximum, exp of the
+ * differences with exp(0) = 1, sum, division), so the outputs are bit-identical to it.
+ */
+#include "ops.h"
+
+#include <math.h>
+
+/* cfn_softmax_rows for two rows, one column: the face probability (row 1). */
+static float face_probability(float l0, float l1) {
+    float best = l0;
+    if (l1 > best) best = l1;
+    const float d0 = l0 - best, d1 = l1 - best;
+    const float e0 = d0 == 0.0f ? 1.0f : expf(d0);
+    const float e1 = d1 == 0.0f ? 1.0f : expf(d1);
+    float sum = 0.0f;
+    sum += e0;
+    sum += e1;
+    return e1 / sum;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include "avx2_lanes.h"
+
+/* 6 channels × 16 positions of one row from `p`, the last `n` ≤ 16 of them valid (the loads
+   past them are masked: they may lie past the last input plane). */
+AVX2_INLINE void head_tile(const cfn_flat_conv *head, const float *in, size_t in_plane, int n,
+                           float *prob, float *reg, size_t reg_plane) {
+    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);
+    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), lane);
+    const int cin = head->in_channels;
+    const float *wa = head->weight, *wb = head->weight + (size_t)cin * CFN_FLAT_CONV_BLOCK;
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0;
+    __m256 d0 = a0, d1 = a0, e0 = a0, e1 = a0, f0 = a0, f1 = a0;
+    for (int c = 0; c < cin; ++c, wa += CFN_FLAT_CONV_BLOCK, wb += CFN_FLAT_CONV_BLOCK) {
+        const float *x = in + (size_t)c * in_plane;
+        const __m256 x0 = n >= 8 ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, m0);
+        const __m256 x1 = n >= 16 ? _mm256_loadu_ps(x + 8) : _mm256_maskload_ps(x + 8, m1);
+        __m256 w = _mm256_broadcast_ss(wa);
+        a0 = _mm256_fmadd_ps(w, x0, a0); a1 = _mm256_fmadd_ps(w, x1, a1);
+        w = _mm256_broadcast_ss(wa + 1);
+        b0 = _mm256_fmadd_ps(w, x0, b0); b1 = _mm256_fmadd_ps(w, x1, b1);
+        w = _mm256_broadcast_ss(wa + 2);
+        c0 = _mm256_fmadd_ps(w, x0, c0); c1 = _mm256_fmadd_ps(w, x1, c1);
+        w = _mm256_broadcast_ss(wa + 3);
+        d0 = _mm256_fmadd_ps(w, x0, d0); d1 = _mm256_fmadd_ps(w, x1, d1);
+        w = _mm256_broadcast_ss(wb);
+        e0 = _mm256_fmadd_ps(w, x0, e0); e1 = _mm256_fmadd_ps(w, x1, e1);
+        w = _mm256_broadcast_ss(wb + 1);
+        f0 = _mm256_fmadd_ps(w, x0, f0); f1 = _mm256_fmadd_ps(w, x1, f1);
+    }
+    const float *bias = head->bias;
+    float out[6][16];
+    const __m256 acc[6][2] = {{a0, a1}, {b0, b1}, {c0, c1}, {d0, d1}, {e0, e1}, {f0, f1}};
+    for (int o = 0; o < 6; ++o) {
+        const __m256 b = _mm256_set1_ps(bias[o]);
+        _mm256_storeu_ps(out[o], _mm256_add_ps(acc[o][0], b));
+        _mm256_storeu_ps(out[o] + 8, _mm256_add_ps(acc[o][1], b));
+    }
+    for (int k = 0; k < n; ++k) prob[k] = face_probability(out[0][k], out[1][k]);
+    for (int j = 0; j < 4; ++j)
+        for (int k = 0; k < n; ++k) reg[(size_t)j * reg_plane + k] = out[2 + j][k];
+}
+
+AVX2 static void pnet_head_avx2(const cfn_flat_conv *head, const float *in, size_t in_plane,
+                                int rs, int rows, int width, float *prob, float *reg,
+                                size_t reg_plane) {
+    for (int y = 0; y < rows; ++y) {
+        const float *row = in + (size_t)y * rs;
+        float *prob_row = prob + (size_t)y * width, *reg_row = reg + (size_t)y * width;
+        for (int x = 0; x < width; x += 16) {
+            const int n = width - x < 16 ? width - x : 16;
+            head_tile(head, row + x, in_plane, n, prob_row + x, reg_row + x, reg_plane);
+        }
+    }
+}
+#endif
+
+int cfn_pnet_head_forward(const cfn_flat_conv *head, const float *in, size_t in_plane, int rs,
+                          int rows, int width, float *prob, float *reg, size_t reg_plane,
+                          int portable) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (portable || head->kernel != 1 || head->out_channels != 6 || head->slope ||
+        !cfn_cpu_has_avx2_fma())
+        return 0;
+    pnet_head_avx2(head, in, in_plane, rs, rows, width, prob, reg, reg_plane);
+    return 1;
+#else
+    (void)head; (void)in; (void)in_plane; (void)rs; (void)rows; (void)width; (void)prob;
+    (void)reg; (void)reg_plane; (void)portable;
+    return 0;
+#endif
+}
