@@ -1,8 +1,8 @@
 // `FaceRecBenchmarks detection [--weights-dir DIR] [--data DIR] [--iterations N] [--images A,B]
 // [--threads T] [--json]`: MTCNN
 // detection + extraction (facenet-pytorch's MTCNN.forward) per image, median of N runs after a
-// half-second warm-up. Compare with `python3 Benchmarks/reference_detection.py` (torch, 2 threads), or run
-// both with `python3 Benchmarks/compare.py detection`. --threads sets MTCNNOptions.threads
+// half-second warm-up. Compare with `python3 Benchmarks/reference_detection.py` (torch, 2
+// threads), or run both with `python3 Benchmarks/compare.py detection`. --threads sets MTCNNOptions.threads
 // (0, the default: one per core).
 // MTCNN's GEMMs are small: on a busy 2-core machine OPENBLAS_NUM_THREADS=1 was measured 1.5-3x
 // faster in wall time than OpenBLAS's default 2 threads, so report both settings.
