@@ -31,7 +31,7 @@ AVX2_INLINE __m256 cfn_prelu8(__m256 v, __m256 slope) {
     return _mm256_blendv_ps(_mm256_mul_ps(v, slope), v, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ));
 }
 
-/* MAX_NAN(m, v) of maxpool_s2.c on 8 lanes (v where v > m or v is NaN): max_ps returns its
+/* CFN_MAX_NAN(m, v) (ops.h) on 8 lanes (v where v > m or v is NaN): max_ps returns its
    second operand when either is NaN, so a NaN in m is put back explicitly. */
 AVX2_INLINE __m256 cfn_max_nan8(__m256 m, __m256 v) {
     return _mm256_blendv_ps(_mm256_max_ps(m, v), m, _mm256_cmp_ps(m, m, _CMP_UNORD_Q));

@@ -35,8 +35,6 @@ AVX2 static float conv_at(const float *in, size_t in_plane, int rs, int cin, con
     return slope && !(v > 0.0f) ? *slope * v : v;
 }
 
-#define MAX_NAN(m, v) ((v) > (m) || (v) != (v) ? (v) : (m))
-
 /* One pooled output the scalar way: the window's conv values at rows y0, y1 (y1 == y0 on the
    bottom edge) and columns x0, x0 + 1 (only x0 on the right edge), maxed in the pool's order. */
 AVX2 static float pooled_at(const float *in, size_t in_plane, int rs, int cin, const float *w,
@@ -44,9 +42,9 @@ AVX2 static float pooled_at(const float *in, size_t in_plane, int rs, int cin, c
                             int two_columns) {
     const size_t p0 = (size_t)y0 * rs + x0, p1 = (size_t)y1 * rs + x0;
     float m = conv_at(in, in_plane, rs, cin, w, bias, slope, p0);
-    if (two_columns) m = MAX_NAN(m, conv_at(in, in_plane, rs, cin, w, bias, slope, p0 + 1));
-    m = MAX_NAN(m, conv_at(in, in_plane, rs, cin, w, bias, slope, p1));
-    if (two_columns) m = MAX_NAN(m, conv_at(in, in_plane, rs, cin, w, bias, slope, p1 + 1));
+    if (two_columns) m = CFN_MAX_NAN(m, conv_at(in, in_plane, rs, cin, w, bias, slope, p0 + 1));
+    m = CFN_MAX_NAN(m, conv_at(in, in_plane, rs, cin, w, bias, slope, p1));
+    if (two_columns) m = CFN_MAX_NAN(m, conv_at(in, in_plane, rs, cin, w, bias, slope, p1 + 1));
     return m;
 }
 

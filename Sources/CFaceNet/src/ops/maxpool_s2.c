@@ -8,8 +8,6 @@
 
 #include <string.h>
 
-#define MAX_NAN(m, v) ((v) > (m) || (v) != (v) ? (v) : (m))
-
 #if defined(__x86_64__) || defined(__i386__)
 #include "avx2_lanes.h"
 
@@ -18,7 +16,7 @@ AVX2_INLINE __m256 rows_max(const float *r0, const float *r1, const float *r2, i
     return cfn_max_nan8(top, _mm256_loadu_ps(r2 + x));
 }
 
-/* 8 output columns from ox on, in the same order of MAX_NAN as the scalar loop up to NaN
+/* 8 output columns from ox on, in the same order of CFN_MAX_NAN as the scalar loop up to NaN
    payloads. Reads x < 2·ox + 16 (kernel 2) or 2·ox + 18 (kernel 3). */
 AVX2_INLINE void pool8_avx2(const float *r0, const float *r1, const float *r2, int kernel, int ox,
                             float *dst) {
@@ -128,17 +126,22 @@ void cfn_maxpool2d_s2_ceil_strided(const float *in, int planes, int h, int w, si
                 for (int ox = start; ox < full_w; ++ox) {
                     const int x = 2 * ox;
                     float m = r0[x];
-                    m = MAX_NAN(m, r0[x + 1]); m = MAX_NAN(m, r0[x + 2]);
-                    m = MAX_NAN(m, r1[x]); m = MAX_NAN(m, r1[x + 1]); m = MAX_NAN(m, r1[x + 2]);
-                    m = MAX_NAN(m, r2[x]); m = MAX_NAN(m, r2[x + 1]); m = MAX_NAN(m, r2[x + 2]);
+                    m = CFN_MAX_NAN(m, r0[x + 1]);
+                    m = CFN_MAX_NAN(m, r0[x + 2]);
+                    m = CFN_MAX_NAN(m, r1[x]);
+                    m = CFN_MAX_NAN(m, r1[x + 1]);
+                    m = CFN_MAX_NAN(m, r1[x + 2]);
+                    m = CFN_MAX_NAN(m, r2[x]);
+                    m = CFN_MAX_NAN(m, r2[x + 1]);
+                    m = CFN_MAX_NAN(m, r2[x + 2]);
                     dst[ox] = m;
                 }
             } else {
                 for (int ox = start; ox < full_w; ++ox) {
                     const int x = 2 * ox;
                     float m = r0[x];
-                    m = MAX_NAN(m, r0[x + 1]);
-                    m = MAX_NAN(m, r1[x]); m = MAX_NAN(m, r1[x + 1]);
+                    m = CFN_MAX_NAN(m, r0[x + 1]);
+                    m = CFN_MAX_NAN(m, r1[x]); m = CFN_MAX_NAN(m, r1[x + 1]);
                     dst[ox] = m;
                 }
             }
@@ -147,9 +150,9 @@ void cfn_maxpool2d_s2_ceil_strided(const float *in, int planes, int h, int w, si
                 const int x1 = x0 + kernel < w ? x0 + kernel : w;
                 float m = r0[x0];
                 for (int x = x0; x < x1; ++x) {
-                    m = MAX_NAN(m, r0[x]);
-                    m = MAX_NAN(m, r1[x]);
-                    m = MAX_NAN(m, r2[x]);
+                    m = CFN_MAX_NAN(m, r0[x]);
+                    m = CFN_MAX_NAN(m, r1[x]);
+                    m = CFN_MAX_NAN(m, r2[x]);
                 }
                 dst[ox] = m;
             }

@@ -95,6 +95,10 @@ void cfn_prelu(float *x, int rows, int cols, int ld, const float *slope);
 /* x = prelu(x + bias[row]): a convolution's bias and its PReLU fused in one pass. */
 void cfn_bias_prelu(float *x, int rows, int cols, int ld, const float *bias, const float *slope);
 
+/* PyTorch's max in a pooling window: v replaces m when greater or NaN (NaN propagates). The
+   stride-2 pool and the fused conv + pool take their windows' maxima in the same order. */
+#define CFN_MAX_NAN(m, v) ((v) > (m) || (v) != (v) ? (v) : (m))
+
 /* MaxPool2d(kernel 2 or 3, stride 2, ceil_mode=True) over `planes` H×W planes: the same results
    as cfn_maxpool2d for those parameters, faster (no per-window clipping). */
 void cfn_maxpool2d_s2_ceil(const float *in, int planes, int h, int w, int kernel, float *out);

@@ -7,25 +7,10 @@
  *
  * Here one tile is 6 channels × 16 positions (12 accumulators) of one output row. The
  * arithmetic is the unfused path's: the same FMA chain per output (input channels in order, from
- * zero), the bias added after it, and the softmax of ops/softmax.c (maximum, exp of the
- * differences with exp(0) = 1, sum, division), so the outputs are bit-identical to it.
+ * zero), the bias added after it, and ops/softmax.c's softmax itself, so the outputs are
+ * bit-identical to it.
  */
 #include "ops.h"
-
-#include <math.h>
-
-/* cfn_softmax_rows for two rows, one column: the face probability (row 1). */
-static float face_probability(float l0, float l1) {
-    float best = l0;
-    if (l1 > best) best = l1;
-    const float d0 = l0 - best, d1 = l1 - best;
-    const float e0 = d0 == 0.0f ? 1.0f : expf(d0);
-    const float e1 = d1 == 0.0f ? 1.0f : expf(d1);
-    float sum = 0.0f;
-    sum += e0;
-    sum += e1;
-    return e1 / sum;
-}
 
 #if defined(__x86_64__) || defined(__i386__)
 #include "avx2_lanes.h"
@@ -66,7 +51,9 @@ AVX2_INLINE void head_tile(const cfn_flat_conv *head, const float *in, size_t in
         _mm256_storeu_ps(out[o], _mm256_add_ps(acc[o][0], b));
         _mm256_storeu_ps(out[o] + 8, _mm256_add_ps(acc[o][1], b));
     }
-    for (int k = 0; k < n; ++k) prob[k] = face_probability(out[0][k], out[1][k]);
+    /* The unfused path's own softmax over the two logit rows; row 1 is the face probability. */
+    cfn_softmax_rows(out[0], 2, n, 16);
+    for (int k = 0; k < n; ++k) prob[k] = out[1][k];
     for (int j = 0; j < 4; ++j)
         for (int k = 0; k < n; ++k) reg[(size_t)j * reg_plane + k] = out[2 + j][k];
 }
