@@ -92,7 +92,8 @@ def main():
         for impl in sorted({r["impl"] for r in theirs}):
             ref = next((r for r in theirs if r["impl"] == impl and (r["size"], r["batch"]) == key), None)
             cells.append(f"{ref['ms_per_face']:8.2f} ms = {ref['ms_per_face'] / row['ms_per_face']:5.2f}x" if ref else "-")
-        print(f"{row['size']}x{row['size']} b{row['batch']:<2} {row['ms_per_face']:13.2f} " + " ".join(f"{c:>22}" for c in cells))
+        print(f"{row['size']}x{row['size']} b{row['batch']:<2} {row['ms_per_face']:13.2f} " + " ".join(f"{c:>22}" for c in cells)
+              + (f"   ({row['layout']})" if "layout" in row else ""))
 
 
 if __name__ == "__main__":

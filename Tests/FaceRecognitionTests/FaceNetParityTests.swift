@@ -54,6 +54,47 @@ struct FaceNetParityTests {
         #expect(worst <= 1e-4)
     }
 
+    /// The test above runs the machine's kernels (Winograd for the 3×3 layers on AVX2); a
+    /// portable context runs im2col + GEMM everywhere, the path of CPUs without AVX2.
+    @Test("the portable path (no Winograd) matches facenet-pytorch too", arguments: goldens.cases.indices)
+    func portableParity(caseIndex: Int) throws {
+        let c = Self.goldens.cases[caseIndex]
+        var input: [Float] = []
+        for crop in try Self.crops(c) { FaceNet.appendStandardized(crop, to: &input) }
+        let context = try #require(InferenceContext())
+        cfn_context_set_portable_kernels(context.handle, 1)
+        var output = [Float](repeating: .nan, count: c.inputs.count * 512)
+        let status = input.withUnsafeBufferPointer { x in
+            output.withUnsafeMutableBufferPointer { y in
+                cfn_facenet_embed(Self.facenet.model.handle, context.handle, x.baseAddress, Int32(c.inputs.count),
+                                  Int32(c.height), Int32(c.width), y.baseAddress)
+            }
+        }
+        try #require(status == CFN_OK)
+        let expected = c.embeddings.flatMap { $0 }
+        let worst = zip(output, expected).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-4)
+    }
+
+    /// With one BLAS thread per pass (a service's setting), a batch runs as one pass per core,
+    /// each on its own workspace; every image must still get facenet-pytorch's embedding.
+    @Test("with one BLAS thread a batch is split across the cores and still matches facenet-pytorch")
+    func shardedBatch() throws {
+        #expect(FaceNetShards.count(images: 8, blasThreads: 1, cores: 2) == 2)
+        #expect(FaceNetShards.count(images: 3, blasThreads: 1, cores: 8) == 3)
+        #expect(FaceNetShards.count(images: 1, blasThreads: 1, cores: 2) == 1)
+        #expect(FaceNetShards.count(images: 8, blasThreads: 2, cores: 2) == 1)
+        let threads = BLASThreads.count
+        BLASThreads.set(1)
+        defer { BLASThreads.set(threads) }
+        for c in Self.goldens.cases where c.inputs.count > 1 {
+            let ours = try Self.facenet.embed(try Self.crops(c))
+            try #require(ours.count == c.embeddings.count)
+            let worst = zip(ours.joined(), c.embeddings.joined()).map { abs($0 - $1) }.max() ?? .infinity
+            #expect(worst <= 1e-4, "\(c.width)×\(c.height) batch \(c.inputs.count)")
+        }
+    }
+
     @Test("different people's embeddings differ (the test is not blind)")
     func discriminative() throws {
         let c = try #require(Self.goldens.cases.first { $0.height == 160 && $0.inputs.count == 4 })

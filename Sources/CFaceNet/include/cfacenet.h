@@ -94,6 +94,20 @@ size_t cfn_facenet_weight_bytes(const cfn_facenet *model);
 cfn_status cfn_facenet_embed(const cfn_facenet *model, cfn_context *ctx, const float *images,
                              int n, int height, int width, float *embeddings);
 
+/*
+ * Testing: FaceNet's 3×3 stride-1 convolution two ways, each to be checked against a plain
+ * reference. out = act(conv3×3(in) + bias) (bias may be NULL; act ReLU when `relu`) of n images
+ * in the CNHW layout (channel c of image k at in + (c·n + k)·h·w), padding `pad` (0 or 1) on
+ * every side, into out_channels × n × (h + 2·pad − 2) × (w + 2·pad − 2). `winograd` 1: the
+ * Winograd F(2×2, 3×3) path with `scratch_floats` of scratch (0: enough for one chunk; smaller
+ * values force chunks of tile rows); 0: im2col + GEMM. Returns 1 when done, 0 when Winograd was
+ * asked for on a CPU without AVX2 + FMA or with scratch for less than one tile row, −1 for bad
+ * arguments or no memory.
+ */
+int cfn_conv3x3_cnhw(const float *weight, const float *bias, int out_channels, int in_channels,
+                     const float *in, int n, int h, int w, int pad, int relu, int winograd,
+                     size_t scratch_floats, float *out);
+
 #ifdef __cplusplus
 }
 #endif

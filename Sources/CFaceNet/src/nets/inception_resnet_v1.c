@@ -86,6 +86,7 @@ static void conv_init(builder *b, cfn_conv2d *conv, int cin, int cout, int kh, i
     conv->pad_w = pw;
     conv->weight = builder_take(b, (size_t)cout * cin * kh * kw);
     conv->bias = builder_take(b, (size_t)cout);
+    conv->winograd = NULL;
 }
 
 /* Folds BasicConv2d `prefix` into rows [row, row + cout) of `conv` (rows of a stacked 1×1). */
@@ -101,7 +102,16 @@ static cfn_status load_basic_rows(builder *b, cfn_conv2d *conv, int row, const c
 static cfn_status basic(builder *b, cfn_conv2d *conv, const char *prefix, int cin, int cout,
                         int kh, int kw, int stride, int ph, int pw) {
     conv_init(b, conv, cin, cout, kh, kw, stride, ph, pw);
-    return load_basic_rows(b, conv, 0, prefix, cout);
+    const cfn_status status = load_basic_rows(b, conv, 0, prefix, cout);
+    /* 3×3 stride-1 layers also keep their filters in Winograd form (16/9 of their weights,
+       ~9 MB in all); the plain weights stay for CPUs without AVX2 and portable contexts. */
+    const size_t transformed = cfn_conv2d_winograd_weight_floats(conv);
+    float *u = transformed > 0 ? builder_take(b, transformed) : NULL;
+    if (status == CFN_OK && u) {
+        cfn_conv2d_winograd_pack(conv, u);
+        conv->winograd = u;
+    }
+    return status;
 }
 
 /* A plain nn.Conv2d 1×1 with bias ("<prefix>.weight", "<prefix>.bias"). */
@@ -306,15 +316,20 @@ typedef struct workspace {
     size_t col_floats;
     float *pooled;           /* 1792 × n */
     float *projected;        /* 512 × n */
+    int portable;            /* the context's choice: no AVX2 kernels (no Winograd) */
 } workspace;
 
 typedef struct plan {
     size_t big, tmp, col, total;
 } plan;
 
+/* Scratch of a convolution: whole (im2col of the input, or Winograd's tile rows) and the least
+   it works with (one output row, or one tile row). */
 static void col_need(const cfn_conv2d *c, int n, int h, int w, size_t *full, size_t *row) {
-    *full = max_size(*full, cfn_conv2d_full_col_floats(c, n, h, w));
-    *row = max_size(*row, cfn_conv2d_row_col_floats(c, w));
+    *full = max_size(*full, max_size(cfn_conv2d_full_col_floats(c, n, h, w),
+                                     cfn_conv2d_winograd_scratch_floats(c, n, h, w, 1)));
+    *row = max_size(*row, max_size(cfn_conv2d_row_col_floats(c, w),
+                                   cfn_conv2d_winograd_scratch_floats(c, n, h, w, 0)));
 }
 
 static plan plan_for(const cfn_facenet *m, int n, int h, int w, const stage_dims *d) {
@@ -353,7 +368,7 @@ static plan plan_for(const cfn_facenet *m, int n, int h, int w, const stage_dims
 
 static void conv(const workspace *ws, const cfn_conv2d *c, const float *in, int n, int h, int w,
                  float *out, cfn_activation act) {
-    cfn_conv2d_forward(c, in, n, h, w, out, ws->col, ws->col_floats, act);
+    cfn_conv2d_forward(c, in, n, h, w, out, ws->col, ws->col_floats, act, ws->portable);
 }
 
 /* x (width × P) ← act(x + scale · (up · cat + bias)), in place. */
@@ -438,6 +453,7 @@ cfn_status cfn_facenet_embed(const cfn_facenet *model, cfn_context *ctx, const f
     ws.col_floats = p.col;
     ws.pooled = cfn_context_take(ctx, 1792 * (size_t)n);
     ws.projected = cfn_context_take(ctx, 512 * (size_t)n);
+    ws.portable = ctx->portable_kernels;
 
     float *a = ws.big[0], *b = ws.big[1];
     const cfn_activation relu = CFN_ACTIVATION_RELU;

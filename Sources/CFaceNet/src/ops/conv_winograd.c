@@ -37,6 +37,18 @@
    loads of 16 channels (or stores of 4) do not all fall in one L1 set. */
 #define CHANNEL_STRIDE (16 * XI_STRIDE + 16)
 
+void cfn_winograd_filter_f23(const float *g, double u[16]) {
+    /* G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]; U = G g Gᵀ in double, rounded once by the caller. */
+    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+    double t[4][3]; /* G g */
+    for (int i = 0; i < 4; ++i)
+        for (int k = 0; k < 3; ++k)
+            t[i][k] = G[i][0] * g[k] + G[i][1] * g[3 + k] + G[i][2] * g[6 + k];
+    for (int i = 0; i < 4; ++i)
+        for (int j = 0; j < 4; ++j)
+            u[4 * i + j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+}
+
 size_t cfn_winograd_conv_floats(int out_channels, int in_channels) {
     const size_t padded = (size_t)(out_channels + 3) / 4 * 4;
     return 16 * padded * (size_t)in_channels + 2 * padded;
@@ -55,21 +67,13 @@ float *cfn_winograd_conv_pack(cfn_winograd_conv *conv, int out_channels, int in_
     float *b = u + (size_t)16 * padded * in_channels;
     float *a = b + padded;
     memset(storage, 0, cfn_winograd_conv_floats(out_channels, in_channels) * sizeof(float));
-    /* G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1]; U = G g Gᵀ in double, rounded once. */
-    static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
     for (int o = 0; o < out_channels; ++o)
         for (int c = 0; c < in_channels; ++c) {
-            const float *g = weight + ((size_t)o * in_channels + c) * 9;
-            double t[4][3]; /* G g */
-            for (int i = 0; i < 4; ++i)
-                for (int k = 0; k < 3; ++k)
-                    t[i][k] = G[i][0] * g[k] + G[i][1] * g[3 + k] + G[i][2] * g[6 + k];
-            for (int i = 0; i < 4; ++i)
-                for (int j = 0; j < 4; ++j) {
-                    const double v = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
-                    /* [ξ][o / 4][c][o % 4]: the GEMM broadcasts 4 output channels per c. */
-                    u[(((size_t)(4 * i + j) * (padded / 4) + o / 4) * in_channels + c) * 4 + o % 4] = (float)v;
-                }
+            double t[16];
+            cfn_winograd_filter_f23(weight + ((size_t)o * in_channels + c) * 9, t);
+            for (int xi = 0; xi < 16; ++xi)
+                /* [ξ][o / 4][c][o % 4]: the GEMM broadcasts 4 output channels per c. */
+                u[(((size_t)xi * (padded / 4) + o / 4) * in_channels + c) * 4 + o % 4] = (float)t[xi];
         }
     conv->in_channels = in_channels;
     conv->out_channels = out_channels;
@@ -80,47 +84,7 @@ float *cfn_winograd_conv_pack(cfn_winograd_conv *conv, int out_channels, int in_
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-#include "avx2_lanes.h"
-
-/* Bᵀ d B for 8 tiles side by side: `rows` points at their 4 × 18 input window, rows `rs`
-   apart; the 16 points go to v + ξ·XI_STRIDE. */
-AVX2_INLINE void input_tiles8(const float *rows, size_t rs, float *v) {
-    __m256 d[4][4];
-    for (int i = 0; i < 4; ++i) {
-        const float *row = rows + (size_t)i * rs;
-        const __m256 a = _mm256_loadu_ps(row), b = _mm256_loadu_ps(row + 8);
-        const __m256 c = _mm256_loadu_ps(row + 2), e = _mm256_loadu_ps(row + 10);
-        d[i][0] = cfn_evens8(a, b);
-        d[i][1] = cfn_odds8(a, b);
-        d[i][2] = cfn_evens8(c, e);
-        d[i][3] = cfn_odds8(c, e);
-    }
-    for (int j = 0; j < 4; ++j) {
-        const __m256 t0 = _mm256_sub_ps(d[0][j], d[2][j]), t1 = _mm256_add_ps(d[1][j], d[2][j]);
-        const __m256 t2 = _mm256_sub_ps(d[2][j], d[1][j]), t3 = _mm256_sub_ps(d[1][j], d[3][j]);
-        d[0][j] = t0; d[1][j] = t1; d[2][j] = t2; d[3][j] = t3;
-    }
-    for (int i = 0; i < 4; ++i) {
-        _mm256_storeu_ps(v + (4 * i + 0) * XI_STRIDE, _mm256_sub_ps(d[i][0], d[i][2]));
-        _mm256_storeu_ps(v + (4 * i + 1) * XI_STRIDE, _mm256_add_ps(d[i][1], d[i][2]));
-        _mm256_storeu_ps(v + (4 * i + 2) * XI_STRIDE, _mm256_sub_ps(d[i][2], d[i][1]));
-        _mm256_storeu_ps(v + (4 * i + 3) * XI_STRIDE, _mm256_sub_ps(d[i][1], d[i][3]));
-    }
-}
-
-/* The same for `tiles` ≤ 8 tiles at an edge of the plane: their window is staged with zeros
-   outside rows [0, h) and columns < w (nothing outside the plane is read, and no value there,
-   even a NaN in a flat layout's garbage column, reaches a valid output). */
-AVX2_INLINE void input_tiles8_edge(const float *plane, int rs, int h, int w, int y0, int x0,
-                                   int tiles, float *v) {
-    float window[4][24];
-    memset(window, 0, sizeof window);
-    const int cols = w - x0 < 2 * tiles + 2 ? w - x0 : 2 * tiles + 2;
-    for (int i = 0; i < 4; ++i)
-        if (y0 + i >= 0 && y0 + i < h)
-            memcpy(window[i], plane + (ptrdiff_t)(y0 + i) * rs + x0, sizeof(float) * (size_t)cols);
-    input_tiles8(&window[0][0], 24, v);
-}
+#include "winograd_f23.h"
 
 /* M[o][ξ][0, cols) = Σ_c U[ξ][o][c] · V[c][ξ][0, cols), cols a multiple of 16: 4 output
    channels × 16 tiles in 8 accumulators, as in conv_flat.c's tile16. */
@@ -162,30 +126,12 @@ AVX2_INLINE __m256 activate(__m256 v, __m256 bias, const float *slope, __m256 a)
     return slope ? cfn_prelu8(v, a) : v;
 }
 
-/* Aᵀ M A for 8 tiles of one output channel (point ξ at m + ξ·stride): y[r][s] = the tiles'
-   output (r, s), activated. */
+/* Aᵀ M A of 8 tiles, then bias and PReLU. */
 AVX2_INLINE void output_tiles8(const float *m, const int stride, __m256 bias, const float *slope,
                                __m256 a, __m256 y[2][2]) {
-    __m256 s[2][4];
-    for (int j = 0; j < 4; ++j) {
-        const __m256 m0 = _mm256_loadu_ps(m + (0 + j) * stride);
-        const __m256 m1 = _mm256_loadu_ps(m + (4 + j) * stride);
-        const __m256 m2 = _mm256_loadu_ps(m + (8 + j) * stride);
-        const __m256 m3 = _mm256_loadu_ps(m + (12 + j) * stride);
-        s[0][j] = _mm256_add_ps(_mm256_add_ps(m0, m1), m2);
-        s[1][j] = _mm256_sub_ps(_mm256_sub_ps(m1, m2), m3);
-    }
-    for (int r = 0; r < 2; ++r) {
-        y[r][0] = activate(_mm256_add_ps(_mm256_add_ps(s[r][0], s[r][1]), s[r][2]), bias, slope, a);
-        y[r][1] = activate(_mm256_sub_ps(_mm256_sub_ps(s[r][1], s[r][2]), s[r][3]), bias, slope, a);
-    }
-}
-
-/* Writes y0 (even columns) and y1 (odd columns) of 8 tiles interleaved: 16 floats. */
-AVX2_INLINE void store_interleaved(float *dst, __m256 y0, __m256 y1) {
-    const __m256 lo = _mm256_unpacklo_ps(y0, y1), hi = _mm256_unpackhi_ps(y0, y1);
-    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(lo, hi, 0x20));
-    _mm256_storeu_ps(dst + 8, _mm256_permute2f128_ps(lo, hi, 0x31));
+    cfn_winograd_output8(m, (size_t)stride, y);
+    for (int r = 0; r < 2; ++r)
+        for (int c = 0; c < 2; ++c) y[r][c] = activate(y[r][c], bias, slope, a);
 }
 
 /* A run of tiles of one tile row: output rows y0, y0 + 1 of image `image`, tiles [tx0, tx0 +
@@ -202,12 +148,14 @@ AVX2_INLINE void input_run(const float *plane, int rs, int h, int w, const tile_
     int t = 0;
     if (y0 >= 0 && y0 + 3 < h)
         for (; t + 8 <= run->count && 2 * (run->tx0 + t) + 18 <= w; t += 8)
-            input_tiles8(image + (size_t)y0 * rs + 2 * (run->tx0 + t), (size_t)rs, vc + run->col + t);
+            cfn_winograd_input8(image + (size_t)y0 * rs + 2 * (run->tx0 + t), (size_t)rs,
+                                vc + run->col + t, XI_STRIDE);
     /* The edge: fewer than 8 tiles, or a window past the image. Writes 8 columns: those past
        the run belong to the next run (written after this one) or to the segment's padding. */
     for (; t < run->count; t += 8)
-        input_tiles8_edge(image, rs, h, w, y0, 2 * (run->tx0 + t),
-                          run->count - t < 8 ? run->count - t : 8, vc + run->col + t);
+        cfn_winograd_input8_edge(image, (size_t)rs, h, w, y0, 2 * (run->tx0 + t),
+                                 run->count - t < 8 ? run->count - t : 8, vc + run->col + t,
+                                 XI_STRIDE);
 }
 
 /* Aᵀ M A, bias and PReLU of one run for output channel o, into the image's rows. Writes the
@@ -226,8 +174,8 @@ AVX2_INLINE void output_run(const cfn_winograd_conv *conv, const float *mo, int 
     for (; t + 8 <= run->count && 2 * (run->tx0 + t) + 16 <= rs; t += 8) {
         __m256 y[2][2];
         output_tiles8(mo + run->col + t, XI_STRIDE, bias, conv->slope, a, y);
-        if (first_row) store_interleaved(row0 + 2 * (run->tx0 + t), y[0][0], y[0][1]);
-        if (second_row) store_interleaved(row1 + 2 * (run->tx0 + t), y[1][0], y[1][1]);
+        if (first_row) cfn_winograd_store_interleaved(row0 + 2 * (run->tx0 + t), y[0][0], y[0][1]);
+        if (second_row) cfn_winograd_store_interleaved(row1 + 2 * (run->tx0 + t), y[1][0], y[1][1]);
     }
     for (; t < run->count; t += 8) { /* vector arithmetic, scalar stores inside the output */
         __m256 y[2][2];

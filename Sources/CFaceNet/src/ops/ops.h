@@ -27,6 +27,7 @@ typedef struct cfn_conv2d {
     int pad_h, pad_w;
     const float *weight; /* [out_channels][in_channels · kernel_h · kernel_w], PyTorch order */
     const float *bias;   /* [out_channels], or NULL */
+    const float *winograd; /* [16][out][in] transformed filters (conv2d_winograd.c), or NULL */
 } cfn_conv2d;
 
 /* Output extent of a convolution or floor-mode pooling along one axis (≤ 0: input too small). */
@@ -47,10 +48,32 @@ size_t cfn_conv2d_row_col_floats(const cfn_conv2d *conv, int w);
  * out (CNHW, out_channels × n × out_h × out_w) = act(conv(in) + bias).
  * `col` holds `col_capacity` floats (≥ cfn_conv2d_row_col_floats); larger inputs are unfolded
  * in chunks of whole output rows, so the buffer bounds memory, not the batch size.
- * `out` must not overlap `in`.
+ * A convolution with Winograd filters runs cfn_conv2d_winograd_forward unless `portable` or the
+ * CPU lacks AVX2. `out` must not overlap `in`.
  */
 void cfn_conv2d_forward(const cfn_conv2d *conv, const float *in, int n, int h, int w, float *out,
-                        float *col, size_t col_capacity, cfn_activation act);
+                        float *col, size_t col_capacity, cfn_activation act, int portable);
+
+/* ---- Winograd F(2×2, 3×3) for CNHW convolutions (conv2d_winograd.c) ------------------------ */
+
+/* 1 for a 3×3, stride-1 convolution with padding 0 or 1 on both axes. */
+int cfn_conv2d_winograd_eligible(const cfn_conv2d *conv);
+
+/* Floats of its transformed filters (0 when not eligible). */
+size_t cfn_conv2d_winograd_weight_floats(const cfn_conv2d *conv);
+
+/* Transforms conv->weight into u ([16][out][in]); the caller then sets conv->winograd = u. */
+void cfn_conv2d_winograd_pack(const cfn_conv2d *conv, float *u);
+
+/* Scratch floats of cfn_conv2d_winograd_forward on n images of h × w: for all tile rows at once
+   (`whole`) or for one (the least it works with). 0 when conv->winograd is NULL. */
+size_t cfn_conv2d_winograd_scratch_floats(const cfn_conv2d *conv, int n, int h, int w, int whole);
+
+/* out = act(conv(in) + bias) by Winograd, in as many chunks of tile rows as `capacity` floats
+   of scratch require. Returns 0, having done nothing, without Winograd filters, AVX2 + FMA, or
+   scratch for one tile row. */
+int cfn_conv2d_winograd_forward(const cfn_conv2d *conv, const float *in, int n, int h, int w,
+                                float *out, float *scratch, size_t capacity, cfn_activation act);
 
 /* Unfolds output rows [row_begin, row_end) (row = image·out_h + oy) into col, K × (rows·out_w). */
 void cfn_im2col(const float *in, int channels, int n, int h, int w, int kernel_h, int kernel_w,
@@ -60,6 +83,9 @@ void cfn_im2col(const float *in, int channels, int n, int h, int w, int kernel_h
 /* C (m × n, leading dimension ldc) = alpha · A (m × k) · B (k × n, leading dimension ldb) + beta · C. */
 void cfn_gemm(int m, int n, int k, float alpha, const float *a, const float *b, int ldb,
               float beta, float *c, int ldc);
+
+/* Threads cfn_gemm's BLAS uses per call (process-wide, set by the application). */
+int cfn_gemm_threads(void);
 
 /* rows × cols block with leading dimension ld: x = act(x + bias[row]) (bias may be NULL). */
 void cfn_bias_activation(float *x, int rows, int cols, int ld, const float *bias,
@@ -185,6 +211,10 @@ typedef struct cfn_winograd_conv {
     const float *bias;   /* [⌈out/4⌉·4] */
     const float *slope;  /* [⌈out/4⌉·4], or NULL: no activation */
 } cfn_winograd_conv;
+
+/* U = G g Gᵀ of one 3×3 filter g (row-major), G = [1 0 0; ½ ½ ½; ½ −½ ½; 0 0 1], in double:
+   u[4i + j]. G's halves are exact, so U rounded to float differs from exact by one rounding. */
+void cfn_winograd_filter_f23(const float *g, double u[16]);
 
 /* Floats of storage cfn_winograd_conv_pack writes. */
 size_t cfn_winograd_conv_floats(int out_channels, int in_channels);

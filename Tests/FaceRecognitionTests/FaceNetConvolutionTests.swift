@@ -1,0 +1,109 @@
+import CFaceNet
+import Foundation
+import Testing
+
+/// FaceNet's 3×3 stride-1 convolutions have two paths: Winograd F(2×2, 3×3) (CPUs with AVX2, the
+/// default) and im2col + GEMM (portable contexts, other CPUs). The parity suite checks whichever
+/// the machine picks against facenet-pytorch; these check both against the convolution's
+/// definition, summed in double, on shapes that reach every edge case of the tiling: odd output
+/// sizes (half tiles), padding 0 and 1, widths with and without whole 8-tile groups, several
+/// images, and scratch so small that the tile rows run in many chunks.
+@Suite("FaceNet 3×3 convolution paths")
+struct FaceNetConvolutionTests {
+    struct Shape: CustomStringConvertible {
+        var cin: Int, cout: Int, n: Int, h: Int, w: Int, pad: Int, relu: Bool
+        var description: String { "\(cin)→\(cout) n\(n) \(h)×\(w) pad \(pad)\(relu ? " relu" : "")" }
+        var outH: Int { h + 2 * pad - 2 }
+        var outW: Int { w + 2 * pad - 2 }
+    }
+
+    static let shapes: [Shape] = [
+        Shape(cin: 3, cout: 5, n: 1, h: 3, w: 3, pad: 0, relu: false),     // one output
+        Shape(cin: 4, cout: 6, n: 2, h: 7, w: 9, pad: 1, relu: true),      // odd sizes, batch
+        Shape(cin: 16, cout: 8, n: 1, h: 12, w: 12, pad: 0, relu: false),
+        Shape(cin: 8, cout: 12, n: 3, h: 11, w: 37, pad: 1, relu: true),   // 8-tile groups + edge
+        Shape(cin: 5, cout: 7, n: 2, h: 20, w: 36, pad: 0, relu: false),   // 17 tiles per row
+        Shape(cin: 32, cout: 32, n: 1, h: 17, w: 17, pad: 1, relu: true),  // Block35's branch at 160
+    ]
+
+    /// Deterministic values in [−1, 1).
+    static func values(_ count: Int, seed: UInt64) -> [Float] {
+        var state = seed
+        return (0..<count).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(Int64(bitPattern: state >> 11) % 2_000_000) / 1_000_000 - 1
+        }
+    }
+
+    /// The definition: out[o][k][y][x] = act(bias[o] + Σ w[o][c][i][j] · in[c][k][y+i−p][x+j−p]).
+    static func reference(_ s: Shape, _ weight: [Float], _ bias: [Float], _ input: [Float]) -> [Double] {
+        var out = [Double](repeating: 0, count: s.cout * s.n * s.outH * s.outW)
+        for o in 0..<s.cout {
+            for k in 0..<s.n {
+                for y in 0..<s.outH {
+                    for x in 0..<s.outW {
+                        var sum = Double(bias[o])
+                        for c in 0..<s.cin {
+                            for i in 0..<3 {
+                                let iy = y + i - s.pad
+                                guard iy >= 0, iy < s.h else { continue }
+                                for j in 0..<3 {
+                                    let ix = x + j - s.pad
+                                    guard ix >= 0, ix < s.w else { continue }
+                                    sum += Double(weight[((o * s.cin + c) * 3 + i) * 3 + j])
+                                        * Double(input[((c * s.n + k) * s.h + iy) * s.w + ix])
+                                }
+                            }
+                        }
+                        out[((o * s.n + k) * s.outH + y) * s.outW + x] = s.relu ? max(sum, 0) : sum
+                    }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Runs one path: its status, its output (NaN where it wrote nothing) and the definition's.
+    static func run(_ s: Shape, winograd: Bool, scratch: Int = 0) -> (status: Int32, out: [Float], reference: [Double]) {
+        let weight = values(s.cout * s.cin * 9, seed: UInt64(s.cin * 31 + s.cout))
+        let bias = values(s.cout, seed: 7)
+        let input = values(s.cin * s.n * s.h * s.w, seed: UInt64(s.h * 131 + s.w))
+        var out = [Float](repeating: .nan, count: s.cout * s.n * s.outH * s.outW)
+        let status = cfn_conv3x3_cnhw(weight, bias, Int32(s.cout), Int32(s.cin), input, Int32(s.n), Int32(s.h),
+                                      Int32(s.w), Int32(s.pad), s.relu ? 1 : 0, winograd ? 1 : 0, scratch, &out)
+        return (status, out, reference(s, weight, bias, input))
+    }
+
+    static func worst(_ out: [Float], _ reference: [Double]) -> Double {
+        zip(out, reference).map { abs(Double($0) - $1) }.max() ?? .infinity
+    }
+
+    @Test("Winograd matches the definition", arguments: shapes)
+    func winograd(shape: Shape) throws {
+        let (status, out, reference) = Self.run(shape, winograd: true)
+        try #require(status == 1, "Winograd path did not run (status \(status))")
+        #expect(!out.contains { $0.isNaN }, "an output was not written")
+        #expect(Self.worst(out, reference) < 1e-4)
+    }
+
+    @Test("im2col + GEMM matches the definition", arguments: shapes)
+    func im2col(shape: Shape) throws {
+        let (status, out, reference) = Self.run(shape, winograd: false)
+        try #require(status == 1)
+        #expect(Self.worst(out, reference) < 1e-4)
+    }
+
+    /// The GEMMs then see 19 columns at a time instead of all the tiles; OpenBLAS may order
+    /// their sums differently, so this holds the chunked result to the definition too.
+    @Test("Winograd in chunks of one tile row matches the definition; less scratch is refused")
+    func chunks() throws {
+        let s = Self.shapes[3]
+        let tilesPerRow = (s.outW + 1) / 2
+        let oneRow = 16 * (s.cin + s.cout) * (tilesPerRow + 8) // conv2d_winograd.c's chunk_floats
+        let chunked = Self.run(s, winograd: true, scratch: oneRow)
+        try #require(chunked.status == 1)
+        #expect(!chunked.out.contains { $0.isNaN }, "an output was not written")
+        #expect(Self.worst(chunked.out, chunked.reference) < 1e-4)
+        #expect(Self.run(s, winograd: true, scratch: oneRow - 1).status == 0, "less than one tile row must be refused")
+    }
+}
