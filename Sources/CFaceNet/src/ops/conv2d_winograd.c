@@ -9,8 +9,9 @@
  * V[ξ][c][t] = Bᵀ d B of every tile's 4×4 window (zeros outside the image: the padding), 16
  * OpenBLAS GEMMs M[ξ] = U[ξ] · V[ξ] (U[ξ] = the transformed filters, cout × cin, made at load
  * time), then the inverse transform Aᵀ M A, bias and ReLU into the output rows. The GEMMs are
- * OpenBLAS's, threaded as every other layer; the transforms (winograd_f23.h) need AVX2, and
- * without it the caller keeps im2col + GEMM.
+ * OpenBLAS's, threaded as every other layer (which is why, with several BLAS threads, only the
+ * wide layers take this path: WINOGRAD_THREADED_MIN_CHANNELS); the transforms (winograd_f23.h)
+ * need AVX2, and without it the caller keeps im2col + GEMM.
  *
  * The result differs from the direct sum by rounding only (the transforms add and subtract,
  * G's halves are exact); FaceNet's parity test holds it to facenet-pytorch at 1e-4.
