@@ -24,8 +24,8 @@ func runFaceNetBenchmark(_ arguments: [String]) throws {
     report(json: json, ["suite": "facenet", "impl": "openblas-sgemm", "gflops": ceiling],
            text: String(format: "OpenBLAS sgemm 2048³: %.1f GFLOPS (ceiling)", ceiling))
 
-    // Batch 8 runs twice: as one pass with the default BLAS threads, and with one BLAS thread,
-    // when FaceNet splits the batch into one pass per core (a service's setting).
+    // Batch 8 runs twice: as one pass with the default BLAS threads, and as one pass per core
+    // with one BLAS thread each (FaceNet.embed's concurrentPasses).
     let cores = ProcessInfo.processInfo.activeProcessorCount
     let defaultThreads = BLASThreads.count
     let layouts: [(batch: Int, blasThreads: Int)] =
@@ -34,7 +34,7 @@ func runFaceNetBenchmark(_ arguments: [String]) throws {
         for (batch, blasThreads) in layouts {
             BLASThreads.set(blasThreads)
             defer { BLASThreads.set(defaultThreads) }
-            let passes = FaceNetShards.count(images: batch, blasThreads: blasThreads, cores: cores)
+            let passes = blasThreads == 1 ? min(batch, cores) : 1
             let layout = passes > 1 ? "\(passes) passes of \(batch / passes), 1 BLAS thread each" : "one pass, \(blasThreads) BLAS threads"
             var input = [Float](repeating: 0, count: batch * 3 * size * size)
             var seed: UInt32 = 12345
@@ -42,12 +42,13 @@ func runFaceNetBenchmark(_ arguments: [String]) throws {
                 seed = seed &* 1_664_525 &+ 1_013_904_223
                 input[i] = Float(seed >> 8) / Float(1 << 24) * 2 - 1
             }
-            _ = try facenet.embed(standardized: input, count: batch, height: size, width: size) // warm-up
+            _ = try facenet.embed(standardized: input, count: batch, height: size, width: size, concurrentPasses: passes) // warm-up
             var runs = 0
             let start = DispatchTime.now().uptimeNanoseconds
             var elapsed = 0.0
             repeat {
-                _ = try facenet.embed(standardized: input, count: batch, height: size, width: size)
+                _ = try facenet.embed(standardized: input, count: batch, height: size, width: size,
+                                      concurrentPasses: passes)
                 runs += 1
                 elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             } while elapsed < seconds || runs < 3

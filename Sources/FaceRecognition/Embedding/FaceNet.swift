@@ -67,14 +67,22 @@ public final class FaceNet: Sendable {
 
     /// Embeds `count` standardised images given as one NCHW float buffer
     /// (`count × 3 × height × width`, values as `fixed_image_standardization` makes them).
-    public func embed(standardized images: [Float], count: Int, height: Int, width: Int) throws(InferenceError) -> [Embedding] {
+    ///
+    /// `concurrentPasses` > 1 splits the batch into that many passes run at once, each on its
+    /// own workspace: worth it when each pass has one BLAS thread (`BLASThreads.set(1)`) and
+    /// cores would otherwise idle, as when one caller embeds a large batch. Measured at batch 8,
+    /// 160×160, 2 cores, one process alternating the two: one pass on 2 BLAS threads 35.8–43.3
+    /// ms per face, 2 passes of 4 on one BLAS thread each 29.1 ms (a pass on one BLAS thread
+    /// also takes the Winograd path for every 3×3 layer; conv2d_winograd.c). Callers that
+    /// already run one pass per core should leave it at 1.
+    public func embed(standardized images: [Float], count: Int, height: Int, width: Int,
+                      concurrentPasses: Int = 1) throws(InferenceError) -> [Embedding] {
         guard count >= 1, height >= 1, width >= 1, images.count == count * 3 * height * width else {
             throw .invalidInput(network: "FaceNet",
                                 message: "\(images.count) values do not hold \(count) images of 3×\(height)×\(width)")
         }
         var output = [Float](repeating: 0, count: count * Self.embeddingSize)
-        let shards = FaceNetShards.count(images: count, blasThreads: BLASThreads.count,
-                                         cores: ProcessInfo.processInfo.activeProcessorCount)
+        let shards = max(1, min(concurrentPasses, count))
         let failures = images.withUnsafeBufferPointer { input in
             output.withUnsafeMutableBufferPointer { out in
                 parallelFailures(shards) { shard in
@@ -135,8 +143,9 @@ public final class FaceNet: Sendable {
     public var workspaceBytes: Int { contexts.idleWorkspaceBytes }
 
     /// Embeds face crops, all of one size (at least 80×80; 160×160 is FaceNet's native size),
-    /// standardising them as facenet-pytorch's `fixed_image_standardization`.
-    public func embed(_ crops: [RGBImage]) throws(InferenceError) -> [Embedding] {
+    /// standardising them as facenet-pytorch's `fixed_image_standardization`;
+    /// `concurrentPasses` as in ``embed(standardized:count:height:width:concurrentPasses:)``.
+    public func embed(_ crops: [RGBImage], concurrentPasses: Int = 1) throws(InferenceError) -> [Embedding] {
         guard let first = crops.first else { return [] }
         guard crops.allSatisfy({ $0.width == first.width && $0.height == first.height }) else {
             throw .invalidInput(network: "FaceNet", message: "crops in one batch must share one size")
@@ -144,7 +153,8 @@ public final class FaceNet: Sendable {
         var batch = [Float]()
         batch.reserveCapacity(crops.count * 3 * first.width * first.height)
         for crop in crops { FaceNet.appendStandardized(crop, to: &batch) }
-        return try embed(standardized: batch, count: crops.count, height: first.height, width: first.width)
+        return try embed(standardized: batch, count: crops.count, height: first.height, width: first.width,
+                         concurrentPasses: concurrentPasses)
     }
 
     /// Appends `image` as planar CHW floats, (x − 127.5) / 128 (facenet-pytorch's
@@ -162,19 +172,5 @@ public final class FaceNet: Sendable {
                 }
             }
         }
-    }
-}
-
-/// How many passes one FaceNet batch runs as, at once.
-public enum FaceNetShards {
-    /// With a single BLAS thread per pass (``BLASThreads`` set to 1, as a service that runs
-    /// one pass per core sets it), a batch is split into one pass per core, each on its own
-    /// workspace; with several BLAS threads, one pass already uses the cores. Measured at batch
-    /// 8, 160×160, on 2 cores, one process alternating the two: one pass with 2 BLAS threads
-    /// 35.8–43.3 ms per face, two passes of 4 with one BLAS thread each 29.1 ms (a pass with
-    /// one BLAS thread also runs the Winograd layers that several threads per call skip;
-    /// conv2d_winograd.c).
-    public static func count(images: Int, blasThreads: Int, cores: Int) -> Int {
-        blasThreads == 1 ? max(1, min(images, cores)) : 1
     }
 }
