@@ -316,12 +316,20 @@ typedef struct workspace {
     size_t col_floats;
     float *pooled;           /* 1792 × n */
     float *projected;        /* 512 × n */
-    int portable;            /* the context's choice: no AVX2 kernels (no Winograd) */
+    int winograd_min_channels; /* 3×3 layers this wide or wider take Winograd (INT_MAX: none) */
 } workspace;
 
 typedef struct plan {
     size_t big, tmp, col, total;
 } plan;
+
+/* With several BLAS threads per call, Winograd only where its 16 GEMMs are deep enough
+   (K = input channels): OpenBLAS splits each call between its threads, and the GEMMs of the
+   stem's 32- and 80-channel layers (a few µs each) then spent more on the split than Winograd
+   saves. Measured in FaceNet at batch 8, 160×160, two threads, one process alternating the two
+   paths: conv2d_1a…2b 8.2–8.7 ms/face with Winograd against 7.5–7.6 without, Mixed_6a 4.4–4.6
+   against 4.9; with one thread Winograd won everywhere (the pass 49.6 against 63.3 ms/face). */
+#define WINOGRAD_THREADED_MIN_CHANNELS 128
 
 /* Scratch of a convolution: whole (im2col of the input, or Winograd's tile rows) and the least
    it works with (one output row, or one tile row). */
@@ -368,7 +376,8 @@ static plan plan_for(const cfn_facenet *m, int n, int h, int w, const stage_dims
 
 static void conv(const workspace *ws, const cfn_conv2d *c, const float *in, int n, int h, int w,
                  float *out, cfn_activation act) {
-    cfn_conv2d_forward(c, in, n, h, w, out, ws->col, ws->col_floats, act, ws->portable);
+    cfn_conv2d_forward(c, in, n, h, w, out, ws->col, ws->col_floats, act,
+                       c->in_channels >= ws->winograd_min_channels);
 }
 
 /* x (width × P) ← act(x + scale · (up · cat + bias)), in place. */
@@ -453,7 +462,9 @@ cfn_status cfn_facenet_embed(const cfn_facenet *model, cfn_context *ctx, const f
     ws.col_floats = p.col;
     ws.pooled = cfn_context_take(ctx, 1792 * (size_t)n);
     ws.projected = cfn_context_take(ctx, 512 * (size_t)n);
-    ws.portable = ctx->portable_kernels;
+    ws.winograd_min_channels = ctx->portable_kernels ? INT_MAX
+                               : cfn_gemm_threads() > 1 ? WINOGRAD_THREADED_MIN_CHANNELS
+                                                        : 0;
 
     float *a = ws.big[0], *b = ws.big[1];
     const cfn_activation relu = CFN_ACTIVATION_RELU;

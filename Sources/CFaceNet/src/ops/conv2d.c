@@ -24,8 +24,8 @@ size_t cfn_conv2d_row_col_floats(const cfn_conv2d *conv, int w) {
 }
 
 void cfn_conv2d_forward(const cfn_conv2d *conv, const float *in, int n, int h, int w, float *out,
-                        float *col, size_t col_capacity, cfn_activation act, int portable) {
-    if (!portable && conv->winograd &&
+                        float *col, size_t col_capacity, cfn_activation act, int winograd) {
+    if (winograd && conv->winograd &&
         cfn_conv2d_winograd_forward(conv, in, n, h, w, out, col, col_capacity, act))
         return;
     const int out_h = cfn_conv_out_extent(h, conv->kernel_h, conv->stride_h, conv->pad_h);

@@ -9,8 +9,8 @@
  * V[ξ][c][t] = Bᵀ d B of every tile's 4×4 window (zeros outside the image: the padding), 16
  * OpenBLAS GEMMs M[ξ] = U[ξ] · V[ξ] (U[ξ] = the transformed filters, cout × cin, made at load
  * time), then the inverse transform Aᵀ M A, bias and ReLU into the output rows. The GEMMs are
- * OpenBLAS's, threaded as every other layer (which is why, with several BLAS threads, only the
- * wide layers take this path: WINOGRAD_THREADED_MIN_CHANNELS); the transforms (winograd_f23.h)
+ * OpenBLAS's, threaded as every other layer (which is why FaceNet, with several BLAS threads,
+ * sends only its wide layers here: inception_resnet_v1.c); the transforms (winograd_f23.h)
  * need AVX2, and without it the caller keeps im2col + GEMM.
  *
  * The result differs from the direct sum by rounding only (the transforms add and subtract,
@@ -181,21 +181,12 @@ static void winograd_forward(const cfn_conv2d *conv, const float *in, int n, int
 }
 #endif
 
-/* With several BLAS threads per call, Winograd only where its 16 GEMMs are deep enough
-   (K = input channels): OpenBLAS splits each call between its threads, and the GEMMs of the
-   stem's 32- and 80-channel layers (a few µs each) then spent more on the split than Winograd
-   saves. Measured in FaceNet at batch 8, 160×160, two threads, one process alternating the two
-   paths: conv2d_1a…2b 8.2–8.7 ms/face with Winograd against 7.5–7.6 without, Mixed_6a 4.4–4.6
-   against 4.9; with one thread Winograd won everywhere (the pass 49.6 against 63.3 ms/face). */
-#define WINOGRAD_THREADED_MIN_CHANNELS 128
-
 int cfn_conv2d_winograd_forward(const cfn_conv2d *conv, const float *in, int n, int h, int w,
                                 float *out, float *scratch, size_t capacity, cfn_activation act) {
 #if defined(__x86_64__) || defined(__i386__)
     if (!conv->winograd || !cfn_cpu_has_avx2_fma() ||
         capacity < cfn_conv2d_winograd_scratch_floats(conv, n, h, w, 0))
         return 0;
-    if (conv->in_channels < WINOGRAD_THREADED_MIN_CHANNELS && cfn_gemm_threads() > 1) return 0;
     winograd_forward(conv, in, n, h, w, out, scratch, capacity, act);
     return 1;
 #else
@@ -230,7 +221,7 @@ int cfn_conv3x3_cnhw(const float *weight, const float *bias, int out_channels, i
     if (scratch && winograd)
         done = cfn_conv2d_winograd_forward(&conv, in, n, h, w, out, scratch, scratch_floats, act);
     else if (scratch)
-        cfn_conv2d_forward(&conv, in, n, h, w, out, scratch, scratch_floats, act, 1);
+        cfn_conv2d_forward(&conv, in, n, h, w, out, scratch, scratch_floats, act, 0);
     free(scratch);
     free(u);
     return done;

@@ -48,11 +48,11 @@ size_t cfn_conv2d_row_col_floats(const cfn_conv2d *conv, int w);
  * out (CNHW, out_channels × n × out_h × out_w) = act(conv(in) + bias).
  * `col` holds `col_capacity` floats (≥ cfn_conv2d_row_col_floats); larger inputs are unfolded
  * in chunks of whole output rows, so the buffer bounds memory, not the batch size.
- * A convolution with Winograd filters runs cfn_conv2d_winograd_forward unless `portable` or the
- * CPU lacks AVX2. `out` must not overlap `in`.
+ * With `winograd` 1, a convolution with Winograd filters runs cfn_conv2d_winograd_forward
+ * (unless the CPU lacks AVX2 or `col` holds less than one tile row). `out` must not overlap `in`.
  */
 void cfn_conv2d_forward(const cfn_conv2d *conv, const float *in, int n, int h, int w, float *out,
-                        float *col, size_t col_capacity, cfn_activation act, int portable);
+                        float *col, size_t col_capacity, cfn_activation act, int winograd);
 
 /* ---- Winograd F(2×2, 3×3) for CNHW convolutions (conv2d_winograd.c) ------------------------ */
 
