@@ -31,6 +31,17 @@ AVX2_INLINE __m256 cfn_prelu8(__m256 v, __m256 slope) {
     return _mm256_blendv_ps(_mm256_mul_ps(v, slope), v, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ));
 }
 
+/* One step of a 4-output-channel × 16-position tile (the direct convolution's, the Winograd
+   GEMM's and P-Net's head): acc[2o + h] += w[o] · x_h for the 4 packed weights w[0..3] and the
+   two 8-position halves x0, x1. Always inlined, so the 8 accumulators stay in registers. */
+AVX2_INLINE void cfn_fma4x16(const float *w, __m256 x0, __m256 x1, __m256 acc[8]) {
+    for (int o = 0; o < 4; ++o) {
+        const __m256 wv = _mm256_broadcast_ss(w + o);
+        acc[2 * o] = _mm256_fmadd_ps(wv, x0, acc[2 * o]);
+        acc[2 * o + 1] = _mm256_fmadd_ps(wv, x1, acc[2 * o + 1]);
+    }
+}
+
 /* CFN_MAX_NAN(m, v) (ops.h) on 8 lanes (v where v > m or v is NaN): max_ps returns its
    second operand when either is NaN, so a NaN in m is put back explicitly. */
 AVX2_INLINE __m256 cfn_max_nan8(__m256 m, __m256 v) {

@@ -122,40 +122,20 @@ AVX2_INLINE void store_channel(float *dst, __m256 acc, float bias, const float *
 AVX2_INLINE void tile16(const float *in, size_t in_plane, int rs, int cin, const int k,
                         const float *w, float *out, size_t out_plane, const float *bias,
                         const float *slope, int nout) {
-    __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
-    __m256 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+    __m256 acc[8];
+    for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
     for (int c = 0; c < cin; ++c) {
         const float *src = in + (size_t)c * in_plane;
         for (int ky = 0; ky < k; ++ky) {
             const float *row = src + (size_t)ky * rs;
-            for (int kx = 0; kx < k; ++kx, w += 4) {
-                const __m256 x0 = _mm256_loadu_ps(row + kx);
-                const __m256 x1 = _mm256_loadu_ps(row + kx + 8);
-                __m256 wv = _mm256_broadcast_ss(w);
-                a00 = _mm256_fmadd_ps(wv, x0, a00); a01 = _mm256_fmadd_ps(wv, x1, a01);
-                wv = _mm256_broadcast_ss(w + 1);
-                a10 = _mm256_fmadd_ps(wv, x0, a10); a11 = _mm256_fmadd_ps(wv, x1, a11);
-                wv = _mm256_broadcast_ss(w + 2);
-                a20 = _mm256_fmadd_ps(wv, x0, a20); a21 = _mm256_fmadd_ps(wv, x1, a21);
-                wv = _mm256_broadcast_ss(w + 3);
-                a30 = _mm256_fmadd_ps(wv, x0, a30); a31 = _mm256_fmadd_ps(wv, x1, a31);
-            }
+            for (int kx = 0; kx < k; ++kx, w += 4)
+                cfn_fma4x16(w, _mm256_loadu_ps(row + kx), _mm256_loadu_ps(row + kx + 8), acc);
         }
     }
     const __m256i none = _mm256_setzero_si256();
-    store_channel(out, a00, bias[0], slope, 0, 0, none);
-    store_channel(out + 8, a01, bias[0], slope, 0, 0, none);
-    if (nout > 1) {
-        store_channel(out + out_plane, a10, bias[1], slope, 1, 0, none);
-        store_channel(out + out_plane + 8, a11, bias[1], slope, 1, 0, none);
-    }
-    if (nout > 2) {
-        store_channel(out + 2 * out_plane, a20, bias[2], slope, 2, 0, none);
-        store_channel(out + 2 * out_plane + 8, a21, bias[2], slope, 2, 0, none);
-    }
-    if (nout > 3) {
-        store_channel(out + 3 * out_plane, a30, bias[3], slope, 3, 0, none);
-        store_channel(out + 3 * out_plane + 8, a31, bias[3], slope, 3, 0, none);
+    for (int o = 0; o < 4 && o < nout; ++o) {
+        store_channel(out + (size_t)o * out_plane, acc[2 * o], bias[o], slope, o, 0, none);
+        store_channel(out + (size_t)o * out_plane + 8, acc[2 * o + 1], bias[o], slope, o, 0, none);
     }
 }
 

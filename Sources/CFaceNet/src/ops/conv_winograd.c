@@ -87,7 +87,7 @@ float *cfn_winograd_conv_pack(cfn_winograd_conv *conv, int out_channels, int in_
 #include "winograd_f23.h"
 
 /* M[o][ξ][0, cols) = Σ_c U[ξ][o][c] · V[c][ξ][0, cols), cols a multiple of 16: 4 output
-   channels × 16 tiles in 8 accumulators, as in conv_flat.c's tile16. */
+   channels × 16 tiles in 8 accumulators (cfn_fma4x16, as conv_flat.c's tile16). */
 AVX2 static void transform_gemm(const float *u, const float *v, float *m, int cin, int cout_padded,
                                 int cols) {
     const size_t c_stride = CHANNEL_STRIDE, o_stride = CHANNEL_STRIDE;
@@ -97,25 +97,16 @@ AVX2 static void transform_gemm(const float *u, const float *v, float *m, int ci
             const float *w0 = u + ((size_t)xi * (cout_padded / 4) + ob) * cin * 4;
             float *dst = m + (size_t)ob * 4 * o_stride + (size_t)xi * XI_STRIDE;
             for (int t = 0; t < cols; t += 16) {
-                __m256 a00 = _mm256_setzero_ps(), a01 = a00, a10 = a00, a11 = a00;
-                __m256 a20 = a00, a21 = a00, a30 = a00, a31 = a00;
+                __m256 acc[8];
+                for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
                 const float *w = w0;
-                for (int c = 0; c < cin; ++c, w += 4) {
-                    const __m256 x0 = _mm256_loadu_ps(vx + (size_t)c * c_stride + t);
-                    const __m256 x1 = _mm256_loadu_ps(vx + (size_t)c * c_stride + t + 8);
-                    __m256 wv = _mm256_broadcast_ss(w);
-                    a00 = _mm256_fmadd_ps(wv, x0, a00); a01 = _mm256_fmadd_ps(wv, x1, a01);
-                    wv = _mm256_broadcast_ss(w + 1);
-                    a10 = _mm256_fmadd_ps(wv, x0, a10); a11 = _mm256_fmadd_ps(wv, x1, a11);
-                    wv = _mm256_broadcast_ss(w + 2);
-                    a20 = _mm256_fmadd_ps(wv, x0, a20); a21 = _mm256_fmadd_ps(wv, x1, a21);
-                    wv = _mm256_broadcast_ss(w + 3);
-                    a30 = _mm256_fmadd_ps(wv, x0, a30); a31 = _mm256_fmadd_ps(wv, x1, a31);
+                for (int c = 0; c < cin; ++c, w += 4)
+                    cfn_fma4x16(w, _mm256_loadu_ps(vx + (size_t)c * c_stride + t),
+                                _mm256_loadu_ps(vx + (size_t)c * c_stride + t + 8), acc);
+                for (int o = 0; o < 4; ++o) {
+                    _mm256_storeu_ps(dst + (size_t)o * o_stride + t, acc[2 * o]);
+                    _mm256_storeu_ps(dst + (size_t)o * o_stride + t + 8, acc[2 * o + 1]);
                 }
-                _mm256_storeu_ps(dst + t, a00); _mm256_storeu_ps(dst + t + 8, a01);
-                _mm256_storeu_ps(dst + o_stride + t, a10); _mm256_storeu_ps(dst + o_stride + t + 8, a11);
-                _mm256_storeu_ps(dst + 2 * o_stride + t, a20); _mm256_storeu_ps(dst + 2 * o_stride + t + 8, a21);
-                _mm256_storeu_ps(dst + 3 * o_stride + t, a30); _mm256_storeu_ps(dst + 3 * o_stride + t + 8, a31);
             }
         }
     }

@@ -30,33 +30,27 @@ AVX2_INLINE void head_tile(const cfn_flat_conv *head, const float *in, size_t in
     const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), lane);
     const int cin = head->in_channels;
     const float *wa = head->weight, *wb = head->weight + (size_t)cin * CFN_FLAT_CONV_BLOCK;
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, b0 = a0, b1 = a0, c0 = a0, c1 = a0;
-    __m256 d0 = a0, d1 = a0, e0 = a0, e1 = a0, f0 = a0, f1 = a0;
+    __m256 acc[8], e0 = _mm256_setzero_ps(), e1 = e0, f0 = e0, f1 = e0; /* channels 0-3, 4, 5 */
+    for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
     for (int c = 0; c < cin; ++c, wa += CFN_FLAT_CONV_BLOCK, wb += CFN_FLAT_CONV_BLOCK) {
         const float *x = in + (size_t)c * in_plane;
         _mm_prefetch((const char *)(x + HEAD_PREFETCH_FLOATS), _MM_HINT_T0);
         const __m256 x0 = n >= 8 ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, m0);
         const __m256 x1 = n >= 16 ? _mm256_loadu_ps(x + 8) : _mm256_maskload_ps(x + 8, m1);
-        __m256 w = _mm256_broadcast_ss(wa);
-        a0 = _mm256_fmadd_ps(w, x0, a0); a1 = _mm256_fmadd_ps(w, x1, a1);
-        w = _mm256_broadcast_ss(wa + 1);
-        b0 = _mm256_fmadd_ps(w, x0, b0); b1 = _mm256_fmadd_ps(w, x1, b1);
-        w = _mm256_broadcast_ss(wa + 2);
-        c0 = _mm256_fmadd_ps(w, x0, c0); c1 = _mm256_fmadd_ps(w, x1, c1);
-        w = _mm256_broadcast_ss(wa + 3);
-        d0 = _mm256_fmadd_ps(w, x0, d0); d1 = _mm256_fmadd_ps(w, x1, d1);
-        w = _mm256_broadcast_ss(wb);
+        cfn_fma4x16(wa, x0, x1, acc);
+        __m256 w = _mm256_broadcast_ss(wb);
         e0 = _mm256_fmadd_ps(w, x0, e0); e1 = _mm256_fmadd_ps(w, x1, e1);
         w = _mm256_broadcast_ss(wb + 1);
         f0 = _mm256_fmadd_ps(w, x0, f0); f1 = _mm256_fmadd_ps(w, x1, f1);
     }
     const float *bias = head->bias;
     float out[6][16];
-    const __m256 acc[6][2] = {{a0, a1}, {b0, b1}, {c0, c1}, {d0, d1}, {e0, e1}, {f0, f1}};
+    const __m256 sums[6][2] = {{acc[0], acc[1]}, {acc[2], acc[3]}, {acc[4], acc[5]},
+                               {acc[6], acc[7]}, {e0, e1},         {f0, f1}};
     for (int o = 0; o < 6; ++o) {
         const __m256 b = _mm256_set1_ps(bias[o]);
-        _mm256_storeu_ps(out[o], _mm256_add_ps(acc[o][0], b));
-        _mm256_storeu_ps(out[o] + 8, _mm256_add_ps(acc[o][1], b));
+        _mm256_storeu_ps(out[o], _mm256_add_ps(sums[o][0], b));
+        _mm256_storeu_ps(out[o] + 8, _mm256_add_ps(sums[o][1], b));
     }
     /* The unfused path's own softmax over the two logit rows; row 1 is the face probability. */
     cfn_softmax_rows(out[0], 2, n, 16);
