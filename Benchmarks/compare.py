@@ -3,13 +3,13 @@
 the ratios (reference time / our time: above 1 means we are faster).
 
     swift build -c release --product FaceRecBenchmarks
-    python3 Benchmarks/compare.py facenet      # reference: Benchmarks/reference.py
+    python3 Benchmarks/compare.py facenet --rounds 3   # reference: Benchmarks/reference.py
     python3 Benchmarks/compare.py detection --data ../shared/data --iterations 20 --rounds 4
                                                # reference: Benchmarks/reference_detection.py
 
 Options after the suite go to both sides for `detection` (--data, --iterations, --images) and to
-FaceRecBenchmarks only for `facenet`; `detection --rounds N` alternates which side runs first
-for N rounds and prints the median ratio. The load average is printed before each run: other
+FaceRecBenchmarks only for `facenet`; `--rounds N` alternates which side runs first for N
+rounds and prints every round's ratio and the median. The load average is printed before each run: other
 work on the machine slows both sides, rarely by the same amount.
 """
 import json
@@ -75,25 +75,60 @@ def detection(extra):
                   + f"   median {statistics.median(values):5.2f}x")
 
 
+def facenet(extra):
+    """As detection: `--rounds N` alternates which side runs first and prints, per shape and
+    reference, every round's ratio and the median."""
+    rounds = 1
+    if "--rounds" in extra:
+        i = extra.index("--rounds")
+        rounds = int(extra[i + 1])
+        extra = extra[:i] + extra[i + 2:]
+    ratios = {}
+    for k in range(rounds):
+        print("load average (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())
+        ours_command = [".build/release/FaceRecBenchmarks", "facenet", "--json"] + extra
+        if k % 2 == 0:
+            ours = run(ours_command)
+            theirs = run(REFERENCES["facenet"])
+        else:
+            theirs = run(REFERENCES["facenet"])
+            ours = run(ours_command)
+        impls = sorted({r["impl"] for r in theirs})
+        print()
+        if rounds > 1:
+            print(f"round {k + 1} of {rounds} ({'ours' if k % 2 == 0 else 'reference'} first)")
+        print(f"{'shape':>12} {'ours ms/face':>13} " + " ".join(f"{impl:>22}" for impl in impls))
+        for row in ours:
+            if "ms_per_face" not in row:
+                continue
+            key = (row["size"], row["batch"])
+            cells = []
+            for impl in impls:
+                ref = next((r for r in theirs if r["impl"] == impl and (r["size"], r["batch"]) == key), None)
+                if ref is None:
+                    cells.append("-")
+                    continue
+                ratio = ref["ms_per_face"] / row["ms_per_face"]
+                ratios.setdefault((row["size"], row["batch"], row.get("layout", ""), impl), []).append(ratio)
+                cells.append(f"{ref['ms_per_face']:8.2f} ms = {ratio:5.2f}x")
+            print(f"{row['size']}x{row['size']} b{row['batch']:<2} {row['ms_per_face']:13.2f} " + " ".join(f"{c:>22}" for c in cells)
+                  + (f"   ({row['layout']})" if "layout" in row else ""))
+        print()
+    if rounds > 1:
+        print("ratio (reference time / ours) per round, and the median:")
+        for (size, batch, layout, impl), values in ratios.items():
+            print(f"{size}x{size} b{batch:<2} {impl:>14} " + " ".join(f"{v:5.2f}x" for v in values)
+                  + f"   median {statistics.median(values):5.2f}x   ({layout})")
+
+
 def main():
     suite = sys.argv[1] if len(sys.argv) > 1 else "facenet"
     if suite == "detection":
         detection(sys.argv[2:])
-        return
-    ours = run([".build/release/FaceRecBenchmarks", suite, "--json"] + sys.argv[2:])
-    theirs = run(REFERENCES[suite])
-    print()
-    print(f"{'shape':>12} {'ours ms/face':>13} " + " ".join(f"{impl:>22}" for impl in sorted({r['impl'] for r in theirs})))
-    for row in ours:
-        if "ms_per_face" not in row:
-            continue
-        key = (row["size"], row["batch"])
-        cells = []
-        for impl in sorted({r["impl"] for r in theirs}):
-            ref = next((r for r in theirs if r["impl"] == impl and (r["size"], r["batch"]) == key), None)
-            cells.append(f"{ref['ms_per_face']:8.2f} ms = {ref['ms_per_face'] / row['ms_per_face']:5.2f}x" if ref else "-")
-        print(f"{row['size']}x{row['size']} b{row['batch']:<2} {row['ms_per_face']:13.2f} " + " ".join(f"{c:>22}" for c in cells)
-              + (f"   ({row['layout']})" if "layout" in row else ""))
+    elif suite == "facenet":
+        facenet(sys.argv[2:])
+    else:
+        sys.exit(f"unknown suite {suite!r}: facenet or detection")
 
 
 if __name__ == "__main__":

@@ -3,11 +3,13 @@ import Foundation
 import Testing
 
 /// FaceNet's 3×3 stride-1 convolutions have two paths: Winograd F(2×2, 3×3) (CPUs with AVX2, the
-/// default) and im2col + GEMM (portable contexts, other CPUs). The parity suite checks whichever
-/// the machine picks against facenet-pytorch; these check both against the convolution's
-/// definition, summed in double, on shapes that reach every edge case of the tiling: odd output
-/// sizes (half tiles), padding 0 and 1, widths with and without whole 8-tile groups, several
-/// images, and scratch so small that the tile rows run in many chunks.
+/// default) and the GEMM over the unfolded input (portable contexts, other CPUs, and every other
+/// kernel shape). The parity suite checks whichever the machine picks against facenet-pytorch;
+/// these check both against the convolution's definition, summed in double, on shapes that
+/// reach every edge case of the tiling and of the unfolding: odd output sizes (half tiles),
+/// padding 0 and 1, widths with and without whole 8-tile groups, output rows that straddle
+/// 16-column strips, several images, scratch so small that the tile rows run in many chunks,
+/// and one or three worker threads.
 @Suite("FaceNet 3×3 convolution paths")
 struct FaceNetConvolutionTests {
     struct Shape: CustomStringConvertible {
@@ -64,13 +66,13 @@ struct FaceNetConvolutionTests {
     }
 
     /// Runs one path: its status, its output (NaN where it wrote nothing) and the definition's.
-    static func run(_ s: Shape, winograd: Bool, scratch: Int = 0) -> (status: Int32, out: [Float], reference: [Double]) {
+    static func run(_ s: Shape, winograd: Bool, scratch: Int = 0, threads: Int = 1) -> (status: Int32, out: [Float], reference: [Double]) {
         let weight = values(s.cout * s.cin * 9, seed: UInt64(s.cin * 31 + s.cout))
         let bias = values(s.cout, seed: 7)
         let input = values(s.cin * s.n * s.h * s.w, seed: UInt64(s.h * 131 + s.w))
         var out = [Float](repeating: .nan, count: s.cout * s.n * s.outH * s.outW)
         let status = cfn_conv3x3_cnhw(weight, bias, Int32(s.cout), Int32(s.cin), input, Int32(s.n), Int32(s.h),
-                                      Int32(s.w), Int32(s.pad), s.relu ? 1 : 0, winograd ? 1 : 0, scratch, &out)
+                                      Int32(s.w), Int32(s.pad), s.relu ? 1 : 0, winograd ? 1 : 0, scratch, Int32(threads), &out)
         return (status, out, reference(s, weight, bias, input))
     }
 
@@ -78,23 +80,24 @@ struct FaceNetConvolutionTests {
         zip(out, reference).map { abs(Double($0) - $1) }.max() ?? .infinity
     }
 
-    @Test("Winograd matches the definition", arguments: shapes)
-    func winograd(shape: Shape) throws {
-        let (status, out, reference) = Self.run(shape, winograd: true)
+    /// With 3 workers the transforms' channel ranges and the products' tasks split unevenly.
+    @Test("Winograd matches the definition", arguments: shapes, [1, 3])
+    func winograd(shape: Shape, threads: Int) throws {
+        let (status, out, reference) = Self.run(shape, winograd: true, threads: threads)
         try #require(status == 1, "Winograd path did not run (status \(status))")
         #expect(!out.contains { $0.isNaN }, "an output was not written")
         #expect(Self.worst(out, reference) < 1e-4)
     }
 
-    @Test("im2col + GEMM matches the definition", arguments: shapes)
-    func im2col(shape: Shape) throws {
-        let (status, out, reference) = Self.run(shape, winograd: false)
+    @Test("the GEMM over the unfolded input matches the definition", arguments: shapes, [1, 3])
+    func im2col(shape: Shape, threads: Int) throws {
+        let (status, out, reference) = Self.run(shape, winograd: false, threads: threads)
         try #require(status == 1)
         #expect(Self.worst(out, reference) < 1e-4)
     }
 
-    /// The GEMMs then see 19 columns at a time instead of all the tiles; OpenBLAS may order
-    /// their sums differently, so this holds the chunked result to the definition too.
+    /// The products then see 19 columns at a time instead of all the tiles, so this holds the
+    /// chunked result to the definition too.
     @Test("Winograd in chunks of one tile row matches the definition; less scratch is refused")
     func chunks() throws {
         let s = Self.shapes[3]

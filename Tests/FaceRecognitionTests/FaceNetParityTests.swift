@@ -54,26 +54,40 @@ struct FaceNetParityTests {
         #expect(worst <= 1e-4)
     }
 
-    /// The test above runs the machine's kernels (Winograd for the 3×3 layers on AVX2); a
-    /// portable context runs im2col + GEMM everywhere, the path of CPUs without AVX2.
-    @Test("the portable path (no Winograd) matches facenet-pytorch too", arguments: goldens.cases.indices)
-    func portableParity(caseIndex: Int) throws {
-        let c = Self.goldens.cases[caseIndex]
+    /// Case `caseIndex` on a fresh context: its max |Δ| against facenet-pytorch.
+    static func worstOnContext(_ caseIndex: Int, portable: Bool, threads: Int32) throws -> Float {
+        let c = goldens.cases[caseIndex]
         var input: [Float] = []
-        for crop in try Self.crops(c) { FaceNet.appendStandardized(crop, to: &input) }
+        for crop in try crops(c) { FaceNet.appendStandardized(crop, to: &input) }
         let context = try #require(InferenceContext())
-        cfn_context_set_portable_kernels(context.handle, 1)
+        cfn_context_set_portable_kernels(context.handle, portable ? 1 : 0)
+        cfn_context_set_threads(context.handle, threads)
         var output = [Float](repeating: .nan, count: c.inputs.count * 512)
         let status = input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
-                cfn_facenet_embed(Self.facenet.model.handle, context.handle, x.baseAddress, Int32(c.inputs.count),
+                cfn_facenet_embed(facenet.model.handle, context.handle, x.baseAddress, Int32(c.inputs.count),
                                   Int32(c.height), Int32(c.width), y.baseAddress)
             }
         }
         try #require(status == CFN_OK)
         let expected = c.embeddings.flatMap { $0 }
-        let worst = zip(output, expected).map { abs($0 - $1) }.max() ?? .infinity
-        #expect(worst <= 1e-4)
+        return zip(output, expected).map { abs($0 - $1) }.max() ?? .infinity
+    }
+
+    /// The test above runs the machine's kernels (Winograd for the 3×3 layers on AVX2); a
+    /// portable context runs the GEMM over the unfolded input everywhere, through BLAS, the
+    /// path of CPUs without AVX2.
+    @Test("the portable path (no Winograd) matches facenet-pytorch too", arguments: goldens.cases.indices)
+    func portableParity(caseIndex: Int) throws {
+        #expect(try Self.worstOnContext(caseIndex, portable: true, threads: 0) <= 1e-4)
+    }
+
+    /// Three workers split every job unevenly (tasks, channel ranges, the shared packing of a
+    /// narrow product), whatever the machine's core count.
+    @Test("a pass spread over three worker threads matches facenet-pytorch", arguments: goldens.cases.indices)
+    func threeWorkers(caseIndex: Int) throws {
+        #expect(try Self.worstOnContext(caseIndex, portable: false, threads: 3) <= 1e-4)
+        #expect(try Self.worstOnContext(caseIndex, portable: true, threads: 3) <= 1e-4)
     }
 
     /// A batch split into concurrent passes (each on its own workspace, one BLAS thread each):

@@ -6,9 +6,10 @@
  *   - A model (cfn_facenet, cfn_mtcnn_*) is built once from named float32 tensors and is
  *     read-only afterwards (BatchNorm folded, weights packed). Any number of threads may use
  *     one model at once, each through its own context.
- *   - A context (cfn_context) owns the workspace arena of one thread and the last error
- *     message. A forward pass allocates only when the arena must grow for a larger shape than
- *     any seen before; a repeated shape allocates nothing.
+ *   - A context (cfn_context) owns the workspace arena of one caller thread, the last error
+ *     message and the worker threads its FaceNet passes spread over. A forward pass allocates
+ *     only when the arena must grow for a larger shape than any seen before (or the first time
+ *     it needs its worker threads); a repeated shape allocates nothing.
  *
  * Every entry point returns a cfn_status; nothing aborts or exits on bad input.
  */
@@ -68,6 +69,14 @@ uint64_t cfn_context_allocation_count(const cfn_context *ctx);
  * path uses Winograd's (P-Net's conv3). For testing one path against the other.
  */
 void cfn_context_set_portable_kernels(cfn_context *ctx, int portable);
+/*
+ * Threads one FaceNet pass on this context uses, the caller's included (clamped to 1 … 64).
+ * 0, the default, follows OpenBLAS's thread count at the time of the pass
+ * (openblas_set_num_threads, OPENBLAS_NUM_THREADS), so that one setting sizes both. The helper
+ * threads start with the first pass that needs them, spin briefly between the products of a
+ * pass and sleep between passes; cfn_context_destroy stops them.
+ */
+void cfn_context_set_threads(cfn_context *ctx, int threads);
 
 /* ---- FaceNet: Inception-ResNet-v1 (facenet-pytorch InceptionResnetV1, classify=False) ---- */
 
@@ -100,13 +109,25 @@ cfn_status cfn_facenet_embed(const cfn_facenet *model, cfn_context *ctx, const f
  * in the CNHW layout (channel c of image k at in + (c·n + k)·h·w), padding `pad` (0 or 1) on
  * every side, into out_channels × n × (h + 2·pad − 2) × (w + 2·pad − 2). `winograd` 1: the
  * Winograd F(2×2, 3×3) path with `scratch_floats` of scratch (0: enough for one chunk; smaller
- * values force chunks of tile rows); 0: im2col + GEMM. Returns 1 when done, 0 when Winograd was
- * asked for on a CPU without AVX2 + FMA or with scratch for less than one tile row, −1 for bad
- * arguments or no memory.
+ * values force chunks of tile rows); 0: im2col + GEMM. `threads` workers share the work.
+ * Returns 1 when done, 0 when Winograd was asked for on a CPU without AVX2 + FMA or with scratch
+ * for less than one tile row, −1 for bad arguments or no memory.
  */
 int cfn_conv3x3_cnhw(const float *weight, const float *bias, int out_channels, int in_channels,
                      const float *in, int n, int h, int w, int pad, int relu, int winograd,
-                     size_t scratch_floats, float *out);
+                     size_t scratch_floats, int threads, float *out);
+
+/*
+ * Testing: FaceNet's matrix product. For each i < count, with A_i = a + i·m·k (m × k,
+ * row-major), B_i = b + i·k·ldb (k × n, leading dimension ldb) and C_i = c + i·m·ldc:
+ * epilogue 0: C_i = A_i·B_i; 1: C_i = act(A_i·B_i + bias[row]); 2: C_i = act(C_i + scale ·
+ * (A_i·B_i + bias[row])); act is ReLU when `relu`, bias may be NULL. A is packed as the
+ * network packs its weights; `threads` workers share the work; `portable` forces the C kernel.
+ * Returns 0, or −1 for bad arguments or no memory.
+ */
+int cfn_gemm_check(int m, int n, int k, int count, const float *a, const float *b, int ldb,
+                   float *c, int ldc, int epilogue, const float *bias, float scale, int relu,
+                   int threads, int portable);
 
 #ifdef __cplusplus
 }

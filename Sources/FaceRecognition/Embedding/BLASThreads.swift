@@ -1,7 +1,9 @@
 import COpenBLAS
 import Foundation
 
-/// The threads OpenBLAS uses inside one matrix product (FaceNet's convolutions are GEMMs).
+/// The threads of one forward pass: FaceNet's own GEMM engine spreads each pass over this many
+/// (its contexts follow the count at the time of the pass), and OpenBLAS, which MTCNN's linear
+/// layers and FaceNet's portable path call, uses as many per matrix product.
 ///
 /// One forward pass uses every core by default. Callers that already run one pass per core
 /// (`facerec identify`'s parallel batches, a worker's analysis lanes) should give each pass a
@@ -13,10 +15,10 @@ public enum BLASThreads {
     /// ``configure(parallelCallers:)`` leaves the count alone.
     public static let environmentVariable = "OPENBLAS_NUM_THREADS"
 
-    /// Threads per matrix product now.
+    /// Threads per pass now.
     public static var count: Int { Int(openblas_get_num_threads()) }
 
-    /// Sets the threads per matrix product (at least 1). Process-wide.
+    /// Sets the threads per pass (at least 1). Process-wide.
     public static func set(_ count: Int) {
         openblas_set_num_threads(Int32(clamping: max(1, count)))
     }

@@ -69,12 +69,11 @@ public final class FaceNet: Sendable {
     /// (`count × 3 × height × width`, values as `fixed_image_standardization` makes them).
     ///
     /// `concurrentPasses` > 1 splits the batch into that many passes run at once, each on its
-    /// own workspace: worth it when each pass has one BLAS thread (`BLASThreads.set(1)`) and
-    /// cores would otherwise idle, as when one caller embeds a large batch. Measured at batch 8,
-    /// 160×160, 2 cores, one process alternating the two: one pass on 2 BLAS threads 35.8–43.3
-    /// ms per face, 2 passes of 4 on one BLAS thread each 29.1 ms (a pass on one BLAS thread
-    /// also takes the Winograd path for every 3×3 layer; conv2d_winograd.c). Callers that
-    /// already run one pass per core should leave it at 1.
+    /// own workspace: for callers that give each pass one thread (`BLASThreads.set(1)`). One pass
+    /// already spreads over `BLASThreads.count` threads, and as well: batch 8 at 160×160 on 2
+    /// cores measured 92–127 GFLOPS as one pass on 2 threads and 109–113 as 2 passes of 4 on one
+    /// thread each (`compare.py facenet --rounds 3`). Callers that already run one pass per core
+    /// should leave it at 1.
     public func embed(standardized images: [Float], count: Int, height: Int, width: Int,
                       concurrentPasses: Int = 1) throws(InferenceError) -> [Embedding] {
         guard count >= 1, height >= 1, width >= 1, images.count == count * 3 * height * width else {

@@ -24,6 +24,7 @@ cfn_context *cfn_context_create(void) {
 
 void cfn_context_destroy(cfn_context *ctx) {
     if (!ctx) return;
+    cfn_pool_destroy(ctx->pool);
     free(ctx->arena);
     free(ctx);
 }
@@ -36,6 +37,20 @@ uint64_t cfn_context_allocation_count(const cfn_context *ctx) { return ctx ? ctx
 
 void cfn_context_set_portable_kernels(cfn_context *ctx, int portable) {
     if (ctx) ctx->portable_kernels = portable != 0;
+}
+
+void cfn_context_set_threads(cfn_context *ctx, int threads) {
+    if (!ctx) return;
+    ctx->threads = threads < 0 ? 0 : threads > CFN_POOL_MAX_WORKERS ? CFN_POOL_MAX_WORKERS : threads;
+}
+
+cfn_pool *cfn_context_pool(cfn_context *ctx, int workers) {
+    if (workers > CFN_POOL_MAX_WORKERS) workers = CFN_POOL_MAX_WORKERS;
+    if (workers < 2) return NULL;
+    if (ctx->pool && cfn_pool_workers(ctx->pool) == workers) return ctx->pool;
+    cfn_pool_destroy(ctx->pool);
+    ctx->pool = cfn_pool_create(workers);
+    return ctx->pool;
 }
 
 cfn_status cfn_context_fail(cfn_context *ctx, cfn_status status, const char *format, ...) {

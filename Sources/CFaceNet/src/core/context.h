@@ -3,6 +3,7 @@
 #define CFN_CORE_CONTEXT_H
 
 #include "cfacenet.h"
+#include "thread_pool.h"
 
 #define CFN_ERROR_CAPACITY 512
 /* Every buffer carved from the arena starts on a cache line (and AVX) boundary. */
@@ -14,6 +15,8 @@ struct cfn_context {
     size_t arena_used;      /* bump pointer during one forward pass */
     uint64_t allocations;   /* times the arena was (re)allocated */
     int portable_kernels;   /* 1: plain C kernels even where AVX2 is available */
+    int threads;            /* threads per FaceNet pass; 0: OpenBLAS's count */
+    cfn_pool *pool;         /* its helpers (NULL until a pass needs more than one thread) */
     char error[CFN_ERROR_CAPACITY];
 };
 
@@ -37,6 +40,10 @@ static inline size_t cfn_aligned_floats(size_t count) {
  * small; the contents are not preserved.
  */
 cfn_status cfn_context_begin(cfn_context *ctx, size_t floats);
+
+/* The pool of `workers` threads (the caller's included), started or resized on first use;
+   NULL for one worker, or when threads cannot be started (the pass then runs on the caller). */
+cfn_pool *cfn_context_pool(cfn_context *ctx, int workers);
 
 /* Takes the next buffer of `count` floats; cfn_context_begin reserved room for it. */
 float *cfn_context_take(cfn_context *ctx, size_t count);

@@ -4,11 +4,12 @@
  * Built once: every BasicConv2d has its BatchNorm (eps 0.001) folded into weight and bias, and
  * the 1×1 convolutions that open the branches of a block (which all read the block input) are
  * stacked into one weight matrix, so each block starts with a single GEMM. last_bn is folded into
- * last_linear the same way.
+ * last_linear the same way. Every weight matrix is then packed for cfn_gemm_run (gemm_packed.h),
+ * and the 3×3 stride-1 filters are also kept in Winograd form.
  *
- * Forward, in the CNHW layout of ops.h: branches write straight into their channel slice of the
- * concatenation, and each residual block's 1×1 up-projection accumulates into the block input in
- * place (GEMM with beta = 1), followed by one bias + ReLU pass.
+ * Forward, in the CNHW layout of ops.h, on the context's worker threads: branches write
+ * straight into their channel slice of the concatenation, and each residual block's 1×1
+ * up-projection adds its scaled output to the block input in place, in the product's epilogue.
  */
 #include "cfacenet.h"
 
@@ -26,8 +27,8 @@
 #define BLOCK35_COUNT 5
 #define BLOCK17_COUNT 10
 #define BLOCK8_COUNT 5
-/* Upper bound on the im2col buffer: larger unfoldings are done in chunks of output rows. */
-#define COL_CHUNK_FLOATS ((size_t)1 << 21)
+/* Upper bound on Winograd's scratch: larger inputs are transformed in chunks of tile rows. */
+#define WINOGRAD_CHUNK_FLOATS ((size_t)1 << 21)
 
 typedef struct residual_block {
     cfn_conv2d stem;       /* the branches' opening 1×1 convs, stacked (ReLU) */
@@ -67,6 +68,8 @@ typedef struct builder {
     cfn_weight_source source;
     float *storage;  /* NULL while counting */
     size_t used;     /* floats handed out (or counted) */
+    float *staging;  /* one layer's unpacked weights while it is folded (NULL while counting) */
+    size_t staging_floats; /* the largest layer's (counted in the first pass) */
 } builder;
 
 static float *builder_take(builder *b, size_t count) {
@@ -75,6 +78,8 @@ static float *builder_take(builder *b, size_t count) {
     return p;
 }
 
+/* Reserves a layer's packed weights, bias and (3×3 stride 1) Winograd filters; its unpacked
+   weights are then loaded into the staging buffer and packed by conv_seal. */
 static void conv_init(builder *b, cfn_conv2d *conv, int cin, int cout, int kh, int kw, int stride,
                       int ph, int pw) {
     conv->in_channels = cin;
@@ -84,18 +89,33 @@ static void conv_init(builder *b, cfn_conv2d *conv, int cin, int cout, int kh, i
     conv->stride_h = conv->stride_w = stride;
     conv->pad_h = ph;
     conv->pad_w = pw;
-    conv->weight = builder_take(b, (size_t)cout * cin * kh * kw);
+    const int depth = cfn_conv2d_depth(conv);
+    conv->weight = builder_take(b, cfn_gemm_packed_floats(cout, depth));
     conv->bias = builder_take(b, (size_t)cout);
-    conv->winograd = NULL;
+    /* The 3×3 stride-1 layers also keep their filters in Winograd form (16/9 of their weights,
+       ~9 MB in all); the plain ones stay for CPUs without AVX2 and portable contexts. */
+    const size_t transformed = cfn_conv2d_winograd_weight_floats(conv);
+    conv->winograd = transformed > 0 ? builder_take(b, transformed) : NULL;
+    const size_t staged = (size_t)cout * depth;
+    if (staged > b->staging_floats) b->staging_floats = staged;
 }
 
-/* Folds BasicConv2d `prefix` into rows [row, row + cout) of `conv` (rows of a stacked 1×1). */
+/* Packs the staged weights (and their Winograd transform) into the layer's storage. */
+static void conv_seal(builder *b, cfn_conv2d *conv) {
+    if (!b->storage) return;
+    const int depth = cfn_conv2d_depth(conv);
+    cfn_gemm_pack_a(b->staging, conv->out_channels, depth, depth, (float *)conv->weight);
+    if (conv->winograd) cfn_conv2d_winograd_pack(conv, b->staging, (float *)conv->winograd);
+}
+
+/* Folds BasicConv2d `prefix` into rows [row, row + cout) of the staged weights (rows of a
+   stacked 1×1) and of `conv`'s bias. */
 static cfn_status load_basic_rows(builder *b, cfn_conv2d *conv, int row, const char *prefix,
                                   int cout) {
     if (!b->storage) return CFN_OK;
-    const size_t k = (size_t)conv->in_channels * conv->kernel_h * conv->kernel_w;
+    const size_t k = (size_t)cfn_conv2d_depth(conv);
     return cfn_weight_fold_conv_bn(&b->source, prefix, conv->in_channels, cout, conv->kernel_h,
-                                   conv->kernel_w, BN_EPS, (float *)conv->weight + row * k,
+                                   conv->kernel_w, BN_EPS, b->staging + row * k,
                                    (float *)conv->bias + row);
 }
 
@@ -103,14 +123,7 @@ static cfn_status basic(builder *b, cfn_conv2d *conv, const char *prefix, int ci
                         int kh, int kw, int stride, int ph, int pw) {
     conv_init(b, conv, cin, cout, kh, kw, stride, ph, pw);
     const cfn_status status = load_basic_rows(b, conv, 0, prefix, cout);
-    /* 3×3 stride-1 layers also keep their filters in Winograd form (16/9 of their weights,
-       ~9 MB in all); the plain weights stay for CPUs without AVX2 and portable contexts. */
-    const size_t transformed = cfn_conv2d_winograd_weight_floats(conv);
-    float *u = transformed > 0 ? builder_take(b, transformed) : NULL;
-    if (status == CFN_OK && u) {
-        cfn_conv2d_winograd_pack(conv, u);
-        conv->winograd = u;
-    }
+    if (status == CFN_OK) conv_seal(b, conv);
     return status;
 }
 
@@ -126,8 +139,9 @@ static cfn_status plain_1x1(builder *b, cfn_conv2d *conv, const char *prefix, in
     if ((status = cfn_weight_fetch(&b->source, name, 4, wshape, &w)) != CFN_OK) return status;
     snprintf(name, sizeof name, "%s.bias", prefix);
     if ((status = cfn_weight_fetch(&b->source, name, 1, bshape, &bias)) != CFN_OK) return status;
-    memcpy((float *)conv->weight, w, sizeof(float) * (size_t)cout * cin);
+    memcpy(b->staging, w, sizeof(float) * (size_t)cout * cin);
     memcpy((float *)conv->bias, bias, sizeof(float) * (size_t)cout);
+    conv_seal(b, conv);
     return CFN_OK;
 }
 
@@ -144,6 +158,7 @@ static cfn_status build_block35(builder *b, residual_block *blk, const char *p) 
     snprintf(n[1], sizeof n[1], "%s.branch1.0", p);
     snprintf(n[2], sizeof n[2], "%s.branch2.0", p);
     for (int i = 0; i < 3; ++i) TRY(load_basic_rows(b, &blk->stem, 32 * i, n[i], 32));
+    conv_seal(b, &blk->stem);
     snprintf(n[0], sizeof n[0], "%s.branch1.1", p);
     snprintf(n[1], sizeof n[1], "%s.branch2.1", p);
     snprintf(n[2], sizeof n[2], "%s.branch2.2", p);
@@ -163,6 +178,7 @@ static cfn_status build_factorised(builder *b, residual_block *blk, const char *
     snprintf(n[0], sizeof n[0], "%s.branch0", p);
     snprintf(n[1], sizeof n[1], "%s.branch1.0", p);
     for (int i = 0; i < 2; ++i) TRY(load_basic_rows(b, &blk->stem, branch * i, n[i], branch));
+    conv_seal(b, &blk->stem);
     snprintf(n[0], sizeof n[0], "%s.branch1.1", p);
     snprintf(n[1], sizeof n[1], "%s.branch1.2", p);
     TRY(basic(b, &blk->branch[0], n[0], branch, branch, 1, k, 1, 0, k / 2));
@@ -184,7 +200,7 @@ static cfn_status build_last(builder *b, cfn_conv2d *last) {
     TRY(cfn_weight_fetch(&b->source, "last_bn.bias", 1, vshape, &beta));
     TRY(cfn_weight_fetch(&b->source, "last_bn.running_mean", 1, vshape, &mean));
     TRY(cfn_weight_fetch(&b->source, "last_bn.running_var", 1, vshape, &var));
-    float *weight = (float *)last->weight, *bias = (float *)last->bias;
+    float *weight = b->staging, *bias = (float *)last->bias;
     for (int o = 0; o < 512; ++o) {
         if (var[o] + BN_EPS <= 0.0f)
             return cfn_message_fail(b->source.message, b->source.capacity, CFN_ERROR_NON_FINITE,
@@ -193,6 +209,7 @@ static cfn_status build_last(builder *b, cfn_conv2d *last) {
         for (int j = 0; j < 1792; ++j) weight[(size_t)o * 1792 + j] = (float)(w[(size_t)o * 1792 + j] * scale);
         bias[o] = (float)(beta[o] - mean[o] * scale);
     }
+    conv_seal(b, last);
     return CFN_OK;
 }
 
@@ -222,6 +239,7 @@ static cfn_status build(builder *b, cfn_facenet *m) {
     TRY(load_basic_rows(b, &m7->stem, 0, "mixed_7a.branch0.0", 256));
     TRY(load_basic_rows(b, &m7->stem, 256, "mixed_7a.branch1.0", 256));
     TRY(load_basic_rows(b, &m7->stem, 512, "mixed_7a.branch2.0", 256));
+    conv_seal(b, &m7->stem);
     TRY(basic(b, &m7->b0_s2, "mixed_7a.branch0.1", 256, 384, 3, 3, 2, 0, 0));
     TRY(basic(b, &m7->b1_s2, "mixed_7a.branch1.1", 256, 256, 3, 3, 2, 0, 0));
     TRY(basic(b, &m7->b2_3x3, "mixed_7a.branch2.1", 256, 256, 3, 3, 1, 1, 1));
@@ -249,20 +267,23 @@ cfn_status cfn_facenet_create(cfn_tensor_lookup_fn lookup, void *user, cfn_facen
         return cfn_message_fail(message, capacity, CFN_ERROR_OUT_OF_MEMORY, "cannot allocate model");
 
     /* Pass 1 counts the floats every layer needs; pass 2 fills one allocation. */
-    builder b = {{lookup, user, message, capacity}, NULL, 0};
+    builder b = {{lookup, user, message, capacity}, NULL, 0, NULL, 0};
     cfn_status status = build(&b, model);
     if (status == CFN_OK) {
         model->storage_floats = b.used;
         model->storage = aligned_alloc(CFN_ALIGNMENT, b.used * sizeof(float));
-        if (!model->storage)
+        b.staging = malloc(b.staging_floats * sizeof(float));
+        if (!model->storage || !b.staging)
             status = cfn_message_fail(message, capacity, CFN_ERROR_OUT_OF_MEMORY,
-                                      "cannot allocate %zu bytes of weights", b.used * sizeof(float));
+                                      "cannot allocate %zu bytes of weights",
+                                      (b.used + b.staging_floats) * sizeof(float));
     }
     if (status == CFN_OK) {
         b.storage = model->storage;
         b.used = 0;
         status = build(&b, model);
     }
+    free(b.staging);
     if (status != CFN_OK) {
         cfn_facenet_destroy(model);
         return status;
@@ -312,35 +333,27 @@ static size_t max_size(size_t a, size_t b) { return a > b ? a : b; }
 typedef struct workspace {
     float *big[2];           /* stem ping-pong, then the stage activations */
     float *cat, *t1, *t2;    /* block concatenation and branch temporaries */
-    float *col;              /* im2col chunk */
-    size_t col_floats;
+    float *scratch;          /* Winograd's transformed tiles */
+    size_t scratch_floats;
     float *pooled;           /* 1792 × n */
     float *projected;        /* 512 × n */
-    int winograd_min_channels; /* 3×3 layers this wide or wider take Winograd (INT_MAX: none) */
+    cfn_gemm_engine engine;  /* the context's workers and their packing scratch */
+    int winograd;            /* 3×3 stride-1 layers by Winograd (0 on portable contexts) */
 } workspace;
 
 typedef struct plan {
-    size_t big, tmp, col, total;
+    size_t big, tmp, winograd, gemm, total; /* gemm: packing scratch of one worker */
 } plan;
 
-/* With several BLAS threads per call, Winograd only where its 16 GEMMs are deep enough
-   (K = input channels): OpenBLAS splits each call between its threads, and the GEMMs of the
-   stem's 32- and 80-channel layers (a few µs each) then spent more on the split than Winograd
-   saves. Measured in FaceNet at batch 8, 160×160, two threads, one process alternating the two
-   paths: conv2d_1a…2b 8.2–8.7 ms/face with Winograd against 7.5–7.6 without, Mixed_6a 4.4–4.6
-   against 4.9; with one thread Winograd won everywhere (the pass 49.6 against 63.3 ms/face). */
-#define WINOGRAD_THREADED_MIN_CHANNELS 128
-
-/* Scratch of a convolution: whole (im2col of the input, or Winograd's tile rows) and the least
-   it works with (one output row, or one tile row). */
-static void col_need(const cfn_conv2d *c, int n, int h, int w, size_t *full, size_t *row) {
-    *full = max_size(*full, max_size(cfn_conv2d_full_col_floats(c, n, h, w),
-                                     cfn_conv2d_winograd_scratch_floats(c, n, h, w, 1)));
-    *row = max_size(*row, max_size(cfn_conv2d_row_col_floats(c, w),
-                                   cfn_conv2d_winograd_scratch_floats(c, n, h, w, 0)));
+/* Winograd scratch of a convolution: for all its tile rows at once, and the least it works
+   with (one tile row). */
+static void winograd_need(const cfn_conv2d *c, int n, int h, int w, size_t *full, size_t *row) {
+    *full = max_size(*full, cfn_conv2d_winograd_scratch_floats(c, n, h, w, 1));
+    *row = max_size(*row, cfn_conv2d_winograd_scratch_floats(c, n, h, w, 0));
 }
 
-static plan plan_for(const cfn_facenet *m, int n, int h, int w, const stage_dims *d) {
+static plan plan_for(const cfn_facenet *m, int n, int h, int w, const stage_dims *d,
+                     int workers) {
     plan p;
     const size_t s2 = (size_t)d->h2 * d->w2, s1 = (size_t)d->h1 * d->w1;
     const size_t s3 = (size_t)d->h3 * d->w3, s4 = (size_t)d->h4 * d->w4;
@@ -351,41 +364,69 @@ static plan plan_for(const cfn_facenet *m, int n, int h, int w, const stage_dims
     p.tmp = n * max_size(192 * s5, max_size(768 * s6, 384 * s7));
 
     size_t full = 0, row = 0;
-    col_need(&m->conv1a, n, h, w, &full, &row);
-    col_need(&m->conv2a, n, d->h1, d->w1, &full, &row);
-    col_need(&m->conv2b, n, d->h2, d->w2, &full, &row);
-    col_need(&m->conv4a, n, d->h3, d->w3, &full, &row);
-    col_need(&m->conv4b, n, d->h4, d->w4, &full, &row);
-    col_need(&m->block35[0].branch[0], n, d->h5, d->w5, &full, &row);
-    col_need(&m->mixed6a.b0, n, d->h5, d->w5, &full, &row);
-    col_need(&m->mixed6a.b1_3x3, n, d->h5, d->w5, &full, &row);
-    col_need(&m->mixed6a.b1_s2, n, d->h5, d->w5, &full, &row);
-    col_need(&m->block17[0].branch[0], n, d->h6, d->w6, &full, &row);
-    col_need(&m->block17[0].branch[1], n, d->h6, d->w6, &full, &row);
-    col_need(&m->mixed7a.b0_s2, n, d->h6, d->w6, &full, &row);
-    col_need(&m->mixed7a.b2_3x3, n, d->h6, d->w6, &full, &row);
-    col_need(&m->block8[0].branch[0], n, d->h7, d->w7, &full, &row);
-    col_need(&m->block8[0].branch[1], n, d->h7, d->w7, &full, &row);
-    p.col = max_size(full < COL_CHUNK_FLOATS ? full : COL_CHUNK_FLOATS, row);
+    winograd_need(&m->conv2a, n, d->h1, d->w1, &full, &row);
+    winograd_need(&m->conv2b, n, d->h2, d->w2, &full, &row);
+    winograd_need(&m->conv4a, n, d->h3, d->w3, &full, &row);
+    winograd_need(&m->block35[0].branch[0], n, d->h5, d->w5, &full, &row);
+    winograd_need(&m->mixed6a.b1_3x3, n, d->h5, d->w5, &full, &row);
+    winograd_need(&m->mixed7a.b2_3x3, n, d->h6, d->w6, &full, &row);
+    p.winograd = max_size(full < WINOGRAD_CHUNK_FLOATS ? full : WINOGRAD_CHUNK_FLOATS, row);
+    /* Every product's depth is some layer's in_channels · kh · kw (Winograd's: in_channels). */
+    const cfn_conv2d *layers[] = {&m->conv1a, &m->conv2a, &m->conv2b, &m->conv3b, &m->conv4a,
+                                  &m->conv4b, &m->block35[0].stem, &m->block35[0].branch[0],
+                                  &m->block35[0].up, &m->mixed6a.b0, &m->mixed6a.b1_1x1,
+                                  &m->mixed6a.b1_3x3, &m->mixed6a.b1_s2, &m->block17[0].stem,
+                                  &m->block17[0].branch[0], &m->block17[0].branch[1],
+                                  &m->block17[0].up, &m->mixed7a.stem, &m->mixed7a.b0_s2,
+                                  &m->mixed7a.b2_3x3, &m->block8[0].stem,
+                                  &m->block8[0].branch[0], &m->block8[0].branch[1],
+                                  &m->block8[0].up, &m->last};
+    p.gemm = 0;
+    for (size_t i = 0; i < sizeof layers / sizeof layers[0]; ++i)
+        p.gemm = max_size(p.gemm, cfn_gemm_scratch_floats(cfn_conv2d_depth(layers[i])));
+    p.gemm = cfn_aligned_floats(p.gemm);
 
     p.total = 2 * cfn_aligned_floats(p.big) + 3 * cfn_aligned_floats(p.tmp) +
-              cfn_aligned_floats(p.col) + cfn_aligned_floats(1792 * (size_t)n) +
-              cfn_aligned_floats(512 * (size_t)n);
+              cfn_aligned_floats(p.winograd) + cfn_aligned_floats(1792 * (size_t)n) +
+              cfn_aligned_floats(512 * (size_t)n) + (size_t)workers * p.gemm;
     return p;
 }
 
 static void conv(const workspace *ws, const cfn_conv2d *c, const float *in, int n, int h, int w,
                  float *out, cfn_activation act) {
-    cfn_conv2d_forward(c, in, n, h, w, out, ws->col, ws->col_floats, act,
-                       c->in_channels >= ws->winograd_min_channels);
+    cfn_conv2d_forward(c, in, n, h, w, out, ws->scratch, ws->scratch_floats, act, ws->winograd,
+                       &ws->engine);
 }
 
-/* x (width × P) ← act(x + scale · (up · cat + bias)), in place. */
-static void residual(const residual_block *blk, const float *cat, float *x, int columns) {
-    cfn_gemm(blk->up.out_channels, columns, blk->up.in_channels, blk->scale, blk->up.weight, cat,
-             columns, 1.0f, x, columns);
-    cfn_scaled_bias_activation(x, blk->up.out_channels, columns, blk->up.bias, blk->scale,
-                               blk->relu ? CFN_ACTIVATION_RELU : CFN_ACTIVATION_NONE);
+/* MaxPool2d(3, stride 2) of `planes` h × w planes, a range of planes per task. */
+typedef struct pool_job {
+    const float *in;
+    float *out;
+    int planes, h, w, tasks;
+} pool_job;
+
+static void pool_task(void *arg, int task, int worker) {
+    (void)worker;
+    const pool_job *j = arg;
+    const int p0 = task * j->planes / j->tasks, p1 = (task + 1) * j->planes / j->tasks;
+    const int out_h = cfn_pool_out_extent(j->h, 3, 2, 0, 0), out_w = cfn_pool_out_extent(j->w, 3, 2, 0, 0);
+    cfn_maxpool2d(j->in + (size_t)p0 * j->h * j->w, p1 - p0, j->h, j->w, 3, 2, 0, 0,
+                  j->out + (size_t)p0 * out_h * out_w);
+}
+
+static void maxpool3x3_s2(const workspace *ws, const float *in, int planes, int h, int w, float *out) {
+    const int workers = cfn_pool_workers(ws->engine.pool);
+    pool_job job = {in, out, planes, h, w, planes < 4 * workers ? planes : 4 * workers};
+    cfn_pool_run(ws->engine.pool, job.tasks, pool_task, &job);
+}
+
+/* x (width × P) ← act(x + scale · (up · cat + bias)) in place, PyTorch's order of operations. */
+static void residual(const workspace *ws, const residual_block *blk, const float *cat, float *x,
+                     int columns) {
+    const cfn_gemm_job job = {blk->up.out_channels, columns, blk->up.in_channels, 1,
+                              blk->up.weight, 0, cat, columns, 0, x, columns, 0,
+                              {CFN_GEMM_RESIDUAL, blk->up.bias, blk->scale, blk->relu}};
+    cfn_gemm_run(&ws->engine, &job);
 }
 
 static void block35_forward(const workspace *ws, const residual_block *blk, float *x, int n, int h,
@@ -396,7 +437,7 @@ static void block35_forward(const workspace *ws, const residual_block *blk, floa
     conv(ws, &blk->branch[1], ws->cat + 64 * P, n, h, w, ws->t2, CFN_ACTIVATION_RELU);
     conv(ws, &blk->branch[2], ws->t2, n, h, w, ws->cat + 64 * P, CFN_ACTIVATION_RELU);
     memcpy(ws->cat + 32 * P, ws->t1, sizeof(float) * 32 * P);
-    residual(blk, ws->cat, x, (int)P);
+    residual(ws, blk, ws->cat, x, (int)P);
 }
 
 static void factorised_forward(const workspace *ws, const residual_block *blk, float *x, int n,
@@ -406,7 +447,7 @@ static void factorised_forward(const workspace *ws, const residual_block *blk, f
     conv(ws, &blk->stem, x, n, h, w, ws->cat, CFN_ACTIVATION_RELU);           /* b0 | b1a */
     conv(ws, &blk->branch[0], ws->cat + branch * P, n, h, w, ws->t1, CFN_ACTIVATION_RELU);
     conv(ws, &blk->branch[1], ws->t1, n, h, w, ws->cat + branch * P, CFN_ACTIVATION_RELU);
-    residual(blk, ws->cat, x, (int)P);
+    residual(ws, blk, ws->cat, x, (int)P);
 }
 
 static void mixed6a_forward(const workspace *ws, const mixed_6a *m, const float *x, int n,
@@ -416,7 +457,7 @@ static void mixed6a_forward(const workspace *ws, const mixed_6a *m, const float 
     conv(ws, &m->b1_1x1, x, n, d->h5, d->w5, ws->t1, CFN_ACTIVATION_RELU);
     conv(ws, &m->b1_3x3, ws->t1, n, d->h5, d->w5, ws->t2, CFN_ACTIVATION_RELU);
     conv(ws, &m->b1_s2, ws->t2, n, d->h5, d->w5, y + 384 * P6, CFN_ACTIVATION_RELU);
-    cfn_maxpool2d(x, 256 * n, d->h5, d->w5, 3, 2, 0, 0, y + 640 * P6);
+    maxpool3x3_s2(ws, x, 256 * n, d->h5, d->w5, y + 640 * P6);
 }
 
 static void mixed7a_forward(const workspace *ws, const mixed_7a *m, const float *x, int n,
@@ -427,7 +468,7 @@ static void mixed7a_forward(const workspace *ws, const mixed_7a *m, const float 
     conv(ws, &m->b1_s2, ws->cat + 256 * P6, n, d->h6, d->w6, y + 384 * P7, CFN_ACTIVATION_RELU);
     conv(ws, &m->b2_3x3, ws->cat + 512 * P6, n, d->h6, d->w6, ws->t1, CFN_ACTIVATION_RELU);
     conv(ws, &m->b2_s2, ws->t1, n, d->h6, d->w6, y + 640 * P7, CFN_ACTIVATION_RELU);
-    cfn_maxpool2d(x, 896 * n, d->h6, d->w6, 3, 2, 0, 0, y + 896 * P7);
+    maxpool3x3_s2(ws, x, 896 * n, d->h6, d->w6, y + 896 * P7);
 }
 
 cfn_status cfn_facenet_embed(const cfn_facenet *model, cfn_context *ctx, const float *images,
@@ -449,7 +490,10 @@ cfn_status cfn_facenet_embed(const cfn_facenet *model, cfn_context *ctx, const f
                                 "batch of %d images of %d×%d is too large for one pass; split it", n,
                                 width, height);
 
-    const plan p = plan_for(model, n, height, width, &d);
+    const int threads = ctx->threads > 0 ? ctx->threads : cfn_gemm_threads();
+    cfn_pool *pool = cfn_context_pool(ctx, threads);
+    const int workers = cfn_pool_workers(pool);
+    const plan p = plan_for(model, n, height, width, &d, workers);
     cfn_status status = cfn_context_begin(ctx, p.total);
     if (status != CFN_OK) return status;
     workspace ws;
@@ -458,13 +502,15 @@ cfn_status cfn_facenet_embed(const cfn_facenet *model, cfn_context *ctx, const f
     ws.cat = cfn_context_take(ctx, p.tmp);
     ws.t1 = cfn_context_take(ctx, p.tmp);
     ws.t2 = cfn_context_take(ctx, p.tmp);
-    ws.col = cfn_context_take(ctx, p.col);
-    ws.col_floats = p.col;
+    ws.scratch = cfn_context_take(ctx, p.winograd);
+    ws.scratch_floats = p.winograd;
     ws.pooled = cfn_context_take(ctx, 1792 * (size_t)n);
     ws.projected = cfn_context_take(ctx, 512 * (size_t)n);
-    ws.winograd_min_channels = ctx->portable_kernels ? INT_MAX
-                               : cfn_gemm_threads() > 1 ? WINOGRAD_THREADED_MIN_CHANNELS
-                                                        : 0;
+    ws.engine.pool = pool;
+    ws.engine.scratch = cfn_context_take(ctx, (size_t)workers * p.gemm);
+    ws.engine.scratch_stride = p.gemm;
+    ws.engine.portable = ctx->portable_kernels;
+    ws.winograd = !ctx->portable_kernels;
 
     float *a = ws.big[0], *b = ws.big[1];
     const cfn_activation relu = CFN_ACTIVATION_RELU;
@@ -472,7 +518,7 @@ cfn_status cfn_facenet_embed(const cfn_facenet *model, cfn_context *ctx, const f
     conv(&ws, &model->conv1a, a, n, height, width, b, relu);
     conv(&ws, &model->conv2a, b, n, d.h1, d.w1, a, relu);
     conv(&ws, &model->conv2b, a, n, d.h2, d.w2, b, relu);
-    cfn_maxpool2d(b, 64 * n, d.h2, d.w2, 3, 2, 0, 0, a);
+    maxpool3x3_s2(&ws, b, 64 * n, d.h2, d.w2, a);
     conv(&ws, &model->conv3b, a, n, d.h3, d.w3, b, relu);
     conv(&ws, &model->conv4a, b, n, d.h3, d.w3, a, relu);
     conv(&ws, &model->conv4b, a, n, d.h4, d.w4, b, relu);

@@ -16,19 +16,3 @@ void cfn_bias_activation(float *x, int rows, int cols, int ld, const float *bias
         }
     }
 }
-
-void cfn_scaled_bias_activation(float *x, int rows, int cols, const float *bias, float scale,
-                                cfn_activation act) {
-    for (int r = 0; r < rows; ++r) {
-        float *row = x + (size_t)r * cols;
-        const float b = bias ? scale * bias[r] : 0.0f;
-        if (act == CFN_ACTIVATION_RELU) {
-            for (int j = 0; j < cols; ++j) {
-                const float v = row[j] + b;
-                row[j] = v > 0.0f ? v : 0.0f;
-            }
-        } else {
-            for (int j = 0; j < cols; ++j) row[j] += b;
-        }
-    }
-}

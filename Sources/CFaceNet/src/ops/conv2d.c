@@ -1,59 +1,107 @@
-/* Convolution as GEMM: weight (Cout × Cin·kh·kw) times the unfolded input (Cin·kh·kw × P). */
+/*
+ * Convolution as GEMM: the packed weight (Cout × Cin·kh·kw) times the unfolded input
+ * (Cin·kh·kw × P) on cfn_gemm_run, with bias and activation in the product's epilogue. The
+ * input is unfolded straight into the engine's packed strips, one column block at a time by
+ * the task that multiplies it, so no im2col matrix is ever stored: for a pointwise convolution
+ * B is the input itself.
+ */
 #include "ops.h"
+
+#include <string.h>
 
 int cfn_conv2d_is_pointwise(const cfn_conv2d *conv) {
     return conv->kernel_h == 1 && conv->kernel_w == 1 && conv->stride_h == 1 &&
            conv->stride_w == 1 && conv->pad_h == 0 && conv->pad_w == 0;
 }
 
-static size_t conv_k(const cfn_conv2d *conv) {
-    return (size_t)conv->in_channels * conv->kernel_h * conv->kernel_w;
+int cfn_conv2d_depth(const cfn_conv2d *conv) {
+    return conv->in_channels * conv->kernel_h * conv->kernel_w;
 }
 
-size_t cfn_conv2d_full_col_floats(const cfn_conv2d *conv, int n, int h, int w) {
-    if (cfn_conv2d_is_pointwise(conv)) return 0;
-    const int out_h = cfn_conv_out_extent(h, conv->kernel_h, conv->stride_h, conv->pad_h);
-    const int out_w = cfn_conv_out_extent(w, conv->kernel_w, conv->stride_w, conv->pad_w);
-    return conv_k(conv) * (size_t)n * out_h * out_w;
-}
+/* The unfolded input: column (image · out_h + oy) · out_w + ox, row (c · kh + ky) · kw + kx. */
+typedef struct unfold_source {
+    const cfn_conv2d *conv;
+    const float *in;
+    int n, h, w, out_h, out_w;
+} unfold_source;
 
-size_t cfn_conv2d_row_col_floats(const cfn_conv2d *conv, int w) {
-    if (cfn_conv2d_is_pointwise(conv)) return 0;
-    const int out_w = cfn_conv_out_extent(w, conv->kernel_w, conv->stride_w, conv->pad_w);
-    return conv_k(conv) * (size_t)out_w;
+/* Rows [k0, k1), columns [col0, col0 + cols) of the unfolded input into strips of k × 16
+   (cfn_gemm_b_producer).
+   Each row walks the columns in runs that stay within one output row and one strip, tracking
+   the output position by increments (a division per element costs more than the copy). */
+static void unfold_strips(const void *source, int k, int k0, int k1, int col0, int cols,
+                          float *strips) {
+    const unfold_source *u = source;
+    const cfn_conv2d *conv = u->conv;
+    const int kh = conv->kernel_h, kw = conv->kernel_w, sw = conv->stride_w, w = u->w;
+    const size_t plane = (size_t)u->h * w, strip_floats = (size_t)CFN_GEMM_NR * k;
+    const int padded = (cols + CFN_GEMM_NR - 1) / CFN_GEMM_NR * CFN_GEMM_NR;
+    const int first_row = col0 / u->out_w;
+    const int first_ox = col0 % u->out_w, first_oy = first_row % u->out_h,
+              first_image = first_row / u->out_h;
+    int c = k0 / (kh * kw), ky = k0 / kw % kh, kx = k0 % kw; /* row r = (c · kh + ky) · kw + kx */
+    for (int r = k0; r < k1; ++r) {
+        float *row = strips + (size_t)r * CFN_GEMM_NR;
+        int ox = first_ox, oy = first_oy, image = first_image, j = 0;
+        while (j < cols) {
+            int len = u->out_w - ox;
+            if (len > cols - j) len = cols - j;
+            if (len > CFN_GEMM_NR - j % CFN_GEMM_NR) len = CFN_GEMM_NR - j % CFN_GEMM_NR;
+            float *dst = row + (size_t)(j / CFN_GEMM_NR) * strip_floats + j % CFN_GEMM_NR;
+            const int iy = oy * conv->stride_h - conv->pad_h + ky;
+            if (iy < 0 || iy >= u->h) {
+                for (int t = 0; t < len; ++t) dst[t] = 0.0f;
+            } else {
+                const float *src = u->in + ((size_t)c * u->n + image) * plane + (size_t)iy * w;
+                const int ix0 = ox * sw - conv->pad_w + kx;
+                /* Outputs t in [lo, hi) read inside the row; the rest are padding. */
+                int lo = 0, hi = len;
+                if (ix0 < 0) lo = sw == 1 ? -ix0 : (-ix0 + sw - 1) / sw;
+                if (ix0 + (hi - 1) * sw >= w) hi = sw == 1 ? w - ix0 : (w - 1 - ix0) / sw + 1;
+                if (hi < lo) hi = lo;
+                /* Runs are at most 16 floats: loops, not memcpy calls. */
+                for (int t = 0; t < lo; ++t) dst[t] = 0.0f;
+                if (sw == 1)
+                    for (int t = lo; t < hi; ++t) dst[t] = src[ix0 + t];
+                else
+                    for (int t = lo; t < hi; ++t) dst[t] = src[ix0 + t * sw];
+                for (int t = hi; t < len; ++t) dst[t] = 0.0f;
+            }
+            j += len;
+            ox += len;
+            if (ox == u->out_w) {
+                ox = 0;
+                if (++oy == u->out_h) {
+                    oy = 0;
+                    ++image;
+                }
+            }
+        }
+        for (; j < padded; ++j) row[(size_t)(j / CFN_GEMM_NR) * strip_floats + j % CFN_GEMM_NR] = 0.0f;
+        if (++kx == kw) {
+            kx = 0;
+            if (++ky == kh) {
+                ky = 0;
+                ++c;
+            }
+        }
+    }
 }
 
 void cfn_conv2d_forward(const cfn_conv2d *conv, const float *in, int n, int h, int w, float *out,
-                        float *col, size_t col_capacity, cfn_activation act, int winograd) {
+                        float *scratch, size_t scratch_capacity, cfn_activation act, int winograd,
+                        const cfn_gemm_engine *engine) {
     if (winograd && conv->winograd &&
-        cfn_conv2d_winograd_forward(conv, in, n, h, w, out, col, col_capacity, act))
+        cfn_conv2d_winograd_forward(conv, in, n, h, w, out, scratch, scratch_capacity, act, engine))
         return;
     const int out_h = cfn_conv_out_extent(h, conv->kernel_h, conv->stride_h, conv->pad_h);
     const int out_w = cfn_conv_out_extent(w, conv->kernel_w, conv->stride_w, conv->pad_w);
     const int columns = n * out_h * out_w; /* leading dimension of `out` */
-    const int k = (int)conv_k(conv);
-
-    if (cfn_conv2d_is_pointwise(conv)) {
-        cfn_gemm(conv->out_channels, columns, k, 1.0f, conv->weight, in, columns, 0.0f, out,
-                 columns);
-        cfn_bias_activation(out, conv->out_channels, columns, columns, conv->bias, act);
-        return;
-    }
-
-    const int total_rows = n * out_h;
-    int rows_per_chunk = (int)(col_capacity / ((size_t)k * out_w));
-    if (rows_per_chunk < 1) rows_per_chunk = 1; /* the planner guarantees one row fits */
-    if (rows_per_chunk > total_rows) rows_per_chunk = total_rows;
-
-    for (int row = 0; row < total_rows; row += rows_per_chunk) {
-        const int row_end = row + rows_per_chunk < total_rows ? row + rows_per_chunk : total_rows;
-        const int chunk_columns = (row_end - row) * out_w;
-        cfn_im2col(in, conv->in_channels, n, h, w, conv->kernel_h, conv->kernel_w, conv->stride_h,
-                   conv->stride_w, conv->pad_h, conv->pad_w, out_h, out_w, row, row_end, col);
-        float *dst = out + (size_t)row * out_w;
-        cfn_gemm(conv->out_channels, chunk_columns, k, 1.0f, conv->weight, col, chunk_columns,
-                 0.0f, dst, columns);
-        /* Epilogue while the chunk is still in cache. */
-        cfn_bias_activation(dst, conv->out_channels, chunk_columns, columns, conv->bias, act);
-    }
+    const unfold_source unfold = {conv, in, n, h, w, out_h, out_w};
+    const int pointwise = cfn_conv2d_is_pointwise(conv);
+    const cfn_gemm_job job = {conv->out_channels, columns, cfn_conv2d_depth(conv), 1,
+                              conv->weight, 0, in, columns, 0, out, columns, 0,
+                              {CFN_GEMM_BIAS_ACT, conv->bias, 1.0f, act == CFN_ACTIVATION_RELU},
+                              pointwise ? NULL : unfold_strips, pointwise ? NULL : &unfold};
+    cfn_gemm_run(engine, &job);
 }

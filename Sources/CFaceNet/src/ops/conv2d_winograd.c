@@ -6,12 +6,11 @@
  * a pass copying their 9× unfolded inputs.
  *
  * For a chunk of tile rows (2 output rows of one image each): the input transform
- * V[ξ][c][t] = Bᵀ d B of every tile's 4×4 window (zeros outside the image: the padding), 16
- * OpenBLAS GEMMs M[ξ] = U[ξ] · V[ξ] (U[ξ] = the transformed filters, cout × cin, made at load
- * time), then the inverse transform Aᵀ M A, bias and ReLU into the output rows. The GEMMs are
- * OpenBLAS's, threaded as every other layer (which is why FaceNet, with several BLAS threads,
- * sends only its wide layers here: inception_resnet_v1.c); the transforms (winograd_f23.h)
- * need AVX2, and without it the caller keeps im2col + GEMM.
+ * V[ξ][c][t] = Bᵀ d B of every tile's 4×4 window (zeros outside the image: the padding), the
+ * 16 products M[ξ] = U[ξ] · V[ξ] (U[ξ] = the transformed filters, cout × cin, packed at load
+ * time) as one cfn_gemm_run job, then the inverse transform Aᵀ M A, bias and ReLU into the
+ * output rows. Both transforms are spread over the engine's workers by channel. The transforms
+ * (winograd_f23.h) need AVX2; without it the caller keeps im2col + GEMM.
  *
  * The result differs from the direct sum by rounding only (the transforms add and subtract,
  * G's halves are exact); FaceNet's parity test holds it to facenet-pytorch at 1e-4.
@@ -49,17 +48,19 @@ int cfn_conv2d_winograd_eligible(const cfn_conv2d *conv) {
 
 size_t cfn_conv2d_winograd_weight_floats(const cfn_conv2d *conv) {
     return cfn_conv2d_winograd_eligible(conv)
-               ? (size_t)16 * conv->out_channels * conv->in_channels
+               ? 16 * cfn_gemm_packed_floats(conv->out_channels, conv->in_channels)
                : 0;
 }
 
-void cfn_conv2d_winograd_pack(const cfn_conv2d *conv, float *u) {
+void cfn_conv2d_winograd_pack(const cfn_conv2d *conv, const float *weight, float *u) {
     const int cout = conv->out_channels, cin = conv->in_channels;
+    const size_t matrix = cfn_gemm_packed_floats(cout, cin);
     for (int o = 0; o < cout; ++o)
         for (int c = 0; c < cin; ++c) {
             double t[16];
-            cfn_winograd_filter_f23(conv->weight + ((size_t)o * cin + c) * 9, t);
-            for (int xi = 0; xi < 16; ++xi) u[((size_t)xi * cout + o) * cin + c] = (float)t[xi];
+            cfn_winograd_filter_f23(weight + ((size_t)o * cin + c) * 9, t);
+            for (int xi = 0; xi < 16; ++xi)
+                u[(size_t)xi * matrix + cfn_gemm_packed_index(o, c, cin)] = (float)t[xi];
         }
 }
 
@@ -79,12 +80,14 @@ size_t cfn_conv2d_winograd_scratch_floats(const cfn_conv2d *conv, int n, int h, 
 #if defined(__x86_64__) || defined(__i386__)
 #include "winograd_f23.h"
 
-/* V for tile rows [r0, r1) (row r = image · rows_per_image + ty), channel stride `ld`. */
+/* V of channels [c0, c1) for tile rows [r0, r1) (row r = image · rows_per_image + ty), channel
+   stride `ld`. */
 AVX2 static void input_transform(const cfn_conv2d *conv, const float *in, int n, int h, int w,
-                                 const tile_grid *g, int r0, int r1, float *v, size_t ld) {
+                                 const tile_grid *g, int r0, int r1, int c0, int c1, float *v,
+                                 size_t ld) {
     const int cin = conv->in_channels, pad = conv->pad_h, tw = g->tiles_per_row;
     const size_t plane = (size_t)h * w, xi_stride = (size_t)cin * ld;
-    for (int c = 0; c < cin; ++c) {
+    for (int c = c0; c < c1; ++c) {
         float *vc = v + (size_t)c * ld;
         for (int r = r0; r < r1; ++r) {
             const int image = r / g->rows_per_image, ty = r % g->rows_per_image;
@@ -118,12 +121,14 @@ AVX2_INLINE __m256 bias_act(__m256 y, __m256 bias, int relu) {
     return relu ? _mm256_and_ps(v, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ)) : v;
 }
 
-/* Aᵀ M A, bias and activation of tile rows [r0, r1) into the output planes. */
+/* Aᵀ M A, bias and activation of output channels [o0, o1), tile rows [r0, r1), into the
+   output planes. */
 AVX2 static void output_transform(const cfn_conv2d *conv, const float *m, size_t ld, int n,
-                                  const tile_grid *g, int r0, int r1, float *out, int relu) {
+                                  const tile_grid *g, int r0, int r1, int o0, int o1, float *out,
+                                  int relu) {
     const int cout = conv->out_channels, tw = g->tiles_per_row, oh = g->out_h, ow = g->out_w;
     const size_t plane = (size_t)oh * ow, xi_stride = (size_t)cout * ld;
-    for (int o = 0; o < cout; ++o) {
+    for (int o = o0; o < o1; ++o) {
         const __m256 bias = _mm256_set1_ps(conv->bias ? conv->bias[o] : 0.0f);
         const float *mo = m + (size_t)o * ld;
         for (int r = r0; r < r1; ++r) {
@@ -158,8 +163,35 @@ AVX2 static void output_transform(const cfn_conv2d *conv, const float *m, size_t
     }
 }
 
+/* One chunk of tile rows; each transform task takes a range of channels. */
+typedef struct winograd_chunk {
+    const cfn_conv2d *conv;
+    const float *in;
+    float *out, *v, *m;
+    int n, h, w, r0, r1, tasks, relu;
+    size_t ld;
+    const tile_grid *g;
+} winograd_chunk;
+
+static void input_task(void *arg, int task, int worker) {
+    (void)worker;
+    const winograd_chunk *k = arg;
+    const int cin = k->conv->in_channels;
+    input_transform(k->conv, k->in, k->n, k->h, k->w, k->g, k->r0, k->r1, task * cin / k->tasks,
+                    (task + 1) * cin / k->tasks, k->v, k->ld);
+}
+
+static void output_task(void *arg, int task, int worker) {
+    (void)worker;
+    const winograd_chunk *k = arg;
+    const int cout = k->conv->out_channels;
+    output_transform(k->conv, k->m, k->ld, k->n, k->g, k->r0, k->r1, task * cout / k->tasks,
+                     (task + 1) * cout / k->tasks, k->out, k->relu);
+}
+
 static void winograd_forward(const cfn_conv2d *conv, const float *in, int n, int h, int w,
-                             float *out, float *scratch, size_t capacity, cfn_activation act) {
+                             float *out, float *scratch, size_t capacity, cfn_activation act,
+                             const cfn_gemm_engine *engine) {
     const tile_grid g = grid_for(conv, h, w);
     const int cin = conv->in_channels, cout = conv->out_channels, tw = g.tiles_per_row;
     const int total_rows = n * g.rows_per_image;
@@ -167,31 +199,41 @@ static void winograd_forward(const cfn_conv2d *conv, const float *in, int n, int
     const size_t per_point = (size_t)16 * (cin + cout);
     const size_t fit = (capacity / per_point - TILE_PAD) / (size_t)tw;
     const int rows = fit >= (size_t)total_rows ? total_rows : fit < 1 ? 1 : (int)fit;
+    const int workers = cfn_pool_workers(engine->pool);
+    winograd_chunk chunk = {conv, in, out, scratch, NULL, n, h, w, 0, 0, 0,
+                            act == CFN_ACTIVATION_RELU, 0, &g};
     for (int r0 = 0; r0 < total_rows; r0 += rows) {
-        const int r1 = r0 + rows < total_rows ? r0 + rows : total_rows;
-        const size_t tiles = (size_t)(r1 - r0) * tw, ld = tiles + TILE_PAD;
-        float *v = scratch, *m = scratch + (size_t)16 * cin * ld;
-        input_transform(conv, in, n, h, w, &g, r0, r1, v, ld);
-        for (int xi = 0; xi < 16; ++xi)
-            cfn_gemm(cout, (int)tiles, cin, 1.0f, conv->winograd + (size_t)xi * cout * cin,
-                     v + (size_t)xi * cin * ld, (int)ld, 0.0f, m + (size_t)xi * cout * ld,
-                     (int)ld);
-        output_transform(conv, m, ld, n, &g, r0, r1, out, act == CFN_ACTIVATION_RELU);
+        chunk.r0 = r0;
+        chunk.r1 = r0 + rows < total_rows ? r0 + rows : total_rows;
+        const size_t tiles = (size_t)(chunk.r1 - r0) * tw;
+        chunk.ld = tiles + TILE_PAD;
+        chunk.m = scratch + (size_t)16 * cin * chunk.ld;
+        chunk.tasks = cin < 4 * workers ? cin : 4 * workers;
+        cfn_pool_run(engine->pool, chunk.tasks, input_task, &chunk);
+        const cfn_gemm_job job = {cout, (int)tiles, cin, 16,
+                                  conv->winograd, cfn_gemm_packed_floats(cout, cin),
+                                  chunk.v, (int)chunk.ld, (size_t)cin * chunk.ld,
+                                  chunk.m, (int)chunk.ld, (size_t)cout * chunk.ld,
+                                  {CFN_GEMM_STORE, NULL, 1.0f, 0}};
+        cfn_gemm_run(engine, &job);
+        chunk.tasks = cout < 4 * workers ? cout : 4 * workers;
+        cfn_pool_run(engine->pool, chunk.tasks, output_task, &chunk);
     }
 }
 #endif
 
 int cfn_conv2d_winograd_forward(const cfn_conv2d *conv, const float *in, int n, int h, int w,
-                                float *out, float *scratch, size_t capacity, cfn_activation act) {
+                                float *out, float *scratch, size_t capacity, cfn_activation act,
+                                const cfn_gemm_engine *engine) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (!conv->winograd || !cfn_cpu_has_avx2_fma() ||
+    if (!conv->winograd || engine->portable || !cfn_cpu_has_avx2_fma() ||
         capacity < cfn_conv2d_winograd_scratch_floats(conv, n, h, w, 0))
         return 0;
-    winograd_forward(conv, in, n, h, w, out, scratch, capacity, act);
+    winograd_forward(conv, in, n, h, w, out, scratch, capacity, act, engine);
     return 1;
 #else
     (void)conv; (void)in; (void)n; (void)h; (void)w; (void)out; (void)scratch; (void)capacity;
-    (void)act;
+    (void)act; (void)engine;
     return 0;
 #endif
 }
@@ -200,29 +242,68 @@ int cfn_conv2d_winograd_forward(const cfn_conv2d *conv, const float *in, int n, 
 
 int cfn_conv3x3_cnhw(const float *weight, const float *bias, int out_channels, int in_channels,
                      const float *in, int n, int h, int w, int pad, int relu, int winograd,
-                     size_t scratch_floats, float *out) {
+                     size_t scratch_floats, int threads, float *out) {
     if (!weight || !in || !out || out_channels <= 0 || in_channels <= 0 || n < 1 || pad < 0 ||
-        pad > 1 || h + 2 * pad < 3 || w + 2 * pad < 3)
+        pad > 1 || h + 2 * pad < 3 || w + 2 * pad < 3 || threads < 1)
         return -1;
-    cfn_conv2d conv = {in_channels, out_channels, 3, 3, 1, 1, pad, pad, weight, bias, NULL};
+    cfn_conv2d conv = {in_channels, out_channels, 3, 3, 1, 1, pad, pad, NULL, bias, NULL};
     const cfn_activation act = relu ? CFN_ACTIVATION_RELU : CFN_ACTIVATION_NONE;
-    float *u = NULL;
+    const int depth = cfn_conv2d_depth(&conv);
+    float *packed = malloc(cfn_gemm_packed_floats(out_channels, depth) * sizeof(float));
+    float *u = winograd ? malloc(cfn_conv2d_winograd_weight_floats(&conv) * sizeof(float)) : NULL;
+    if (!packed || (winograd && !u)) {
+        free(packed);
+        free(u);
+        return -1;
+    }
+    cfn_gemm_pack_a(weight, out_channels, depth, depth, packed);
+    conv.weight = packed;
     if (winograd) {
-        u = malloc(cfn_conv2d_winograd_weight_floats(&conv) * sizeof(float));
-        if (!u) return -1;
-        cfn_conv2d_winograd_pack(&conv, u);
+        cfn_conv2d_winograd_pack(&conv, weight, u);
         conv.winograd = u;
         if (scratch_floats == 0) scratch_floats = cfn_conv2d_winograd_scratch_floats(&conv, n, h, w, 1);
-    } else {
-        scratch_floats = cfn_conv2d_full_col_floats(&conv, n, h, w);
     }
+    const size_t gemm_floats = cfn_gemm_scratch_floats(depth);
     float *scratch = malloc((scratch_floats > 0 ? scratch_floats : 1) * sizeof(float));
-    int done = scratch != NULL ? 1 : -1;
-    if (scratch && winograd)
-        done = cfn_conv2d_winograd_forward(&conv, in, n, h, w, out, scratch, scratch_floats, act);
-    else if (scratch)
-        cfn_conv2d_forward(&conv, in, n, h, w, out, scratch, scratch_floats, act, 0);
+    float *strips = aligned_alloc(64, (size_t)threads * gemm_floats * sizeof(float));
+    cfn_pool *pool = threads > 1 ? cfn_pool_create(threads) : NULL;
+    const cfn_gemm_engine engine = {pool, strips, gemm_floats, 0};
+    int done = scratch && strips && (threads == 1 || pool) ? 1 : -1;
+    if (done == 1 && winograd)
+        done = cfn_conv2d_winograd_forward(&conv, in, n, h, w, out, scratch, scratch_floats, act,
+                                           &engine);
+    else if (done == 1)
+        cfn_conv2d_forward(&conv, in, n, h, w, out, scratch, scratch_floats, act, 0, &engine);
+    cfn_pool_destroy(pool);
+    free(strips);
     free(scratch);
     free(u);
+    free(packed);
     return done;
+}
+
+int cfn_gemm_check(int m, int n, int k, int count, const float *a, const float *b, int ldb,
+                   float *c, int ldc, int epilogue, const float *bias, float scale, int relu,
+                   int threads, int portable) {
+    if (m < 1 || n < 1 || k < 1 || count < 1 || !a || !b || !c || ldb < n || ldc < n ||
+        epilogue < CFN_GEMM_STORE || epilogue > CFN_GEMM_RESIDUAL || threads < 1)
+        return -1;
+    const size_t matrix = cfn_gemm_packed_floats(m, k), per_worker = cfn_gemm_scratch_floats(k);
+    float *packed = malloc((size_t)count * matrix * sizeof(float));
+    float *strips = aligned_alloc(64, (size_t)threads * per_worker * sizeof(float));
+    cfn_pool *pool = threads > 1 ? cfn_pool_create(threads) : NULL;
+    int status = packed && strips && (threads == 1 || pool) ? 0 : -1;
+    if (status == 0) {
+        for (int i = 0; i < count; ++i)
+            cfn_gemm_pack_a(a + (size_t)i * m * k, m, k, k, packed + (size_t)i * matrix);
+        const cfn_gemm_engine engine = {pool, strips, per_worker, portable != 0};
+        const cfn_gemm_job job = {m, n, k, count, packed, matrix, b, ldb, (size_t)k * ldb, c, ldc,
+                                  (size_t)m * ldc,
+                                  {(cfn_gemm_epilogue_kind)epilogue, bias, scale, relu != 0}};
+        cfn_gemm_run(&engine, &job);
+    }
+    cfn_pool_destroy(pool);
+    free(strips);
+    free(packed);
+    return status;
 }

@@ -14,6 +14,8 @@
 
 #include <stddef.h>
 
+#include "gemm_packed.h"
+
 typedef enum cfn_activation {
     CFN_ACTIVATION_NONE = 0,
     CFN_ACTIVATION_RELU = 1,
@@ -25,9 +27,11 @@ typedef struct cfn_conv2d {
     int kernel_h, kernel_w;
     int stride_h, stride_w;
     int pad_h, pad_w;
-    const float *weight; /* [out_channels][in_channels · kernel_h · kernel_w], PyTorch order */
-    const float *bias;   /* [out_channels], or NULL */
-    const float *winograd; /* [16][out][in] transformed filters (conv2d_winograd.c), or NULL */
+    const float *weight;   /* [out_channels][in_channels · kernel_h · kernel_w] (PyTorch's
+                              order), packed by cfn_gemm_pack_a */
+    const float *bias;     /* [out_channels], or NULL */
+    const float *winograd; /* 16 packed out × in transformed filters (conv2d_winograd.c), or
+                              NULL */
 } cfn_conv2d;
 
 /* Output extent of a convolution or floor-mode pooling along one axis (≤ 0: input too small). */
@@ -38,32 +42,31 @@ static inline int cfn_conv_out_extent(int in, int kernel, int stride, int pad) {
 /* True when the convolution is a plain GEMM over its input (1×1, stride 1, no padding). */
 int cfn_conv2d_is_pointwise(const cfn_conv2d *conv);
 
-/* Floats of im2col buffer for the whole input at once (0 for a pointwise convolution). */
-size_t cfn_conv2d_full_col_floats(const cfn_conv2d *conv, int n, int h, int w);
-
-/* Floats of im2col buffer for one output row (the smallest chunk the op can work in). */
-size_t cfn_conv2d_row_col_floats(const cfn_conv2d *conv, int w);
+/* The GEMM depth of its im2col form: in_channels · kernel_h · kernel_w. */
+int cfn_conv2d_depth(const cfn_conv2d *conv);
 
 /*
- * out (CNHW, out_channels × n × out_h × out_w) = act(conv(in) + bias).
- * `col` holds `col_capacity` floats (≥ cfn_conv2d_row_col_floats); larger inputs are unfolded
- * in chunks of whole output rows, so the buffer bounds memory, not the batch size.
- * With `winograd` 1, a convolution with Winograd filters runs cfn_conv2d_winograd_forward
- * (unless the CPU lacks AVX2 or `col` holds less than one tile row). `out` must not overlap `in`.
+ * out (CNHW, out_channels × n × out_h × out_w) = act(conv(in) + bias), on `engine`'s workers:
+ * the input unfolded into the product's packed strips as it goes (no im2col buffer). With
+ * `winograd` 1, a convolution with Winograd filters runs cfn_conv2d_winograd_forward on
+ * `scratch` instead (unless the CPU lacks AVX2, the engine is portable, or `scratch_capacity`
+ * floats hold less than one tile row). `out` must not overlap `in`.
  */
 void cfn_conv2d_forward(const cfn_conv2d *conv, const float *in, int n, int h, int w, float *out,
-                        float *col, size_t col_capacity, cfn_activation act, int winograd);
+                        float *scratch, size_t scratch_capacity, cfn_activation act, int winograd,
+                        const cfn_gemm_engine *engine);
 
 /* ---- Winograd F(2×2, 3×3) for CNHW convolutions (conv2d_winograd.c) ------------------------ */
 
 /* 1 for a 3×3, stride-1 convolution with padding 0 or 1 on both axes. */
 int cfn_conv2d_winograd_eligible(const cfn_conv2d *conv);
 
-/* Floats of its transformed filters (0 when not eligible). */
+/* Floats of its transformed, packed filters (0 when not eligible). */
 size_t cfn_conv2d_winograd_weight_floats(const cfn_conv2d *conv);
 
-/* Transforms conv->weight into u ([16][out][in]); the caller then sets conv->winograd = u. */
-void cfn_conv2d_winograd_pack(const cfn_conv2d *conv, float *u);
+/* Transforms `weight` (PyTorch's [out][in][3][3], unpacked) into u: 16 packed out × in
+   matrices; the caller then sets conv->winograd = u. */
+void cfn_conv2d_winograd_pack(const cfn_conv2d *conv, const float *weight, float *u);
 
 /* Scratch floats of cfn_conv2d_winograd_forward on n images of h × w: for all tile rows at once
    (`whole`) or for one (the least it works with). 0 when conv->winograd is NULL. */
@@ -73,16 +76,16 @@ size_t cfn_conv2d_winograd_scratch_floats(const cfn_conv2d *conv, int n, int h, 
    of scratch require. Returns 0, having done nothing, without Winograd filters, AVX2 + FMA, or
    scratch for one tile row. */
 int cfn_conv2d_winograd_forward(const cfn_conv2d *conv, const float *in, int n, int h, int w,
-                                float *out, float *scratch, size_t capacity, cfn_activation act);
-
-/* Unfolds output rows [row_begin, row_end) (row = image·out_h + oy) into col, K × (rows·out_w). */
-void cfn_im2col(const float *in, int channels, int n, int h, int w, int kernel_h, int kernel_w,
-                int stride_h, int stride_w, int pad_h, int pad_w, int out_h, int out_w,
-                int row_begin, int row_end, float *col);
+                                float *out, float *scratch, size_t capacity, cfn_activation act,
+                                const cfn_gemm_engine *engine);
 
 /* C (m × n, leading dimension ldc) = alpha · A (m × k) · B (k × n, leading dimension ldb) + beta · C. */
 void cfn_gemm(int m, int n, int k, float alpha, const float *a, const float *b, int ldb,
               float beta, float *c, int ldc);
+
+/* C (m × n) = Aᵀ · B, A stored k × m (leading dimension lda): a packed panel's product. */
+void cfn_gemm_transposed_a(int m, int n, int k, const float *a, int lda, const float *b, int ldb,
+                           float *c, int ldc);
 
 /* Threads cfn_gemm's BLAS uses per call (process-wide, set by the application). */
 int cfn_gemm_threads(void);
@@ -90,10 +93,6 @@ int cfn_gemm_threads(void);
 /* rows × cols block with leading dimension ld: x = act(x + bias[row]) (bias may be NULL). */
 void cfn_bias_activation(float *x, int rows, int cols, int ld, const float *bias,
                          cfn_activation act);
-
-/* y = act(x + scale · bias[row]) on rows × cols, contiguous (the residual blocks' epilogue). */
-void cfn_scaled_bias_activation(float *x, int rows, int cols, const float *bias, float scale,
-                                cfn_activation act);
 
 /*
  * Max pooling over `planes` independent H×W planes, PyTorch semantics: windows that start in the

@@ -1,0 +1,31 @@
+/*
+ * Internal: a small pool of threads that one forward pass spreads its work over.
+ *
+ * The caller's thread is worker 0 and takes tasks too; the helpers spin for a short while
+ * after each job (a pass issues hundreds of jobs microseconds apart, and waking a sleeping
+ * thread costs more than most of them) and then sleep on a condition variable, so an idle pool
+ * costs nothing. Jobs are tasks 0 … count − 1 handed out through an atomic counter.
+ */
+#ifndef CFN_CORE_THREAD_POOL_H
+#define CFN_CORE_THREAD_POOL_H
+
+/* Runs one task; `worker` (0 … workers − 1) indexes per-worker scratch. */
+typedef void (*cfn_task_fn)(void *arg, int task, int worker);
+
+typedef struct cfn_pool cfn_pool;
+
+/* The most workers a pool has (cfn_pool_create clamps to it). */
+#define CFN_POOL_MAX_WORKERS 64
+
+/* A pool of `workers` threads in all, the caller's included (workers − 1 are started). NULL
+   when workers < 2 or the threads cannot be created. */
+cfn_pool *cfn_pool_create(int workers);
+void cfn_pool_destroy(cfn_pool *pool);
+/* Threads that take tasks (1 for a NULL pool). */
+int cfn_pool_workers(const cfn_pool *pool);
+
+/* Runs fn(arg, t, worker) for every t in [0, count) and returns when all are done. With a NULL
+   pool, or one task, the caller runs them all. Not reentrant: one job at a time per pool. */
+void cfn_pool_run(cfn_pool *pool, int count, cfn_task_fn fn, void *arg);
+
+#endif

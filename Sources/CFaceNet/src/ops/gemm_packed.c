@@ -1,0 +1,324 @@
+/* FaceNet's matrix product on weights packed at load time (gemm_packed.h). */
+#include "gemm_packed.h"
+
+#include "ops.h"
+
+#include <string.h>
+
+#define MR CFN_GEMM_MR
+#define NR CFN_GEMM_NR
+/* Packed B of one task stays within ~128 KB (L2) whatever the depth: columns per task block. */
+#define B_BLOCK_FLOATS 32768
+#define MAX_BLOCK_COLUMNS 512
+/* Tasks per worker a job is cut into at least (when its shape allows): enough that a worker
+   slowed by the other process on its core does not hold the job up. */
+#define TASKS_PER_WORKER 4
+
+size_t cfn_gemm_packed_floats(int m, int k) {
+    return (size_t)((m + MR - 1) / MR) * MR * (size_t)k;
+}
+
+void cfn_gemm_pack_a(const float *a, int m, int k, int lda, float *packed) {
+    for (int p = 0; p < (m + MR - 1) / MR; ++p) {
+        float *panel = packed + (size_t)p * MR * k;
+        for (int r = 0; r < MR; ++r) {
+            const int row = p * MR + r;
+            for (int j = 0; j < k; ++j) panel[(size_t)j * MR + r] = row < m ? a[(size_t)row * lda + j] : 0.0f;
+        }
+    }
+}
+
+static int block_columns(int k) {
+    int nc = B_BLOCK_FLOATS / (k > 0 ? k : 1) / NR * NR;
+    return nc < NR ? NR : nc > MAX_BLOCK_COLUMNS ? MAX_BLOCK_COLUMNS : nc;
+}
+
+/* Packed strips of one block, then room for 6 rows of its products (the portable kernel's). */
+size_t cfn_gemm_scratch_floats(int k) {
+    return (size_t)block_columns(k) * ((size_t)k + MR);
+}
+
+/* Rows of B ahead of the one being copied whose block segment is prefetched: B's rows are far
+   apart (whole activation planes), so the hardware prefetcher does not follow them. */
+#define PACK_PREFETCH_ROWS 4
+
+/* Rows [k0, k1) of columns [col0, col0 + cols) of B (k rows in all) into strips of k × 16,
+   zero past `cols`. Row by row, so that each row's segment is read in one sequential run. */
+static void pack_b(const float *b, int ldb, int k, int k0, int k1, int col0, int cols, float *dst) {
+    const int full = cols / NR, tail = cols - full * NR;
+    for (int p = k0; p < k1; ++p) {
+        if (p + PACK_PREFETCH_ROWS < k1) {
+            const char *ahead = (const char *)(b + (size_t)(p + PACK_PREFETCH_ROWS) * ldb + col0);
+            for (int off = 0; off < cols * (int)sizeof(float); off += 64)
+                __builtin_prefetch(ahead + off, 0, 3);
+        }
+        const float *src = b + (size_t)p * ldb + col0;
+        float *out = dst + (size_t)p * NR;
+        for (int s = 0; s < full; ++s) memcpy(out + (size_t)s * NR * k, src + s * NR, sizeof(float) * NR);
+        if (tail) {
+            float *last = out + (size_t)full * NR * k;
+            memcpy(last, src + full * NR, sizeof(float) * tail);
+            memset(last + tail, 0, sizeof(float) * (NR - tail));
+        }
+    }
+}
+
+/* Rows [k0, k1) of the task's B block into strips, from memory or from the job's producer. */
+static void fill_strips(const cfn_gemm_job *job, int product, int k0, int k1, int col0, int cols,
+                        float *strips) {
+    if (job->produce)
+        job->produce(job->source, job->k, k0, k1, col0, cols, strips);
+    else
+        pack_b(job->b + (size_t)product * job->b_stride, job->ldb, job->k, k0, k1, col0, cols,
+               strips);
+}
+
+/* The epilogue of rows × cols products (leading dimension ldt), one element at a time. */
+static void epilogue_scalar(const float *t, int ldt, int rows, int cols, float *c, int ldc,
+                            int row0, const cfn_gemm_epilogue *e) {
+    for (int r = 0; r < rows; ++r) {
+        const float bias = e->bias ? e->bias[row0 + r] : 0.0f;
+        float *out = c + (size_t)r * ldc;
+        for (int j = 0; j < cols; ++j) {
+            float v = t[(size_t)r * ldt + j];
+            if (e->kind == CFN_GEMM_BIAS_ACT) v = v + bias;
+            else if (e->kind == CFN_GEMM_RESIDUAL) v = out[j] + e->scale * (v + bias);
+            out[j] = e->relu ? (v > 0.0f ? v : 0.0f) : v;
+        }
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include "avx2_lanes.h"
+
+AVX2_INLINE __m256 act8(__m256 v, int relu) {
+    return relu ? _mm256_and_ps(v, _mm256_cmp_ps(v, _mm256_setzero_ps(), _CMP_GT_OQ)) : v;
+}
+
+/* acc (6 × 16, row-major) = Σ_p panel[p][r] · strip[p][j]: k rank-1 updates in 12 ymm
+   accumulators. In assembly, not intrinsics, so that it runs at full speed in every build: a
+   debug (-O0) build keeps intrinsics' vectors in memory, ~10× slower, and the test suite runs
+   on debug builds. */
+AVX2 static void rank_updates_6x16(long k, const float *panel, const float *strip, float *acc) {
+    __asm__ volatile(
+        "vxorps %%ymm4, %%ymm4, %%ymm4\n\t"
+        "vxorps %%ymm5, %%ymm5, %%ymm5\n\t"
+        "vxorps %%ymm6, %%ymm6, %%ymm6\n\t"
+        "vxorps %%ymm7, %%ymm7, %%ymm7\n\t"
+        "vxorps %%ymm8, %%ymm8, %%ymm8\n\t"
+        "vxorps %%ymm9, %%ymm9, %%ymm9\n\t"
+        "vxorps %%ymm10, %%ymm10, %%ymm10\n\t"
+        "vxorps %%ymm11, %%ymm11, %%ymm11\n\t"
+        "vxorps %%ymm12, %%ymm12, %%ymm12\n\t"
+        "vxorps %%ymm13, %%ymm13, %%ymm13\n\t"
+        "vxorps %%ymm14, %%ymm14, %%ymm14\n\t"
+        "vxorps %%ymm15, %%ymm15, %%ymm15\n\t"
+        "test %[k], %[k]\n\t"
+        "jz 2f\n\t"
+        "1:\n\t"
+        "vmovups (%[b]), %%ymm0\n\t"
+        "vmovups 32(%[b]), %%ymm1\n\t"
+        "vbroadcastss (%[a]), %%ymm2\n\t"
+        "vfmadd231ps %%ymm0, %%ymm2, %%ymm4\n\t"
+        "vfmadd231ps %%ymm1, %%ymm2, %%ymm5\n\t"
+        "vbroadcastss 4(%[a]), %%ymm3\n\t"
+        "vfmadd231ps %%ymm0, %%ymm3, %%ymm6\n\t"
+        "vfmadd231ps %%ymm1, %%ymm3, %%ymm7\n\t"
+        "vbroadcastss 8(%[a]), %%ymm2\n\t"
+        "vfmadd231ps %%ymm0, %%ymm2, %%ymm8\n\t"
+        "vfmadd231ps %%ymm1, %%ymm2, %%ymm9\n\t"
+        "vbroadcastss 12(%[a]), %%ymm3\n\t"
+        "vfmadd231ps %%ymm0, %%ymm3, %%ymm10\n\t"
+        "vfmadd231ps %%ymm1, %%ymm3, %%ymm11\n\t"
+        "vbroadcastss 16(%[a]), %%ymm2\n\t"
+        "vfmadd231ps %%ymm0, %%ymm2, %%ymm12\n\t"
+        "vfmadd231ps %%ymm1, %%ymm2, %%ymm13\n\t"
+        "vbroadcastss 20(%[a]), %%ymm3\n\t"
+        "vfmadd231ps %%ymm0, %%ymm3, %%ymm14\n\t"
+        "vfmadd231ps %%ymm1, %%ymm3, %%ymm15\n\t"
+        "add $24, %[a]\n\t"
+        "add $64, %[b]\n\t"
+        "dec %[k]\n\t"
+        "jnz 1b\n\t"
+        "2:\n\t"
+        "vmovups %%ymm4, (%[c])\n\t"
+        "vmovups %%ymm5, 32(%[c])\n\t"
+        "vmovups %%ymm6, 64(%[c])\n\t"
+        "vmovups %%ymm7, 96(%[c])\n\t"
+        "vmovups %%ymm8, 128(%[c])\n\t"
+        "vmovups %%ymm9, 160(%[c])\n\t"
+        "vmovups %%ymm10, 192(%[c])\n\t"
+        "vmovups %%ymm11, 224(%[c])\n\t"
+        "vmovups %%ymm12, 256(%[c])\n\t"
+        "vmovups %%ymm13, 288(%[c])\n\t"
+        "vmovups %%ymm14, 320(%[c])\n\t"
+        "vmovups %%ymm15, 352(%[c])\n\t"
+        "vzeroupper\n\t"
+        : [a] "+r"(panel), [b] "+r"(strip), [k] "+r"(k)
+        : [c] "r"(acc)
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
+          "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc", "memory");
+}
+
+/* One 6 × 16 tile and its epilogue. */
+AVX2 static void tile_avx2(int k, const float *a, const float *b, float *c, int ldc, int rows,
+                           int cols, int row0, const cfn_gemm_epilogue *e) {
+    float tile[MR][NR] __attribute__((aligned(32)));
+    rank_updates_6x16(k, a, b, &tile[0][0]);
+    if (rows < MR || cols < NR) {
+        epilogue_scalar(&tile[0][0], NR, rows, cols, c, ldc, row0, e);
+        return;
+    }
+    for (int r = 0; r < MR; ++r) {
+        float *out = c + (size_t)r * ldc;
+        __m256 v0 = _mm256_load_ps(tile[r]), v1 = _mm256_load_ps(tile[r] + 8);
+        if (e->kind != CFN_GEMM_STORE) {
+            const __m256 bias = _mm256_set1_ps(e->bias ? e->bias[row0 + r] : 0.0f);
+            v0 = _mm256_add_ps(v0, bias);
+            v1 = _mm256_add_ps(v1, bias);
+        }
+        if (e->kind == CFN_GEMM_RESIDUAL) {
+            const __m256 scale = _mm256_set1_ps(e->scale);
+            v0 = _mm256_add_ps(_mm256_loadu_ps(out), _mm256_mul_ps(scale, v0));
+            v1 = _mm256_add_ps(_mm256_loadu_ps(out + 8), _mm256_mul_ps(scale, v1));
+        }
+        _mm256_storeu_ps(out, act8(v0, e->relu));
+        _mm256_storeu_ps(out + 8, act8(v1, e->relu));
+    }
+}
+#endif
+
+/* A job cut into tasks: (product, column block, range of A panels). */
+typedef struct gemm_run {
+    const cfn_gemm_job *job;
+    const cfn_gemm_engine *engine;
+    int panels, block_columns, blocks, ranges;
+    float *shared;           /* the one block's strips, packed by all workers first (or NULL) */
+    int fill_tasks;
+    int packed[CFN_POOL_MAX_WORKERS]; /* the (product, block) whose B each worker's scratch holds */
+} gemm_run;
+
+/* The task's share: product, column block [col0, col0 + cols) and panels [p0, p1). */
+typedef struct gemm_task_span {
+    int product, block, col0, cols, p0, p1;
+} gemm_task_span;
+
+static gemm_task_span task_span(const gemm_run *run, int task) {
+    const int per_product = run->blocks * run->ranges;
+    gemm_task_span t;
+    t.product = task / per_product;
+    t.block = task % per_product / run->ranges;
+    const int range = task % run->ranges;
+    t.col0 = t.block * run->block_columns;
+    t.cols = run->job->n - t.col0 < run->block_columns ? run->job->n - t.col0 : run->block_columns;
+    t.p0 = range * run->panels / run->ranges;
+    t.p1 = (range + 1) * run->panels / run->ranges;
+    return t;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* Packs the block's B (unless this worker's scratch holds it already), then 6 × 16 tiles. */
+static void task_avx2(void *arg, int task, int worker) {
+    gemm_run *run = arg;
+    const cfn_gemm_job *job = run->job;
+    const gemm_task_span t = task_span(run, task);
+    float *strips = run->engine->scratch + (size_t)worker * run->engine->scratch_stride;
+    const int block_id = t.product * run->blocks + t.block;
+    if (run->shared) {
+        strips = run->shared;
+    } else if (run->packed[worker] != block_id) {
+        fill_strips(job, t.product, 0, job->k, t.col0, t.cols, strips);
+        run->packed[worker] = block_id;
+    }
+    const float *a = job->a + (size_t)t.product * job->a_stride;
+    float *c = job->c + (size_t)t.product * job->c_stride + t.col0;
+    for (int p = t.p0; p < t.p1; ++p) {
+        const int row0 = p * MR, rows = job->m - row0 < MR ? job->m - row0 : MR;
+        const float *panel = a + (size_t)p * MR * job->k;
+        for (int s = 0; s * NR < t.cols; ++s) {
+            const int width = t.cols - s * NR < NR ? t.cols - s * NR : NR;
+            tile_avx2(job->k, panel, strips + (size_t)s * NR * job->k,
+                      c + (size_t)row0 * job->ldc + s * NR, job->ldc, rows, width, row0,
+                      &job->epilogue);
+        }
+    }
+}
+#endif
+
+/* Without AVX2 (or on portable contexts): each panel, stored k × 6, is Aᵀ of a 6-row product
+   that BLAS computes into scratch; the epilogue then writes C. A produced B is computed strip
+   by strip (each strip is a k × 16 matrix). */
+static void task_portable(void *arg, int task, int worker) {
+    gemm_run *run = arg;
+    const cfn_gemm_job *job = run->job;
+    const gemm_task_span t = task_span(run, task);
+    float *scratch = run->engine->scratch + (size_t)worker * run->engine->scratch_stride;
+    float *products = scratch + (size_t)run->block_columns * job->k;
+    const float *a = job->a + (size_t)t.product * job->a_stride;
+    float *c = job->c + (size_t)t.product * job->c_stride + t.col0;
+    if (job->produce) {
+        job->produce(job->source, job->k, 0, job->k, t.col0, t.cols, scratch);
+        for (int p = t.p0; p < t.p1; ++p) {
+            const int row0 = p * MR, rows = job->m - row0 < MR ? job->m - row0 : MR;
+            for (int s = 0; s * NR < t.cols; ++s) {
+                const int width = t.cols - s * NR < NR ? t.cols - s * NR : NR;
+                cfn_gemm_transposed_a(rows, NR, job->k, a + (size_t)p * MR * job->k, MR,
+                                      scratch + (size_t)s * NR * job->k, NR, products, NR);
+                epilogue_scalar(products, NR, rows, width,
+                                c + (size_t)row0 * job->ldc + s * NR, job->ldc, row0,
+                                &job->epilogue);
+            }
+        }
+        return;
+    }
+    const float *b = job->b + (size_t)t.product * job->b_stride + t.col0;
+    for (int p = t.p0; p < t.p1; ++p) {
+        const int row0 = p * MR, rows = job->m - row0 < MR ? job->m - row0 : MR;
+        cfn_gemm_transposed_a(rows, t.cols, job->k, a + (size_t)p * MR * job->k, MR, b, job->ldb,
+                              products, t.cols);
+        epilogue_scalar(products, t.cols, rows, t.cols, c + (size_t)row0 * job->ldc, job->ldc,
+                        row0, &job->epilogue);
+    }
+}
+
+/* Rows of the shared block's strips, a range per task. */
+static void fill_task(void *arg, int task, int worker) {
+    (void)worker;
+    const gemm_run *run = arg;
+    const int k = run->job->k;
+    fill_strips(run->job, 0, task * k / run->fill_tasks, (task + 1) * k / run->fill_tasks, 0,
+                run->job->n, run->shared);
+}
+
+void cfn_gemm_run(const cfn_gemm_engine *engine, const cfn_gemm_job *job) {
+    if (job->m <= 0 || job->n <= 0 || job->count <= 0) return;
+    gemm_run run;
+    run.job = job;
+    run.engine = engine;
+    cfn_task_fn task = task_portable;
+    int vector = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    vector = !engine->portable && cfn_cpu_has_avx2_fma();
+    if (vector) task = task_avx2;
+#endif
+    run.panels = (job->m + MR - 1) / MR;
+    run.block_columns = block_columns(job->k);
+    run.blocks = (job->n + run.block_columns - 1) / run.block_columns;
+    int workers = cfn_pool_workers(engine->pool);
+    if (workers > CFN_POOL_MAX_WORKERS) workers = CFN_POOL_MAX_WORKERS;
+    /* Split the rows too when columns alone give too few tasks (batch 1's narrow products). */
+    const int coarse = job->count * run.blocks, wanted = TASKS_PER_WORKER * workers;
+    run.ranges = workers == 1 || coarse >= wanted ? 1 : (wanted + coarse - 1) / coarse;
+    if (run.ranges > run.panels) run.ranges = run.panels;
+    for (int i = 0; i < workers; ++i) run.packed[i] = -1;
+    run.shared = NULL;
+    cfn_pool *pool = workers > 1 ? engine->pool : NULL;
+    /* One block split between workers: they pack it together, once, into worker 0's scratch,
+       instead of each packing (or unfolding) all of it. */
+    if (vector && pool && coarse == 1 && run.ranges > 1) {
+        run.shared = engine->scratch;
+        run.fill_tasks = job->k < wanted ? job->k : wanted;
+        cfn_pool_run(pool, run.fill_tasks, fill_task, &run);
+    }
+    cfn_pool_run(pool, coarse * run.ranges, task, &run);
+}

@@ -1,0 +1,92 @@
+/*
+ * Internal: FaceNet's matrix product, C = epilogue(A · B), with A (the weights) packed once at
+ * load time and the work spread over a cfn_pool.
+ *
+ * Why not OpenBLAS: at batch 1 the last stages multiply 90 MB of weights by 9- to 64-column
+ * activations, and OpenBLAS repacks every weight matrix on every call (a second and third pass
+ * over it) and splits each call between threads that spin against any other pool. Here the
+ * weights are read once per pass, straight from their packed panels; a job of many products
+ * (Winograd's 16) is one dispatch; and bias, ReLU and the residual's scale-and-add are applied
+ * to each 6 × 16 tile on its way to C.
+ *
+ * Layouts. A (m × k) packed: ⌈m / 6⌉ panels of k × 6 floats (panel p holds rows 6p … 6p + 5,
+ * k-major, zero past m). B (k × n, row-major, leading dimension ldb, or made on the fly by a
+ * producer) is packed per task into strips of k × 16 floats. C is row-major with leading
+ * dimension ldc. The micro-kernel computes 6 rows × 16 columns (12 AVX2 accumulators); without
+ * AVX2, BLAS multiplies each panel.
+ */
+#ifndef CFN_OPS_GEMM_PACKED_H
+#define CFN_OPS_GEMM_PACKED_H
+
+#include <stddef.h>
+
+#include "../core/thread_pool.h"
+
+#define CFN_GEMM_MR 6  /* rows of A per panel and per micro-tile */
+#define CFN_GEMM_NR 16 /* columns of B per strip and per micro-tile */
+
+/* Floats of a packed m × k matrix. */
+size_t cfn_gemm_packed_floats(int m, int k);
+
+/* Where element (row, col) of an m × k matrix sits in its packed form. */
+static inline size_t cfn_gemm_packed_index(int row, int col, int k) {
+    return ((size_t)(row / CFN_GEMM_MR) * k + (size_t)col) * CFN_GEMM_MR + (size_t)(row % CFN_GEMM_MR);
+}
+
+/* Packs rows [0, m) of a (row-major, leading dimension lda) into `packed`. */
+void cfn_gemm_pack_a(const float *a, int m, int k, int lda, float *packed);
+
+typedef enum cfn_gemm_epilogue_kind {
+    CFN_GEMM_STORE = 0,    /* C = A·B */
+    CFN_GEMM_BIAS_ACT = 1, /* C = act(A·B + bias[row]) */
+    CFN_GEMM_RESIDUAL = 2, /* C = act(C + scale · (A·B + bias[row])), the residual blocks' sum */
+} cfn_gemm_epilogue_kind;
+
+typedef struct cfn_gemm_epilogue {
+    cfn_gemm_epilogue_kind kind;
+    const float *bias; /* [m], or NULL (zero) */
+    float scale;       /* CFN_GEMM_RESIDUAL only */
+    int relu;          /* act = ReLU (v > 0 ? v : 0) when 1, identity when 0 */
+} cfn_gemm_epilogue;
+
+/* Writes rows [k0, k1) of columns [col0, col0 + cols) of a B (k rows in all) that exists only
+   implicitly (a convolution's unfolded input) into strips of k × 16 floats, zero past `cols`. */
+typedef void (*cfn_gemm_b_producer)(const void *source, int k, int k0, int k1, int col0, int cols,
+                                    float *strips);
+
+/* `count` products of one shape: product i multiplies a + i·a_stride by b + i·b_stride into
+   c + i·c_stride (Winograd's 16 transform-domain products are one job). With a `produce`
+   function, B is not read from memory but written into the strips by it (count must be 1). */
+typedef struct cfn_gemm_job {
+    int m, n, k, count;
+    const float *a; /* packed (cfn_gemm_pack_a) */
+    size_t a_stride;
+    const float *b;
+    int ldb;
+    size_t b_stride;
+    float *c;
+    int ldc;
+    size_t c_stride;
+    cfn_gemm_epilogue epilogue;
+    cfn_gemm_b_producer produce; /* NULL: B is b, ldb */
+    const void *source;          /* its argument */
+} cfn_gemm_job;
+
+/* Where and how products run: the pool (NULL: the caller alone); per-worker scratch for packed
+   B and products, cfn_gemm_scratch_floats(k) floats each, `scratch_stride` apart, 64-byte
+   aligned; and the kernel: the AVX2 micro-kernel, or BLAS on each panel when `portable` or
+   without AVX2 + FMA. */
+typedef struct cfn_gemm_engine {
+    cfn_pool *pool;
+    float *scratch;
+    size_t scratch_stride;
+    int portable;
+} cfn_gemm_engine;
+
+/* Scratch floats one worker needs for products of depth k. */
+size_t cfn_gemm_scratch_floats(int k);
+
+/* Runs the job's products on the engine; returns when C is written. Allocates nothing. */
+void cfn_gemm_run(const cfn_gemm_engine *engine, const cfn_gemm_job *job);
+
+#endif
