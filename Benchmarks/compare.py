@@ -32,15 +32,19 @@ def run(command):
     return rows
 
 
+def pop_rounds(extra):
+    """(N of `--rounds N`, default 1; the other options)."""
+    if "--rounds" not in extra:
+        return 1, extra
+    i = extra.index("--rounds")
+    return int(extra[i + 1]), extra[:i] + extra[i + 2:]
+
+
 def detection(extra):
     """Rounds of (ours, reference) with the order swapped every round, so that a slow spell of
     the machine (this VM kind drifts by ±20 % from minute to minute) falls on both sides
     alike; prints every round's ratios and their median."""
-    rounds = 1
-    if "--rounds" in extra:
-        i = extra.index("--rounds")
-        rounds = int(extra[i + 1])
-        extra = extra[:i] + extra[i + 2:]
+    rounds, extra = pop_rounds(extra)
     shared = []
     for i in range(0, len(extra) - 1):
         if extra[i] in SHARED_DETECTION_OPTIONS:
@@ -78,11 +82,7 @@ def detection(extra):
 def facenet(extra):
     """As detection: `--rounds N` alternates which side runs first and prints, per shape and
     reference, every round's ratio and the median."""
-    rounds = 1
-    if "--rounds" in extra:
-        i = extra.index("--rounds")
-        rounds = int(extra[i + 1])
-        extra = extra[:i] + extra[i + 2:]
+    rounds, extra = pop_rounds(extra)
     ratios = {}
     for k in range(rounds):
         print("load average (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())

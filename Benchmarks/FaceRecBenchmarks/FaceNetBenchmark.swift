@@ -24,8 +24,8 @@ func runFaceNetBenchmark(_ arguments: [String]) throws {
     report(json: json, ["suite": "facenet", "impl": "openblas-sgemm", "gflops": ceiling],
            text: String(format: "OpenBLAS sgemm 2048³: %.1f GFLOPS (ceiling)", ceiling))
 
-    // Batch 8 runs twice: as one pass with the default BLAS threads, and as one pass per core
-    // with one BLAS thread each (FaceNet.embed's concurrentPasses).
+    // Batch 8 runs twice: as one pass on the default threads (BLASThreads.count), and as one
+    // pass per core with one thread each (FaceNet.embed's concurrentPasses).
     let cores = ProcessInfo.processInfo.activeProcessorCount
     let defaultThreads = BLASThreads.count
     let layouts: [(batch: Int, blasThreads: Int)] =
@@ -35,7 +35,7 @@ func runFaceNetBenchmark(_ arguments: [String]) throws {
             BLASThreads.set(blasThreads)
             defer { BLASThreads.set(defaultThreads) }
             let passes = blasThreads == 1 ? min(batch, cores) : 1
-            let layout = passes > 1 ? "\(passes) passes of \(batch / passes), 1 BLAS thread each" : "one pass, \(blasThreads) BLAS threads"
+            let layout = passes > 1 ? "\(passes) passes of \(batch / passes), 1 thread each" : "one pass, \(blasThreads) threads"
             var input = [Float](repeating: 0, count: batch * 3 * size * size)
             var seed: UInt32 = 12345
             for i in input.indices {

@@ -2,15 +2,15 @@
  * FaceNet's 3×3 stride-1 convolutions (padding 0 or 1) by Winograd's F(2×2, 3×3), in the CNHW
  * layout of ops.h: 16 multiplications per 2×2 outputs and input channel instead of 36. These
  * layers are over a third of the network's multiply-adds (conv2d_2a, 2b, 4a, the Block35
- * branches, Mixed_6a's and Mixed_7a's inner 3×3s), and im2col + GEMM spends a further fifth of
- * a pass copying their 9× unfolded inputs.
+ * branches, Mixed_6a's and Mixed_7a's inner 3×3s), and the GEMM over their unfolded input
+ * copies 9 values per input value.
  *
  * For a chunk of tile rows (2 output rows of one image each): the input transform
  * V[ξ][c][t] = Bᵀ d B of every tile's 4×4 window (zeros outside the image: the padding), the
  * 16 products M[ξ] = U[ξ] · V[ξ] (U[ξ] = the transformed filters, cout × cin, packed at load
  * time) as one cfn_gemm_run job, then the inverse transform Aᵀ M A, bias and ReLU into the
  * output rows. Both transforms are spread over the engine's workers by channel. The transforms
- * (winograd_f23.h) need AVX2; without it the caller keeps im2col + GEMM.
+ * (winograd_f23.h) need AVX2; without it the caller keeps the GEMM over the unfolded input.
  *
  * The result differs from the direct sum by rounding only (the transforms add and subtract,
  * G's halves are exact); FaceNet's parity test holds it to facenet-pytorch at 1e-4.
