@@ -109,7 +109,8 @@ cfn_status cfn_facenet_embed(const cfn_facenet *model, cfn_context *ctx, const f
  * in the CNHW layout (channel c of image k at in + (c·n + k)·h·w), padding `pad` (0 or 1) on
  * every side, into out_channels × n × (h + 2·pad − 2) × (w + 2·pad − 2). `winograd` 1: the
  * Winograd F(2×2, 3×3) path with `scratch_floats` of scratch (0: enough for one chunk; smaller
- * values force chunks of tile rows); 0: im2col + GEMM. `threads` workers share the work.
+ * values force chunks of tile rows); 0: the GEMM over the unfolded input. `threads` workers
+ * share the work.
  * Returns 1 when done, 0 when Winograd was asked for on a CPU without AVX2 + FMA or with scratch
  * for less than one tile row, −1 for bad arguments or no memory.
  */
@@ -122,7 +123,8 @@ int cfn_conv3x3_cnhw(const float *weight, const float *bias, int out_channels, i
  * row-major), B_i = b + i·k·ldb (k × n, leading dimension ldb) and C_i = c + i·m·ldc:
  * epilogue 0: C_i = A_i·B_i; 1: C_i = act(A_i·B_i + bias[row]); 2: C_i = act(C_i + scale ·
  * (A_i·B_i + bias[row])); act is ReLU when `relu`, bias may be NULL. A is packed as the
- * network packs its weights; `threads` workers share the work; `portable` forces the C kernel.
+ * network packs its weights; `threads` workers share the work; `portable` forces BLAS on each
+ * packed panel (the path of CPUs without AVX2) instead of the AVX2 micro-kernel.
  * Returns 0, or −1 for bad arguments or no memory.
  */
 int cfn_gemm_check(int m, int n, int k, int count, const float *a, const float *b, int ldb,
