@@ -24,6 +24,18 @@ void cfn_pool_destroy(cfn_pool *pool);
 /* Threads that take tasks (1 for a NULL pool). */
 int cfn_pool_workers(const cfn_pool *pool);
 
+/* Tasks per worker a job is cut into (when it has that many items): enough that a worker slowed
+   by another process on its core does not hold the job up. */
+#define CFN_POOL_TASKS_PER_WORKER 4
+
+/* Tasks to cut `items` independent items into (channels, planes, rows): at most
+   CFN_POOL_TASKS_PER_WORKER per worker, at least 1. Task t then takes items
+   [t · items / tasks, (t + 1) · items / tasks). */
+static inline int cfn_pool_task_count(const cfn_pool *pool, int items) {
+    const int most = CFN_POOL_TASKS_PER_WORKER * cfn_pool_workers(pool);
+    return items < 1 ? 1 : items < most ? items : most;
+}
+
 /* Runs fn(arg, t, worker) for every t in [0, count) and returns when all are done. With a NULL
    pool, or one task, the caller runs them all. Not reentrant: one job at a time per pool. */
 void cfn_pool_run(cfn_pool *pool, int count, cfn_task_fn fn, void *arg);

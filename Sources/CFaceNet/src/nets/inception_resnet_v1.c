@@ -415,8 +415,7 @@ static void pool_task(void *arg, int task, int worker) {
 }
 
 static void maxpool3x3_s2(const workspace *ws, const float *in, int planes, int h, int w, float *out) {
-    const int workers = cfn_pool_workers(ws->engine.pool);
-    pool_job job = {in, out, planes, h, w, planes < 4 * workers ? planes : 4 * workers};
+    pool_job job = {in, out, planes, h, w, cfn_pool_task_count(ws->engine.pool, planes)};
     cfn_pool_run(ws->engine.pool, job.tasks, pool_task, &job);
 }
 

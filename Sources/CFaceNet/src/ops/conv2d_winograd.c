@@ -199,7 +199,6 @@ static void winograd_forward(const cfn_conv2d *conv, const float *in, int n, int
     const size_t per_point = (size_t)16 * (cin + cout);
     const size_t fit = (capacity / per_point - TILE_PAD) / (size_t)tw;
     const int rows = fit >= (size_t)total_rows ? total_rows : fit < 1 ? 1 : (int)fit;
-    const int workers = cfn_pool_workers(engine->pool);
     winograd_chunk chunk = {conv, in, out, scratch, NULL, n, h, w, 0, 0, 0,
                             act == CFN_ACTIVATION_RELU, 0, &g};
     for (int r0 = 0; r0 < total_rows; r0 += rows) {
@@ -208,7 +207,7 @@ static void winograd_forward(const cfn_conv2d *conv, const float *in, int n, int
         const size_t tiles = (size_t)(chunk.r1 - r0) * tw;
         chunk.ld = tiles + TILE_PAD;
         chunk.m = scratch + (size_t)16 * cin * chunk.ld;
-        chunk.tasks = cin < 4 * workers ? cin : 4 * workers;
+        chunk.tasks = cfn_pool_task_count(engine->pool, cin);
         cfn_pool_run(engine->pool, chunk.tasks, input_task, &chunk);
         const cfn_gemm_job job = {cout, (int)tiles, cin, 16,
                                   conv->winograd, cfn_gemm_packed_floats(cout, cin),
@@ -216,7 +215,7 @@ static void winograd_forward(const cfn_conv2d *conv, const float *in, int n, int
                                   chunk.m, (int)chunk.ld, (size_t)cout * chunk.ld,
                                   {CFN_GEMM_STORE, NULL, 1.0f, 0}};
         cfn_gemm_run(engine, &job);
-        chunk.tasks = cout < 4 * workers ? cout : 4 * workers;
+        chunk.tasks = cfn_pool_task_count(engine->pool, cout);
         cfn_pool_run(engine->pool, chunk.tasks, output_task, &chunk);
     }
 }
@@ -280,30 +279,4 @@ int cfn_conv3x3_cnhw(const float *weight, const float *bias, int out_channels, i
     free(u);
     free(packed);
     return done;
-}
-
-int cfn_gemm_check(int m, int n, int k, int count, const float *a, const float *b, int ldb,
-                   float *c, int ldc, int epilogue, const float *bias, float scale, int relu,
-                   int threads, int portable) {
-    if (m < 1 || n < 1 || k < 1 || count < 1 || !a || !b || !c || ldb < n || ldc < n ||
-        epilogue < CFN_GEMM_STORE || epilogue > CFN_GEMM_RESIDUAL || threads < 1)
-        return -1;
-    const size_t matrix = cfn_gemm_packed_floats(m, k), per_worker = cfn_gemm_scratch_floats(k);
-    float *packed = malloc((size_t)count * matrix * sizeof(float));
-    float *strips = aligned_alloc(64, (size_t)threads * per_worker * sizeof(float));
-    cfn_pool *pool = threads > 1 ? cfn_pool_create(threads) : NULL;
-    int status = packed && strips && (threads == 1 || pool) ? 0 : -1;
-    if (status == 0) {
-        for (int i = 0; i < count; ++i)
-            cfn_gemm_pack_a(a + (size_t)i * m * k, m, k, k, packed + (size_t)i * matrix);
-        const cfn_gemm_engine engine = {pool, strips, per_worker, portable != 0};
-        const cfn_gemm_job job = {m, n, k, count, packed, matrix, b, ldb, (size_t)k * ldb, c, ldc,
-                                  (size_t)m * ldc,
-                                  {(cfn_gemm_epilogue_kind)epilogue, bias, scale, relu != 0}};
-        cfn_gemm_run(&engine, &job);
-    }
-    cfn_pool_destroy(pool);
-    free(strips);
-    free(packed);
-    return status;
 }

@@ -1,8 +1,10 @@
 /* FaceNet's matrix product on weights packed at load time (gemm_packed.h). */
 #include "gemm_packed.h"
 
+#include "cfacenet.h"
 #include "ops.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define MR CFN_GEMM_MR
@@ -10,9 +12,6 @@
 /* Packed B of one task stays within ~128 KB (L2) whatever the depth: columns per task block. */
 #define B_BLOCK_FLOATS 32768
 #define MAX_BLOCK_COLUMNS 512
-/* Tasks per worker a job is cut into at least (when its shape allows): enough that a worker
-   slowed by the other process on its core does not hold the job up. */
-#define TASKS_PER_WORKER 4
 
 size_t cfn_gemm_packed_floats(int m, int k) {
     return (size_t)((m + MR - 1) / MR) * MR * (size_t)k;
@@ -307,7 +306,7 @@ void cfn_gemm_run(const cfn_gemm_engine *engine, const cfn_gemm_job *job) {
     int workers = cfn_pool_workers(engine->pool);
     if (workers > CFN_POOL_MAX_WORKERS) workers = CFN_POOL_MAX_WORKERS;
     /* Split the rows too when columns alone give too few tasks (batch 1's narrow products). */
-    const int coarse = job->count * run.blocks, wanted = TASKS_PER_WORKER * workers;
+    const int coarse = job->count * run.blocks, wanted = CFN_POOL_TASKS_PER_WORKER * workers;
     run.ranges = workers == 1 || coarse >= wanted ? 1 : (wanted + coarse - 1) / coarse;
     if (run.ranges > run.panels) run.ranges = run.panels;
     for (int i = 0; i < workers; ++i) run.packed[i] = -1;
@@ -317,8 +316,36 @@ void cfn_gemm_run(const cfn_gemm_engine *engine, const cfn_gemm_job *job) {
        instead of each packing (or unfolding) all of it. */
     if (vector && pool && coarse == 1 && run.ranges > 1) {
         run.shared = engine->scratch;
-        run.fill_tasks = job->k < wanted ? job->k : wanted;
+        run.fill_tasks = cfn_pool_task_count(pool, job->k);
         cfn_pool_run(pool, run.fill_tasks, fill_task, &run);
     }
     cfn_pool_run(pool, coarse * run.ranges, task, &run);
+}
+
+/* ---- test entry (cfacenet.h) -------------------------------------------------------------- */
+
+int cfn_gemm_check(int m, int n, int k, int count, const float *a, const float *b, int ldb,
+                   float *c, int ldc, int epilogue, const float *bias, float scale, int relu,
+                   int threads, int portable) {
+    if (m < 1 || n < 1 || k < 1 || count < 1 || !a || !b || !c || ldb < n || ldc < n ||
+        epilogue < CFN_GEMM_STORE || epilogue > CFN_GEMM_RESIDUAL || threads < 1)
+        return -1;
+    const size_t matrix = cfn_gemm_packed_floats(m, k), per_worker = cfn_gemm_scratch_floats(k);
+    float *packed = malloc((size_t)count * matrix * sizeof(float));
+    float *strips = aligned_alloc(64, (size_t)threads * per_worker * sizeof(float));
+    cfn_pool *pool = threads > 1 ? cfn_pool_create(threads) : NULL;
+    int status = packed && strips && (threads == 1 || pool) ? 0 : -1;
+    if (status == 0) {
+        for (int i = 0; i < count; ++i)
+            cfn_gemm_pack_a(a + (size_t)i * m * k, m, k, k, packed + (size_t)i * matrix);
+        const cfn_gemm_engine engine = {pool, strips, per_worker, portable != 0};
+        const cfn_gemm_job job = {m, n, k, count, packed, matrix, b, ldb, (size_t)k * ldb, c, ldc,
+                                  (size_t)m * ldc,
+                                  {(cfn_gemm_epilogue_kind)epilogue, bias, scale, relu != 0}};
+        cfn_gemm_run(&engine, &job);
+    }
+    cfn_pool_destroy(pool);
+    free(strips);
+    free(packed);
+    return status;
 }
