@@ -2,15 +2,20 @@ import COpenBLAS
 import FaceRecognition
 import Foundation
 
-/// `FaceRecBenchmarks facenet [--weights FILE] [--seconds S] [--json]`: FaceNet forward passes at
-/// 160×160 and 240×240, batch 1 and 8, with OpenBLAS's own large-SGEMM rate measured in the same
-/// run as the practical ceiling. Without --weights the deterministic synthetic weights are used
+/// `FaceRecBenchmarks facenet [--weights FILE] [--seconds S] [--sizes 160,240] [--batches 1,8]
+/// [--json]`: FaceNet forward passes at 160×160 and 240×240, batch 1 and 8 (or the sizes and
+/// batches named), with OpenBLAS's own large-SGEMM rate measured in the same run as the
+/// practical ceiling. Without --weights the deterministic synthetic weights are used
 /// (timing does not depend on the values).
 func runFaceNetBenchmark(_ arguments: [String]) throws {
     var options = BenchmarkOptions(arguments)
     let weightsPath = options.value("--weights")
     let seconds = Double(options.value("--seconds") ?? "3") ?? 3
     let json = options.flag("--json")
+    func list(_ name: String, _ defaults: [Int]) -> [Int] {
+        options.value(name).map { $0.split(separator: ",").compactMap { Int($0) } } ?? defaults
+    }
+    let sizes = list("--sizes", [160, 240]), batches = Set(list("--batches", [1, 8]))
 
     let facenet: FaceNet
     if let weightsPath {
@@ -30,8 +35,8 @@ func runFaceNetBenchmark(_ arguments: [String]) throws {
     let defaultThreads = BLASThreads.count
     let layouts: [(batch: Int, blasThreads: Int)] =
         [(1, defaultThreads), (8, defaultThreads)] + (cores > 1 && defaultThreads != 1 ? [(8, 1)] : [])
-    for size in [160, 240] {
-        for (batch, blasThreads) in layouts {
+    for size in sizes {
+        for (batch, blasThreads) in layouts where batches.contains(batch) {
             BLASThreads.set(blasThreads)
             defer { BLASThreads.set(defaultThreads) }
             let passes = blasThreads == 1 ? min(batch, cores) : 1

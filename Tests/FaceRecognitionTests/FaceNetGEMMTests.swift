@@ -7,7 +7,7 @@ import Testing
 /// that reach every edge: partial panels and strips, several column blocks (shallow products
 /// take 512 columns per block), deep products (16 columns per block, so rows are split between
 /// workers), batches of products, leading dimensions wider than the matrices, each epilogue,
-/// the AVX2 and the portable kernels, one to three workers.
+/// the AVX-512 (where the CPU has it), AVX2 and portable kernels, one to three workers.
 @Suite("FaceNet GEMM engine")
 struct FaceNetGEMMTests {
     struct Shape: CustomStringConvertible, Sendable {
@@ -22,7 +22,16 @@ struct FaceNetGEMMTests {
         Shape(m: 13, n: 33, k: 40, count: 3, ldbExtra: 8, ldcExtra: 1),     // a batch of products
         Shape(m: 32, n: 1100, k: 27, count: 1, ldbExtra: 0, ldcExtra: 2),   // 3 column blocks (conv2d_1a)
         Shape(m: 50, n: 9, k: 2500, count: 1, ldbExtra: 0, ldcExtra: 0),    // deep, narrow (Block8 at batch 1)
+        Shape(m: 24, n: 16, k: 300, count: 1, ldbExtra: 0, ldcExtra: 4),    // narrow, panels in pairs only
+        Shape(m: 18, n: 48, k: 64, count: 2, ldbExtra: 1, ldcExtra: 0),     // strip pairs and a whole last strip
     ]
+
+    /// The kernel sets a product runs on (cfn_kernel_set): the machine's best (AVX-512 where
+    /// the CPU has it), AVX2 at most, and BLAS per panel.
+    enum Kernels: Int32, CustomStringConvertible, Sendable {
+        case best = 0, portable = 1, avx2 = 2
+        var description: String { ["best", "portable", "AVX2"][Int(rawValue)] }
+    }
 
     enum Epilogue: Int32, CaseIterable, CustomStringConvertible, Sendable {
         case store = 0, biasReLU = 1, residual = 2
@@ -34,7 +43,7 @@ struct FaceNetGEMMTests {
     }
 
     /// Runs the engine; returns C (NaN-filled padding columns included) and the definition's C.
-    static func run(_ s: Shape, _ epilogue: Epilogue, threads: Int, portable: Bool) throws -> (c: [Float], expected: [Double]) {
+    static func run(_ s: Shape, _ epilogue: Epilogue, threads: Int, kernels: Kernels) throws -> (c: [Float], expected: [Double]) {
         let ldb = s.n + s.ldbExtra, ldc = s.n + s.ldcExtra
         let a = values(s.count * s.m * s.k, seed: UInt64(s.m * 7 + s.k))
         let b = values(s.count * s.k * ldb, seed: UInt64(s.n * 3 + 1))
@@ -64,15 +73,16 @@ struct FaceNetGEMMTests {
         }
         let status = cfn_gemm_check(Int32(s.m), Int32(s.n), Int32(s.k), Int32(s.count), a, b, Int32(ldb), &c,
                                     Int32(ldc), epilogue.rawValue, bias, scale, relu ? 1 : 0, Int32(threads),
-                                    portable ? 1 : 0)
+                                    kernels.rawValue)
         try #require(status == 0)
         return (c, expected)
     }
 
     @Test("the product matches its definition", arguments: shapes, Epilogue.allCases)
     func product(shape: Shape, epilogue: Epilogue) throws {
-        for (threads, portable) in [(1, false), (2, false), (3, false), (1, true), (3, true)] {
-            let (c, expected) = try Self.run(shape, epilogue, threads: threads, portable: portable)
+        let runs: [(Int, Kernels)] = [(1, .best), (2, .best), (3, .best), (1, .avx2), (3, .avx2), (1, .portable), (3, .portable)]
+        for (threads, kernels) in runs {
+            let (c, expected) = try Self.run(shape, epilogue, threads: threads, kernels: kernels)
             // Float sums of k products of values in [−1, 1): error grows with k.
             let tolerance = 1e-6 * Double(shape.k) + 1e-6
             var worst = 0.0, wrongPadding = 0
@@ -83,8 +93,8 @@ struct FaceNetGEMMTests {
                     worst = max(worst, value.isNaN ? .infinity : abs(Double(value) - reference))
                 }
             }
-            #expect(worst <= tolerance, "\(threads) workers, portable \(portable): worst |Δ| \(worst)")
-            #expect(wrongPadding == 0, "\(threads) workers, portable \(portable): wrote past n columns")
+            #expect(worst <= tolerance, "\(threads) workers, \(kernels) kernels: worst |Δ| \(worst)")
+            #expect(wrongPadding == 0, "\(threads) workers, \(kernels) kernels: wrote past n columns")
         }
     }
 

@@ -55,12 +55,12 @@ struct FaceNetParityTests {
     }
 
     /// Case `caseIndex` on a fresh context: its max |Δ| against facenet-pytorch.
-    static func worstOnContext(_ caseIndex: Int, portable: Bool, threads: Int32) throws -> Float {
+    static func worstOnContext(_ caseIndex: Int, kernels: cfn_kernel_set, threads: Int32) throws -> Float {
         let c = goldens.cases[caseIndex]
         var input: [Float] = []
         for crop in try crops(c) { FaceNet.appendStandardized(crop, to: &input) }
         let context = try #require(InferenceContext())
-        cfn_context_set_portable_kernels(context.handle, portable ? 1 : 0)
+        cfn_context_set_kernels(context.handle, kernels)
         cfn_context_set_threads(context.handle, threads)
         var output = [Float](repeating: .nan, count: c.inputs.count * 512)
         let status = input.withUnsafeBufferPointer { x in
@@ -79,15 +79,23 @@ struct FaceNetParityTests {
     /// path of CPUs without AVX2.
     @Test("the portable path (no Winograd) matches facenet-pytorch too", arguments: goldens.cases.indices)
     func portableParity(caseIndex: Int) throws {
-        #expect(try Self.worstOnContext(caseIndex, portable: true, threads: 0) <= 1e-4)
+        #expect(try Self.worstOnContext(caseIndex, kernels: CFN_KERNELS_PORTABLE, threads: 0) <= 1e-4)
+    }
+
+    /// On a CPU with AVX-512 the test above runs the AVX-512 products; capped at AVX2, the
+    /// products run the AVX2 micro-kernel, the path of CPUs without AVX-512.
+    @Test("the AVX2 kernels match facenet-pytorch too", arguments: goldens.cases.indices)
+    func avx2Parity(caseIndex: Int) throws {
+        #expect(try Self.worstOnContext(caseIndex, kernels: CFN_KERNELS_AVX2, threads: 0) <= 1e-4)
     }
 
     /// Three workers split every job unevenly (tasks, channel ranges, the shared packing of a
     /// narrow product), whatever the machine's core count.
     @Test("a pass spread over three worker threads matches facenet-pytorch", arguments: goldens.cases.indices)
     func threeWorkers(caseIndex: Int) throws {
-        #expect(try Self.worstOnContext(caseIndex, portable: false, threads: 3) <= 1e-4)
-        #expect(try Self.worstOnContext(caseIndex, portable: true, threads: 3) <= 1e-4)
+        #expect(try Self.worstOnContext(caseIndex, kernels: CFN_KERNELS_BEST, threads: 3) <= 1e-4)
+        #expect(try Self.worstOnContext(caseIndex, kernels: CFN_KERNELS_AVX2, threads: 3) <= 1e-4)
+        #expect(try Self.worstOnContext(caseIndex, kernels: CFN_KERNELS_PORTABLE, threads: 3) <= 1e-4)
     }
 
     /// A batch split into concurrent passes (each on its own workspace, one BLAS thread each):

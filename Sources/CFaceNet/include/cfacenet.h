@@ -69,6 +69,19 @@ uint64_t cfn_context_allocation_count(const cfn_context *ctx);
  * path uses Winograd's (P-Net's conv3). For testing one path against the other.
  */
 void cfn_context_set_portable_kernels(cfn_context *ctx, int portable);
+
+/*
+ * Which kernels a context's passes may use: the fastest the CPU runs (the default), the portable
+ * C kernels (as cfn_context_set_portable_kernels(ctx, 1)), or AVX2 at most (FaceNet's products
+ * skip their AVX-512 kernels on a CPU that has them). Every set computes the same network; the
+ * choice is for testing one path against another and for measuring.
+ */
+typedef enum cfn_kernel_set {
+    CFN_KERNELS_BEST = 0,
+    CFN_KERNELS_PORTABLE = 1,
+    CFN_KERNELS_AVX2 = 2,
+} cfn_kernel_set;
+void cfn_context_set_kernels(cfn_context *ctx, cfn_kernel_set kernels);
 /*
  * Threads one FaceNet pass on this context uses, the caller's included (clamped to 1 … 64).
  * 0, the default, follows OpenBLAS's thread count at the time of the pass
@@ -123,13 +136,15 @@ int cfn_conv3x3_cnhw(const float *weight, const float *bias, int out_channels, i
  * row-major), B_i = b + i·k·ldb (k × n, leading dimension ldb) and C_i = c + i·m·ldc:
  * epilogue 0: C_i = A_i·B_i; 1: C_i = act(A_i·B_i + bias[row]); 2: C_i = act(C_i + scale ·
  * (A_i·B_i + bias[row])); act is ReLU when `relu`, bias may be NULL. A is packed as the
- * network packs its weights; `threads` workers share the work; `portable` forces BLAS on each
- * packed panel (the path of CPUs without AVX2) instead of the AVX2 micro-kernel.
+ * network packs its weights; `threads` workers share the work; `kernels` picks the micro-kernel
+ * (a cfn_kernel_set: CFN_KERNELS_PORTABLE runs BLAS on each packed panel, the path of CPUs
+ * without AVX2; CFN_KERNELS_AVX2 the 6 × 16 AVX2 kernel; CFN_KERNELS_BEST AVX-512 where the CPU
+ * has it).
  * Returns 0, or −1 for bad arguments or no memory.
  */
 int cfn_gemm_check(int m, int n, int k, int count, const float *a, const float *b, int ldb,
                    float *c, int ldc, int epilogue, const float *bias, float scale, int relu,
-                   int threads, int portable);
+                   int threads, int kernels);
 
 #ifdef __cplusplus
 }

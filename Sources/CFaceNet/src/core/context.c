@@ -36,7 +36,14 @@ size_t cfn_context_workspace_bytes(const cfn_context *ctx) { return ctx ? ctx->a
 uint64_t cfn_context_allocation_count(const cfn_context *ctx) { return ctx ? ctx->allocations : 0; }
 
 void cfn_context_set_portable_kernels(cfn_context *ctx, int portable) {
-    if (ctx) ctx->portable_kernels = portable != 0;
+    cfn_context_set_kernels(ctx, portable ? CFN_KERNELS_PORTABLE : CFN_KERNELS_BEST);
+}
+
+void cfn_context_set_kernels(cfn_context *ctx, cfn_kernel_set kernels) {
+    if (!ctx) return;
+    ctx->kernels = kernels == CFN_KERNELS_PORTABLE || kernels == CFN_KERNELS_AVX2 ? kernels
+                                                                                 : CFN_KERNELS_BEST;
+    ctx->portable_kernels = ctx->kernels == CFN_KERNELS_PORTABLE;
 }
 
 void cfn_context_set_threads(cfn_context *ctx, int threads) {

@@ -15,6 +15,7 @@ struct cfn_context {
     size_t arena_used;      /* bump pointer during one forward pass */
     uint64_t allocations;   /* times the arena was (re)allocated */
     int portable_kernels;   /* 1: plain C kernels even where AVX2 is available */
+    cfn_kernel_set kernels; /* what cfn_context_set_kernels asked for (portable_kernels follows) */
     int threads;            /* threads per FaceNet pass; 0: OpenBLAS's count */
     cfn_pool *pool;         /* its helpers (NULL until a pass needs more than one thread) */
     char error[CFN_ERROR_CAPACITY];

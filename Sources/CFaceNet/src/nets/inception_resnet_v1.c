@@ -508,7 +508,7 @@ cfn_status cfn_facenet_embed(const cfn_facenet *model, cfn_context *ctx, const f
     ws.engine.pool = pool;
     ws.engine.scratch = cfn_context_take(ctx, (size_t)workers * p.gemm);
     ws.engine.scratch_stride = p.gemm;
-    ws.engine.portable = ctx->portable_kernels;
+    ws.engine.kernels = cfn_gemm_kernels_for(ctx->kernels);
     ws.winograd = !ctx->portable_kernels;
 
     float *a = ws.big[0], *b = ws.big[1];

@@ -23,7 +23,95 @@ typedef struct unfold_source {
     const cfn_conv2d *conv;
     const float *in;
     int n, h, w, out_h, out_w;
+    int avx512; /* the engine runs AVX-512 kernels: unfold with them too */
 } unfold_source;
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+
+#define AVX512 __attribute__((target("avx2,fma,avx512f")))
+/* Strips of one block at most (MAX_BLOCK_COLUMNS in gemm_packed.c / 16). */
+#define UNFOLD_MAX_STRIPS 32
+
+/* Where the 16 columns of one strip read the input, for the kernel's tap (0, 0): lane j's
+   offset within a channel's images (image · h · w + iy · w + ix), its input row and column, and
+   whether it is a column at all. A tap (ky, kx) reads offset + ky · w + kx where row iy + ky and
+   column ix + kx are inside the image. */
+typedef struct unfold_lanes {
+    __m512i offset, iy, ix;
+    __mmask16 valid;
+    int consecutive; /* the valid lanes read consecutive floats: a masked load, not a gather */
+} unfold_lanes;
+
+AVX512 static void unfold_lanes_for(const unfold_source *u, int col0, int cols, unfold_lanes *l) {
+    const cfn_conv2d *conv = u->conv;
+    int offset[16] __attribute__((aligned(64))), iy[16] __attribute__((aligned(64))),
+        ix[16] __attribute__((aligned(64)));
+    int ox = col0 % u->out_w, row = col0 / u->out_w;
+    int oy = row % u->out_h, image = row / u->out_h, consecutive = 1;
+    for (int j = 0; j < 16; ++j) {
+        iy[j] = oy * conv->stride_h - conv->pad_h;
+        ix[j] = ox * conv->stride_w - conv->pad_w;
+        offset[j] = image * u->h * u->w + iy[j] * u->w + ix[j];
+        if (j < cols && j > 0 && offset[j] != offset[0] + j) consecutive = 0;
+        if (++ox == u->out_w) {
+            ox = 0;
+            if (++oy == u->out_h) {
+                oy = 0;
+                ++image;
+            }
+        }
+    }
+    l->offset = _mm512_load_si512(offset);
+    l->iy = _mm512_load_si512(iy);
+    l->ix = _mm512_load_si512(ix);
+    l->valid = cols >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << cols) - 1);
+    l->consecutive = consecutive;
+}
+
+/* unfold_strips on AVX-512: each (row, strip) is one masked load or gather of 16 lanes whose
+   addresses and padding masks come from the strip's precomputed lanes. */
+AVX512 static void unfold_strips_avx512(const unfold_source *u, int k, int k0, int k1, int col0,
+                                        int cols, float *strips) {
+    const cfn_conv2d *conv = u->conv;
+    const int kh = conv->kernel_h, kw = conv->kernel_w;
+    const size_t channel = (size_t)u->n * u->h * u->w, strip_floats = (size_t)CFN_GEMM_NR * k;
+    const int count = (cols + 15) / 16;
+    unfold_lanes lanes[UNFOLD_MAX_STRIPS];
+    for (int s = 0; s < count; ++s)
+        unfold_lanes_for(u, col0 + 16 * s, cols - 16 * s, &lanes[s]);
+    const __m512i h = _mm512_set1_epi32(u->h), w = _mm512_set1_epi32(u->w);
+    int c = k0 / (kh * kw), ky = k0 / kw % kh, kx = k0 % kw;
+    for (int r = k0; r < k1; ++r) {
+        const float *plane = u->in + (size_t)c * channel;
+        const __m512i dy = _mm512_set1_epi32(ky), dx = _mm512_set1_epi32(kx);
+        const int shift = ky * u->w + kx;
+        float *row = strips + (size_t)r * CFN_GEMM_NR;
+        for (int s = 0; s < count; ++s) {
+            const unfold_lanes *l = &lanes[s];
+            const __m512i y = _mm512_add_epi32(l->iy, dy), x = _mm512_add_epi32(l->ix, dx);
+            /* 0 ≤ y < h and 0 ≤ x < w as unsigned compares (negative values wrap high). */
+            const __mmask16 inside = _mm512_mask_cmplt_epu32_mask(
+                _mm512_mask_cmplt_epu32_mask(l->valid, y, h), x, w);
+            __m512 v;
+            if (l->consecutive)
+                v = _mm512_maskz_loadu_ps(inside, plane + _mm_cvtsi128_si32(_mm512_castsi512_si128(l->offset)) + shift);
+            else
+                v = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), inside,
+                                             _mm512_add_epi32(l->offset, _mm512_set1_epi32(shift)),
+                                             plane, 4);
+            _mm512_store_ps(row + (size_t)s * strip_floats, v);
+        }
+        if (++kx == kw) {
+            kx = 0;
+            if (++ky == kh) {
+                ky = 0;
+                ++c;
+            }
+        }
+    }
+}
+#endif
 
 /* Rows [k0, k1), columns [col0, col0 + cols) of the unfolded input into strips of k × 16
    (cfn_gemm_b_producer).
@@ -32,6 +120,12 @@ typedef struct unfold_source {
 static void unfold_strips(const void *source, int k, int k0, int k1, int col0, int cols,
                           float *strips) {
     const unfold_source *u = source;
+#if defined(__x86_64__) || defined(__i386__)
+    if (u->avx512 && cols <= 16 * UNFOLD_MAX_STRIPS) {
+        unfold_strips_avx512(u, k, k0, k1, col0, cols, strips);
+        return;
+    }
+#endif
     const cfn_conv2d *conv = u->conv;
     const int kh = conv->kernel_h, kw = conv->kernel_w, sw = conv->stride_w, w = u->w;
     const size_t plane = (size_t)u->h * w, strip_floats = (size_t)CFN_GEMM_NR * k;
@@ -97,7 +191,8 @@ void cfn_conv2d_forward(const cfn_conv2d *conv, const float *in, int n, int h, i
     const int out_h = cfn_conv_out_extent(h, conv->kernel_h, conv->stride_h, conv->pad_h);
     const int out_w = cfn_conv_out_extent(w, conv->kernel_w, conv->stride_w, conv->pad_w);
     const int columns = n * out_h * out_w; /* leading dimension of `out` */
-    const unfold_source unfold = {conv, in, n, h, w, out_h, out_w};
+    const unfold_source unfold = {conv, in, n, h, w, out_h, out_w,
+                                  engine->kernels == CFN_GEMM_KERNELS_AVX512};
     const int pointwise = cfn_conv2d_is_pointwise(conv);
     const cfn_gemm_job job = {conv->out_channels, columns, cfn_conv2d_depth(conv), 1,
                               conv->weight, 0, in, columns, 0, out, columns, 0,

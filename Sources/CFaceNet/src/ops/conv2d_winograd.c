@@ -225,7 +225,7 @@ int cfn_conv2d_winograd_forward(const cfn_conv2d *conv, const float *in, int n, 
                                 float *out, float *scratch, size_t capacity, cfn_activation act,
                                 const cfn_gemm_engine *engine) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (!conv->winograd || engine->portable || !cfn_cpu_has_avx2_fma() ||
+    if (!conv->winograd || engine->kernels == CFN_GEMM_KERNELS_PORTABLE ||
         capacity < cfn_conv2d_winograd_scratch_floats(conv, n, h, w, 0))
         return 0;
     winograd_forward(conv, in, n, h, w, out, scratch, capacity, act, engine);
@@ -266,7 +266,7 @@ int cfn_conv3x3_cnhw(const float *weight, const float *bias, int out_channels, i
     float *scratch = malloc((scratch_floats > 0 ? scratch_floats : 1) * sizeof(float));
     float *strips = aligned_alloc(64, (size_t)threads * gemm_floats * sizeof(float));
     cfn_pool *pool = threads > 1 ? cfn_pool_create(threads) : NULL;
-    const cfn_gemm_engine engine = {pool, strips, gemm_floats, 0};
+    const cfn_gemm_engine engine = {pool, strips, gemm_floats, cfn_gemm_kernels_for(CFN_KERNELS_BEST)};
     int done = scratch && strips && (threads == 1 || pool) ? 1 : -1;
     if (done == 1 && winograd)
         done = cfn_conv2d_winograd_forward(&conv, in, n, h, w, out, scratch, scratch_floats, act,

@@ -228,7 +228,28 @@ static int detect_avx2_fma(void) {
     if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
     return (b & (1u << 5)) != 0;
 }
+
+/* CPUID + XGETBV: AVX-512F present and the OS saves the opmask and all 32 ZMM registers. */
+static int detect_avx512f(void) {
+    if (!detect_avx2_fma()) return 0;
+    unsigned a, b, c, d, lo, hi;
+    __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+    if ((lo & 0xe6u) != 0xe6u) return 0; /* XMM, YMM, opmask, ZMM_Hi256, Hi16_ZMM */
+    if (!__get_cpuid_count(7, 0, &a, &b, &c, &d)) return 0;
+    return (b & (1u << 16)) != 0;
+}
 #endif
+
+int cfn_cpu_has_avx512f(void) {
+#if CFN_HAVE_X86
+    static volatile int cached = -1;
+    int v = cached;
+    if (v < 0) cached = v = detect_avx512f();
+    return v;
+#else
+    return 0;
+#endif
+}
 
 int cfn_cpu_has_avx2_fma(void) {
 #if CFN_HAVE_X86

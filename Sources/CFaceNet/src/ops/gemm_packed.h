@@ -12,8 +12,8 @@
  * Layouts. A (m × k) packed: ⌈m / 6⌉ panels of k × 6 floats (panel p holds rows 6p … 6p + 5,
  * k-major, zero past m). B (k × n, row-major, leading dimension ldb, or made on the fly by a
  * producer) is packed per task into strips of k × 16 floats. C is row-major with leading
- * dimension ldc. The micro-kernel computes 6 rows × 16 columns (12 AVX2 accumulators); without
- * AVX2, BLAS multiplies each panel.
+ * dimension ldc. The micro-kernels compute 6 rows × 32 columns (two strips, 12 AVX-512
+ * accumulators) or 6 × 16 (12 AVX2 accumulators); without AVX2, BLAS multiplies each panel.
  */
 #ifndef CFN_OPS_GEMM_PACKED_H
 #define CFN_OPS_GEMM_PACKED_H
@@ -21,6 +21,7 @@
 #include <stddef.h>
 
 #include "../core/thread_pool.h"
+#include "cfacenet.h"
 
 #define CFN_GEMM_MR 6  /* rows of A per panel and per micro-tile */
 #define CFN_GEMM_NR 16 /* columns of B per strip and per micro-tile */
@@ -72,15 +73,24 @@ typedef struct cfn_gemm_job {
     const void *source;          /* its argument */
 } cfn_gemm_job;
 
+/* The micro-kernels a product runs on. */
+typedef enum cfn_gemm_kernels {
+    CFN_GEMM_KERNELS_PORTABLE = 0, /* BLAS on each panel */
+    CFN_GEMM_KERNELS_AVX2 = 1,     /* 6 × 16 tiles, AVX2 + FMA */
+    CFN_GEMM_KERNELS_AVX512 = 2,   /* 6 × 32 tiles, AVX-512F */
+} cfn_gemm_kernels;
+
+/* The fastest kernels this CPU runs within what `requested` allows. */
+cfn_gemm_kernels cfn_gemm_kernels_for(cfn_kernel_set requested);
+
 /* Where and how products run: the pool (NULL: the caller alone); per-worker scratch for packed
    B and products, cfn_gemm_scratch_floats(k) floats each, `scratch_stride` apart, 64-byte
-   aligned; and the kernel: the AVX2 micro-kernel, or BLAS on each panel when `portable` or
-   without AVX2 + FMA. */
+   aligned; and the kernels (cfn_gemm_kernels_for). */
 typedef struct cfn_gemm_engine {
     cfn_pool *pool;
     float *scratch;
     size_t scratch_stride;
-    int portable;
+    cfn_gemm_kernels kernels;
 } cfn_gemm_engine;
 
 /* Scratch floats one worker needs for products of depth k. */

@@ -251,6 +251,8 @@ int cfn_winograd_conv_forward(const cfn_winograd_conv *conv, const float *in, si
 
 /* 1 when the CPU (and OS) support AVX2 and FMA. */
 int cfn_cpu_has_avx2_fma(void);
+/* 1 when the CPU has AVX-512F and the OS saves the ZMM and mask registers. */
+int cfn_cpu_has_avx512f(void);
 
 /* Softmax across the `rows` channels of each column (nn.Softmax(dim=1) on CNHW), in place. */
 void cfn_softmax_rows(float *x, int rows, int cols, int ld);
