@@ -8,8 +8,9 @@ import Testing
 /// these check both against the convolution's definition, summed in double, on shapes that
 /// reach every edge case of the tiling and of the unfolding: odd output sizes (half tiles),
 /// padding 0 and 1, widths with and without whole 8-tile groups, output rows that straddle
-/// 16-column strips, several images, scratch so small that the tile rows run in many chunks,
-/// and one or three worker threads.
+/// 16-column strips, several images, maps wide enough for tile-row tasks (each worker taking a
+/// few tile rows through both transforms and its own products), scratch so small that the tile
+/// rows run in many chunks, and one or three worker threads.
 @Suite("FaceNet 3×3 convolution paths")
 struct FaceNetConvolutionTests {
     struct Shape: CustomStringConvertible {
@@ -26,6 +27,7 @@ struct FaceNetConvolutionTests {
         Shape(cin: 8, cout: 12, n: 3, h: 11, w: 37, pad: 1, relu: true),   // 8-tile groups + edge
         Shape(cin: 5, cout: 7, n: 2, h: 20, w: 36, pad: 0, relu: false),   // 17 tiles per row
         Shape(cin: 32, cout: 32, n: 1, h: 17, w: 17, pad: 1, relu: true),  // Block35's branch at 160
+        Shape(cin: 6, cout: 10, n: 2, h: 29, w: 66, pad: 1, relu: true),   // tile-row tasks, half last row
     ]
 
     /// Deterministic values in [−1, 1).

@@ -189,10 +189,72 @@ static void output_task(void *arg, int task, int worker) {
                      (task + 1) * cout / k->tasks, k->out, k->relu);
 }
 
+/* Tile-row tasks: when the transformed filters fit in L2 (conv2d_2a's and 2b's 64–128 KB, the
+   Block35 branches'), each task takes a few tile rows through all three steps on one worker:
+   input transform, the 16 products on that worker alone, inverse transform, with its V and M
+   (≤ ~384 KB) still in its L2. Otherwise the three steps run one after the other over the
+   whole chunk, each spread over the workers (V and M of a large map pass through L3). */
+#define FUSED_MAX_FILTER_FLOATS ((size_t)65536) /* 256 KB of transformed filters */
+#define FUSED_TASK_FLOATS ((size_t)196608)      /* V + M of one task: 768 KB */
+#define FUSED_MIN_TILES 64                       /* products of fewer columns run at a loss */
+
+typedef struct winograd_rows {
+    const cfn_conv2d *conv;
+    const float *in;
+    float *out, *scratch;
+    size_t per_worker; /* scratch floats of one worker */
+    int n, h, w, rows, total_rows, relu;
+    const tile_grid *g;
+    const cfn_gemm_engine *engine;
+} winograd_rows;
+
+static void rows_task(void *arg, int task, int worker) {
+    const winograd_rows *t = arg;
+    const cfn_conv2d *conv = t->conv;
+    const int cin = conv->in_channels, cout = conv->out_channels, tw = t->g->tiles_per_row;
+    const int r0 = task * t->rows, r1 = r0 + t->rows < t->total_rows ? r0 + t->rows : t->total_rows;
+    const size_t tiles = (size_t)(r1 - r0) * tw, ld = tiles + TILE_PAD;
+    float *v = t->scratch + (size_t)worker * t->per_worker, *m = v + (size_t)16 * cin * ld;
+    input_transform(conv, t->in, t->n, t->h, t->w, t->g, r0, r1, 0, cin, v, ld);
+    const cfn_gemm_engine solo = {NULL,
+                                  t->engine->scratch + (size_t)worker * t->engine->scratch_stride,
+                                  t->engine->scratch_stride, t->engine->kernels};
+    const cfn_gemm_job job = {cout, (int)tiles, cin, 16,
+                              conv->winograd, cfn_gemm_packed_floats(cout, cin),
+                              v, (int)ld, (size_t)cin * ld, m, (int)ld, (size_t)cout * ld,
+                              {CFN_GEMM_STORE, NULL, 1.0f, 0}};
+    cfn_gemm_run(&solo, &job);
+    output_transform(conv, m, ld, t->n, t->g, r0, r1, 0, cout, t->out, t->relu);
+}
+
+/* Runs the convolution as tile-row tasks and returns 1, or returns 0 when it does not suit
+   (large filters, too few tile rows, or too little scratch for one task per worker). */
+static int winograd_by_rows(const cfn_conv2d *conv, const float *in, int n, int h, int w,
+                            float *out, float *scratch, size_t capacity, cfn_activation act,
+                            const cfn_gemm_engine *engine, const tile_grid *g) {
+    const int cin = conv->in_channels, cout = conv->out_channels, tw = g->tiles_per_row;
+    const int total_rows = n * g->rows_per_image, workers = cfn_pool_workers(engine->pool);
+    if (cfn_gemm_packed_floats(cout, cin) * 16 > FUSED_MAX_FILTER_FLOATS || total_rows < 2 * workers)
+        return 0;
+    const size_t per_point = (size_t)16 * (cin + cout);
+    int rows = (int)(FUSED_TASK_FLOATS / per_point / (size_t)tw);
+    const int even = (total_rows + 2 * workers - 1) / (2 * workers); /* ≥ 2 tasks per worker */
+    if (rows > even) rows = even;
+    if (rows < 1) rows = 1;
+    if (rows * tw < FUSED_MIN_TILES) return 0;
+    const size_t per_worker = chunk_floats(conv, (size_t)rows * tw);
+    if (per_worker * (size_t)workers > capacity) return 0;
+    winograd_rows t = {conv, in, out, scratch, per_worker, n, h, w, rows, total_rows,
+                       act == CFN_ACTIVATION_RELU, g, engine};
+    cfn_pool_run(engine->pool, (total_rows + rows - 1) / rows, rows_task, &t);
+    return 1;
+}
+
 static void winograd_forward(const cfn_conv2d *conv, const float *in, int n, int h, int w,
                              float *out, float *scratch, size_t capacity, cfn_activation act,
                              const cfn_gemm_engine *engine) {
     const tile_grid g = grid_for(conv, h, w);
+    if (winograd_by_rows(conv, in, n, h, w, out, scratch, capacity, act, engine, &g)) return;
     const int cin = conv->in_channels, cout = conv->out_channels, tw = g.tiles_per_row;
     const int total_rows = n * g.rows_per_image;
     /* Tile rows per chunk: as many as the scratch holds (the caller checked that one fits). */
