@@ -68,13 +68,15 @@ struct FaceNetConvolutionTests {
     }
 
     /// Runs one path: its status, its output (NaN where it wrote nothing) and the definition's.
-    static func run(_ s: Shape, winograd: Bool, scratch: Int = 0, threads: Int = 1) -> (status: Int32, out: [Float], reference: [Double]) {
+    /// `winograd`: 0 the GEMM over the unfolded input, 1 Winograd on the CPU's best kernels
+    /// (AVX-512 where it has them), 2 Winograd capped at AVX2 (cfn_conv3x3_cnhw).
+    static func run(_ s: Shape, winograd: Int32, scratch: Int = 0, threads: Int = 1) -> (status: Int32, out: [Float], reference: [Double]) {
         let weight = values(s.cout * s.cin * 9, seed: UInt64(s.cin * 31 + s.cout))
         let bias = values(s.cout, seed: 7)
         let input = values(s.cin * s.n * s.h * s.w, seed: UInt64(s.h * 131 + s.w))
         var out = [Float](repeating: .nan, count: s.cout * s.n * s.outH * s.outW)
         let status = cfn_conv3x3_cnhw(weight, bias, Int32(s.cout), Int32(s.cin), input, Int32(s.n), Int32(s.h),
-                                      Int32(s.w), Int32(s.pad), s.relu ? 1 : 0, winograd ? 1 : 0, scratch, Int32(threads), &out)
+                                      Int32(s.w), Int32(s.pad), s.relu ? 1 : 0, winograd, scratch, Int32(threads), &out)
         return (status, out, reference(s, weight, bias, input))
     }
 
@@ -83,17 +85,24 @@ struct FaceNetConvolutionTests {
     }
 
     /// With 3 workers the transforms' channel ranges and the products' tasks split unevenly.
-    @Test("Winograd matches the definition", arguments: shapes, [1, 3])
+    /// The AVX-512 transforms and products do the AVX2 ones' arithmetic operation for operation
+    /// (16 tiles and lane masks instead of 8 tiles and staged edges), so both paths must give
+    /// the same bits.
+    @Test("Winograd matches the definition, the same on AVX-512 as on AVX2", arguments: shapes, [1, 3])
     func winograd(shape: Shape, threads: Int) throws {
-        let (status, out, reference) = Self.run(shape, winograd: true, threads: threads)
+        let (status, out, reference) = Self.run(shape, winograd: 1, threads: threads)
         try #require(status == 1, "Winograd path did not run (status \(status))")
         #expect(!out.contains { $0.isNaN }, "an output was not written")
         #expect(Self.worst(out, reference) < 1e-4)
+        let avx2 = Self.run(shape, winograd: 2, threads: threads)
+        try #require(avx2.status == 1)
+        #expect(Self.worst(avx2.out, reference) < 1e-4)
+        #expect(avx2.out.map(\.bitPattern) == out.map(\.bitPattern), "AVX-512 and AVX2 paths differ")
     }
 
     @Test("the GEMM over the unfolded input matches the definition", arguments: shapes, [1, 3])
     func im2col(shape: Shape, threads: Int) throws {
-        let (status, out, reference) = Self.run(shape, winograd: false, threads: threads)
+        let (status, out, reference) = Self.run(shape, winograd: 0, threads: threads)
         try #require(status == 1)
         #expect(Self.worst(out, reference) < 1e-4)
     }
@@ -105,10 +114,10 @@ struct FaceNetConvolutionTests {
         let s = Self.shapes[3]
         let tilesPerRow = (s.outW + 1) / 2
         let oneRow = 16 * (s.cin + s.cout) * (tilesPerRow + 8) // conv2d_winograd.c's chunk_floats
-        let chunked = Self.run(s, winograd: true, scratch: oneRow)
+        let chunked = Self.run(s, winograd: 1, scratch: oneRow)
         try #require(chunked.status == 1)
         #expect(!chunked.out.contains { $0.isNaN }, "an output was not written")
         #expect(Self.worst(chunked.out, chunked.reference) < 1e-4)
-        #expect(Self.run(s, winograd: true, scratch: oneRow - 1).status == 0, "less than one tile row must be refused")
+        #expect(Self.run(s, winograd: 1, scratch: oneRow - 1).status == 0, "less than one tile row must be refused")
     }
 }

@@ -121,9 +121,10 @@ cfn_status cfn_facenet_embed(const cfn_facenet *model, cfn_context *ctx, const f
  * reference. out = act(conv3×3(in) + bias) (bias may be NULL; act ReLU when `relu`) of n images
  * in the CNHW layout (channel c of image k at in + (c·n + k)·h·w), padding `pad` (0 or 1) on
  * every side, into out_channels × n × (h + 2·pad − 2) × (w + 2·pad − 2). `winograd` 1: the
- * Winograd F(2×2, 3×3) path with `scratch_floats` of scratch (0: enough for one chunk; smaller
- * values force chunks of tile rows); 0: the GEMM over the unfolded input. `threads` workers
- * share the work.
+ * Winograd F(2×2, 3×3) path on the CPU's best kernels (AVX-512 transforms and products where it
+ * has them), 2: the same capped at AVX2, with `scratch_floats` of scratch (0: enough for one
+ * chunk; smaller values force chunks of tile rows); 0: the GEMM over the unfolded input.
+ * `threads` workers share the work.
  * Returns 1 when done, 0 when Winograd was asked for on a CPU without AVX2 + FMA or with scratch
  * for less than one tile row, −1 for bad arguments or no memory.
  */

@@ -163,12 +163,99 @@ AVX2 static void output_transform(const cfn_conv2d *conv, const float *m, size_t
     }
 }
 
+#include "winograd_f23_avx512.h"
+
+/* input_transform on AVX-512: 16 tiles per group, lane masks for the padding and the edges. */
+AVX512_INLINE void input_transform_avx512(const cfn_conv2d *conv, const float *in, int n, int h,
+                                          int w, const tile_grid *g, int r0, int r1, int c0,
+                                          int c1, float *v, size_t ld) {
+    const int cin = conv->in_channels, pad = conv->pad_h, tw = g->tiles_per_row;
+    const size_t plane = (size_t)h * w, xi_stride = (size_t)cin * ld;
+    for (int c = c0; c < c1; ++c) {
+        float *vc = v + (size_t)c * ld;
+        for (int r = r0; r < r1; ++r) {
+            const int image = r / g->rows_per_image, ty = r % g->rows_per_image;
+            const float *src = in + ((size_t)c * n + image) * plane;
+            float *dst = vc + (size_t)(r - r0) * tw;
+            for (int tx = 0; tx < tw; tx += 16)
+                cfn_winograd_input16(src, (size_t)w, h, w, 2 * ty - pad, 2 * tx - pad,
+                                     tw - tx < 16 ? tw - tx : 16, dst + tx, xi_stride);
+        }
+    }
+}
+
+AVX512_INLINE __m512 bias_act16(__m512 y, __m512 bias, int relu) {
+    const __m512 v = _mm512_add_ps(y, bias);
+    return relu ? _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ), v) : v;
+}
+
+/* output_transform on AVX-512: 16 tiles per group, masked stores at the right edge. */
+AVX512_INLINE void output_transform_avx512(const cfn_conv2d *conv, const float *m, size_t ld,
+                                           int n, const tile_grid *g, int r0, int r1, int o0,
+                                           int o1, float *out, int relu) {
+    const int cout = conv->out_channels, tw = g->tiles_per_row, oh = g->out_h, ow = g->out_w;
+    const size_t plane = (size_t)oh * ow, xi_stride = (size_t)cout * ld;
+    for (int o = o0; o < o1; ++o) {
+        const __m512 bias = _mm512_set1_ps(conv->bias ? conv->bias[o] : 0.0f);
+        const float *mo = m + (size_t)o * ld;
+        for (int r = r0; r < r1; ++r) {
+            const int image = r / g->rows_per_image, ty = r % g->rows_per_image;
+            float *row0 = out + ((size_t)o * n + image) * plane + (size_t)(2 * ty) * ow;
+            const int second = 2 * ty + 1 < oh;
+            const float *mt = mo + (size_t)(r - r0) * tw;
+            for (int tx = 0; tx < tw; tx += 16) {
+                __m512 y[2][2];
+                cfn_winograd_output16(mt + tx, xi_stride, tw - tx < 16 ? tw - tx : 16, y);
+                cfn_winograd_store_interleaved16(row0 + 2 * tx, bias_act16(y[0][0], bias, relu),
+                                                 bias_act16(y[0][1], bias, relu), ow - 2 * tx);
+                if (second)
+                    cfn_winograd_store_interleaved16(row0 + ow + 2 * tx,
+                                                     bias_act16(y[1][0], bias, relu),
+                                                     bias_act16(y[1][1], bias, relu), ow - 2 * tx);
+            }
+        }
+    }
+}
+
+__attribute__((target("avx2,fma,avx512f"))) static void
+input_transform_avx512_fn(const cfn_conv2d *conv, const float *in, int n, int h, int w,
+                          const tile_grid *g, int r0, int r1, int c0, int c1, float *v,
+                          size_t ld) {
+    input_transform_avx512(conv, in, n, h, w, g, r0, r1, c0, c1, v, ld);
+}
+
+__attribute__((target("avx2,fma,avx512f"))) static void
+output_transform_avx512_fn(const cfn_conv2d *conv, const float *m, size_t ld, int n,
+                           const tile_grid *g, int r0, int r1, int o0, int o1, float *out,
+                           int relu) {
+    output_transform_avx512(conv, m, ld, n, g, r0, r1, o0, o1, out, relu);
+}
+
+/* The transforms for the engine's kernels: AVX-512 where its products run AVX-512. */
+static void transform_input(int avx512, const cfn_conv2d *conv, const float *in, int n, int h,
+                            int w, const tile_grid *g, int r0, int r1, int c0, int c1, float *v,
+                            size_t ld) {
+    if (avx512)
+        input_transform_avx512_fn(conv, in, n, h, w, g, r0, r1, c0, c1, v, ld);
+    else
+        input_transform(conv, in, n, h, w, g, r0, r1, c0, c1, v, ld);
+}
+
+static void transform_output(int avx512, const cfn_conv2d *conv, const float *m, size_t ld,
+                             int n, const tile_grid *g, int r0, int r1, int o0, int o1,
+                             float *out, int relu) {
+    if (avx512)
+        output_transform_avx512_fn(conv, m, ld, n, g, r0, r1, o0, o1, out, relu);
+    else
+        output_transform(conv, m, ld, n, g, r0, r1, o0, o1, out, relu);
+}
+
 /* One chunk of tile rows; each transform task takes a range of channels. */
 typedef struct winograd_chunk {
     const cfn_conv2d *conv;
     const float *in;
     float *out, *v, *m;
-    int n, h, w, r0, r1, tasks, relu;
+    int n, h, w, r0, r1, tasks, relu, avx512;
     size_t ld;
     const tile_grid *g;
 } winograd_chunk;
@@ -177,7 +264,7 @@ static void input_task(void *arg, int task, int worker) {
     (void)worker;
     const winograd_chunk *k = arg;
     const int cin = k->conv->in_channels;
-    input_transform(k->conv, k->in, k->n, k->h, k->w, k->g, k->r0, k->r1, task * cin / k->tasks,
+    transform_input(k->avx512, k->conv, k->in, k->n, k->h, k->w, k->g, k->r0, k->r1, task * cin / k->tasks,
                     (task + 1) * cin / k->tasks, k->v, k->ld);
 }
 
@@ -185,7 +272,7 @@ static void output_task(void *arg, int task, int worker) {
     (void)worker;
     const winograd_chunk *k = arg;
     const int cout = k->conv->out_channels;
-    output_transform(k->conv, k->m, k->ld, k->n, k->g, k->r0, k->r1, task * cout / k->tasks,
+    transform_output(k->avx512, k->conv, k->m, k->ld, k->n, k->g, k->r0, k->r1, task * cout / k->tasks,
                      (task + 1) * cout / k->tasks, k->out, k->relu);
 }
 
@@ -215,7 +302,8 @@ static void rows_task(void *arg, int task, int worker) {
     const int r0 = task * t->rows, r1 = r0 + t->rows < t->total_rows ? r0 + t->rows : t->total_rows;
     const size_t tiles = (size_t)(r1 - r0) * tw, ld = tiles + TILE_PAD;
     float *v = t->scratch + (size_t)worker * t->per_worker, *m = v + (size_t)16 * cin * ld;
-    input_transform(conv, t->in, t->n, t->h, t->w, t->g, r0, r1, 0, cin, v, ld);
+    const int avx512 = t->engine->kernels == CFN_GEMM_KERNELS_AVX512;
+    transform_input(avx512, conv, t->in, t->n, t->h, t->w, t->g, r0, r1, 0, cin, v, ld);
     const cfn_gemm_engine solo = {NULL,
                                   t->engine->scratch + (size_t)worker * t->engine->scratch_stride,
                                   t->engine->scratch_stride, t->engine->kernels};
@@ -224,7 +312,7 @@ static void rows_task(void *arg, int task, int worker) {
                               v, (int)ld, (size_t)cin * ld, m, (int)ld, (size_t)cout * ld,
                               {CFN_GEMM_STORE, NULL, 1.0f, 0}};
     cfn_gemm_run(&solo, &job);
-    output_transform(conv, m, ld, t->n, t->g, r0, r1, 0, cout, t->out, t->relu);
+    transform_output(avx512, conv, m, ld, t->n, t->g, r0, r1, 0, cout, t->out, t->relu);
 }
 
 /* Runs the convolution as tile-row tasks and returns 1, or returns 0 when it does not suit
@@ -262,7 +350,8 @@ static void winograd_forward(const cfn_conv2d *conv, const float *in, int n, int
     const size_t fit = (capacity / per_point - TILE_PAD) / (size_t)tw;
     const int rows = fit >= (size_t)total_rows ? total_rows : fit < 1 ? 1 : (int)fit;
     winograd_chunk chunk = {conv, in, out, scratch, NULL, n, h, w, 0, 0, 0,
-                            act == CFN_ACTIVATION_RELU, 0, &g};
+                            act == CFN_ACTIVATION_RELU, engine->kernels == CFN_GEMM_KERNELS_AVX512,
+                            0, &g};
     for (int r0 = 0; r0 < total_rows; r0 += rows) {
         chunk.r0 = r0;
         chunk.r1 = r0 + rows < total_rows ? r0 + rows : total_rows;
@@ -328,7 +417,8 @@ int cfn_conv3x3_cnhw(const float *weight, const float *bias, int out_channels, i
     float *scratch = malloc((scratch_floats > 0 ? scratch_floats : 1) * sizeof(float));
     float *strips = aligned_alloc(64, (size_t)threads * gemm_floats * sizeof(float));
     cfn_pool *pool = threads > 1 ? cfn_pool_create(threads) : NULL;
-    const cfn_gemm_engine engine = {pool, strips, gemm_floats, cfn_gemm_kernels_for(CFN_KERNELS_BEST)};
+    const cfn_gemm_engine engine = {pool, strips, gemm_floats,
+                                    cfn_gemm_kernels_for(winograd == 2 ? CFN_KERNELS_AVX2 : CFN_KERNELS_BEST)};
     int done = scratch && strips && (threads == 1 || pool) ? 1 : -1;
     if (done == 1 && winograd)
         done = cfn_conv2d_winograd_forward(&conv, in, n, h, w, out, scratch, scratch_floats, act,
