@@ -1,6 +1,6 @@
 /*
  * Internal: the AVX2 + FMA helpers several kernels share (conv_flat.c, conv_winograd.c,
- * maxpool_s2.c, conv_maxpool2.c). Functions are compiled for AVX2 by attribute, never by a
+ * maxpool_s2.c, conv_maxpool2.c), and the target attributes of the AVX-512 paths. Functions are compiled for AVX2 by attribute, never by a
  * global flag, so the package builds for any x86-64 and each caller checks
  * cfn_cpu_has_avx2_fma() at run time.
  * Include only inside `#if defined(__x86_64__) || defined(__i386__)`.
@@ -12,6 +12,10 @@
 
 #define AVX2 __attribute__((target("avx2,fma")))
 #define AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) static inline
+/* The AVX-512 paths (FaceNet's epilogue, unfolding, Winograd transforms, max-pool), called only
+   where cfn_cpu_has_avx512f() holds. */
+#define AVX512 __attribute__((target("avx2,fma,avx512f")))
+#define AVX512_INLINE __attribute__((target("avx2,fma,avx512f"), always_inline)) static inline
 
 /* x[2i] of the 16 floats a ‖ b, in order. */
 AVX2_INLINE __m256 cfn_evens8(__m256 a, __m256 b) {

@@ -27,9 +27,8 @@ typedef struct unfold_source {
 } unfold_source;
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
+#include "avx2_lanes.h"
 
-#define AVX512 __attribute__((target("avx2,fma,avx512f")))
 /* Strips of one block at most (MAX_BLOCK_COLUMNS in gemm_packed.c / 16). */
 #define UNFOLD_MAX_STRIPS 32
 

@@ -9,8 +9,11 @@
  * V[ξ][c][t] = Bᵀ d B of every tile's 4×4 window (zeros outside the image: the padding), the
  * 16 products M[ξ] = U[ξ] · V[ξ] (U[ξ] = the transformed filters, cout × cin, packed at load
  * time) as one cfn_gemm_run job, then the inverse transform Aᵀ M A, bias and ReLU into the
- * output rows. Both transforms are spread over the engine's workers by channel. The transforms
- * (winograd_f23.h) need AVX2; without it the caller keeps the GEMM over the unfolded input.
+ * output rows. Both transforms are spread over the engine's workers by channel, or, where the
+ * transformed filters fit in L2, each worker takes whole tile rows through all three steps
+ * (winograd_by_rows). The transforms need AVX2 (winograd_f23.h: 8 tiles at a time) and run 16 at
+ * a time where the engine runs AVX-512 (winograd_f23_avx512.h); without AVX2 the caller keeps
+ * the GEMM over the unfolded input.
  *
  * The result differs from the direct sum by rounding only (the transforms add and subtract,
  * G's halves are exact); FaceNet's parity test holds it to facenet-pytorch at 1e-4.
@@ -166,7 +169,7 @@ AVX2 static void output_transform(const cfn_conv2d *conv, const float *m, size_t
 #include "winograd_f23_avx512.h"
 
 /* input_transform on AVX-512: 16 tiles per group, lane masks for the padding and the edges. */
-AVX512_INLINE void input_transform_avx512(const cfn_conv2d *conv, const float *in, int n, int h,
+AVX512 static void input_transform_avx512(const cfn_conv2d *conv, const float *in, int n, int h,
                                           int w, const tile_grid *g, int r0, int r1, int c0,
                                           int c1, float *v, size_t ld) {
     const int cin = conv->in_channels, pad = conv->pad_h, tw = g->tiles_per_row;
@@ -190,7 +193,7 @@ AVX512_INLINE __m512 bias_act16(__m512 y, __m512 bias, int relu) {
 }
 
 /* output_transform on AVX-512: 16 tiles per group, masked stores at the right edge. */
-AVX512_INLINE void output_transform_avx512(const cfn_conv2d *conv, const float *m, size_t ld,
+AVX512 static void output_transform_avx512(const cfn_conv2d *conv, const float *m, size_t ld,
                                            int n, const tile_grid *g, int r0, int r1, int o0,
                                            int o1, float *out, int relu) {
     const int cout = conv->out_channels, tw = g->tiles_per_row, oh = g->out_h, ow = g->out_w;
@@ -217,26 +220,12 @@ AVX512_INLINE void output_transform_avx512(const cfn_conv2d *conv, const float *
     }
 }
 
-__attribute__((target("avx2,fma,avx512f"))) static void
-input_transform_avx512_fn(const cfn_conv2d *conv, const float *in, int n, int h, int w,
-                          const tile_grid *g, int r0, int r1, int c0, int c1, float *v,
-                          size_t ld) {
-    input_transform_avx512(conv, in, n, h, w, g, r0, r1, c0, c1, v, ld);
-}
-
-__attribute__((target("avx2,fma,avx512f"))) static void
-output_transform_avx512_fn(const cfn_conv2d *conv, const float *m, size_t ld, int n,
-                           const tile_grid *g, int r0, int r1, int o0, int o1, float *out,
-                           int relu) {
-    output_transform_avx512(conv, m, ld, n, g, r0, r1, o0, o1, out, relu);
-}
-
 /* The transforms for the engine's kernels: AVX-512 where its products run AVX-512. */
 static void transform_input(int avx512, const cfn_conv2d *conv, const float *in, int n, int h,
                             int w, const tile_grid *g, int r0, int r1, int c0, int c1, float *v,
                             size_t ld) {
     if (avx512)
-        input_transform_avx512_fn(conv, in, n, h, w, g, r0, r1, c0, c1, v, ld);
+        input_transform_avx512(conv, in, n, h, w, g, r0, r1, c0, c1, v, ld);
     else
         input_transform(conv, in, n, h, w, g, r0, r1, c0, c1, v, ld);
 }
@@ -245,7 +234,7 @@ static void transform_output(int avx512, const cfn_conv2d *conv, const float *m,
                              int n, const tile_grid *g, int r0, int r1, int o0, int o1,
                              float *out, int relu) {
     if (avx512)
-        output_transform_avx512_fn(conv, m, ld, n, g, r0, r1, o0, o1, out, relu);
+        output_transform_avx512(conv, m, ld, n, g, r0, r1, o0, o1, out, relu);
     else
         output_transform(conv, m, ld, n, g, r0, r1, o0, o1, out, relu);
 }

@@ -316,8 +316,6 @@ AVX2 static void rank_updates_6x16_avx512(long k, const float *panel, const floa
         : "xmm0", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "cc", "memory");
 }
 
-#define AVX512 __attribute__((target("avx2,fma,avx512f")))
-
 /* The epilogue of `rows` rows × `cols` ≤ 32 columns of products (leading dimension ldt) into C,
    with lane masks for partial tiles instead of the scalar loop: the same operations as the AVX2
    epilogue (bias added, then for the residual out + scale · v, then ReLU). */

@@ -3,13 +3,10 @@
 #include <float.h>
 
 #if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-
-#define AVX512 __attribute__((target("avx2,fma,avx512f")))
+#include "avx2_lanes.h"
 
 /* CFN_MAX_NAN(m, v) on 16 lanes: v where v > m or v is NaN. */
-__attribute__((target("avx2,fma,avx512f"), always_inline)) static inline __m512
-max_nan16(__m512 m, __m512 v) {
+AVX512_INLINE __m512 max_nan16(__m512 m, __m512 v) {
     const __mmask16 take = _mm512_cmp_ps_mask(v, m, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
     return _mm512_mask_blend_ps(take, m, v);
 }

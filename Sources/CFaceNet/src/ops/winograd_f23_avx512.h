@@ -10,10 +10,9 @@
 #ifndef CFN_OPS_WINOGRAD_F23_AVX512_H
 #define CFN_OPS_WINOGRAD_F23_AVX512_H
 
-#include <immintrin.h>
-#include <stddef.h>
+#include "avx2_lanes.h"
 
-#define AVX512_INLINE __attribute__((target("avx2,fma,avx512f"), always_inline)) static inline
+#include <stddef.h>
 
 /* Lanes [0, count) set (count clamped to 0 … 16). */
 AVX512_INLINE __mmask16 cfn_lanes16(int count) {
