@@ -2,6 +2,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -15,19 +16,29 @@
    than the gaps between the jobs of one pass, far shorter than the gaps between passes. */
 #define SPIN_POLLS 20000
 
+/* A job is over when its tasks are done, not when every helper has looked at it: a helper that
+   the OS (or the hypervisor) has descheduled holds up only a task it took, and the caller runs
+   the rest. So one word describes the job for claiming tasks (its number, its task count and its
+   next unclaimed task), and a helper claims a task by a compare-and-swap of that word, which
+   fails once the job it saw is over. Only after a claim does it read the job's function and
+   argument: the claim proves the job open, and they are rewritten only after all its tasks are
+   done. */
+#define FIELD_BITS 24
+#define FIELD_MASK ((UINT64_C(1) << FIELD_BITS) - 1)
+#define MAX_TASKS_PER_JOB ((int)FIELD_MASK)
+
 struct cfn_pool {
     int workers;
     pthread_t *threads;
     pthread_mutex_t mutex;
     pthread_cond_t wake;
-    atomic_uint generation; /* bumped for every job (and for shutdown) */
-    atomic_int sleepers;    /* helpers waiting on `wake` */
-    atomic_int next_task;
-    atomic_int busy;        /* helpers not yet finished with the current job */
+    atomic_uint generation;  /* bumped for every job (and for shutdown): wakes the helpers */
+    atomic_int sleepers;     /* helpers waiting on `wake` */
+    _Atomic uint64_t claim;  /* job number << 48 | task count << 24 | next unclaimed task */
+    atomic_int done;         /* tasks of the current job finished */
     atomic_int stop;
-    cfn_task_fn fn;         /* the current job, published by `generation` */
-    void *arg;
-    int count;
+    _Atomic(cfn_task_fn) fn; /* the current job's, valid while a task of it is claimed */
+    _Atomic(void *) arg;
 };
 
 typedef struct helper_start {
@@ -35,9 +46,22 @@ typedef struct helper_start {
     int worker;
 } helper_start;
 
+/* Claims and runs tasks of the current job until none is left. */
 static void take_tasks(cfn_pool *pool, int worker) {
-    for (int t; (t = atomic_fetch_add_explicit(&pool->next_task, 1, memory_order_relaxed)) < pool->count;)
-        pool->fn(pool->arg, t, worker);
+    uint64_t word = atomic_load_explicit(&pool->claim, memory_order_acquire);
+    for (;;) {
+        const uint64_t task = word & FIELD_MASK, count = word >> FIELD_BITS & FIELD_MASK;
+        if (task >= count) return;
+        /* Acquire on success: the claimed word belongs to the release sequence of the job's
+           publication, so fn and arg below are that job's. On failure `word` is reloaded. */
+        if (!atomic_compare_exchange_weak_explicit(&pool->claim, &word, word + 1,
+                                                   memory_order_acquire, memory_order_acquire))
+            continue;
+        const cfn_task_fn fn = atomic_load_explicit(&pool->fn, memory_order_relaxed);
+        fn(atomic_load_explicit(&pool->arg, memory_order_relaxed), (int)task, worker);
+        atomic_fetch_add_explicit(&pool->done, 1, memory_order_release);
+        word = atomic_load_explicit(&pool->claim, memory_order_acquire);
+    }
 }
 
 static unsigned wait_for_job(cfn_pool *pool, unsigned seen) {
@@ -66,7 +90,6 @@ static void *helper_main(void *p) {
         seen = wait_for_job(pool, seen);
         if (atomic_load_explicit(&pool->stop, memory_order_acquire)) break;
         take_tasks(pool, start.worker);
-        atomic_fetch_sub_explicit(&pool->busy, 1, memory_order_release);
     }
     return NULL;
 }
@@ -132,18 +155,40 @@ void cfn_pool_destroy(cfn_pool *pool) {
 
 int cfn_pool_workers(const cfn_pool *pool) { return pool ? pool->workers : 1; }
 
+/* Tasks [first, first + count) of a job too large for one claim word. */
+typedef struct task_range {
+    cfn_task_fn fn;
+    void *arg;
+    int first;
+} task_range;
+
+static void range_task(void *arg, int task, int worker) {
+    const task_range *r = arg;
+    r->fn(r->arg, r->first + task, worker);
+}
+
 void cfn_pool_run(cfn_pool *pool, int count, cfn_task_fn fn, void *arg) {
     if (count <= 0) return;
     if (!pool || count == 1) {
         for (int t = 0; t < count; ++t) fn(arg, t, 0);
         return;
     }
-    pool->fn = fn;
-    pool->arg = arg;
-    pool->count = count;
-    atomic_store_explicit(&pool->next_task, 0, memory_order_relaxed);
-    atomic_store_explicit(&pool->busy, pool->workers - 1, memory_order_relaxed);
-    wake_helpers(pool); /* the sequentially consistent bump publishes the job */
+    if (count > MAX_TASKS_PER_JOB) {
+        for (int first = 0; first < count; first += MAX_TASKS_PER_JOB) {
+            task_range r = {fn, arg, first};
+            cfn_pool_run(pool, count - first < MAX_TASKS_PER_JOB ? count - first : MAX_TASKS_PER_JOB,
+                         range_task, &r);
+        }
+        return;
+    }
+    /* The previous job's tasks are all done: no helper is using fn or arg. */
+    atomic_store_explicit(&pool->fn, fn, memory_order_relaxed);
+    atomic_store_explicit(&pool->arg, arg, memory_order_relaxed);
+    atomic_store_explicit(&pool->done, 0, memory_order_relaxed);
+    const uint64_t job = (atomic_load_explicit(&pool->claim, memory_order_relaxed) >> (2 * FIELD_BITS)) + 1;
+    atomic_store_explicit(&pool->claim, job << (2 * FIELD_BITS) | (uint64_t)count << FIELD_BITS,
+                          memory_order_release); /* publishes the job */
+    wake_helpers(pool);
     take_tasks(pool, 0);
-    while (atomic_load_explicit(&pool->busy, memory_order_acquire) > 0) CPU_RELAX();
+    while (atomic_load_explicit(&pool->done, memory_order_acquire) < count) CPU_RELAX();
 }

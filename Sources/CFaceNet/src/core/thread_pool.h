@@ -4,7 +4,9 @@
  * The caller's thread is worker 0 and takes tasks too; the helpers spin for a short while
  * after each job (a pass issues hundreds of jobs microseconds apart, and waking a sleeping
  * thread costs more than most of them) and then sleep on a condition variable, so an idle pool
- * costs nothing. Jobs are tasks 0 … count − 1 handed out through an atomic counter.
+ * costs nothing. Jobs are tasks 0 … count − 1 claimed from one atomic word per job, and a job
+ * is over when its tasks are done: a helper that has not shown up (descheduled) does not hold
+ * it up.
  */
 #ifndef CFN_CORE_THREAD_POOL_H
 #define CFN_CORE_THREAD_POOL_H
