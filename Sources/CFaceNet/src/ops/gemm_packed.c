@@ -172,16 +172,18 @@ AVX2 static void rank_updates_6x16(long k, const float *panel, const float *stri
           "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc", "memory");
 }
 
-/* The epilogue of one 6-row tile of `cols` ≤ 16 columns (leading dimension ldt) into C. */
-AVX2 static void store_tile_avx2(const float *tile, int ldt, float *c, int ldc, int rows, int cols,
-                                 int row0, const cfn_gemm_epilogue *e) {
+/* One 6 × 16 tile and its epilogue. */
+AVX2 static void tile_avx2(int k, const float *a, const float *b, float *c, int ldc, int rows,
+                           int cols, int row0, const cfn_gemm_epilogue *e) {
+    float tile[MR][NR] __attribute__((aligned(32)));
+    rank_updates_6x16(k, a, b, &tile[0][0]);
     if (rows < MR || cols < NR) {
-        epilogue_scalar(tile, ldt, rows, cols, c, ldc, row0, e);
+        epilogue_scalar(&tile[0][0], NR, rows, cols, c, ldc, row0, e);
         return;
     }
     for (int r = 0; r < MR; ++r) {
         float *out = c + (size_t)r * ldc;
-        __m256 v0 = _mm256_loadu_ps(tile + (size_t)r * ldt), v1 = _mm256_loadu_ps(tile + (size_t)r * ldt + 8);
+        __m256 v0 = _mm256_load_ps(tile[r]), v1 = _mm256_load_ps(tile[r] + 8);
         if (e->kind != CFN_GEMM_STORE) {
             const __m256 bias = _mm256_set1_ps(e->bias ? e->bias[row0 + r] : 0.0f);
             v0 = _mm256_add_ps(v0, bias);
@@ -197,24 +199,15 @@ AVX2 static void store_tile_avx2(const float *tile, int ldt, float *c, int ldc, 
     }
 }
 
-/* One 6 × 16 tile and its epilogue. */
-AVX2 static void tile_avx2(int k, const float *a, const float *b, float *c, int ldc, int rows,
-                           int cols, int row0, const cfn_gemm_epilogue *e) {
-    float tile[MR][NR] __attribute__((aligned(32)));
-    rank_updates_6x16(k, a, b, &tile[0][0]);
-    store_tile_avx2(&tile[0][0], NR, c, ldc, rows, cols, row0, e);
-}
-
 /* AVX-512 (where the core has it: twice the multiply-adds per instruction, and on cores with
    512-bit pipes twice per cycle: 240 against 120 GFLOPS per core of FMAs alone on this machine's
-   Zen 5). In assembly like the AVX2 kernel; the functions carry the AVX2 target only because
-   their C epilogues use nothing wider. Each output is the same chain of FMAs over p = 0 … k − 1 as in
-   the AVX2 kernel, so both give the same bits.
+   Zen 5). In assembly like the AVX2 kernel. Each output is the same chain of FMAs over
+   p = 0 … k − 1 as in the AVX2 kernel, so both give the same bits.
 
    acc (6 × 32, row-major) = Σ_p panel[p][r] · (strip0[p] ‖ strip1[p]): two adjacent strips
    (strip1 = strip0 + 16k floats) in 12 zmm accumulators, 6 broadcasts and 2 loads per 12 FMAs. */
-AVX2 static void rank_updates_6x32_avx512(long k, const float *panel, const float *strip,
-                                          float *acc) {
+AVX512 static void rank_updates_6x32_avx512(long k, const float *panel, const float *strip,
+                                            float *acc) {
     const long strip_bytes = k * NR * (long)sizeof(float);
     __asm__ volatile(
         "vpxord %%zmm4, %%zmm4, %%zmm4\n\t"
@@ -279,8 +272,8 @@ AVX2 static void rank_updates_6x32_avx512(long k, const float *panel, const floa
 
 /* acc (6 × 16, rows 32 floats apart, as the 6 × 32 tile's left half) = Σ_p panel[p][r] · strip[p]:
    the last strip of an odd count, in 6 zmm accumulators with the broadcasts folded into the FMAs. */
-AVX2 static void rank_updates_6x16_avx512(long k, const float *panel, const float *strip,
-                                          float *acc) {
+AVX512 static void rank_updates_6x16_avx512(long k, const float *panel, const float *strip,
+                                            float *acc) {
     __asm__ volatile(
         "vpxord %%zmm4, %%zmm4, %%zmm4\n\t"
         "vpxord %%zmm5, %%zmm5, %%zmm5\n\t"
@@ -346,8 +339,8 @@ AVX512 static void store_rows_avx512(const float *tile, int ldt, float *c, int l
    (panel1 = panel0 + 6k floats) against one strip, for products of at most 16 columns (batch 1's
    3 × 3 maps, the last linear layer), where one panel's 6 chains of FMAs would wait on their
    own latency: 12 chains keep both FMA pipes busy. */
-AVX2 static void rank_updates_12x16_avx512(long k, const float *panel, const float *strip,
-                                           float *acc) {
+AVX512 static void rank_updates_12x16_avx512(long k, const float *panel, const float *strip,
+                                             float *acc) {
     const long panel_bytes = k * MR * (long)sizeof(float);
     __asm__ volatile(
         "vpxord %%zmm4, %%zmm4, %%zmm4\n\t"
@@ -406,9 +399,9 @@ AVX2 static void rank_updates_12x16_avx512(long k, const float *panel, const flo
 
 /* Panels [p0, p1) of a task whose block is one strip (≤ 16 columns): pairs of panels as 12 × 16
    tiles, an odd last one as 6 × 16. */
-AVX2 static void narrow_tiles_avx512(int k, const float *a, int m, int p0, int p1,
-                                     const float *strip, float *c, int ldc, int cols,
-                                     const cfn_gemm_epilogue *e) {
+AVX512 static void narrow_tiles_avx512(int k, const float *a, int m, int p0, int p1,
+                                       const float *strip, float *c, int ldc, int cols,
+                                       const cfn_gemm_epilogue *e) {
     float tile[2 * MR][NR] __attribute__((aligned(64)));
     int p = p0;
     for (; p + 1 < p1; p += 2) {
@@ -426,9 +419,9 @@ AVX2 static void narrow_tiles_avx512(int k, const float *a, int m, int p0, int p
 
 /* The tiles of one panel across a task's strips: pairs of strips as 6 × 32, an odd last one as
    6 × 16, each with its epilogue. */
-AVX2 static void panel_tiles_avx512(int k, const float *panel, const float *strips, float *c,
-                                    int ldc, int rows, int cols, int row0,
-                                    const cfn_gemm_epilogue *e) {
+AVX512 static void panel_tiles_avx512(int k, const float *panel, const float *strips, float *c,
+                                      int ldc, int rows, int cols, int row0,
+                                      const cfn_gemm_epilogue *e) {
     float tile[MR][2 * NR] __attribute__((aligned(64)));
     int s = 0;
     for (; (s + 1) * NR < cols; s += 2) {
