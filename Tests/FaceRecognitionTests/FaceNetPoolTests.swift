@@ -3,12 +3,14 @@ import Testing
 
 /// FaceNet's MaxPool2d(3, stride 2) (Mixed_6a, Mixed_7a and after conv2d_2b: floor mode, every
 /// window inside the plane), which runs 16 output columns at a time with AVX-512 where the CPU
-/// has it. Checked against the definition, NaN propagation included, on the network's map sizes
-/// and on widths that end a 16-column group anywhere.
+/// has it and the plain loop on AVX2-capped contexts. Both checked against the definition, NaN
+/// propagation included, on the network's map sizes and on widths that end a 16-column group
+/// anywhere.
 @Suite("FaceNet max-pool")
 struct FaceNetPoolTests {
-    @Test("3×3 stride-2 max-pool matches its definition", arguments: [(77, 77), (17, 17), (8, 8), (3, 35), (38, 67), (9, 3)])
-    func pool(size: (Int, Int)) {
+    @Test("3×3 stride-2 max-pool matches its definition", arguments: [(77, 77), (17, 17), (8, 8), (3, 35), (38, 67), (9, 3)],
+          [CFN_KERNELS_BEST, CFN_KERNELS_AVX2])
+    func pool(size: (Int, Int), kernels: cfn_kernel_set) throws {
         let (h, w) = size, planes = 3
         var state: UInt64 = UInt64(h * 1000 + w)
         let input: [Float] = (0..<planes * h * w).map { i in
@@ -19,7 +21,7 @@ struct FaceNetPoolTests {
         }
         let oh = (h - 3) / 2 + 1, ow = (w - 3) / 2 + 1
         var out = [Float](repeating: 42, count: planes * oh * ow + 1) // one past: must stay 42
-        cfn_maxpool2d(input, Int32(planes), Int32(h), Int32(w), 3, 2, 0, 0, &out)
+        try #require(cfn_maxpool3x3_s2_check(input, Int32(planes), Int32(h), Int32(w), Int32(kernels.rawValue), &out) == 0)
         var wrong = 0
         for p in 0..<planes {
             for oy in 0..<oh {
@@ -36,7 +38,7 @@ struct FaceNetPoolTests {
                 }
             }
         }
-        #expect(wrong == 0, "\(h)×\(w): \(wrong) outputs differ from the definition")
+        #expect(wrong == 0, "\(h)×\(w), kernels \(kernels.rawValue): \(wrong) outputs differ from the definition")
         #expect(out[planes * oh * ow] == 42, "wrote past the output")
     }
 }

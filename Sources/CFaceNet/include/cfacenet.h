@@ -147,6 +147,14 @@ int cfn_gemm_check(int m, int n, int k, int count, const float *a, const float *
                    float *c, int ldc, int epilogue, const float *bias, float scale, int relu,
                    int threads, int kernels);
 
+/*
+ * Testing: FaceNet's MaxPool2d(3, stride 2) (floor mode, no padding) of `planes` h × w planes
+ * (h, w ≥ 3) into planes × ((h − 3) / 2 + 1) × ((w − 3) / 2 + 1), on the kernels a context with
+ * this cfn_kernel_set runs: AVX-512 for CFN_KERNELS_BEST on a CPU that has it, the plain loop
+ * otherwise. Returns 0, or −1 for bad arguments.
+ */
+int cfn_maxpool3x3_s2_check(const float *in, int planes, int h, int w, int kernels, float *out);
+
 #ifdef __cplusplus
 }
 #endif

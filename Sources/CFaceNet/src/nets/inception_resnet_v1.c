@@ -403,6 +403,7 @@ typedef struct pool_job {
     const float *in;
     float *out;
     int planes, h, w, tasks;
+    int avx512; /* the engine runs AVX-512 kernels: the pool does too */
 } pool_job;
 
 static void pool_task(void *arg, int task, int worker) {
@@ -410,12 +411,13 @@ static void pool_task(void *arg, int task, int worker) {
     const pool_job *j = arg;
     const int p0 = task * j->planes / j->tasks, p1 = (task + 1) * j->planes / j->tasks;
     const int out_h = cfn_pool_out_extent(j->h, 3, 2, 0, 0), out_w = cfn_pool_out_extent(j->w, 3, 2, 0, 0);
-    cfn_maxpool2d(j->in + (size_t)p0 * j->h * j->w, p1 - p0, j->h, j->w, 3, 2, 0, 0,
-                  j->out + (size_t)p0 * out_h * out_w);
+    cfn_maxpool3x3_s2(j->in + (size_t)p0 * j->h * j->w, p1 - p0, j->h, j->w, j->avx512,
+                      j->out + (size_t)p0 * out_h * out_w);
 }
 
 static void maxpool3x3_s2(const workspace *ws, const float *in, int planes, int h, int w, float *out) {
-    pool_job job = {in, out, planes, h, w, cfn_pool_task_count(ws->engine.pool, planes)};
+    pool_job job = {in, out, planes, h, w, cfn_pool_task_count(ws->engine.pool, planes),
+                    ws->engine.kernels == CFN_GEMM_KERNELS_AVX512};
     cfn_pool_run(ws->engine.pool, job.tasks, pool_task, &job);
 }
 

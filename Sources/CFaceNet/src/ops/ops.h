@@ -254,6 +254,10 @@ int cfn_cpu_has_avx2_fma(void);
 /* 1 when the CPU has AVX-512F and the OS saves the ZMM and mask registers. */
 int cfn_cpu_has_avx512f(void);
 
+/* FaceNet's MaxPool2d(3, stride 2) (floor mode, no padding) of `planes` h × w planes: 16 output
+   columns at a time when `avx512` (the engine runs AVX-512 kernels), cfn_maxpool2d otherwise. */
+void cfn_maxpool3x3_s2(const float *in, int planes, int h, int w, int avx512, float *out);
+
 /* Softmax across the `rows` channels of each column (nn.Softmax(dim=1) on CNHW), in place. */
 void cfn_softmax_rows(float *x, int rows, int cols, int ld);
 

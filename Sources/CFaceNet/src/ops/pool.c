@@ -1,3 +1,4 @@
+#include "gemm_packed.h"
 #include "ops.h"
 
 #include <float.h>
@@ -65,12 +66,6 @@ void cfn_maxpool2d(const float *in, int planes, int h, int w, int kernel, int st
     if (pad == 0 && (out_h - 1) * stride + kernel <= h && (out_w - 1) * stride + kernel <= w) {
         /* Every window inside the input (FaceNet's pools): whole output rows at a time, the
            window's elements visited in the same order as below, so the same results. */
-#if defined(__x86_64__) || defined(__i386__)
-        if (kernel == 3 && stride == 2 && cfn_cpu_has_avx512f()) {
-            maxpool3x3_s2_avx512(in, planes, h, w, out_h, out_w, out);
-            return;
-        }
-#endif
         for (int p = 0; p < planes; ++p) {
             const float *src = in + (size_t)p * h * w;
             float *dst = out + (size_t)p * out_h * out_w;
@@ -108,6 +103,26 @@ void cfn_maxpool2d(const float *in, int planes, int h, int w, int kernel, int st
             }
         }
     }
+}
+
+void cfn_maxpool3x3_s2(const float *in, int planes, int h, int w, int avx512, float *out) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (avx512 && h >= 3 && w >= 3) {
+        maxpool3x3_s2_avx512(in, planes, h, w, cfn_pool_out_extent(h, 3, 2, 0, 0),
+                             cfn_pool_out_extent(w, 3, 2, 0, 0), out);
+        return;
+    }
+#else
+    (void)avx512;
+#endif
+    cfn_maxpool2d(in, planes, h, w, 3, 2, 0, 0, out);
+}
+
+int cfn_maxpool3x3_s2_check(const float *in, int planes, int h, int w, int kernels, float *out) {
+    if (!in || !out || planes < 1 || h < 3 || w < 3) return -1;
+    cfn_maxpool3x3_s2(in, planes, h, w,
+                      cfn_gemm_kernels_for((cfn_kernel_set)kernels) == CFN_GEMM_KERNELS_AVX512, out);
+    return 0;
 }
 
 void cfn_global_avgpool(const float *in, int planes, int plane_size, float *out) {
