@@ -1,7 +1,7 @@
 import CFaceNet
 import Testing
 
-/// FaceNet's own matrix product (gemm_packed.c): weights packed in 6-row panels, activations
+/// FaceNet's own matrix product (gemm_packed.c): weights packed in 6- or 16-row panels, activations
 /// packed per task in 16-column strips, the work cut into tasks over column blocks and row
 /// ranges and spread over a pool. Checked against the product's definition in double on shapes
 /// that reach every edge: partial panels and strips, several column blocks (shallow products
@@ -24,6 +24,8 @@ struct FaceNetGEMMTests {
         Shape(m: 50, n: 9, k: 2500, count: 1, ldbExtra: 0, ldcExtra: 0),    // deep, narrow (Block8 at batch 1)
         Shape(m: 24, n: 16, k: 300, count: 1, ldbExtra: 0, ldcExtra: 4),    // narrow, panels in pairs only
         Shape(m: 18, n: 48, k: 64, count: 2, ldbExtra: 1, ldcExtra: 0),     // strip pairs and a whole last strip
+        Shape(m: 70, n: 14, k: 100, count: 2, ldbExtra: 2, ldcExtra: 3),    // 16-row panels: pairs, a partial one
+        Shape(m: 33, n: 15, k: 20, count: 1, ldbExtra: 0, ldcExtra: 1),     // 16-row panels one at a time
     ]
 
     /// The kernel sets a product runs on (cfn_kernel_set): the machine's best (AVX-512 where
@@ -43,7 +45,7 @@ struct FaceNetGEMMTests {
     }
 
     /// Runs the engine; returns C (NaN-filled padding columns included) and the definition's C.
-    static func run(_ s: Shape, _ epilogue: Epilogue, threads: Int, kernels: Kernels) throws -> (c: [Float], expected: [Double]) {
+    static func run(_ s: Shape, _ epilogue: Epilogue, threads: Int, kernels: Kernels, panelRows: Int) throws -> (c: [Float], expected: [Double]) {
         let ldb = s.n + s.ldbExtra, ldc = s.n + s.ldcExtra
         let a = values(s.count * s.m * s.k, seed: UInt64(s.m * 7 + s.k))
         let b = values(s.count * s.k * ldb, seed: UInt64(s.n * 3 + 1))
@@ -73,7 +75,7 @@ struct FaceNetGEMMTests {
         }
         let status = cfn_gemm_check(Int32(s.m), Int32(s.n), Int32(s.k), Int32(s.count), a, b, Int32(ldb), &c,
                                     Int32(ldc), epilogue.rawValue, bias, scale, relu ? 1 : 0, Int32(threads),
-                                    kernels.rawValue)
+                                    kernels.rawValue, Int32(panelRows))
         try #require(status == 0)
         return (c, expected)
     }
@@ -82,7 +84,8 @@ struct FaceNetGEMMTests {
     func product(shape: Shape, epilogue: Epilogue) throws {
         let runs: [(Int, Kernels)] = [(1, .best), (2, .best), (3, .best), (1, .avx2), (3, .avx2), (1, .portable), (3, .portable)]
         for (threads, kernels) in runs {
-            let (c, expected) = try Self.run(shape, epilogue, threads: threads, kernels: kernels)
+          for panelRows in [6, 16] {
+            let (c, expected) = try Self.run(shape, epilogue, threads: threads, kernels: kernels, panelRows: panelRows)
             // Float sums of k products of values in [−1, 1): error grows with k.
             let tolerance = 1e-6 * Double(shape.k) + 1e-6
             var worst = 0.0, wrongPadding = 0
@@ -93,8 +96,9 @@ struct FaceNetGEMMTests {
                     worst = max(worst, value.isNaN ? .infinity : abs(Double(value) - reference))
                 }
             }
-            #expect(worst <= tolerance, "\(threads) workers, \(kernels) kernels: worst |Δ| \(worst)")
-            #expect(wrongPadding == 0, "\(threads) workers, \(kernels) kernels: wrote past n columns")
+            #expect(worst <= tolerance, "\(threads) workers, \(kernels) kernels, \(panelRows)-row panels: worst |Δ| \(worst)")
+            #expect(wrongPadding == 0, "\(threads) workers, \(kernels) kernels, \(panelRows)-row panels: wrote past n columns")
+          }
         }
     }
 
@@ -102,10 +106,11 @@ struct FaceNetGEMMTests {
     func badArguments() {
         var c = [Float](repeating: 0, count: 4)
         let a: [Float] = [1, 2, 3, 4], b: [Float] = [1, 2, 3, 4]
-        #expect(cfn_gemm_check(2, 2, 2, 1, a, b, 1, &c, 2, 0, nil, 1, 0, 1, 0) == -1) // ldb < n
-        #expect(cfn_gemm_check(2, 2, 2, 1, a, b, 2, &c, 2, 3, nil, 1, 0, 1, 0) == -1) // no epilogue 3
-        #expect(cfn_gemm_check(2, 2, 2, 1, a, b, 2, &c, 2, 0, nil, 1, 0, 0, 0) == -1) // no workers
-        #expect(cfn_gemm_check(2, 2, 2, 1, a, b, 2, &c, 2, 0, nil, 1, 0, 1, 0) == 0)
+        #expect(cfn_gemm_check(2, 2, 2, 1, a, b, 1, &c, 2, 0, nil, 1, 0, 1, 0, 6) == -1) // ldb < n
+        #expect(cfn_gemm_check(2, 2, 2, 1, a, b, 2, &c, 2, 3, nil, 1, 0, 1, 0, 6) == -1) // no epilogue 3
+        #expect(cfn_gemm_check(2, 2, 2, 1, a, b, 2, &c, 2, 0, nil, 1, 0, 0, 0, 6) == -1) // no workers
+        #expect(cfn_gemm_check(2, 2, 2, 1, a, b, 2, &c, 2, 0, nil, 1, 0, 1, 0, 8) == -1) // no 8-row panels
+        #expect(cfn_gemm_check(2, 2, 2, 1, a, b, 2, &c, 2, 0, nil, 1, 0, 1, 0, 16) == 0)
         #expect(c == [7, 10, 15, 22])
     }
 }

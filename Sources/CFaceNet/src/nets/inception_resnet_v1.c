@@ -70,7 +70,12 @@ typedef struct builder {
     size_t used;     /* floats handed out (or counted) */
     float *staging;  /* one layer's unpacked weights while it is folded (NULL while counting) */
     size_t staging_floats; /* the largest layer's (counted in the first pass) */
+    int weight_rows;       /* panel rows of the layers being built (0: CFN_GEMM_MR) */
 } builder;
+
+static int panel_rows_of(const cfn_conv2d *conv) {
+    return conv->weight_rows ? conv->weight_rows : CFN_GEMM_MR;
+}
 
 static float *builder_take(builder *b, size_t count) {
     float *p = b->storage ? b->storage + b->used : NULL;
@@ -90,7 +95,8 @@ static void conv_init(builder *b, cfn_conv2d *conv, int cin, int cout, int kh, i
     conv->pad_h = ph;
     conv->pad_w = pw;
     const int depth = cfn_conv2d_depth(conv);
-    conv->weight = builder_take(b, cfn_gemm_packed_floats(cout, depth));
+    conv->weight_rows = b->weight_rows;
+    conv->weight = builder_take(b, cfn_gemm_packed_floats_rows(cout, depth, panel_rows_of(conv)));
     conv->bias = builder_take(b, (size_t)cout);
     /* The 3×3 stride-1 layers also keep their filters in Winograd form (16/9 of their weights,
        ~9 MB in all); the plain ones stay for CPUs without AVX2 and portable contexts. */
@@ -104,7 +110,8 @@ static void conv_init(builder *b, cfn_conv2d *conv, int cin, int cout, int kh, i
 static void conv_seal(builder *b, cfn_conv2d *conv) {
     if (!b->storage) return;
     const int depth = cfn_conv2d_depth(conv);
-    cfn_gemm_pack_a(b->staging, conv->out_channels, depth, depth, (float *)conv->weight);
+    cfn_gemm_pack_a_rows(b->staging, conv->out_channels, depth, depth, panel_rows_of(conv),
+                         (float *)conv->weight);
     if (conv->winograd) cfn_conv2d_winograd_pack(conv, b->staging, (float *)conv->winograd);
 }
 
@@ -215,6 +222,7 @@ static cfn_status build_last(builder *b, cfn_conv2d *last) {
 
 static cfn_status build(builder *b, cfn_facenet *m) {
     char p[64];
+    b->weight_rows = 0;
     TRY(basic(b, &m->conv1a, "conv2d_1a", 3, 32, 3, 3, 2, 0, 0));
     TRY(basic(b, &m->conv2a, "conv2d_2a", 32, 32, 3, 3, 1, 0, 0));
     TRY(basic(b, &m->conv2b, "conv2d_2b", 32, 64, 3, 3, 1, 1, 1));
@@ -240,9 +248,14 @@ static cfn_status build(builder *b, cfn_facenet *m) {
     TRY(load_basic_rows(b, &m7->stem, 256, "mixed_7a.branch1.0", 256));
     TRY(load_basic_rows(b, &m7->stem, 512, "mixed_7a.branch2.0", 256));
     conv_seal(b, &m7->stem);
+    /* From here on, at 160×160, batch 1 multiplies the weights by 9 columns (1 for the last
+       layer): 16-row panels (gemm_packed.h), all but the Winograd layer. */
+    b->weight_rows = CFN_GEMM_MR_WIDE;
     TRY(basic(b, &m7->b0_s2, "mixed_7a.branch0.1", 256, 384, 3, 3, 2, 0, 0));
     TRY(basic(b, &m7->b1_s2, "mixed_7a.branch1.1", 256, 256, 3, 3, 2, 0, 0));
+    b->weight_rows = 0;
     TRY(basic(b, &m7->b2_3x3, "mixed_7a.branch2.1", 256, 256, 3, 3, 1, 1, 1));
+    b->weight_rows = CFN_GEMM_MR_WIDE;
     TRY(basic(b, &m7->b2_s2, "mixed_7a.branch2.2", 256, 256, 3, 3, 2, 0, 0));
     for (int i = 0; i < BLOCK8_COUNT; ++i) {
         snprintf(p, sizeof p, "repeat_3.%d", i);
@@ -426,7 +439,8 @@ static void residual(const workspace *ws, const residual_block *blk, const float
                      int columns) {
     const cfn_gemm_job job = {blk->up.out_channels, columns, blk->up.in_channels, 1,
                               blk->up.weight, 0, cat, columns, 0, x, columns, 0,
-                              {CFN_GEMM_RESIDUAL, blk->up.bias, blk->scale, blk->relu}};
+                              {CFN_GEMM_RESIDUAL, blk->up.bias, blk->scale, blk->relu},
+                              NULL, NULL, blk->up.weight_rows};
     cfn_gemm_run(&ws->engine, &job);
 }
 

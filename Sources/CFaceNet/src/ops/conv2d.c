@@ -196,6 +196,7 @@ void cfn_conv2d_forward(const cfn_conv2d *conv, const float *in, int n, int h, i
     const cfn_gemm_job job = {conv->out_channels, columns, cfn_conv2d_depth(conv), 1,
                               conv->weight, 0, in, columns, 0, out, columns, 0,
                               {CFN_GEMM_BIAS_ACT, conv->bias, 1.0f, act == CFN_ACTIVATION_RELU},
-                              pointwise ? NULL : unfold_strips, pointwise ? NULL : &unfold};
+                              pointwise ? NULL : unfold_strips, pointwise ? NULL : &unfold,
+                              conv->weight_rows};
     cfn_gemm_run(engine, &job);
 }

@@ -26,18 +26,28 @@ cfn_gemm_kernels cfn_gemm_kernels_for(cfn_kernel_set requested) {
     return CFN_GEMM_KERNELS_AVX512;
 }
 
+size_t cfn_gemm_packed_floats_rows(int m, int k, int rows) {
+    return (size_t)((m + rows - 1) / rows) * rows * (size_t)k + (rows == MR ? 0 : MR);
+}
+
 size_t cfn_gemm_packed_floats(int m, int k) {
-    return (size_t)((m + MR - 1) / MR) * MR * (size_t)k;
+    return cfn_gemm_packed_floats_rows(m, k, MR);
+}
+
+void cfn_gemm_pack_a_rows(const float *a, int m, int k, int lda, int rows, float *packed) {
+    const int panels = (m + rows - 1) / rows;
+    for (int p = 0; p < panels; ++p) {
+        float *panel = packed + (size_t)p * rows * k;
+        for (int r = 0; r < rows; ++r) {
+            const int row = p * rows + r;
+            for (int j = 0; j < k; ++j) panel[(size_t)j * rows + r] = row < m ? a[(size_t)row * lda + j] : 0.0f;
+        }
+    }
+    if (rows != MR) memset(packed + (size_t)panels * rows * k, 0, sizeof(float) * MR);
 }
 
 void cfn_gemm_pack_a(const float *a, int m, int k, int lda, float *packed) {
-    for (int p = 0; p < (m + MR - 1) / MR; ++p) {
-        float *panel = packed + (size_t)p * MR * k;
-        for (int r = 0; r < MR; ++r) {
-            const int row = p * MR + r;
-            for (int j = 0; j < k; ++j) panel[(size_t)j * MR + r] = row < m ? a[(size_t)row * lda + j] : 0.0f;
-        }
-    }
+    cfn_gemm_pack_a_rows(a, m, k, lda, MR, packed);
 }
 
 static int block_columns(int k) {
@@ -45,9 +55,10 @@ static int block_columns(int k) {
     return nc < NR ? NR : nc > MAX_BLOCK_COLUMNS ? MAX_BLOCK_COLUMNS : nc;
 }
 
-/* Packed strips of one block, then room for 6 rows of its products (the portable kernel's). */
+/* Packed strips of one block, then room for a panel's rows of its products (the portable
+   kernel's). */
 size_t cfn_gemm_scratch_floats(int k) {
-    return (size_t)block_columns(k) * ((size_t)k + MR);
+    return (size_t)block_columns(k) * ((size_t)k + CFN_GEMM_MR_WIDE);
 }
 
 /* Rows of B ahead of the one being copied whose block segment is prefetched: B's rows are far
@@ -111,7 +122,8 @@ AVX2_INLINE __m256 act8(__m256 v, int relu) {
    accumulators. In assembly, not intrinsics, so that it runs at full speed in every build: a
    debug (-O0) build keeps intrinsics' vectors in memory, ~10× slower, and the test suite runs
    on debug builds. */
-AVX2 static void rank_updates_6x16(long k, const float *panel, const float *strip, float *acc) {
+AVX2 static void rank_updates_6x16(long k, const float *panel, long a_step, const float *strip,
+                                   float *acc) {
     __asm__ volatile(
         "vxorps %%ymm4, %%ymm4, %%ymm4\n\t"
         "vxorps %%ymm5, %%ymm5, %%ymm5\n\t"
@@ -148,7 +160,7 @@ AVX2 static void rank_updates_6x16(long k, const float *panel, const float *stri
         "vbroadcastss 20(%[a]), %%ymm3\n\t"
         "vfmadd231ps %%ymm0, %%ymm3, %%ymm14\n\t"
         "vfmadd231ps %%ymm1, %%ymm3, %%ymm15\n\t"
-        "add $24, %[a]\n\t"
+        "add %[as], %[a]\n\t"
         "add $64, %[b]\n\t"
         "dec %[k]\n\t"
         "jnz 1b\n\t"
@@ -167,16 +179,16 @@ AVX2 static void rank_updates_6x16(long k, const float *panel, const float *stri
         "vmovups %%ymm15, 352(%[c])\n\t"
         "vzeroupper\n\t"
         : [a] "+r"(panel), [b] "+r"(strip), [k] "+r"(k)
-        : [c] "r"(acc)
+        : [c] "r"(acc), [as] "r"(a_step)
         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
           "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc", "memory");
 }
 
-/* One 6 × 16 tile and its epilogue. */
-AVX2 static void tile_avx2(int k, const float *a, const float *b, float *c, int ldc, int rows,
-                           int cols, int row0, const cfn_gemm_epilogue *e) {
+/* One 6 × 16 tile and its epilogue (A's rows a_step bytes apart per k). */
+AVX2 static void tile_avx2(int k, const float *a, long a_step, const float *b, float *c, int ldc,
+                           int rows, int cols, int row0, const cfn_gemm_epilogue *e) {
     float tile[MR][NR] __attribute__((aligned(32)));
-    rank_updates_6x16(k, a, b, &tile[0][0]);
+    rank_updates_6x16(k, a, a_step, b, &tile[0][0]);
     if (rows < MR || cols < NR) {
         epilogue_scalar(&tile[0][0], NR, rows, cols, c, ldc, row0, e);
         return;
@@ -206,8 +218,8 @@ AVX2 static void tile_avx2(int k, const float *a, const float *b, float *c, int 
 
    acc (6 × 32, row-major) = Σ_p panel[p][r] · (strip0[p] ‖ strip1[p]): two adjacent strips
    (strip1 = strip0 + 16k floats) in 12 zmm accumulators, 6 broadcasts and 2 loads per 12 FMAs. */
-AVX512 static void rank_updates_6x32_avx512(long k, const float *panel, const float *strip,
-                                            float *acc) {
+AVX512 static void rank_updates_6x32_avx512(long k, const float *panel, long a_step,
+                                            const float *strip, float *acc) {
     const long strip_bytes = k * NR * (long)sizeof(float);
     __asm__ volatile(
         "vpxord %%zmm4, %%zmm4, %%zmm4\n\t"
@@ -246,7 +258,7 @@ AVX512 static void rank_updates_6x32_avx512(long k, const float *panel, const fl
         "vbroadcastss 20(%[a]), %%zmm3\n\t"
         "vfmadd231ps %%zmm0, %%zmm3, %%zmm14\n\t"
         "vfmadd231ps %%zmm1, %%zmm3, %%zmm15\n\t"
-        "add $24, %[a]\n\t"
+        "add %[as], %[a]\n\t"
         "add $64, %[b]\n\t"
         "dec %[k]\n\t"
         "jnz 1b\n\t"
@@ -265,15 +277,15 @@ AVX512 static void rank_updates_6x32_avx512(long k, const float *panel, const fl
         "vmovups %%zmm15, 704(%[c])\n\t"
         "vzeroupper\n\t"
         : [a] "+r"(panel), [b] "+r"(strip), [k] "+r"(k)
-        : [c] "r"(acc), [sb] "r"(strip_bytes), [ahead] "i"(A_PREFETCH_BYTES)
+        : [c] "r"(acc), [sb] "r"(strip_bytes), [as] "r"(a_step), [ahead] "i"(A_PREFETCH_BYTES)
         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
           "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc", "memory");
 }
 
 /* acc (6 × 16, rows 32 floats apart, as the 6 × 32 tile's left half) = Σ_p panel[p][r] · strip[p]:
    the last strip of an odd count, in 6 zmm accumulators with the broadcasts folded into the FMAs. */
-AVX512 static void rank_updates_6x16_avx512(long k, const float *panel, const float *strip,
-                                            float *acc) {
+AVX512 static void rank_updates_6x16_avx512(long k, const float *panel, long a_step,
+                                            const float *strip, float *acc) {
     __asm__ volatile(
         "vpxord %%zmm4, %%zmm4, %%zmm4\n\t"
         "vpxord %%zmm5, %%zmm5, %%zmm5\n\t"
@@ -292,7 +304,7 @@ AVX512 static void rank_updates_6x16_avx512(long k, const float *panel, const fl
         "vfmadd231ps 12(%[a])%{1to16%}, %%zmm0, %%zmm7\n\t"
         "vfmadd231ps 16(%[a])%{1to16%}, %%zmm0, %%zmm8\n\t"
         "vfmadd231ps 20(%[a])%{1to16%}, %%zmm0, %%zmm9\n\t"
-        "add $24, %[a]\n\t"
+        "add %[as], %[a]\n\t"
         "add $64, %[b]\n\t"
         "dec %[k]\n\t"
         "jnz 1b\n\t"
@@ -305,7 +317,7 @@ AVX512 static void rank_updates_6x16_avx512(long k, const float *panel, const fl
         "vmovups %%zmm9, 640(%[c])\n\t"
         "vzeroupper\n\t"
         : [a] "+r"(panel), [b] "+r"(strip), [k] "+r"(k)
-        : [c] "r"(acc), [ahead] "i"(A_PREFETCH_BYTES)
+        : [c] "r"(acc), [as] "r"(a_step), [ahead] "i"(A_PREFETCH_BYTES)
         : "xmm0", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "cc", "memory");
 }
 
@@ -412,26 +424,137 @@ AVX512 static void narrow_tiles_avx512(int k, const float *a, int m, int p0, int
     if (p < p1) {
         const int row0 = p * MR, rows = m - row0 < MR ? m - row0 : MR;
         float half[MR][2 * NR] __attribute__((aligned(64)));
-        rank_updates_6x16_avx512(k, a + (size_t)p * MR * k, strip, &half[0][0]);
+        rank_updates_6x16_avx512(k, a + (size_t)p * MR * k, MR * sizeof(float), strip, &half[0][0]);
         store_rows_avx512(&half[0][0], 2 * NR, c + (size_t)row0 * ldc, ldc, rows, cols, row0, e);
     }
 }
 
-/* The tiles of one panel across a task's strips: pairs of strips as 6 × 32, an odd last one as
-   6 × 16, each with its epilogue. */
-AVX512 static void panel_tiles_avx512(int k, const float *panel, const float *strips, float *c,
-                                      int ldc, int rows, int cols, int row0,
+/* The tiles of six rows of a panel (a_step bytes apart per k) across a task's strips: pairs of
+   strips as 6 × 32, an odd last one as 6 × 16, each with its epilogue. */
+AVX512 static void panel_tiles_avx512(int k, const float *panel, long a_step, const float *strips,
+                                      float *c, int ldc, int rows, int cols, int row0,
                                       const cfn_gemm_epilogue *e) {
     float tile[MR][2 * NR] __attribute__((aligned(64)));
     int s = 0;
     for (; (s + 1) * NR < cols; s += 2) {
-        rank_updates_6x32_avx512(k, panel, strips + (size_t)s * NR * k, &tile[0][0]);
+        rank_updates_6x32_avx512(k, panel, a_step, strips + (size_t)s * NR * k, &tile[0][0]);
         const int width = cols - s * NR < 2 * NR ? cols - s * NR : 2 * NR;
         store_rows_avx512(&tile[0][0], 2 * NR, c + s * NR, ldc, rows, width, row0, e);
     }
     if (s * NR < cols) {
-        rank_updates_6x16_avx512(k, panel, strips + (size_t)s * NR * k, &tile[0][0]);
+        rank_updates_6x16_avx512(k, panel, a_step, strips + (size_t)s * NR * k, &tile[0][0]);
         store_rows_avx512(&tile[0][0], 2 * NR, c + s * NR, ldc, rows, cols - s * NR, row0, e);
+    }
+}
+
+/* ---- Products of at most 16 columns on 16-row panels ----------------------------------------
+   With one strip of B, the 6-row kernels broadcast a weight per FMA, and on cores that issue two
+   loads a cycle those broadcasts, not the FMAs, set the pace (12 × 16 tiles ran at ~70 % of the
+   FMA peak on a Xeon of the kind); and every lane past the product's columns (7 of 16 at 9) is
+   wasted. Here a 16-row panel gives one vector of weights per k, each of the n columns' values
+   is broadcast, and each lane is a row: n FMAs per vector load, none wasted. Each output is
+   still the chain of FMAs over p = 0 … k − 1 from zero, as in the other kernels. */
+
+/* acc[j][r] (j < N columns, r < 16 · PANELS rows) = Σ_p panel[p][r] · strip[p][j]; panel 1 is
+   `second` floats after panel 0. N and PANELS are constants where it is inlined. */
+AVX512_INLINE void rows16_updates(long k, const float *panel, long second, const float *strip,
+                                  int N, int PANELS, float *acc) {
+    __m512 c0[16], c1[16];
+    for (int j = 0; j < N; ++j) c0[j] = c1[j] = _mm512_setzero_ps();
+    for (long p = 0; p < k; ++p) {
+        _mm_prefetch((const char *)(panel + 16 * p) + A_PREFETCH_BYTES, _MM_HINT_T0);
+        const __m512 a0 = _mm512_loadu_ps(panel + 16 * p);
+        if (PANELS == 2) {
+            _mm_prefetch((const char *)(panel + second + 16 * p) + A_PREFETCH_BYTES, _MM_HINT_T0);
+            const __m512 a1 = _mm512_loadu_ps(panel + second + 16 * p);
+            for (int j = 0; j < N; ++j) {
+                const __m512 b = _mm512_set1_ps(strip[16 * p + j]);
+                c0[j] = _mm512_fmadd_ps(a0, b, c0[j]);
+                c1[j] = _mm512_fmadd_ps(a1, b, c1[j]);
+            }
+        } else {
+            for (int j = 0; j < N; ++j)
+                c0[j] = _mm512_fmadd_ps(a0, _mm512_set1_ps(strip[16 * p + j]), c0[j]);
+        }
+    }
+    for (int j = 0; j < N; ++j) {
+        _mm512_store_ps(acc + 32 * j, c0[j]);
+        if (PANELS == 2) _mm512_store_ps(acc + 32 * j + 16, c1[j]);
+    }
+}
+
+typedef void (*rows16_kernel)(long k, const float *panel, long second, const float *strip,
+                              float *acc);
+
+#define ROWS16_KERNELS(N)                                                                        \
+    AVX512 static void rows16_pair_##N(long k, const float *panel, long second,                 \
+                                       const float *strip, float *acc) {                         \
+        rows16_updates(k, panel, second, strip, N, 2, acc);                                      \
+    }                                                                                            \
+    AVX512 static void rows16_one_##N(long k, const float *panel, long second,                  \
+                                      const float *strip, float *acc) {                          \
+        rows16_updates(k, panel, second, strip, N, 1, acc);                                      \
+    }
+ROWS16_KERNELS(1) ROWS16_KERNELS(2) ROWS16_KERNELS(3) ROWS16_KERNELS(4) ROWS16_KERNELS(5)
+ROWS16_KERNELS(6) ROWS16_KERNELS(7) ROWS16_KERNELS(8) ROWS16_KERNELS(9) ROWS16_KERNELS(10)
+ROWS16_KERNELS(11) ROWS16_KERNELS(12) ROWS16_KERNELS(13) ROWS16_KERNELS(14) ROWS16_KERNELS(15)
+ROWS16_KERNELS(16)
+
+/* By column count; pairs of panels need 2n accumulators, so 15 and 16 columns take one panel at
+   a time. */
+static const rows16_kernel rows16_pair[17] = {
+    NULL, rows16_pair_1, rows16_pair_2, rows16_pair_3, rows16_pair_4, rows16_pair_5,
+    rows16_pair_6, rows16_pair_7, rows16_pair_8, rows16_pair_9, rows16_pair_10, rows16_pair_11,
+    rows16_pair_12, rows16_pair_13, rows16_pair_14, NULL, NULL};
+static const rows16_kernel rows16_one[17] = {
+    NULL, rows16_one_1, rows16_one_2, rows16_one_3, rows16_one_4, rows16_one_5, rows16_one_6,
+    rows16_one_7, rows16_one_8, rows16_one_9, rows16_one_10, rows16_one_11, rows16_one_12,
+    rows16_one_13, rows16_one_14, rows16_one_15, rows16_one_16};
+
+/* The epilogue of acc[j][r] (`rows` ≤ 32 rows, `cols` columns) into C: rows are lanes, so each
+   column is gathered from and scattered to C's rows, with the operations of store_rows_avx512. */
+AVX512 static void store_columns_avx512(const float *acc, float *c, int ldc, int rows, int cols,
+                                        int row0, const cfn_gemm_epilogue *e) {
+    const __m512i lanes = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+    const __m512i offsets = _mm512_mullo_epi32(lanes, _mm512_set1_epi32(ldc));
+    const __m512 zero = _mm512_setzero_ps(), scale = _mm512_set1_ps(e->scale);
+    for (int h = 0; h * 16 < rows; ++h) {
+        const int live = rows - 16 * h < 16 ? rows - 16 * h : 16;
+        const __mmask16 m = (__mmask16)(live == 16 ? 0xffff : (1u << live) - 1);
+        const __m512 bias = e->bias ? _mm512_maskz_loadu_ps(m, e->bias + row0 + 16 * h) : zero;
+        float *base = c + (size_t)16 * h * ldc;
+        for (int j = 0; j < cols; ++j) {
+            __m512 v = _mm512_load_ps(acc + 32 * j + 16 * h);
+            if (e->kind != CFN_GEMM_STORE) v = _mm512_add_ps(v, bias);
+            if (e->kind == CFN_GEMM_RESIDUAL)
+                v = _mm512_add_ps(_mm512_mask_i32gather_ps(zero, m, offsets, base + j, 4),
+                                  _mm512_mul_ps(scale, v));
+            if (e->relu) v = _mm512_maskz_mov_ps(_mm512_cmp_ps_mask(v, zero, _CMP_GT_OQ), v);
+            _mm512_mask_i32scatter_ps(base + j, m, offsets, v, 4);
+        }
+    }
+}
+
+/* Panels [p0, p1) of 16 rows of a task whose block is one strip of `cols` ≤ 16 columns. */
+AVX512 static void rows16_tiles_avx512(int k, const float *a, int m, int p0, int p1,
+                                       const float *strip, float *c, int ldc, int cols,
+                                       const cfn_gemm_epilogue *e) {
+    float acc[NR][2 * CFN_GEMM_MR_WIDE] __attribute__((aligned(64)));
+    const long panel_floats = (long)CFN_GEMM_MR_WIDE * k;
+    int p = p0;
+    if (rows16_pair[cols]) {
+        for (; p + 1 < p1; p += 2) {
+            const int row0 = p * CFN_GEMM_MR_WIDE;
+            const int rows = m - row0 < 2 * CFN_GEMM_MR_WIDE ? m - row0 : 2 * CFN_GEMM_MR_WIDE;
+            rows16_pair[cols](k, a + (size_t)p * panel_floats, panel_floats, strip, &acc[0][0]);
+            store_columns_avx512(&acc[0][0], c + (size_t)row0 * ldc, ldc, rows, cols, row0, e);
+        }
+    }
+    for (; p < p1; ++p) {
+        const int row0 = p * CFN_GEMM_MR_WIDE;
+        const int rows = m - row0 < CFN_GEMM_MR_WIDE ? m - row0 : CFN_GEMM_MR_WIDE;
+        rows16_one[cols](k, a + (size_t)p * panel_floats, 0, strip, &acc[0][0]);
+        store_columns_avx512(&acc[0][0], c + (size_t)row0 * ldc, ldc, rows, cols, row0, e);
     }
 }
 #endif
@@ -450,6 +573,10 @@ typedef struct gemm_run {
 typedef struct gemm_task_span {
     int product, block, col0, cols, p0, p1;
 } gemm_task_span;
+
+static int panel_rows(const cfn_gemm_job *job) {
+    return job->a_rows ? job->a_rows : MR;
+}
 
 static gemm_task_span task_span(const gemm_run *run, int task) {
     const int per_product = run->blocks * run->ranges;
@@ -481,24 +608,36 @@ static void task_avx2(void *arg, int task, int worker) {
     }
     const float *a = job->a + (size_t)t.product * job->a_stride;
     float *c = job->c + (size_t)t.product * job->c_stride + t.col0;
+    const int pr = panel_rows(job);
     if (run->engine->kernels == CFN_GEMM_KERNELS_AVX512 && t.cols <= NR) {
-        narrow_tiles_avx512(job->k, a, job->m, t.p0, t.p1, strips, c, job->ldc, t.cols,
-                            &job->epilogue);
+        if (pr == MR)
+            narrow_tiles_avx512(job->k, a, job->m, t.p0, t.p1, strips, c, job->ldc, t.cols,
+                                &job->epilogue);
+        else
+            rows16_tiles_avx512(job->k, a, job->m, t.p0, t.p1, strips, c, job->ldc, t.cols,
+                                &job->epilogue);
         return;
     }
+    const long a_step = pr * (long)sizeof(float);
+    /* 6-row tiles of each panel: one for the 6-row layout, three (6, 6, 4 rows) for the wide. */
     for (int p = t.p0; p < t.p1; ++p) {
-        const int row0 = p * MR, rows = job->m - row0 < MR ? job->m - row0 : MR;
-        const float *panel = a + (size_t)p * MR * job->k;
-        float *c_rows = c + (size_t)row0 * job->ldc;
-        if (run->engine->kernels == CFN_GEMM_KERNELS_AVX512) {
-            panel_tiles_avx512(job->k, panel, strips, c_rows, job->ldc, rows, t.cols, row0,
-                               &job->epilogue);
-            continue;
-        }
-        for (int s = 0; s * NR < t.cols; ++s) {
-            const int width = t.cols - s * NR < NR ? t.cols - s * NR : NR;
-            tile_avx2(job->k, panel, strips + (size_t)s * NR * job->k, c_rows + s * NR, job->ldc,
-                      rows, width, row0, &job->epilogue);
+        for (int sub = 0; sub < pr; sub += MR) {
+            const int row0 = p * pr + sub;
+            if (row0 >= job->m) break;
+            const int left = job->m - row0 < pr - sub ? job->m - row0 : pr - sub;
+            const int rows = left < MR ? left : MR;
+            const float *panel = a + (size_t)p * pr * job->k + sub;
+            float *c_rows = c + (size_t)row0 * job->ldc;
+            if (run->engine->kernels == CFN_GEMM_KERNELS_AVX512) {
+                panel_tiles_avx512(job->k, panel, a_step, strips, c_rows, job->ldc, rows, t.cols,
+                                   row0, &job->epilogue);
+                continue;
+            }
+            for (int s = 0; s * NR < t.cols; ++s) {
+                const int width = t.cols - s * NR < NR ? t.cols - s * NR : NR;
+                tile_avx2(job->k, panel, a_step, strips + (size_t)s * NR * job->k, c_rows + s * NR,
+                          job->ldc, rows, width, row0, &job->epilogue);
+            }
         }
     }
 }
@@ -515,13 +654,14 @@ static void task_portable(void *arg, int task, int worker) {
     float *products = scratch + (size_t)run->block_columns * job->k;
     const float *a = job->a + (size_t)t.product * job->a_stride;
     float *c = job->c + (size_t)t.product * job->c_stride + t.col0;
+    const int pr = panel_rows(job);
     if (job->produce) {
         job->produce(job->source, job->k, 0, job->k, t.col0, t.cols, scratch);
         for (int p = t.p0; p < t.p1; ++p) {
-            const int row0 = p * MR, rows = job->m - row0 < MR ? job->m - row0 : MR;
+            const int row0 = p * pr, rows = job->m - row0 < pr ? job->m - row0 : pr;
             for (int s = 0; s * NR < t.cols; ++s) {
                 const int width = t.cols - s * NR < NR ? t.cols - s * NR : NR;
-                cfn_gemm_transposed_a(rows, NR, job->k, a + (size_t)p * MR * job->k, MR,
+                cfn_gemm_transposed_a(rows, NR, job->k, a + (size_t)p * pr * job->k, pr,
                                       scratch + (size_t)s * NR * job->k, NR, products, NR);
                 epilogue_scalar(products, NR, rows, width,
                                 c + (size_t)row0 * job->ldc + s * NR, job->ldc, row0,
@@ -532,8 +672,8 @@ static void task_portable(void *arg, int task, int worker) {
     }
     const float *b = job->b + (size_t)t.product * job->b_stride + t.col0;
     for (int p = t.p0; p < t.p1; ++p) {
-        const int row0 = p * MR, rows = job->m - row0 < MR ? job->m - row0 : MR;
-        cfn_gemm_transposed_a(rows, t.cols, job->k, a + (size_t)p * MR * job->k, MR, b, job->ldb,
+        const int row0 = p * pr, rows = job->m - row0 < pr ? job->m - row0 : pr;
+        cfn_gemm_transposed_a(rows, t.cols, job->k, a + (size_t)p * pr * job->k, pr, b, job->ldb,
                               products, t.cols);
         epilogue_scalar(products, t.cols, rows, t.cols, c + (size_t)row0 * job->ldc, job->ldc,
                         row0, &job->epilogue);
@@ -560,7 +700,7 @@ void cfn_gemm_run(const cfn_gemm_engine *engine, const cfn_gemm_job *job) {
     vector = engine->kernels != CFN_GEMM_KERNELS_PORTABLE;
     if (vector) task = task_avx2;
 #endif
-    run.panels = (job->m + MR - 1) / MR;
+    run.panels = (job->m + panel_rows(job) - 1) / panel_rows(job);
     run.block_columns = block_columns(job->k);
     run.blocks = (job->n + run.block_columns - 1) / run.block_columns;
     int workers = cfn_pool_workers(engine->pool);
@@ -586,23 +726,27 @@ void cfn_gemm_run(const cfn_gemm_engine *engine, const cfn_gemm_job *job) {
 
 int cfn_gemm_check(int m, int n, int k, int count, const float *a, const float *b, int ldb,
                    float *c, int ldc, int epilogue, const float *bias, float scale, int relu,
-                   int threads, int kernels) {
+                   int threads, int kernels, int panel_rows) {
     if (m < 1 || n < 1 || k < 1 || count < 1 || !a || !b || !c || ldb < n || ldc < n ||
-        epilogue < CFN_GEMM_STORE || epilogue > CFN_GEMM_RESIDUAL || threads < 1)
+        epilogue < CFN_GEMM_STORE || epilogue > CFN_GEMM_RESIDUAL || threads < 1 ||
+        (panel_rows != MR && panel_rows != CFN_GEMM_MR_WIDE))
         return -1;
-    const size_t matrix = cfn_gemm_packed_floats(m, k), per_worker = cfn_gemm_scratch_floats(k);
+    const size_t matrix = cfn_gemm_packed_floats_rows(m, k, panel_rows);
+    const size_t per_worker = cfn_gemm_scratch_floats(k);
     float *packed = malloc((size_t)count * matrix * sizeof(float));
     float *strips = aligned_alloc(64, (size_t)threads * per_worker * sizeof(float));
     cfn_pool *pool = threads > 1 ? cfn_pool_create(threads) : NULL;
     int status = packed && strips && (threads == 1 || pool) ? 0 : -1;
     if (status == 0) {
         for (int i = 0; i < count; ++i)
-            cfn_gemm_pack_a(a + (size_t)i * m * k, m, k, k, packed + (size_t)i * matrix);
+            cfn_gemm_pack_a_rows(a + (size_t)i * m * k, m, k, k, panel_rows,
+                                 packed + (size_t)i * matrix);
         const cfn_gemm_engine engine = {pool, strips, per_worker,
                                         cfn_gemm_kernels_for((cfn_kernel_set)kernels)};
         const cfn_gemm_job job = {m, n, k, count, packed, matrix, b, ldb, (size_t)k * ldb, c, ldc,
                                   (size_t)m * ldc,
-                                  {(cfn_gemm_epilogue_kind)epilogue, bias, scale, relu != 0}};
+                                  {(cfn_gemm_epilogue_kind)epilogue, bias, scale, relu != 0},
+                                  NULL, NULL, panel_rows};
         cfn_gemm_run(&engine, &job);
     }
     cfn_pool_destroy(pool);

@@ -10,7 +10,8 @@
  * to each 6 × 16 tile on its way to C.
  *
  * Layouts. A (m × k) packed: ⌈m / 6⌉ panels of k × 6 floats (panel p holds rows 6p … 6p + 5,
- * k-major, zero past m). B (k × n, row-major, leading dimension ldb, or made on the fly by a
+ * k-major, zero past m), or, for the layers that batch 1 multiplies by at most 16 columns
+ * (cfn_gemm_pack_a_rows with CFN_GEMM_MR_WIDE), ⌈m / 16⌉ panels of k × 16. B (k × n, row-major, leading dimension ldb, or made on the fly by a
  * producer) is packed per task into strips of k × 16 floats. C is row-major with leading
  * dimension ldc. The micro-kernels compute 6 rows × 32 columns (two strips, 12 AVX-512
  * accumulators) or 6 × 16 (12 AVX2 accumulators); without AVX2, BLAS multiplies each panel.
@@ -23,19 +24,26 @@
 #include "../core/thread_pool.h"
 #include "cfacenet.h"
 
-#define CFN_GEMM_MR 6  /* rows of A per panel and per micro-tile */
-#define CFN_GEMM_NR 16 /* columns of B per strip and per micro-tile */
+#define CFN_GEMM_MR 6       /* rows of A per panel and per micro-tile */
+#define CFN_GEMM_MR_WIDE 16 /* rows per panel of the wide layout: one AVX-512 vector per k */
+#define CFN_GEMM_NR 16      /* columns of B per strip and per micro-tile */
 
-/* Floats of a packed m × k matrix. */
+/* Floats of a packed m × k matrix (6-row panels). */
 size_t cfn_gemm_packed_floats(int m, int k);
 
-/* Where element (row, col) of an m × k matrix sits in its packed form. */
+/* Where element (row, col) of an m × k matrix sits in its packed form (6-row panels). */
 static inline size_t cfn_gemm_packed_index(int row, int col, int k) {
     return ((size_t)(row / CFN_GEMM_MR) * k + (size_t)col) * CFN_GEMM_MR + (size_t)(row % CFN_GEMM_MR);
 }
 
-/* Packs rows [0, m) of a (row-major, leading dimension lda) into `packed`. */
+/* Packs rows [0, m) of a (row-major, leading dimension lda) into `packed` (6-row panels). */
 void cfn_gemm_pack_a(const float *a, int m, int k, int lda, float *packed);
+
+/* The same with `rows` (CFN_GEMM_MR or CFN_GEMM_MR_WIDE) rows per panel. The wide layout's
+   floats include CFN_GEMM_MR of padding after the last panel: the 6-row kernels read it as
+   three 6-row tiles, the last of which reads 2 rows past each k. */
+size_t cfn_gemm_packed_floats_rows(int m, int k, int rows);
+void cfn_gemm_pack_a_rows(const float *a, int m, int k, int lda, int rows, float *packed);
 
 typedef enum cfn_gemm_epilogue_kind {
     CFN_GEMM_STORE = 0,    /* C = A·B */
@@ -71,6 +79,7 @@ typedef struct cfn_gemm_job {
     cfn_gemm_epilogue epilogue;
     cfn_gemm_b_producer produce; /* NULL: B is b, ldb */
     const void *source;          /* its argument */
+    int a_rows;                  /* rows per panel of a: CFN_GEMM_MR_WIDE, or 0 for CFN_GEMM_MR */
 } cfn_gemm_job;
 
 /* The micro-kernels a product runs on. */

@@ -32,6 +32,8 @@ typedef struct cfn_conv2d {
     const float *bias;     /* [out_channels], or NULL */
     const float *winograd; /* 16 packed out × in transformed filters (conv2d_winograd.c), or
                               NULL */
+    int weight_rows;       /* rows per panel of `weight`: CFN_GEMM_MR_WIDE, or 0 for
+                              CFN_GEMM_MR (gemm_packed.h) */
 } cfn_conv2d;
 
 /* Output extent of a convolution or floor-mode pooling along one axis (≤ 0: input too small). */
