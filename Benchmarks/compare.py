@@ -7,9 +7,11 @@ the ratios (reference time / our time: above 1 means we are faster).
     python3 Benchmarks/compare.py detection --data ../shared/data --iterations 20 --rounds 4
                                                # reference: Benchmarks/reference_detection.py
 
-Options after the suite go to both sides for `detection` (--data, --iterations, --images) and to
-FaceRecBenchmarks only for `facenet`; `--rounds N` alternates which side runs first for N
-rounds and prints every round's ratio and the median. The load average is printed before each run: other
+Options after the suite go to both sides for `detection` (--data, --iterations, --images) and
+for `facenet` (--sizes, --batches, --seconds; the others to FaceRecBenchmarks only); `--rounds
+N` alternates which side runs first for N rounds and prints every round's ratio and the median.
+Short rounds of one shape (`facenet --sizes 160 --batches 1 --rounds 9`) let more rounds share
+the machine's slow and fast spells. The load average is printed before each run: other
 work on the machine slows both sides, rarely by the same amount.
 """
 import json
@@ -21,6 +23,16 @@ import sys
 REFERENCES = {"facenet": ["python3", "Benchmarks/reference.py"],
               "detection": ["python3", "Benchmarks/reference_detection.py", "--json"]}
 SHARED_DETECTION_OPTIONS = {"--data", "--iterations", "--images"}
+SHARED_FACENET_OPTIONS = {"--sizes", "--batches", "--seconds"}
+
+
+def shared_options(extra, names):
+    """The `--name value` pairs of `extra` whose names are in `names`."""
+    shared = []
+    for i in range(0, len(extra) - 1):
+        if extra[i] in names:
+            shared += extra[i:i + 2]
+    return shared
 
 
 def run(command):
@@ -45,10 +57,7 @@ def detection(extra):
     the machine (this VM kind drifts by ±20 % from minute to minute) falls on both sides
     alike; prints every round's ratios and their median."""
     rounds, extra = pop_rounds(extra)
-    shared = []
-    for i in range(0, len(extra) - 1):
-        if extra[i] in SHARED_DETECTION_OPTIONS:
-            shared += extra[i:i + 2]
+    shared = shared_options(extra, SHARED_DETECTION_OPTIONS)
     ratios = {}
     for k in range(rounds):
         print("load average (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())
@@ -83,15 +92,16 @@ def facenet(extra):
     """As detection: `--rounds N` alternates which side runs first and prints, per shape and
     reference, every round's ratio and the median."""
     rounds, extra = pop_rounds(extra)
+    shared = shared_options(extra, SHARED_FACENET_OPTIONS)
     ratios = {}
     for k in range(rounds):
         print("load average (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())
         ours_command = [".build/release/FaceRecBenchmarks", "facenet", "--json"] + extra
         if k % 2 == 0:
             ours = run(ours_command)
-            theirs = run(REFERENCES["facenet"])
+            theirs = run(REFERENCES["facenet"] + shared)
         else:
-            theirs = run(REFERENCES["facenet"])
+            theirs = run(REFERENCES["facenet"] + shared)
             ours = run(ours_command)
         impls = sorted({r["impl"] for r in theirs})
         print()

@@ -3,7 +3,7 @@
 exported with torch.onnx), both on 2 threads, at the shapes FaceRecBenchmarks uses. Prints one
 JSON object per line; Benchmarks/compare.py runs this and the Swift suite in one go.
 
-    python3 Benchmarks/reference.py [--seconds 3]
+    python3 Benchmarks/reference.py [--seconds 3] [--sizes 160,240] [--batches 1,8]
 """
 import argparse
 import json
@@ -33,11 +33,16 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--sizes", default="160,240", help="comma-separated input sizes")
+    parser.add_argument("--batches", default="1,8", help="comma-separated batch sizes")
     args = parser.parse_args()
+    sizes = [int(v) for v in args.sizes.split(",")]
+    batches = {int(v) for v in args.batches.split(",")}
+    shapes = [(size, batch) for size, batch in SHAPES if size in sizes and batch in batches]
     torch.set_num_threads(args.threads)
     model = InceptionResnetV1(pretrained=None, classify=False).eval()
 
-    for size, batch in SHAPES:
+    for size, batch in shapes:
         x = torch.randn(batch, 3, size, size)
         with torch.no_grad():
             per_pass = timed(lambda: model(x), args.seconds)
@@ -53,7 +58,7 @@ def main():
         options.intra_op_num_threads = args.threads
         options.inter_op_num_threads = 1
         session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-        for size, batch in SHAPES:
+        for size, batch in shapes:
             x = np.random.randn(batch, 3, size, size).astype(np.float32)
             per_pass = timed(lambda: session.run(None, {"x": x}), args.seconds)
             print(json.dumps({"suite": "facenet", "impl": "onnxruntime", "size": size, "batch": batch,

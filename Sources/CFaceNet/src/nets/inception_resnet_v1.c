@@ -248,14 +248,13 @@ static cfn_status build(builder *b, cfn_facenet *m) {
     TRY(load_basic_rows(b, &m7->stem, 256, "mixed_7a.branch1.0", 256));
     TRY(load_basic_rows(b, &m7->stem, 512, "mixed_7a.branch2.0", 256));
     conv_seal(b, &m7->stem);
-    /* From here on, at 160×160, batch 1 multiplies the weights by 9 columns (1 for the last
-       layer): 16-row panels (gemm_packed.h), all but the Winograd layer. */
+    /* From here on, at 160×160, batch 1 multiplies the weights by at most 16 columns (9 for the
+       stride-2 layers and the Block8s, 16 Winograd tiles for branch2.1, 1 for the last layer):
+       16-row panels (gemm_packed.h). */
     b->weight_rows = CFN_GEMM_MR_WIDE;
     TRY(basic(b, &m7->b0_s2, "mixed_7a.branch0.1", 256, 384, 3, 3, 2, 0, 0));
     TRY(basic(b, &m7->b1_s2, "mixed_7a.branch1.1", 256, 256, 3, 3, 2, 0, 0));
-    b->weight_rows = 0;
     TRY(basic(b, &m7->b2_3x3, "mixed_7a.branch2.1", 256, 256, 3, 3, 1, 1, 1));
-    b->weight_rows = CFN_GEMM_MR_WIDE;
     TRY(basic(b, &m7->b2_s2, "mixed_7a.branch2.2", 256, 256, 3, 3, 2, 0, 0));
     for (int i = 0; i < BLOCK8_COUNT; ++i) {
         snprintf(p, sizeof p, "repeat_3.%d", i);

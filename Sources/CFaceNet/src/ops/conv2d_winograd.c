@@ -49,21 +49,30 @@ int cfn_conv2d_winograd_eligible(const cfn_conv2d *conv) {
            conv->pad_h <= 1;
 }
 
+/* Rows per panel of the transformed filters: those of the layer's weights. */
+static int filter_rows(const cfn_conv2d *conv) {
+    return conv->weight_rows ? conv->weight_rows : CFN_GEMM_MR;
+}
+
+/* Floats of one of the 16 packed transformed filter matrices. */
+static size_t filter_floats(const cfn_conv2d *conv) {
+    return cfn_gemm_packed_floats_rows(conv->out_channels, conv->in_channels, filter_rows(conv));
+}
+
 size_t cfn_conv2d_winograd_weight_floats(const cfn_conv2d *conv) {
-    return cfn_conv2d_winograd_eligible(conv)
-               ? 16 * cfn_gemm_packed_floats(conv->out_channels, conv->in_channels)
-               : 0;
+    return cfn_conv2d_winograd_eligible(conv) ? 16 * filter_floats(conv) : 0;
 }
 
 void cfn_conv2d_winograd_pack(const cfn_conv2d *conv, const float *weight, float *u) {
-    const int cout = conv->out_channels, cin = conv->in_channels;
-    const size_t matrix = cfn_gemm_packed_floats(cout, cin);
+    const int cout = conv->out_channels, cin = conv->in_channels, rows = filter_rows(conv);
+    const size_t matrix = filter_floats(conv);
+    memset(u, 0, 16 * matrix * sizeof(float)); /* zero rows past cout, and the padding */
     for (int o = 0; o < cout; ++o)
         for (int c = 0; c < cin; ++c) {
             double t[16];
             cfn_winograd_filter_f23(weight + ((size_t)o * cin + c) * 9, t);
             for (int xi = 0; xi < 16; ++xi)
-                u[(size_t)xi * matrix + cfn_gemm_packed_index(o, c, cin)] = (float)t[xi];
+                u[(size_t)xi * matrix + cfn_gemm_packed_index_rows(o, c, cin, rows)] = (float)t[xi];
         }
 }
 
@@ -297,9 +306,9 @@ static void rows_task(void *arg, int task, int worker) {
                                   t->engine->scratch + (size_t)worker * t->engine->scratch_stride,
                                   t->engine->scratch_stride, t->engine->kernels};
     const cfn_gemm_job job = {cout, (int)tiles, cin, 16,
-                              conv->winograd, cfn_gemm_packed_floats(cout, cin),
+                              conv->winograd, filter_floats(conv),
                               v, (int)ld, (size_t)cin * ld, m, (int)ld, (size_t)cout * ld,
-                              {CFN_GEMM_STORE, NULL, 1.0f, 0}};
+                              {CFN_GEMM_STORE, NULL, 1.0f, 0}, NULL, NULL, conv->weight_rows};
     cfn_gemm_run(&solo, &job);
     transform_output(avx512, conv, m, ld, t->n, t->g, r0, r1, 0, cout, t->out, t->relu);
 }
@@ -311,7 +320,7 @@ static int winograd_by_rows(const cfn_conv2d *conv, const float *in, int n, int 
                             const cfn_gemm_engine *engine, const tile_grid *g) {
     const int cin = conv->in_channels, cout = conv->out_channels, tw = g->tiles_per_row;
     const int total_rows = n * g->rows_per_image, workers = cfn_pool_workers(engine->pool);
-    if (cfn_gemm_packed_floats(cout, cin) * 16 > FUSED_MAX_FILTER_FLOATS || total_rows < 2 * workers)
+    if (filter_floats(conv) * 16 > FUSED_MAX_FILTER_FLOATS || total_rows < 2 * workers)
         return 0;
     const size_t per_point = (size_t)16 * (cin + cout);
     int rows = (int)(FUSED_TASK_FLOATS / per_point / (size_t)tw);
@@ -350,10 +359,10 @@ static void winograd_forward(const cfn_conv2d *conv, const float *in, int n, int
         chunk.tasks = cfn_pool_task_count(engine->pool, cin);
         cfn_pool_run(engine->pool, chunk.tasks, input_task, &chunk);
         const cfn_gemm_job job = {cout, (int)tiles, cin, 16,
-                                  conv->winograd, cfn_gemm_packed_floats(cout, cin),
+                                  conv->winograd, filter_floats(conv),
                                   chunk.v, (int)chunk.ld, (size_t)cin * chunk.ld,
                                   chunk.m, (int)chunk.ld, (size_t)cout * chunk.ld,
-                                  {CFN_GEMM_STORE, NULL, 1.0f, 0}};
+                                  {CFN_GEMM_STORE, NULL, 1.0f, 0}, NULL, NULL, conv->weight_rows};
         cfn_gemm_run(engine, &job);
         chunk.tasks = cfn_pool_task_count(engine->pool, cout);
         cfn_pool_run(engine->pool, chunk.tasks, output_task, &chunk);

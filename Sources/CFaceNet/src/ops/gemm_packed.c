@@ -455,10 +455,11 @@ AVX512 static void panel_tiles_avx512(int k, const float *panel, long a_step, co
    is broadcast, and each lane is a row: n FMAs per vector load, none wasted. Each output is
    still the chain of FMAs over p = 0 … k − 1 from zero, as in the other kernels. */
 
-/* acc[j][r] (j < N columns, r < 16 · PANELS rows) = Σ_p panel[p][r] · strip[p][j]; panel 1 is
-   `second` floats after panel 0. N and PANELS are constants where it is inlined. */
-AVX512_INLINE void rows16_updates(long k, const float *panel, long second, const float *strip,
-                                  int N, int PANELS, float *acc) {
+/* acc[j][r] (j < N columns, r < 16 · PANELS rows) = Σ_p panel[p][r] · b[p · b_step + j]; panel 1
+   is `second` floats after panel 0; B is a strip (b_step 16) or B itself, read in place.
+   N and PANELS are constants where it is inlined. */
+AVX512_INLINE void rows16_updates(long k, const float *panel, long second, const float *b,
+                                  long b_step, int N, int PANELS, float *acc) {
     __m512 c0[16], c1[16];
     for (int j = 0; j < N; ++j) c0[j] = c1[j] = _mm512_setzero_ps();
     for (long p = 0; p < k; ++p) {
@@ -468,13 +469,13 @@ AVX512_INLINE void rows16_updates(long k, const float *panel, long second, const
             _mm_prefetch((const char *)(panel + second + 16 * p) + A_PREFETCH_BYTES, _MM_HINT_T0);
             const __m512 a1 = _mm512_loadu_ps(panel + second + 16 * p);
             for (int j = 0; j < N; ++j) {
-                const __m512 b = _mm512_set1_ps(strip[16 * p + j]);
-                c0[j] = _mm512_fmadd_ps(a0, b, c0[j]);
-                c1[j] = _mm512_fmadd_ps(a1, b, c1[j]);
+                const __m512 v = _mm512_set1_ps(b[b_step * p + j]);
+                c0[j] = _mm512_fmadd_ps(a0, v, c0[j]);
+                c1[j] = _mm512_fmadd_ps(a1, v, c1[j]);
             }
         } else {
             for (int j = 0; j < N; ++j)
-                c0[j] = _mm512_fmadd_ps(a0, _mm512_set1_ps(strip[16 * p + j]), c0[j]);
+                c0[j] = _mm512_fmadd_ps(a0, _mm512_set1_ps(b[b_step * p + j]), c0[j]);
         }
     }
     for (int j = 0; j < N; ++j) {
@@ -483,17 +484,17 @@ AVX512_INLINE void rows16_updates(long k, const float *panel, long second, const
     }
 }
 
-typedef void (*rows16_kernel)(long k, const float *panel, long second, const float *strip,
-                              float *acc);
+typedef void (*rows16_kernel)(long k, const float *panel, long second, const float *b,
+                              long b_step, float *acc);
 
 #define ROWS16_KERNELS(N)                                                                        \
-    AVX512 static void rows16_pair_##N(long k, const float *panel, long second,                 \
-                                       const float *strip, float *acc) {                         \
-        rows16_updates(k, panel, second, strip, N, 2, acc);                                      \
+    AVX512 static void rows16_pair_##N(long k, const float *panel, long second, const float *b,  \
+                                       long b_step, float *acc) {                                \
+        rows16_updates(k, panel, second, b, b_step, N, 2, acc);                                  \
     }                                                                                            \
-    AVX512 static void rows16_one_##N(long k, const float *panel, long second,                  \
-                                      const float *strip, float *acc) {                          \
-        rows16_updates(k, panel, second, strip, N, 1, acc);                                      \
+    AVX512 static void rows16_one_##N(long k, const float *panel, long second, const float *b,   \
+                                      long b_step, float *acc) {                                 \
+        rows16_updates(k, panel, second, b, b_step, N, 1, acc);                                  \
     }
 ROWS16_KERNELS(1) ROWS16_KERNELS(2) ROWS16_KERNELS(3) ROWS16_KERNELS(4) ROWS16_KERNELS(5)
 ROWS16_KERNELS(6) ROWS16_KERNELS(7) ROWS16_KERNELS(8) ROWS16_KERNELS(9) ROWS16_KERNELS(10)
@@ -535,9 +536,10 @@ AVX512 static void store_columns_avx512(const float *acc, float *c, int ldc, int
     }
 }
 
-/* Panels [p0, p1) of 16 rows of a task whose block is one strip of `cols` ≤ 16 columns. */
+/* Panels [p0, p1) of 16 rows of a task whose block is `cols` ≤ 16 columns of B (a strip, b_step
+   16, or B in place, b_step its leading dimension). */
 AVX512 static void rows16_tiles_avx512(int k, const float *a, int m, int p0, int p1,
-                                       const float *strip, float *c, int ldc, int cols,
+                                       const float *b, long b_step, float *c, int ldc, int cols,
                                        const cfn_gemm_epilogue *e) {
     float acc[NR][2 * CFN_GEMM_MR_WIDE] __attribute__((aligned(64)));
     const long panel_floats = (long)CFN_GEMM_MR_WIDE * k;
@@ -546,14 +548,14 @@ AVX512 static void rows16_tiles_avx512(int k, const float *a, int m, int p0, int
         for (; p + 1 < p1; p += 2) {
             const int row0 = p * CFN_GEMM_MR_WIDE;
             const int rows = m - row0 < 2 * CFN_GEMM_MR_WIDE ? m - row0 : 2 * CFN_GEMM_MR_WIDE;
-            rows16_pair[cols](k, a + (size_t)p * panel_floats, panel_floats, strip, &acc[0][0]);
+            rows16_pair[cols](k, a + (size_t)p * panel_floats, panel_floats, b, b_step, &acc[0][0]);
             store_columns_avx512(&acc[0][0], c + (size_t)row0 * ldc, ldc, rows, cols, row0, e);
         }
     }
     for (; p < p1; ++p) {
         const int row0 = p * CFN_GEMM_MR_WIDE;
         const int rows = m - row0 < CFN_GEMM_MR_WIDE ? m - row0 : CFN_GEMM_MR_WIDE;
-        rows16_one[cols](k, a + (size_t)p * panel_floats, 0, strip, &acc[0][0]);
+        rows16_one[cols](k, a + (size_t)p * panel_floats, 0, b, b_step, &acc[0][0]);
         store_columns_avx512(&acc[0][0], c + (size_t)row0 * ldc, ldc, rows, cols, row0, e);
     }
 }
@@ -565,6 +567,7 @@ typedef struct gemm_run {
     const cfn_gemm_engine *engine;
     int panels, block_columns, blocks, ranges;
     float *shared;           /* the one block's strips, packed by all workers first (or NULL) */
+    int in_place;            /* B is read where it is, unpacked (rows16_tiles_avx512) */
     int fill_tasks;
     int packed[CFN_POOL_MAX_WORKERS]; /* the (product, block) whose B each worker's scratch holds */
 } gemm_run;
@@ -592,12 +595,19 @@ static gemm_task_span task_span(const gemm_run *run, int task) {
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-/* Packs the block's B (unless this worker's scratch holds it already), then its tiles: 6 × 32
-   and 6 × 16 on AVX-512, 6 × 16 on AVX2. */
+/* Packs the block's B (unless this worker's scratch holds it already, or the kernels read it in
+   place), then its tiles: 6 × 32 and 6 × 16 on AVX-512, 6 × 16 on AVX2. */
 static void task_avx2(void *arg, int task, int worker) {
     gemm_run *run = arg;
     const cfn_gemm_job *job = run->job;
     const gemm_task_span t = task_span(run, task);
+    if (run->in_place) {
+        rows16_tiles_avx512(job->k, job->a + (size_t)t.product * job->a_stride, job->m, t.p0, t.p1,
+                            job->b + (size_t)t.product * job->b_stride, job->ldb,
+                            job->c + (size_t)t.product * job->c_stride, job->ldc, t.cols,
+                            &job->epilogue);
+        return;
+    }
     float *strips = run->engine->scratch + (size_t)worker * run->engine->scratch_stride;
     const int block_id = t.product * run->blocks + t.block;
     if (run->shared) {
@@ -614,7 +624,7 @@ static void task_avx2(void *arg, int task, int worker) {
             narrow_tiles_avx512(job->k, a, job->m, t.p0, t.p1, strips, c, job->ldc, t.cols,
                                 &job->epilogue);
         else
-            rows16_tiles_avx512(job->k, a, job->m, t.p0, t.p1, strips, c, job->ldc, t.cols,
+            rows16_tiles_avx512(job->k, a, job->m, t.p0, t.p1, strips, NR, c, job->ldc, t.cols,
                                 &job->epilogue);
         return;
     }
@@ -711,10 +721,14 @@ void cfn_gemm_run(const cfn_gemm_engine *engine, const cfn_gemm_job *job) {
     if (run.ranges > run.panels) run.ranges = run.panels;
     for (int i = 0; i < workers; ++i) run.packed[i] = -1;
     run.shared = NULL;
+    /* A B of at most 16 columns in memory against 16-row panels: the kernels broadcast its values
+       where they are, so there is nothing to pack (and no packing job to wait for). */
+    run.in_place = engine->kernels == CFN_GEMM_KERNELS_AVX512 && panel_rows(job) == CFN_GEMM_MR_WIDE &&
+                   job->n <= NR && !job->produce;
     cfn_pool *pool = workers > 1 ? engine->pool : NULL;
     /* One block split between workers: they pack it together, once, into worker 0's scratch,
        instead of each packing (or unfolding) all of it. */
-    if (vector && pool && coarse == 1 && run.ranges > 1) {
+    if (vector && pool && coarse == 1 && run.ranges > 1 && !run.in_place) {
         run.shared = engine->scratch;
         run.fill_tasks = cfn_pool_task_count(pool, job->k);
         cfn_pool_run(pool, run.fill_tasks, fill_task, &run);

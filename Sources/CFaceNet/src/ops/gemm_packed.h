@@ -39,6 +39,11 @@ static inline size_t cfn_gemm_packed_index(int row, int col, int k) {
 /* Packs rows [0, m) of a (row-major, leading dimension lda) into `packed` (6-row panels). */
 void cfn_gemm_pack_a(const float *a, int m, int k, int lda, float *packed);
 
+/* Where element (row, col) of an m × k matrix sits in its packed form with `rows` per panel. */
+static inline size_t cfn_gemm_packed_index_rows(int row, int col, int k, int rows) {
+    return ((size_t)(row / rows) * k + (size_t)col) * rows + (size_t)(row % rows);
+}
+
 /* The same with `rows` (CFN_GEMM_MR or CFN_GEMM_MR_WIDE) rows per panel. The wide layout's
    floats include CFN_GEMM_MR of padding after the last panel: the 6-row kernels read it as
    three 6-row tiles, the last of which reads 2 rows past each k. */
