@@ -137,8 +137,8 @@ int cfn_conv3x3_cnhw(const float *weight, const float *bias, int out_channels, i
  * row-major), B_i = b + i·k·ldb (k × n, leading dimension ldb) and C_i = c + i·m·ldc:
  * epilogue 0: C_i = A_i·B_i; 1: C_i = act(A_i·B_i + bias[row]); 2: C_i = act(C_i + scale ·
  * (A_i·B_i + bias[row])); act is ReLU when `relu`, bias may be NULL. A is packed as the
- * network packs its weights, in panels of `panel_rows` rows (6, the layout of most layers, or
- * 16, that of the layers batch 1 multiplies by at most 16 columns); `threads` workers share the
+ * network packs its weights, in panels of `panel_rows` rows (6, the layout of FaceNet's layers
+ * up to Mixed_6a, or 16, that of repeat_2 on); `threads` workers share the
  * work; `kernels` picks the micro-kernel (a cfn_kernel_set: CFN_KERNELS_PORTABLE runs BLAS on
  * each packed panel, the path of CPUs without AVX2; CFN_KERNELS_AVX2 the 6 × 16 AVX2 kernel;
  * CFN_KERNELS_BEST AVX-512 where the CPU has it).

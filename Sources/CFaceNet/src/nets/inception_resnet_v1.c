@@ -238,6 +238,12 @@ static cfn_status build(builder *b, cfn_facenet *m) {
     TRY(basic(b, &m6->b1_1x1, "mixed_6a.branch1.0", 256, 192, 1, 1, 1, 0, 0));
     TRY(basic(b, &m6->b1_3x3, "mixed_6a.branch1.1", 192, 192, 3, 3, 1, 1, 1));
     TRY(basic(b, &m6->b1_s2, "mixed_6a.branch1.2", 192, 256, 3, 3, 2, 0, 0));
+    /* From repeat_2 on, 16-row weight panels (gemm_packed.h): 8 × 32 tiles for repeat_2's 64
+       columns at batch 1 (against 6 × 32 on 6-row panels, paired passes 0.98–1.00 at batch 1,
+       0.98 at batch 8), and after Mixed_7a's stem, where batch 1 at 160×160 multiplies the
+       weights by at most 16 columns (9, 16 Winograd tiles, 1 for the last layer), kernels that
+       put the rows in the vector lanes. */
+    b->weight_rows = CFN_GEMM_MR_WIDE;
     for (int i = 0; i < BLOCK17_COUNT; ++i) {
         snprintf(p, sizeof p, "repeat_2.%d", i);
         TRY(build_factorised(b, &m->block17[i], p, 896, 128, 7, 0.10f, 1));
@@ -248,10 +254,6 @@ static cfn_status build(builder *b, cfn_facenet *m) {
     TRY(load_basic_rows(b, &m7->stem, 256, "mixed_7a.branch1.0", 256));
     TRY(load_basic_rows(b, &m7->stem, 512, "mixed_7a.branch2.0", 256));
     conv_seal(b, &m7->stem);
-    /* From here on, at 160×160, batch 1 multiplies the weights by at most 16 columns (9 for the
-       stride-2 layers and the Block8s, 16 Winograd tiles for branch2.1, 1 for the last layer):
-       16-row panels (gemm_packed.h). */
-    b->weight_rows = CFN_GEMM_MR_WIDE;
     TRY(basic(b, &m7->b0_s2, "mixed_7a.branch0.1", 256, 384, 3, 3, 2, 0, 0));
     TRY(basic(b, &m7->b1_s2, "mixed_7a.branch1.1", 256, 256, 3, 3, 2, 0, 0));
     TRY(basic(b, &m7->b2_3x3, "mixed_7a.branch2.1", 256, 256, 3, 3, 1, 1, 1));

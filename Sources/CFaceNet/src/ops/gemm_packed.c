@@ -347,6 +347,156 @@ AVX512 static void store_rows_avx512(const float *tile, int ldt, float *c, int l
     }
 }
 
+/* The 16-row panels' wide tiles: acc (8 × 32, row-major) = Σ_p panel[p][r] · (strip0[p] ‖
+   strip1[p]) for 8 rows of a panel (a_step bytes apart per k): 16 zmm accumulators (zmm16–31,
+   which only AVX-512 has), 8 broadcasts and 2 loads per 16 FMAs: a third more FMAs per strip
+   byte than 6 × 32. */
+AVX512 static void rank_updates_8x32_avx512(long k, const float *panel, long a_step,
+                                            const float *strip, float *acc) {
+    const long strip_bytes = k * NR * (long)sizeof(float);
+    __asm__ volatile(
+        "vpxord %%zmm16, %%zmm16, %%zmm16\n\t"
+        "vpxord %%zmm17, %%zmm17, %%zmm17\n\t"
+        "vpxord %%zmm18, %%zmm18, %%zmm18\n\t"
+        "vpxord %%zmm19, %%zmm19, %%zmm19\n\t"
+        "vpxord %%zmm20, %%zmm20, %%zmm20\n\t"
+        "vpxord %%zmm21, %%zmm21, %%zmm21\n\t"
+        "vpxord %%zmm22, %%zmm22, %%zmm22\n\t"
+        "vpxord %%zmm23, %%zmm23, %%zmm23\n\t"
+        "vpxord %%zmm24, %%zmm24, %%zmm24\n\t"
+        "vpxord %%zmm25, %%zmm25, %%zmm25\n\t"
+        "vpxord %%zmm26, %%zmm26, %%zmm26\n\t"
+        "vpxord %%zmm27, %%zmm27, %%zmm27\n\t"
+        "vpxord %%zmm28, %%zmm28, %%zmm28\n\t"
+        "vpxord %%zmm29, %%zmm29, %%zmm29\n\t"
+        "vpxord %%zmm30, %%zmm30, %%zmm30\n\t"
+        "vpxord %%zmm31, %%zmm31, %%zmm31\n\t"
+        "test %[k], %[k]\n\t"
+        "jz 2f\n\t"
+        "1:\n\t"
+        "prefetcht0 %c[ahead](%[a])\n\t"
+        "vmovups (%[b]), %%zmm0\n\t"
+        "vmovups (%[b], %[sb]), %%zmm1\n\t"
+        "vbroadcastss 0(%[a]), %%zmm2\n\t"
+        "vfmadd231ps %%zmm0, %%zmm2, %%zmm16\n\t"
+        "vfmadd231ps %%zmm1, %%zmm2, %%zmm17\n\t"
+        "vbroadcastss 4(%[a]), %%zmm3\n\t"
+        "vfmadd231ps %%zmm0, %%zmm3, %%zmm18\n\t"
+        "vfmadd231ps %%zmm1, %%zmm3, %%zmm19\n\t"
+        "vbroadcastss 8(%[a]), %%zmm2\n\t"
+        "vfmadd231ps %%zmm0, %%zmm2, %%zmm20\n\t"
+        "vfmadd231ps %%zmm1, %%zmm2, %%zmm21\n\t"
+        "vbroadcastss 12(%[a]), %%zmm3\n\t"
+        "vfmadd231ps %%zmm0, %%zmm3, %%zmm22\n\t"
+        "vfmadd231ps %%zmm1, %%zmm3, %%zmm23\n\t"
+        "vbroadcastss 16(%[a]), %%zmm2\n\t"
+        "vfmadd231ps %%zmm0, %%zmm2, %%zmm24\n\t"
+        "vfmadd231ps %%zmm1, %%zmm2, %%zmm25\n\t"
+        "vbroadcastss 20(%[a]), %%zmm3\n\t"
+        "vfmadd231ps %%zmm0, %%zmm3, %%zmm26\n\t"
+        "vfmadd231ps %%zmm1, %%zmm3, %%zmm27\n\t"
+        "vbroadcastss 24(%[a]), %%zmm2\n\t"
+        "vfmadd231ps %%zmm0, %%zmm2, %%zmm28\n\t"
+        "vfmadd231ps %%zmm1, %%zmm2, %%zmm29\n\t"
+        "vbroadcastss 28(%[a]), %%zmm3\n\t"
+        "vfmadd231ps %%zmm0, %%zmm3, %%zmm30\n\t"
+        "vfmadd231ps %%zmm1, %%zmm3, %%zmm31\n\t"
+        "add %[as], %[a]\n\t"
+        "add $64, %[b]\n\t"
+        "dec %[k]\n\t"
+        "jnz 1b\n\t"
+        "2:\n\t"
+        "vmovups %%zmm16, 0(%[c])\n\t"
+        "vmovups %%zmm17, 64(%[c])\n\t"
+        "vmovups %%zmm18, 128(%[c])\n\t"
+        "vmovups %%zmm19, 192(%[c])\n\t"
+        "vmovups %%zmm20, 256(%[c])\n\t"
+        "vmovups %%zmm21, 320(%[c])\n\t"
+        "vmovups %%zmm22, 384(%[c])\n\t"
+        "vmovups %%zmm23, 448(%[c])\n\t"
+        "vmovups %%zmm24, 512(%[c])\n\t"
+        "vmovups %%zmm25, 576(%[c])\n\t"
+        "vmovups %%zmm26, 640(%[c])\n\t"
+        "vmovups %%zmm27, 704(%[c])\n\t"
+        "vmovups %%zmm28, 768(%[c])\n\t"
+        "vmovups %%zmm29, 832(%[c])\n\t"
+        "vmovups %%zmm30, 896(%[c])\n\t"
+        "vmovups %%zmm31, 960(%[c])\n\t"
+        "vzeroupper\n\t"
+        : [a] "+r"(panel), [b] "+r"(strip), [k] "+r"(k)
+        : [c] "r"(acc), [as] "r"(a_step), [sb] "r"(strip_bytes), [ahead] "i"(A_PREFETCH_BYTES)
+        : "xmm0", "xmm1", "xmm2", "xmm3", "xmm16", "xmm17", "xmm18", "xmm19",
+          "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27",
+          "xmm28", "xmm29", "xmm30", "xmm31",
+          "cc", "memory");
+}
+
+/* acc (8 × 16, rows 32 floats apart, as the 8 × 32 tile's left half): an odd last strip, the
+   broadcasts folded into the FMAs. */
+AVX512 static void rank_updates_8x16_avx512(long k, const float *panel, long a_step,
+                                            const float *strip, float *acc) {
+    __asm__ volatile(
+        "vpxord %%zmm24, %%zmm24, %%zmm24\n\t"
+        "vpxord %%zmm25, %%zmm25, %%zmm25\n\t"
+        "vpxord %%zmm26, %%zmm26, %%zmm26\n\t"
+        "vpxord %%zmm27, %%zmm27, %%zmm27\n\t"
+        "vpxord %%zmm28, %%zmm28, %%zmm28\n\t"
+        "vpxord %%zmm29, %%zmm29, %%zmm29\n\t"
+        "vpxord %%zmm30, %%zmm30, %%zmm30\n\t"
+        "vpxord %%zmm31, %%zmm31, %%zmm31\n\t"
+        "test %[k], %[k]\n\t"
+        "jz 2f\n\t"
+        "1:\n\t"
+        "prefetcht0 %c[ahead](%[a])\n\t"
+        "vmovups (%[b]), %%zmm0\n\t"
+        "vfmadd231ps 0(%[a])%{1to16%}, %%zmm0, %%zmm24\n\t"
+        "vfmadd231ps 4(%[a])%{1to16%}, %%zmm0, %%zmm25\n\t"
+        "vfmadd231ps 8(%[a])%{1to16%}, %%zmm0, %%zmm26\n\t"
+        "vfmadd231ps 12(%[a])%{1to16%}, %%zmm0, %%zmm27\n\t"
+        "vfmadd231ps 16(%[a])%{1to16%}, %%zmm0, %%zmm28\n\t"
+        "vfmadd231ps 20(%[a])%{1to16%}, %%zmm0, %%zmm29\n\t"
+        "vfmadd231ps 24(%[a])%{1to16%}, %%zmm0, %%zmm30\n\t"
+        "vfmadd231ps 28(%[a])%{1to16%}, %%zmm0, %%zmm31\n\t"
+        "add %[as], %[a]\n\t"
+        "add $64, %[b]\n\t"
+        "dec %[k]\n\t"
+        "jnz 1b\n\t"
+        "2:\n\t"
+        "vmovups %%zmm24, 0(%[c])\n\t"
+        "vmovups %%zmm25, 128(%[c])\n\t"
+        "vmovups %%zmm26, 256(%[c])\n\t"
+        "vmovups %%zmm27, 384(%[c])\n\t"
+        "vmovups %%zmm28, 512(%[c])\n\t"
+        "vmovups %%zmm29, 640(%[c])\n\t"
+        "vmovups %%zmm30, 768(%[c])\n\t"
+        "vmovups %%zmm31, 896(%[c])\n\t"
+        "vzeroupper\n\t"
+        : [a] "+r"(panel), [b] "+r"(strip), [k] "+r"(k)
+        : [c] "r"(acc), [as] "r"(a_step), [ahead] "i"(A_PREFETCH_BYTES)
+        : "xmm0", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30",
+          "xmm31",
+          "cc", "memory");
+}
+
+/* The tiles of eight rows of a 16-row panel across a task's strips: pairs of strips as 8 × 32,
+   an odd last one as 8 × 16, each with its epilogue. */
+AVX512 static void half_panel_tiles_avx512(int k, const float *panel, const float *strips,
+                                           float *c, int ldc, int rows, int cols, int row0,
+                                           const cfn_gemm_epilogue *e) {
+    float tile[8][2 * NR] __attribute__((aligned(64)));
+    const long a_step = CFN_GEMM_MR_WIDE * (long)sizeof(float);
+    int s = 0;
+    for (; (s + 1) * NR < cols; s += 2) {
+        rank_updates_8x32_avx512(k, panel, a_step, strips + (size_t)s * NR * k, &tile[0][0]);
+        const int width = cols - s * NR < 2 * NR ? cols - s * NR : 2 * NR;
+        store_rows_avx512(&tile[0][0], 2 * NR, c + s * NR, ldc, rows, width, row0, e);
+    }
+    if (s * NR < cols) {
+        rank_updates_8x16_avx512(k, panel, a_step, strips + (size_t)s * NR * k, &tile[0][0]);
+        store_rows_avx512(&tile[0][0], 2 * NR, c + s * NR, ldc, rows, cols - s * NR, row0, e);
+    }
+}
+
 /* acc (12 × 16, row-major) = Σ_p (panel0[p] ‖ panel1[p])[r] · strip[p]: two adjacent panels
    (panel1 = panel0 + 6k floats) against one strip, for products of at most 16 columns (batch 1's
    3 × 3 maps, the last linear layer), where one panel's 6 chains of FMAs would wait on their
@@ -628,8 +778,21 @@ static void task_avx2(void *arg, int task, int worker) {
                                 &job->epilogue);
         return;
     }
+    if (run->engine->kernels == CFN_GEMM_KERNELS_AVX512 && pr == CFN_GEMM_MR_WIDE) {
+        for (int p = t.p0; p < t.p1; ++p)
+            for (int half = 0; half < 2; ++half) {
+                const int row0 = p * CFN_GEMM_MR_WIDE + 8 * half;
+                if (row0 >= job->m) break;
+                const int rows = job->m - row0 < 8 ? job->m - row0 : 8;
+                half_panel_tiles_avx512(job->k, a + (size_t)p * CFN_GEMM_MR_WIDE * job->k + 8 * half,
+                                        strips, c + (size_t)row0 * job->ldc, job->ldc, rows, t.cols,
+                                        row0, &job->epilogue);
+            }
+        return;
+    }
     const long a_step = pr * (long)sizeof(float);
-    /* 6-row tiles of each panel: one for the 6-row layout, three (6, 6, 4 rows) for the wide. */
+    /* 6-row tiles of each panel: one for the 6-row layout, three (6, 6, 4 rows) for the wide
+       (AVX2; AVX-512 takes the wide panels in halves above). */
     for (int p = t.p0; p < t.p1; ++p) {
         for (int sub = 0; sub < pr; sub += MR) {
             const int row0 = p * pr + sub;

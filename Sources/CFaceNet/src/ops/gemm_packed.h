@@ -10,11 +10,14 @@
  * to each 6 × 16 tile on its way to C.
  *
  * Layouts. A (m × k) packed: ⌈m / 6⌉ panels of k × 6 floats (panel p holds rows 6p … 6p + 5,
- * k-major, zero past m), or, for the layers that batch 1 multiplies by at most 16 columns
- * (cfn_gemm_pack_a_rows with CFN_GEMM_MR_WIDE), ⌈m / 16⌉ panels of k × 16. B (k × n, row-major, leading dimension ldb, or made on the fly by a
- * producer) is packed per task into strips of k × 16 floats. C is row-major with leading
- * dimension ldc. The micro-kernels compute 6 rows × 32 columns (two strips, 12 AVX-512
- * accumulators) or 6 × 16 (12 AVX2 accumulators); without AVX2, BLAS multiplies each panel.
+ * k-major, zero past m), or (cfn_gemm_pack_a_rows with CFN_GEMM_MR_WIDE, chosen per layer)
+ * ⌈m / 16⌉ panels of k × 16. B (k × n, row-major, leading dimension ldb, or made on the fly by
+ * a producer) is packed per task into strips of k × 16 floats. C is row-major with leading
+ * dimension ldc. The micro-kernels: on 6-row panels 6 rows × 32 columns (two strips, 12 AVX-512
+ * accumulators), 12 × 16 for products of ≤ 16 columns, or 6 × 16 (AVX2); on 16-row panels
+ * 8 × 32 (half a panel, 16 AVX-512 accumulators) and, for ≤ 16 columns, 32 rows × n with the
+ * rows in the vector lanes (B read in place when it is in memory); AVX2 takes 16-row panels in
+ * 6-, 6- and 4-row slices. Without AVX2, BLAS multiplies each panel.
  */
 #ifndef CFN_OPS_GEMM_PACKED_H
 #define CFN_OPS_GEMM_PACKED_H
