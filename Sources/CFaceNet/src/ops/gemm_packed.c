@@ -599,7 +599,7 @@ AVX512 static void panel_tiles_avx512(int k, const float *panel, long a_step, co
 
 /* ---- Products of at most 16 columns on 16-row panels ----------------------------------------
    With one strip of B, the 6-row kernels broadcast a weight per FMA, and on cores that issue two
-   loads a cycle those broadcasts, not the FMAs, set the pace (12 × 16 tiles ran at ~70 % of the
+   loads a cycle those broadcasts, not the FMAs, set the pace (12 × 16 tiles ran at 62–69 % of the
    FMA peak on a Xeon of the kind); and every lane past the product's columns (7 of 16 at 9) is
    wasted. Here a 16-row panel gives one vector of weights per k, each of the n columns' values
    is broadcast, and each lane is a row: n FMAs per vector load, none wasted. Each output is
