@@ -19,6 +19,8 @@
    waiting on it: batch 1 at 160×160 ran 13.0–13.3 ms per pass without, 11.4–11.7 with 1 KB and
    10.9–11.6 with 2 or 4 KB ahead (alternating binaries). */
 #define A_PREFETCH_BYTES 2048
+/* Row ranges narrower than this share one packing of their block (cfn_gemm_run). */
+#define SHARED_PACKING_ROWS 32
 
 cfn_gemm_kernels cfn_gemm_kernels_for(cfn_kernel_set requested) {
     if (requested == CFN_KERNELS_PORTABLE || !cfn_cpu_has_avx2_fma()) return CFN_GEMM_KERNELS_PORTABLE;
@@ -889,9 +891,13 @@ void cfn_gemm_run(const cfn_gemm_engine *engine, const cfn_gemm_job *job) {
     run.in_place = engine->kernels == CFN_GEMM_KERNELS_AVX512 && panel_rows(job) == CFN_GEMM_MR_WIDE &&
                    job->n <= NR && !job->produce;
     cfn_pool *pool = workers > 1 ? engine->pool : NULL;
-    /* One block split between workers: they pack it together, once, into worker 0's scratch,
-       instead of each packing (or unfolding) all of it. */
-    if (vector && pool && coarse == 1 && run.ranges > 1 && !run.in_place) {
+    /* One block split between workers into slivers of rows: they pack it together, once, into
+       worker 0's scratch, instead of each packing (or unfolding) all of it. With wider ranges,
+       each task packing the block itself costs less than the packing job's wait (batch 1 at
+       160×160 on two workers, paired passes: 0.987 / 0.990 / 0.989 with SHARED_PACKING_ROWS,
+       0.971–0.987 with no shared packing at all). */
+    if (vector && pool && coarse == 1 && run.ranges > 1 && !run.in_place &&
+        job->m / run.ranges < SHARED_PACKING_ROWS) {
         run.shared = engine->scratch;
         run.fill_tasks = cfn_pool_task_count(pool, job->k);
         cfn_pool_run(pool, run.fill_tasks, fill_task, &run);
