@@ -73,10 +73,6 @@ typedef struct builder {
     int weight_rows;       /* panel rows of the layers being built (0: CFN_GEMM_MR) */
 } builder;
 
-static int panel_rows_of(const cfn_conv2d *conv) {
-    return conv->weight_rows ? conv->weight_rows : CFN_GEMM_MR;
-}
-
 static float *builder_take(builder *b, size_t count) {
     float *p = b->storage ? b->storage + b->used : NULL;
     b->used += cfn_aligned_floats(count);
@@ -96,7 +92,8 @@ static void conv_init(builder *b, cfn_conv2d *conv, int cin, int cout, int kh, i
     conv->pad_w = pw;
     const int depth = cfn_conv2d_depth(conv);
     conv->weight_rows = b->weight_rows;
-    conv->weight = builder_take(b, cfn_gemm_packed_floats_rows(cout, depth, panel_rows_of(conv)));
+    conv->weight =
+        builder_take(b, cfn_gemm_packed_floats_rows(cout, depth, cfn_conv2d_panel_rows(conv)));
     conv->bias = builder_take(b, (size_t)cout);
     /* The 3×3 stride-1 layers also keep their filters in Winograd form (16/9 of their weights,
        ~9 MB in all); the plain ones stay for CPUs without AVX2 and portable contexts. */
@@ -110,7 +107,7 @@ static void conv_init(builder *b, cfn_conv2d *conv, int cin, int cout, int kh, i
 static void conv_seal(builder *b, cfn_conv2d *conv) {
     if (!b->storage) return;
     const int depth = cfn_conv2d_depth(conv);
-    cfn_gemm_pack_a_rows(b->staging, conv->out_channels, depth, depth, panel_rows_of(conv),
+    cfn_gemm_pack_a_rows(b->staging, conv->out_channels, depth, depth, cfn_conv2d_panel_rows(conv),
                          (float *)conv->weight);
     if (conv->winograd) cfn_conv2d_winograd_pack(conv, b->staging, (float *)conv->winograd);
 }

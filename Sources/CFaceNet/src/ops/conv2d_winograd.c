@@ -49,14 +49,10 @@ int cfn_conv2d_winograd_eligible(const cfn_conv2d *conv) {
            conv->pad_h <= 1;
 }
 
-/* Rows per panel of the transformed filters: those of the layer's weights. */
-static int filter_rows(const cfn_conv2d *conv) {
-    return conv->weight_rows ? conv->weight_rows : CFN_GEMM_MR;
-}
-
 /* Floats of one of the 16 packed transformed filter matrices. */
 static size_t filter_floats(const cfn_conv2d *conv) {
-    return cfn_gemm_packed_floats_rows(conv->out_channels, conv->in_channels, filter_rows(conv));
+    return cfn_gemm_packed_floats_rows(conv->out_channels, conv->in_channels,
+                                       cfn_conv2d_panel_rows(conv));
 }
 
 size_t cfn_conv2d_winograd_weight_floats(const cfn_conv2d *conv) {
@@ -64,7 +60,8 @@ size_t cfn_conv2d_winograd_weight_floats(const cfn_conv2d *conv) {
 }
 
 void cfn_conv2d_winograd_pack(const cfn_conv2d *conv, const float *weight, float *u) {
-    const int cout = conv->out_channels, cin = conv->in_channels, rows = filter_rows(conv);
+    const int cout = conv->out_channels, cin = conv->in_channels;
+    const int rows = cfn_conv2d_panel_rows(conv);
     const size_t matrix = filter_floats(conv);
     memset(u, 0, 16 * matrix * sizeof(float)); /* zero rows past cout, and the padding */
     for (int o = 0; o < cout; ++o)

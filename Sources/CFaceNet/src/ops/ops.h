@@ -41,6 +41,11 @@ static inline int cfn_conv_out_extent(int in, int kernel, int stride, int pad) {
     return (in + 2 * pad - kernel) / stride + 1 - ((in + 2 * pad - kernel) < 0 ? 1 : 0);
 }
 
+/* Rows per panel of the convolution's packed weights (and Winograd filters). */
+static inline int cfn_conv2d_panel_rows(const cfn_conv2d *conv) {
+    return conv->weight_rows ? conv->weight_rows : CFN_GEMM_MR;
+}
+
 /* True when the convolution is a plain GEMM over its input (1×1, stride 1, no padding). */
 int cfn_conv2d_is_pointwise(const cfn_conv2d *conv);
 
