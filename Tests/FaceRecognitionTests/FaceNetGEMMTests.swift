@@ -84,21 +84,21 @@ struct FaceNetGEMMTests {
     func product(shape: Shape, epilogue: Epilogue) throws {
         let runs: [(Int, Kernels)] = [(1, .best), (2, .best), (3, .best), (1, .avx2), (3, .avx2), (1, .portable), (3, .portable)]
         for (threads, kernels) in runs {
-          for panelRows in [6, 16] {
-            let (c, expected) = try Self.run(shape, epilogue, threads: threads, kernels: kernels, panelRows: panelRows)
-            // Float sums of k products of values in [−1, 1): error grows with k.
-            let tolerance = 1e-6 * Double(shape.k) + 1e-6
-            var worst = 0.0, wrongPadding = 0
-            for (value, reference) in zip(c, expected) {
-                if reference.isNaN {
-                    if !value.isNaN { wrongPadding += 1 }
-                } else {
-                    worst = max(worst, value.isNaN ? .infinity : abs(Double(value) - reference))
+            for panelRows in [6, 16] {
+                let (c, expected) = try Self.run(shape, epilogue, threads: threads, kernels: kernels, panelRows: panelRows)
+                // Float sums of k products of values in [−1, 1): error grows with k.
+                let tolerance = 1e-6 * Double(shape.k) + 1e-6
+                var worst = 0.0, wrongPadding = 0
+                for (value, reference) in zip(c, expected) {
+                    if reference.isNaN {
+                        if !value.isNaN { wrongPadding += 1 }
+                    } else {
+                        worst = max(worst, value.isNaN ? .infinity : abs(Double(value) - reference))
+                    }
                 }
+                #expect(worst <= tolerance, "\(threads) workers, \(kernels) kernels, \(panelRows)-row panels: worst |Δ| \(worst)")
+                #expect(wrongPadding == 0, "\(threads) workers, \(kernels) kernels, \(panelRows)-row panels: wrote past n columns")
             }
-            #expect(worst <= tolerance, "\(threads) workers, \(kernels) kernels, \(panelRows)-row panels: worst |Δ| \(worst)")
-            #expect(wrongPadding == 0, "\(threads) workers, \(kernels) kernels, \(panelRows)-row panels: wrote past n columns")
-          }
         }
     }
 

@@ -753,11 +753,13 @@ static void task_avx2(void *arg, int task, int worker) {
     gemm_run *run = arg;
     const cfn_gemm_job *job = run->job;
     const gemm_task_span t = task_span(run, task);
+    const float *a = job->a + (size_t)t.product * job->a_stride;
+    float *c = job->c + (size_t)t.product * job->c_stride + t.col0;
+    const int avx512 = run->engine->kernels == CFN_GEMM_KERNELS_AVX512, pr = panel_rows(job);
     if (run->in_place) {
-        rows16_tiles_avx512(job->k, job->a + (size_t)t.product * job->a_stride, job->m, t.p0, t.p1,
-                            job->b + (size_t)t.product * job->b_stride, job->ldb,
-                            job->c + (size_t)t.product * job->c_stride, job->ldc, t.cols,
-                            &job->epilogue);
+        rows16_tiles_avx512(job->k, a, job->m, t.p0, t.p1,
+                            job->b + (size_t)t.product * job->b_stride + t.col0, job->ldb, c,
+                            job->ldc, t.cols, &job->epilogue);
         return;
     }
     float *strips = run->engine->scratch + (size_t)worker * run->engine->scratch_stride;
@@ -768,10 +770,7 @@ static void task_avx2(void *arg, int task, int worker) {
         fill_strips(job, t.product, 0, job->k, t.col0, t.cols, strips);
         run->packed[worker] = block_id;
     }
-    const float *a = job->a + (size_t)t.product * job->a_stride;
-    float *c = job->c + (size_t)t.product * job->c_stride + t.col0;
-    const int pr = panel_rows(job);
-    if (run->engine->kernels == CFN_GEMM_KERNELS_AVX512 && t.cols <= NR) {
+    if (avx512 && t.cols <= NR) {
         if (pr == MR)
             narrow_tiles_avx512(job->k, a, job->m, t.p0, t.p1, strips, c, job->ldc, t.cols,
                                 &job->epilogue);
@@ -780,38 +779,30 @@ static void task_avx2(void *arg, int task, int worker) {
                                 &job->epilogue);
         return;
     }
-    if (run->engine->kernels == CFN_GEMM_KERNELS_AVX512 && pr == CFN_GEMM_MR_WIDE) {
-        for (int p = t.p0; p < t.p1; ++p)
-            for (int half = 0; half < 2; ++half) {
-                const int row0 = p * CFN_GEMM_MR_WIDE + 8 * half;
-                if (row0 >= job->m) break;
-                const int rows = job->m - row0 < 8 ? job->m - row0 : 8;
-                half_panel_tiles_avx512(job->k, a + (size_t)p * CFN_GEMM_MR_WIDE * job->k + 8 * half,
-                                        strips, c + (size_t)row0 * job->ldc, job->ldc, rows, t.cols,
-                                        row0, &job->epilogue);
-            }
-        return;
-    }
+    /* Row tiles of each panel: 6 rows on the 6-row layout; on the 16-row layout two of 8
+       (AVX-512) or three of 6, 6 and 4 (AVX2). */
+    const int wide512 = avx512 && pr == CFN_GEMM_MR_WIDE, tile_rows = wide512 ? 8 : MR;
     const long a_step = pr * (long)sizeof(float);
-    /* 6-row tiles of each panel: one for the 6-row layout, three (6, 6, 4 rows) for the wide
-       (AVX2; AVX-512 takes the wide panels in halves above). */
     for (int p = t.p0; p < t.p1; ++p) {
-        for (int sub = 0; sub < pr; sub += MR) {
+        for (int sub = 0; sub < pr; sub += tile_rows) {
             const int row0 = p * pr + sub;
             if (row0 >= job->m) break;
             const int left = job->m - row0 < pr - sub ? job->m - row0 : pr - sub;
-            const int rows = left < MR ? left : MR;
+            const int rows = left < tile_rows ? left : tile_rows;
             const float *panel = a + (size_t)p * pr * job->k + sub;
             float *c_rows = c + (size_t)row0 * job->ldc;
-            if (run->engine->kernels == CFN_GEMM_KERNELS_AVX512) {
+            if (wide512) {
+                half_panel_tiles_avx512(job->k, panel, strips, c_rows, job->ldc, rows, t.cols,
+                                        row0, &job->epilogue);
+            } else if (avx512) {
                 panel_tiles_avx512(job->k, panel, a_step, strips, c_rows, job->ldc, rows, t.cols,
                                    row0, &job->epilogue);
-                continue;
-            }
-            for (int s = 0; s * NR < t.cols; ++s) {
-                const int width = t.cols - s * NR < NR ? t.cols - s * NR : NR;
-                tile_avx2(job->k, panel, a_step, strips + (size_t)s * NR * job->k, c_rows + s * NR,
-                          job->ldc, rows, width, row0, &job->epilogue);
+            } else {
+                for (int s = 0; s * NR < t.cols; ++s) {
+                    const int width = t.cols - s * NR < NR ? t.cols - s * NR : NR;
+                    tile_avx2(job->k, panel, a_step, strips + (size_t)s * NR * job->k,
+                              c_rows + s * NR, job->ldc, rows, width, row0, &job->epilogue);
+                }
             }
         }
     }
