@@ -19,6 +19,11 @@
    waiting on it: batch 1 at 160×160 ran 13.0–13.3 ms per pass without, 11.4–11.7 with 1 KB and
    10.9–11.6 with 2 or 4 KB ahead (alternating binaries). */
 #define A_PREFETCH_BYTES 2048
+/* Weight matrices at least this large (floats, per product) have their next panel prefetched
+   while a panel is multiplied (next_panel_share); smaller ones stay in cache between passes, and
+   there the extra prefetches cost time (conv2d_2a's 32 × 32 Winograd products at batch 1 took
+   1.25× as long with them, paired passes). */
+#define NEXT_PANEL_MIN_FLOATS 65536
 /* Row ranges narrower than this share one packing of their block (cfn_gemm_run). */
 #define SHARED_PACKING_ROWS 32
 
@@ -213,6 +218,32 @@ AVX2 static void tile_avx2(int k, const float *a, long a_step, const float *b, f
     }
 }
 
+/* Where one pass of an AVX-512 kernel over a weight panel prefetches the panel after it into
+   L2: `at`, advancing `step` bytes per k step.
+   At batch 1 every panel comes from memory once per pass, and one that several tiles cross (two
+   8-row halves × the strip pairs) arrived during the first of them, at the rate one core pulls
+   from memory. In isolation (one thread, k = 896, 64 columns, 100 MB of 16-row panels) the 8 × 32
+   tiles ran 128–134 GFLOPS, against 172–176 with the panels in L2: the first pass over each panel
+   at ~73. Pass i of n now prefetches the i-th n-th of the next panel, spread over its k steps, so
+   that panel arrives while all n passes compute: 161–164 GFLOPS in the same test. A panel with
+   one pass, or the last of a task, gets step 0 (the same line each step: a load slot, no
+   traffic): there, a prefetch one panel ahead at the loads' pace was no faster (session 9). */
+typedef struct panel_prefetch {
+    const char *at;
+    long step;
+} panel_prefetch;
+
+/* Pass `pass` of `passes` over `current` (panel_bytes long) with `next` the panel after it, or
+   NULL when there is none to fetch. */
+static panel_prefetch next_panel_share(const float *current, const float *next, long panel_bytes,
+                                       int pass, int passes, int k) {
+    panel_prefetch p = {(const char *)current, 0};
+    if (!next || passes < 2 || k < 1) return p;
+    p.step = (panel_bytes + (long)passes * k - 1) / ((long)passes * k);
+    p.at = (const char *)next + (long)pass * p.step * k;
+    return p;
+}
+
 /* AVX-512 (where the core has it: twice the multiply-adds per instruction, and on cores with
    512-bit pipes twice per cycle: 240 against 120 GFLOPS per core of FMAs alone on this machine's
    Zen 5). In assembly like the AVX2 kernel. Each output is the same chain of FMAs over
@@ -221,7 +252,8 @@ AVX2 static void tile_avx2(int k, const float *a, long a_step, const float *b, f
    acc (6 × 32, row-major) = Σ_p panel[p][r] · (strip0[p] ‖ strip1[p]): two adjacent strips
    (strip1 = strip0 + 16k floats) in 12 zmm accumulators, 6 broadcasts and 2 loads per 12 FMAs. */
 AVX512 static void rank_updates_6x32_avx512(long k, const float *panel, long a_step,
-                                            const float *strip, float *acc) {
+                                            const float *strip, float *acc,
+                                            panel_prefetch next) {
     const long strip_bytes = k * NR * (long)sizeof(float);
     __asm__ volatile(
         "vpxord %%zmm4, %%zmm4, %%zmm4\n\t"
@@ -240,6 +272,8 @@ AVX512 static void rank_updates_6x32_avx512(long k, const float *panel, long a_s
         "jz 2f\n\t"
         "1:\n\t"
         "prefetcht0 %c[ahead](%[a])\n\t"
+        "prefetcht1 (%[next])\n\t"
+        "add %[ns], %[next]\n\t"
         "vmovups (%[b]), %%zmm0\n\t"
         "vmovups (%[b], %[sb]), %%zmm1\n\t"
         "vbroadcastss (%[a]), %%zmm2\n\t"
@@ -278,8 +312,9 @@ AVX512 static void rank_updates_6x32_avx512(long k, const float *panel, long a_s
         "vmovups %%zmm14, 640(%[c])\n\t"
         "vmovups %%zmm15, 704(%[c])\n\t"
         "vzeroupper\n\t"
-        : [a] "+r"(panel), [b] "+r"(strip), [k] "+r"(k)
-        : [c] "r"(acc), [sb] "r"(strip_bytes), [as] "r"(a_step), [ahead] "i"(A_PREFETCH_BYTES)
+        : [a] "+r"(panel), [b] "+r"(strip), [k] "+r"(k), [next] "+r"(next.at)
+        : [c] "r"(acc), [sb] "r"(strip_bytes), [as] "r"(a_step), [ns] "r"(next.step),
+          [ahead] "i"(A_PREFETCH_BYTES)
         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9",
           "xmm10", "xmm11", "xmm12", "xmm13", "xmm14", "xmm15", "cc", "memory");
 }
@@ -287,7 +322,8 @@ AVX512 static void rank_updates_6x32_avx512(long k, const float *panel, long a_s
 /* acc (6 × 16, rows 32 floats apart, as the 6 × 32 tile's left half) = Σ_p panel[p][r] · strip[p]:
    the last strip of an odd count, in 6 zmm accumulators with the broadcasts folded into the FMAs. */
 AVX512 static void rank_updates_6x16_avx512(long k, const float *panel, long a_step,
-                                            const float *strip, float *acc) {
+                                            const float *strip, float *acc,
+                                            panel_prefetch next) {
     __asm__ volatile(
         "vpxord %%zmm4, %%zmm4, %%zmm4\n\t"
         "vpxord %%zmm5, %%zmm5, %%zmm5\n\t"
@@ -299,6 +335,8 @@ AVX512 static void rank_updates_6x16_avx512(long k, const float *panel, long a_s
         "jz 2f\n\t"
         "1:\n\t"
         "prefetcht0 %c[ahead](%[a])\n\t"
+        "prefetcht1 (%[next])\n\t"
+        "add %[ns], %[next]\n\t"
         "vmovups (%[b]), %%zmm0\n\t"
         "vfmadd231ps (%[a])%{1to16%}, %%zmm0, %%zmm4\n\t"
         "vfmadd231ps 4(%[a])%{1to16%}, %%zmm0, %%zmm5\n\t"
@@ -318,8 +356,8 @@ AVX512 static void rank_updates_6x16_avx512(long k, const float *panel, long a_s
         "vmovups %%zmm8, 512(%[c])\n\t"
         "vmovups %%zmm9, 640(%[c])\n\t"
         "vzeroupper\n\t"
-        : [a] "+r"(panel), [b] "+r"(strip), [k] "+r"(k)
-        : [c] "r"(acc), [as] "r"(a_step), [ahead] "i"(A_PREFETCH_BYTES)
+        : [a] "+r"(panel), [b] "+r"(strip), [k] "+r"(k), [next] "+r"(next.at)
+        : [c] "r"(acc), [as] "r"(a_step), [ns] "r"(next.step), [ahead] "i"(A_PREFETCH_BYTES)
         : "xmm0", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "cc", "memory");
 }
 
@@ -354,7 +392,8 @@ AVX512 static void store_rows_avx512(const float *tile, int ldt, float *c, int l
    which only AVX-512 has), 8 broadcasts and 2 loads per 16 FMAs: a third more FMAs per strip
    byte than 6 × 32. */
 AVX512 static void rank_updates_8x32_avx512(long k, const float *panel, long a_step,
-                                            const float *strip, float *acc) {
+                                            const float *strip, float *acc,
+                                            panel_prefetch next) {
     const long strip_bytes = k * NR * (long)sizeof(float);
     __asm__ volatile(
         "vpxord %%zmm16, %%zmm16, %%zmm16\n\t"
@@ -377,6 +416,8 @@ AVX512 static void rank_updates_8x32_avx512(long k, const float *panel, long a_s
         "jz 2f\n\t"
         "1:\n\t"
         "prefetcht0 %c[ahead](%[a])\n\t"
+        "prefetcht1 (%[next])\n\t"
+        "add %[ns], %[next]\n\t"
         "vmovups (%[b]), %%zmm0\n\t"
         "vmovups (%[b], %[sb]), %%zmm1\n\t"
         "vbroadcastss 0(%[a]), %%zmm2\n\t"
@@ -425,8 +466,9 @@ AVX512 static void rank_updates_8x32_avx512(long k, const float *panel, long a_s
         "vmovups %%zmm30, 896(%[c])\n\t"
         "vmovups %%zmm31, 960(%[c])\n\t"
         "vzeroupper\n\t"
-        : [a] "+r"(panel), [b] "+r"(strip), [k] "+r"(k)
-        : [c] "r"(acc), [as] "r"(a_step), [sb] "r"(strip_bytes), [ahead] "i"(A_PREFETCH_BYTES)
+        : [a] "+r"(panel), [b] "+r"(strip), [k] "+r"(k), [next] "+r"(next.at)
+        : [c] "r"(acc), [as] "r"(a_step), [ns] "r"(next.step), [sb] "r"(strip_bytes),
+          [ahead] "i"(A_PREFETCH_BYTES)
         : "xmm0", "xmm1", "xmm2", "xmm3", "xmm16", "xmm17", "xmm18", "xmm19",
           "xmm20", "xmm21", "xmm22", "xmm23", "xmm24", "xmm25", "xmm26", "xmm27",
           "xmm28", "xmm29", "xmm30", "xmm31",
@@ -436,7 +478,8 @@ AVX512 static void rank_updates_8x32_avx512(long k, const float *panel, long a_s
 /* acc (8 × 16, rows 32 floats apart, as the 8 × 32 tile's left half): an odd last strip, the
    broadcasts folded into the FMAs. */
 AVX512 static void rank_updates_8x16_avx512(long k, const float *panel, long a_step,
-                                            const float *strip, float *acc) {
+                                            const float *strip, float *acc,
+                                            panel_prefetch next) {
     __asm__ volatile(
         "vpxord %%zmm24, %%zmm24, %%zmm24\n\t"
         "vpxord %%zmm25, %%zmm25, %%zmm25\n\t"
@@ -450,6 +493,8 @@ AVX512 static void rank_updates_8x16_avx512(long k, const float *panel, long a_s
         "jz 2f\n\t"
         "1:\n\t"
         "prefetcht0 %c[ahead](%[a])\n\t"
+        "prefetcht1 (%[next])\n\t"
+        "add %[ns], %[next]\n\t"
         "vmovups (%[b]), %%zmm0\n\t"
         "vfmadd231ps 0(%[a])%{1to16%}, %%zmm0, %%zmm24\n\t"
         "vfmadd231ps 4(%[a])%{1to16%}, %%zmm0, %%zmm25\n\t"
@@ -473,28 +518,36 @@ AVX512 static void rank_updates_8x16_avx512(long k, const float *panel, long a_s
         "vmovups %%zmm30, 768(%[c])\n\t"
         "vmovups %%zmm31, 896(%[c])\n\t"
         "vzeroupper\n\t"
-        : [a] "+r"(panel), [b] "+r"(strip), [k] "+r"(k)
-        : [c] "r"(acc), [as] "r"(a_step), [ahead] "i"(A_PREFETCH_BYTES)
+        : [a] "+r"(panel), [b] "+r"(strip), [k] "+r"(k), [next] "+r"(next.at)
+        : [c] "r"(acc), [as] "r"(a_step), [ns] "r"(next.step), [ahead] "i"(A_PREFETCH_BYTES)
         : "xmm0", "xmm24", "xmm25", "xmm26", "xmm27", "xmm28", "xmm29", "xmm30",
           "xmm31",
           "cc", "memory");
 }
 
-/* The tiles of eight rows of a 16-row panel across a task's strips: pairs of strips as 8 × 32,
-   an odd last one as 8 × 16, each with its epilogue. */
-AVX512 static void half_panel_tiles_avx512(int k, const float *panel, const float *strips,
-                                           float *c, int ldc, int rows, int cols, int row0,
-                                           const cfn_gemm_epilogue *e) {
+/* The tiles of eight rows (half `half` of 2) of a 16-row panel across a task's strips: pairs of
+   strips as 8 × 32, an odd last one as 8 × 16, each with its epilogue; the passes of both halves
+   share the prefetch of `next` (next_panel_share). */
+AVX512 static void half_panel_tiles_avx512(int k, const float *panel, int half, const float *next,
+                                           const float *strips, float *c, int ldc, int rows,
+                                           int cols, int row0, const cfn_gemm_epilogue *e) {
     float tile[8][2 * NR] __attribute__((aligned(64)));
     const long a_step = CFN_GEMM_MR_WIDE * (long)sizeof(float);
+    const long panel_bytes = CFN_GEMM_MR_WIDE * (long)k * (long)sizeof(float);
+    const float *whole = panel - 8 * half;
+    const int pairs = ((cols + NR - 1) / NR + 1) / 2;
     int s = 0;
     for (; (s + 1) * NR < cols; s += 2) {
-        rank_updates_8x32_avx512(k, panel, a_step, strips + (size_t)s * NR * k, &tile[0][0]);
+        const panel_prefetch ahead =
+            next_panel_share(whole, next, panel_bytes, half * pairs + s / 2, 2 * pairs, k);
+        rank_updates_8x32_avx512(k, panel, a_step, strips + (size_t)s * NR * k, &tile[0][0], ahead);
         const int width = cols - s * NR < 2 * NR ? cols - s * NR : 2 * NR;
         store_rows_avx512(&tile[0][0], 2 * NR, c + s * NR, ldc, rows, width, row0, e);
     }
     if (s * NR < cols) {
-        rank_updates_8x16_avx512(k, panel, a_step, strips + (size_t)s * NR * k, &tile[0][0]);
+        const panel_prefetch ahead =
+            next_panel_share(whole, next, panel_bytes, half * pairs + s / 2, 2 * pairs, k);
+        rank_updates_8x16_avx512(k, panel, a_step, strips + (size_t)s * NR * k, &tile[0][0], ahead);
         store_rows_avx512(&tile[0][0], 2 * NR, c + s * NR, ldc, rows, cols - s * NR, row0, e);
     }
 }
@@ -576,25 +629,32 @@ AVX512 static void narrow_tiles_avx512(int k, const float *a, int m, int p0, int
     if (p < p1) {
         const int row0 = p * MR, rows = m - row0 < MR ? m - row0 : MR;
         float half[MR][2 * NR] __attribute__((aligned(64)));
-        rank_updates_6x16_avx512(k, a + (size_t)p * MR * k, MR * sizeof(float), strip, &half[0][0]);
+        const float *panel = a + (size_t)p * MR * k;
+        rank_updates_6x16_avx512(k, panel, MR * sizeof(float), strip, &half[0][0],
+                                 next_panel_share(panel, NULL, 0, 0, 1, k));
         store_rows_avx512(&half[0][0], 2 * NR, c + (size_t)row0 * ldc, ldc, rows, cols, row0, e);
     }
 }
 
 /* The tiles of six rows of a panel (a_step bytes apart per k) across a task's strips: pairs of
-   strips as 6 × 32, an odd last one as 6 × 16, each with its epilogue. */
-AVX512 static void panel_tiles_avx512(int k, const float *panel, long a_step, const float *strips,
-                                      float *c, int ldc, int rows, int cols, int row0,
-                                      const cfn_gemm_epilogue *e) {
+   strips as 6 × 32, an odd last one as 6 × 16, each with its epilogue; on 6-row panels the
+   passes share the prefetch of `next` (next_panel_share). */
+AVX512 static void panel_tiles_avx512(int k, const float *panel, long a_step, const float *next,
+                                      const float *strips, float *c, int ldc, int rows, int cols,
+                                      int row0, const cfn_gemm_epilogue *e) {
     float tile[MR][2 * NR] __attribute__((aligned(64)));
+    const long panel_bytes = MR * (long)k * (long)sizeof(float);
+    const int pairs = ((cols + NR - 1) / NR + 1) / 2;
     int s = 0;
     for (; (s + 1) * NR < cols; s += 2) {
-        rank_updates_6x32_avx512(k, panel, a_step, strips + (size_t)s * NR * k, &tile[0][0]);
+        const panel_prefetch ahead = next_panel_share(panel, next, panel_bytes, s / 2, pairs, k);
+        rank_updates_6x32_avx512(k, panel, a_step, strips + (size_t)s * NR * k, &tile[0][0], ahead);
         const int width = cols - s * NR < 2 * NR ? cols - s * NR : 2 * NR;
         store_rows_avx512(&tile[0][0], 2 * NR, c + s * NR, ldc, rows, width, row0, e);
     }
     if (s * NR < cols) {
-        rank_updates_6x16_avx512(k, panel, a_step, strips + (size_t)s * NR * k, &tile[0][0]);
+        const panel_prefetch ahead = next_panel_share(panel, next, panel_bytes, s / 2, pairs, k);
+        rank_updates_6x16_avx512(k, panel, a_step, strips + (size_t)s * NR * k, &tile[0][0], ahead);
         store_rows_avx512(&tile[0][0], 2 * NR, c + s * NR, ldc, rows, cols - s * NR, row0, e);
     }
 }
@@ -783,7 +843,10 @@ static void task_avx2(void *arg, int task, int worker) {
        (AVX-512) or three of 6, 6 and 4 (AVX2). */
     const int wide512 = avx512 && pr == CFN_GEMM_MR_WIDE, tile_rows = wide512 ? 8 : MR;
     const long a_step = pr * (long)sizeof(float);
+    const int prefetch_next = (size_t)job->m * job->k >= NEXT_PANEL_MIN_FLOATS;
     for (int p = t.p0; p < t.p1; ++p) {
+        const float *next =
+            prefetch_next && p + 1 < t.p1 ? a + (size_t)(p + 1) * pr * job->k : NULL;
         for (int sub = 0; sub < pr; sub += tile_rows) {
             const int row0 = p * pr + sub;
             if (row0 >= job->m) break;
@@ -792,11 +855,11 @@ static void task_avx2(void *arg, int task, int worker) {
             const float *panel = a + (size_t)p * pr * job->k + sub;
             float *c_rows = c + (size_t)row0 * job->ldc;
             if (wide512) {
-                half_panel_tiles_avx512(job->k, panel, strips, c_rows, job->ldc, rows, t.cols,
-                                        row0, &job->epilogue);
+                half_panel_tiles_avx512(job->k, panel, sub / tile_rows, next, strips, c_rows,
+                                        job->ldc, rows, t.cols, row0, &job->epilogue);
             } else if (avx512) {
-                panel_tiles_avx512(job->k, panel, a_step, strips, c_rows, job->ldc, rows, t.cols,
-                                   row0, &job->epilogue);
+                panel_tiles_avx512(job->k, panel, a_step, next, strips, c_rows, job->ldc, rows,
+                                   t.cols, row0, &job->epilogue);
             } else {
                 for (int s = 0; s * NR < t.cols; ++s) {
                     const int width = t.cols - s * NR < NR ? t.cols - s * NR : NR;
