@@ -9,6 +9,9 @@ let package = Package(
     products: [
         .library(name: "FaceRecognition", targets: ["FaceRecognition"]),
         .library(name: "CloudPipeline", targets: ["CloudPipeline"]),
+        // The C kernels as a shared library, for C and Python callers (Benchmarks/interleaved.py
+        // times it against ONNX Runtime in one process through cfacenet.h).
+        .library(name: "CFaceNetShared", type: .dynamic, targets: ["CFaceNet"]),
         .executable(name: "facerec", targets: ["facerec"]),
         .executable(name: "facerec-server", targets: ["facerec-server"]),
         .executable(name: "facerec-worker", targets: ["facerec-worker"]),

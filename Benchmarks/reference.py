@@ -29,6 +29,19 @@ def timed(run, seconds):
             return elapsed / passes
 
 
+def onnx_session(model, directory, threads):
+    """An ONNX Runtime session (CPU, `threads` intra-op threads) on `model` exported to ONNX in
+    `directory`, with the batch and spatial sizes dynamic. Also used by interleaved.py."""
+    import onnxruntime as ort
+    path = os.path.join(directory, "facenet.onnx")
+    torch.onnx.export(model, torch.randn(1, 3, 160, 160), path, input_names=["x"], output_names=["y"],
+                      dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}}, opset_version=17, dynamo=False)
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=3.0)
@@ -49,15 +62,8 @@ def main():
         print(json.dumps({"suite": "facenet", "impl": "pytorch-eager", "size": size, "batch": batch,
                           "ms_per_face": per_pass * 1000 / batch}), flush=True)
 
-    import onnxruntime as ort
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "facenet.onnx")
-        torch.onnx.export(model, torch.randn(1, 3, 160, 160), path, input_names=["x"], output_names=["y"],
-                          dynamic_axes={"x": {0: "n", 2: "h", 3: "w"}}, opset_version=17, dynamo=False)
-        options = ort.SessionOptions()
-        options.intra_op_num_threads = args.threads
-        options.inter_op_num_threads = 1
-        session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        session = onnx_session(model, tmp, args.threads)
         for size, batch in shapes:
             x = np.random.randn(batch, 3, size, size).astype(np.float32)
             per_pass = timed(lambda: session.run(None, {"x": x}), args.seconds)
