@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from reference import onnx_session  # noqa: E402
 
-MAX_DIMS = 8
+MAX_DIMS = 8  # CFN_MAX_DIMS in cfacenet.h: TensorView mirrors cfn_tensor_view
 
 
 class TensorView(ctypes.Structure):

@@ -630,8 +630,8 @@ AVX512 static void narrow_tiles_avx512(int k, const float *a, int m, int p0, int
         const int row0 = p * MR, rows = m - row0 < MR ? m - row0 : MR;
         float half[MR][2 * NR] __attribute__((aligned(64)));
         const float *panel = a + (size_t)p * MR * k;
-        rank_updates_6x16_avx512(k, panel, MR * sizeof(float), strip, &half[0][0],
-                                 next_panel_share(panel, NULL, 0, 0, 1, k));
+        const panel_prefetch none = {(const char *)panel, 0}; /* narrow tiles: no next panel */
+        rank_updates_6x16_avx512(k, panel, MR * sizeof(float), strip, &half[0][0], none);
         store_rows_avx512(&half[0][0], 2 * NR, c + (size_t)row0 * ldc, ldc, rows, cols, row0, e);
     }
 }
