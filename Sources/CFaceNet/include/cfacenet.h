@@ -133,6 +133,20 @@ int cfn_conv3x3_cnhw(const float *weight, const float *bias, int out_channels, i
                      size_t scratch_floats, int threads, float *out);
 
 /*
+ * Testing: any of FaceNet's convolutions as the GEMM over the unfolded input (never Winograd),
+ * to be checked against a plain reference: weight out_channels × in_channels × kernel_h ×
+ * kernel_w, `stride` both ways, padding pad_h / pad_w, n images in the CNHW layout as above, into
+ * out_channels × n × out_h × out_w (out_h = (h + 2·pad_h − kernel_h) / stride + 1, out_w alike).
+ * `kernels` picks the products' and the unfolding's kernels as cfn_context_set_kernels does
+ * (CFN_KERNELS_BEST on an AVX-512 CPU: the vector unfolding; CFN_KERNELS_AVX2: the scalar one,
+ * into the same FMA chains, so the two must agree bit for bit). `threads` workers share the
+ * work. Returns 1 when done, −1 for bad arguments or no memory.
+ */
+int cfn_conv2d_cnhw(const float *weight, const float *bias, int out_channels, int in_channels,
+                    int kernel_h, int kernel_w, int stride, int pad_h, int pad_w, const float *in,
+                    int n, int h, int w, int relu, cfn_kernel_set kernels, int threads, float *out);
+
+/*
  * Testing: FaceNet's matrix product. For each i < count, with A_i = a + i·m·k (m × k,
  * row-major), B_i = b + i·k·ldb (k × n, leading dimension ldb) and C_i = c + i·m·ldc:
  * epilogue 0: C_i = A_i·B_i; 1: C_i = act(A_i·B_i + bias[row]); 2: C_i = act(C_i + scale ·
