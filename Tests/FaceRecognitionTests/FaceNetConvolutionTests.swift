@@ -39,32 +39,13 @@ struct FaceNetConvolutionTests {
         }
     }
 
-    /// The definition: out[o][k][y][x] = act(bias[o] + Σ w[o][c][i][j] · in[c][k][y+i−p][x+j−p]).
+    /// The definition, act(bias[o] + Σ w[o][c][i][j] · in[c][k][y+i−p][x+j−p]): the general
+    /// one of FaceNetUnfoldTests at stride 1, then the activation.
     static func reference(_ s: Shape, _ weight: [Float], _ bias: [Float], _ input: [Float]) -> [Double] {
-        var out = [Double](repeating: 0, count: s.cout * s.n * s.outH * s.outW)
-        for o in 0..<s.cout {
-            for k in 0..<s.n {
-                for y in 0..<s.outH {
-                    for x in 0..<s.outW {
-                        var sum = Double(bias[o])
-                        for c in 0..<s.cin {
-                            for i in 0..<3 {
-                                let iy = y + i - s.pad
-                                guard iy >= 0, iy < s.h else { continue }
-                                for j in 0..<3 {
-                                    let ix = x + j - s.pad
-                                    guard ix >= 0, ix < s.w else { continue }
-                                    sum += Double(weight[((o * s.cin + c) * 3 + i) * 3 + j])
-                                        * Double(input[((c * s.n + k) * s.h + iy) * s.w + ix])
-                                }
-                            }
-                        }
-                        out[((o * s.n + k) * s.outH + y) * s.outW + x] = s.relu ? max(sum, 0) : sum
-                    }
-                }
-            }
-        }
-        return out
+        let general = FaceNetUnfoldTests.Shape(cin: s.cin, cout: s.cout, kh: 3, kw: 3, stride: 1, padH: s.pad,
+                                               padW: s.pad, n: s.n, h: s.h, w: s.w)
+        let out = FaceNetUnfoldTests.reference(general, weight, bias, input)
+        return s.relu ? out.map { max($0, 0) } : out
     }
 
     /// Runs one path: its status, its output (NaN where it wrote nothing) and the definition's.
