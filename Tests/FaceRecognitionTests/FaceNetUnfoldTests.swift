@@ -61,30 +61,35 @@ struct FaceNetUnfoldTests {
         return out
     }
 
-    static func run(_ s: Shape, _ kernels: cfn_kernel_set, threads: Int) -> (status: Int32, out: [Float]) {
-        let weight = FaceNetConvolutionTests.values(s.cout * s.cin * s.kh * s.kw, seed: UInt64(s.cin * 31 + s.kh))
-        let bias = FaceNetConvolutionTests.values(s.cout, seed: 11)
-        let input = FaceNetConvolutionTests.values(s.cin * s.n * s.h * s.w, seed: UInt64(s.h * 131 + s.w))
+    /// Deterministic weights, bias and input for a shape.
+    struct Operands {
+        var weight: [Float], bias: [Float], input: [Float]
+        init(_ s: Shape) {
+            weight = FaceNetConvolutionTests.values(s.cout * s.cin * s.kh * s.kw, seed: UInt64(s.cin * 31 + s.kh))
+            bias = FaceNetConvolutionTests.values(s.cout, seed: 11)
+            input = FaceNetConvolutionTests.values(s.cin * s.n * s.h * s.w, seed: UInt64(s.h * 131 + s.w))
+        }
+    }
+
+    /// One run through the unfolded GEMM on `kernels`: its status and output (NaN where it wrote
+    /// nothing).
+    static func run(_ s: Shape, _ x: Operands, _ kernels: cfn_kernel_set, threads: Int) -> (status: Int32, out: [Float]) {
         var out = [Float](repeating: .nan, count: s.cout * s.n * s.outH * s.outW)
-        let status = cfn_conv2d_cnhw(weight, bias, Int32(s.cout), Int32(s.cin), Int32(s.kh), Int32(s.kw),
-                                     Int32(s.stride), Int32(s.padH), Int32(s.padW), input, Int32(s.n),
+        let status = cfn_conv2d_cnhw(x.weight, x.bias, Int32(s.cout), Int32(s.cin), Int32(s.kh), Int32(s.kw),
+                                     Int32(s.stride), Int32(s.padH), Int32(s.padW), x.input, Int32(s.n),
                                      Int32(s.h), Int32(s.w), 0, kernels, Int32(threads), &out)
         return (status, out)
     }
 
     @Test("the unfolded GEMM matches the definition, the same on AVX-512 as on AVX2", arguments: shapes, [1, 2])
     func unfolded(shape: Shape, threads: Int) throws {
-        let best = Self.run(shape, CFN_KERNELS_BEST, threads: threads)
+        let operands = Operands(shape)
+        let best = Self.run(shape, operands, CFN_KERNELS_BEST, threads: threads)
         try #require(best.status == 1)
         #expect(!best.out.contains { $0.isNaN }, "an output was not written")
-        let weight = FaceNetConvolutionTests.values(shape.cout * shape.cin * shape.kh * shape.kw,
-                                                    seed: UInt64(shape.cin * 31 + shape.kh))
-        let bias = FaceNetConvolutionTests.values(shape.cout, seed: 11)
-        let input = FaceNetConvolutionTests.values(shape.cin * shape.n * shape.h * shape.w,
-                                                   seed: UInt64(shape.h * 131 + shape.w))
-        let reference = Self.reference(shape, weight, bias, input)
+        let reference = Self.reference(shape, operands.weight, operands.bias, operands.input)
         #expect(FaceNetConvolutionTests.worst(best.out, reference) < 1e-4)
-        let avx2 = Self.run(shape, CFN_KERNELS_AVX2, threads: threads)
+        let avx2 = Self.run(shape, operands, CFN_KERNELS_AVX2, threads: threads)
         try #require(avx2.status == 1)
         let differing = zip(avx2.out, best.out).filter { $0.bitPattern != $1.bitPattern }.count
         #expect(differing == 0, "AVX-512 and AVX2 unfolding differ in \(differing) of \(best.out.count) outputs")
