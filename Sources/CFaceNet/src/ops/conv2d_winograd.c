@@ -391,23 +391,24 @@ int cfn_conv3x3_cnhw(const float *weight, const float *bias, int out_channels, i
     if (!weight || !in || !out || out_channels <= 0 || in_channels <= 0 || n < 1 || pad < 0 ||
         pad > 1 || h + 2 * pad < 3 || w + 2 * pad < 3 || threads < 1)
         return -1;
+    if (!winograd) /* the GEMM over the unfolded input: conv2d.c's test entry */
+        return cfn_conv2d_cnhw(weight, bias, out_channels, in_channels, 3, 3, 1, pad, pad, in, n, h,
+                               w, relu, CFN_KERNELS_BEST, threads, out);
     cfn_conv2d conv = {in_channels, out_channels, 3, 3, 1, 1, pad, pad, NULL, bias, NULL};
     const cfn_activation act = relu ? CFN_ACTIVATION_RELU : CFN_ACTIVATION_NONE;
     const int depth = cfn_conv2d_depth(&conv);
     float *packed = malloc(cfn_gemm_packed_floats(out_channels, depth) * sizeof(float));
-    float *u = winograd ? malloc(cfn_conv2d_winograd_weight_floats(&conv) * sizeof(float)) : NULL;
-    if (!packed || (winograd && !u)) {
+    float *u = malloc(cfn_conv2d_winograd_weight_floats(&conv) * sizeof(float));
+    if (!packed || !u) {
         free(packed);
         free(u);
         return -1;
     }
     cfn_gemm_pack_a(weight, out_channels, depth, depth, packed);
     conv.weight = packed;
-    if (winograd) {
-        cfn_conv2d_winograd_pack(&conv, weight, u);
-        conv.winograd = u;
-        if (scratch_floats == 0) scratch_floats = cfn_conv2d_winograd_scratch_floats(&conv, n, h, w, 1);
-    }
+    cfn_conv2d_winograd_pack(&conv, weight, u);
+    conv.winograd = u;
+    if (scratch_floats == 0) scratch_floats = cfn_conv2d_winograd_scratch_floats(&conv, n, h, w, 1);
     const size_t gemm_floats = cfn_gemm_scratch_floats(depth);
     float *scratch = malloc((scratch_floats > 0 ? scratch_floats : 1) * sizeof(float));
     float *strips = aligned_alloc(64, (size_t)threads * gemm_floats * sizeof(float));
@@ -415,11 +416,9 @@ int cfn_conv3x3_cnhw(const float *weight, const float *bias, int out_channels, i
     const cfn_gemm_engine engine = {pool, strips, gemm_floats,
                                     cfn_gemm_kernels_for(winograd == 2 ? CFN_KERNELS_AVX2 : CFN_KERNELS_BEST)};
     int done = scratch && strips && (threads == 1 || pool) ? 1 : -1;
-    if (done == 1 && winograd)
+    if (done == 1)
         done = cfn_conv2d_winograd_forward(&conv, in, n, h, w, out, scratch, scratch_floats, act,
                                            &engine);
-    else if (done == 1)
-        cfn_conv2d_forward(&conv, in, n, h, w, out, scratch, scratch_floats, act, 0, &engine);
     cfn_pool_destroy(pool);
     free(strips);
     free(scratch);
