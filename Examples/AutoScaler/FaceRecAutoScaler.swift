@@ -14,7 +14,10 @@ struct FaceRecAutoScaler: AsyncParsableCommand {
             SUBNET_ID, tagged facerec:pipeline=<--fleet-name>, and given a user-data script that writes \
             the pipeline's variables and starts /opt/facerec/bin/facerec-worker. They get credentials from \
             --instance-profile, never from user data. Locally, facerec-worker processes are started next \
-            to this executable. Every decision is logged with the backlog, running and desired counts.
+            to this executable. Every decision is logged with the backlog, running and desired counts. \
+            Workers heartbeat into the output store; an instance whose worker never heartbeats within \
+            --startup-grace, or falls silent for --heartbeat-timeout, is terminated and replaced (logged at \
+            error). The credentials are checked at start: a refusal exits 78 with the reason.
             """)
 
     @OptionGroup var recognition: RecognitionOptions
@@ -31,25 +34,33 @@ struct FaceRecAutoScaler: AsyncParsableCommand {
     @Option(help: "EC2 key pair (optional).") var keyName: String?
     @Option(help: "Tag value that marks this fleet's instances.") var fleetName = "facerec-workers"
     @Option(help: "Where the AMI has facerec (bin/facerec-worker, weights).") var installDirectory = "/opt/facerec"
+    @Option(help: "Seconds an instance may run without its worker's first heartbeat before it is replaced.")
+    var startupGrace = 600.0
+    @Option(help: "Seconds without a heartbeat after which a worker counts as dead and its instance is replaced.")
+    var heartbeatTimeout = Double((HeartbeatSettings.defaultInterval * 4).components.seconds)
 
     func run() async throws {
         let logger = ServiceLogging.logger("facerec.autoscaler")
         let policy = try ScalingPolicy(minWorkers: minWorkers, maxWorkers: maxWorkers, jobsPerWorker: jobsPerWorker,
                                        scaleInCooldown: .seconds(scaleInCooldown))
         let backend = try PipelineBackend.from(dataDirectory: pipelineOptions.dataDirectory)
+        try await StartupChecks.verifyCredentials(backend, services: [.queues, .instances], logger: logger)
         let pipeline = try Pipeline.open(backend, logger: logger)
+        let health = FleetHealthCheck(heartbeats: HeartbeatStore(store: pipeline.outputStore),
+                                      startupGrace: .seconds(startupGrace), heartbeatTimeout: .seconds(heartbeatTimeout))
         switch backend {
         case .aws(let cloud):
             let provider = try EC2Fleet.provider(cloud: cloud, instanceType: instanceType, instanceProfile: instanceProfile,
                                                  keyName: keyName, fleetName: fleetName, maxWorkers: maxWorkers,
                                                  workerArguments: recognition.arguments + ["--concurrency", String(workerConcurrency)],
                                                  installDirectory: installDirectory, logger: logger)
-            let scaler = AutoScaler(queue: pipeline.input, provider: provider, policy: policy, logger: logger)
+            let scaler = AutoScaler(queue: pipeline.input, provider: provider, policy: policy, health: health, logger: logger)
             ServiceLog.notice("scaling EC2 fleet \(fleetName): \(policy)")
             await runUntilTerminated { await scaler.run(every: .seconds(interval)) }
         case .local(let layout):
             let fleet = try LocalWorkerFleet(layout: layout, recognition: recognition, workerConcurrency: workerConcurrency,
-                                             policy: policy, queue: pipeline.input, interval: .seconds(interval), logger: logger)
+                                             policy: policy, queue: pipeline.input, heartbeats: health.heartbeats,
+                                             interval: .seconds(interval), logger: logger)
             ServiceLog.notice("scaling local workers under \(layout.dataDirectory.path): \(policy)")
             await runUntilTerminated { await fleet.run() }
             await fleet.shutDown()

@@ -39,7 +39,8 @@ struct Serve: AsyncParsableCommand {
     var workerConcurrency = RecognitionWorker.Configuration.defaultConcurrency
     @Flag(help: "Do not start local workers (run facerec-worker yourself).") var noWorkers = false
     @Option(help: "Largest upload in bytes (413 beyond).") var maxBodyBytes = 10 * 1024 * 1024
-    @Option(help: "Seconds POST / waits for a result before answering 504.") var resultTimeout = 60.0
+    @Option(help: "Seconds POST / waits for a result before answering 504 with where to collect it (default: the input queue's visibility timeout + 60, so a job whose worker died is still answered).")
+    var resultTimeout: Double?
     @Option(help: "Require this bearer token on upload routes (default: $FACEREC_API_TOKEN; none: open).")
     var bearerToken: String?
 
@@ -50,12 +51,18 @@ struct Serve: AsyncParsableCommand {
             // The embedded default sets itself up: nothing to create by hand on one machine.
             _ = try await PipelineSetup(logger: logger).run(backend)
         }
+        try await StartupChecks.verifyCredentials(backend, services: [.queues], logger: logger)
         let pipeline = try Pipeline.open(backend, logger: logger)
+        let visibility = await StartupChecks.queueVisibilityTimeout(pipeline, logger: logger)
+        let wait = resultTimeout.map { Duration.seconds($0) } ?? UploadAPIConfiguration.defaultResultTimeout(visibilityTimeout: visibility)
+        if wait <= visibility {
+            ServiceLog.notice("--result-timeout \(wait) is not above the input queue's visibility timeout (\(visibility)): a job whose worker dies will be answered 504 (the result stays collectable at /v1/results/<id>)")
+        }
         let engine = try recognition.makeEngine(lanes: ProcessInfo.processInfo.activeProcessorCount)
         let waiter = ResultWaiter(output: pipeline.output, outputStore: pipeline.outputStore, logger: logger)
         let metrics = ServiceMetrics()
         let api = UploadAPI(pipeline: pipeline, engine: engine, waiter: waiter, metrics: metrics,
-                            configuration: .init(maxBodyBytes: maxBodyBytes, resultTimeout: .seconds(resultTimeout),
+                            configuration: .init(maxBodyBytes: maxBodyBytes, resultTimeout: wait,
                                                  bearerToken: bearerToken ?? ProcessInfo.processInfo.environment["FACEREC_API_TOKEN"]),
                             logger: logger)
 
@@ -65,7 +72,8 @@ struct Serve: AsyncParsableCommand {
                                          policy: ScalingPolicy(minWorkers: minWorkers, maxWorkers: maxWorkers,
                                                                jobsPerWorker: jobsPerWorker,
                                                                scaleInCooldown: .seconds(scaleInCooldown)),
-                                         queue: pipeline.input, metrics: metrics, logger: logger)
+                                         queue: pipeline.input, heartbeats: HeartbeatStore(store: pipeline.outputStore),
+                                         metrics: metrics, logger: logger)
         }
         let host = self.host
         let app = api.application(host: host, port: port) { port in
@@ -89,7 +97,8 @@ struct Setup: AsyncParsableCommand {
         discussion: "Idempotent. Locally it prepares --data-dir; on AWS it prints the variables to export.")
 
     @OptionGroup var pipelineOptions: PipelineOptions
-    @Option(help: "Visibility timeout of the input queue, seconds.") var visibilityTimeout = 60
+    @Option(help: "Visibility timeout of the input queue, seconds: a dead worker's jobs come back after it (workers use it and renew it while a job runs).")
+    var visibilityTimeout = Int(PipelineSettings.defaultVisibilityTimeout.components.seconds)
     @Option(help: "Receives before a message moves to the dead-letter queue.") var maxReceiveCount = 3
     @Flag(help: "Make the input bucket notify the input queue of new objects (AWS only).") var s3Notifications = false
 

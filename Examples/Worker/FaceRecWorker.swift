@@ -11,7 +11,9 @@ struct FaceRecWorker: AsyncParsableCommand {
         abstract: "Recognise queued images: input queue → recognition → result object + output queue.",
         discussion: """
             Uses S3/SQS when INPUT_QUEUE_URL, OUTPUT_QUEUE_URL, INPUT_BUCKET and OUTPUT_BUCKET are set, \
-            else the embedded default under --data-dir. SIGTERM or SIGINT: finish the jobs in hand, then exit 0.
+            else the embedded default under --data-dir. SIGTERM or SIGINT drains: no new jobs, messages \
+            received meanwhile are given back, the jobs in hand finish, then exit 0. On AWS the credentials are \
+            checked at start: a refusal exits 78 with the reason.
             """)
 
     @OptionGroup var recognition: RecognitionOptions
@@ -21,21 +23,34 @@ struct FaceRecWorker: AsyncParsableCommand {
     @Option(help: "Analyses run at once (default: the number of cores).")
     var lanes = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Most images per forward pass.") var batchSize = 8
-    @Option(help: "Lease per job in seconds, renewed while the job runs.") var visibilityTimeout = 60
+    @Option(help: "Lease per job in seconds, renewed while the job runs (default: the input queue's own, as setup configured it).")
+    var visibilityTimeout: Int?
+    @Option(help: "Seconds between heartbeats in the output store, which the auto-scaler watches (0: none).")
+    var heartbeatInterval = Int(HeartbeatSettings.defaultInterval.components.seconds)
 
     func validate() throws {
         guard concurrency >= 1, lanes >= 1, batchSize >= 1 else {
             throw ValidationError("--concurrency, --lanes and --batch-size must be at least 1")
         }
+        if let visibilityTimeout, !(1...43_200).contains(visibilityTimeout) {
+            throw ValidationError("--visibility-timeout must be 1...43200 seconds")
+        }
+        guard heartbeatInterval >= 0 else { throw ValidationError("--heartbeat-interval must be 0 or more") }
     }
 
     func run() async throws {
         var logger = ServiceLogging.logger("facerec.worker")
-        if let id = ProcessInfo.processInfo.environment[ProcessInstanceProvider.workerIDVariable] {
-            logger[metadataKey: "worker"] = "\(id)"
-        }
+        let workerID = await WorkerIdentity.resolve()
+        if let workerID { logger[metadataKey: "worker"] = "\(workerID)" }
         let backend = try PipelineBackend.from(dataDirectory: pipelineOptions.dataDirectory)
+        try await StartupChecks.verifyCredentials(backend, services: [.queues], logger: logger)
         let pipeline = try Pipeline.open(backend, logger: logger)
+        let lease: Duration
+        if let visibilityTimeout {
+            lease = .seconds(visibilityTimeout)
+        } else {
+            lease = await StartupChecks.queueVisibilityTimeout(pipeline, logger: logger)
+        }
         let engine = try recognition.makeEngine(lanes: lanes, maxBatchSize: batchSize)
         let workspace = try await engine.prepare()
         logger.info("networks ready", metadata: [
@@ -44,10 +59,21 @@ struct FaceRecWorker: AsyncParsableCommand {
         let worker = RecognitionWorker(
             input: pipeline.input, output: pipeline.output, inputStore: pipeline.inputStore, outputStore: pipeline.outputStore,
             recognizer: engine,
-            configuration: .init(concurrency: concurrency, visibilityTimeout: .seconds(visibilityTimeout), inputBucket: pipeline.inputBucket),
+            configuration: .init(concurrency: concurrency, visibilityTimeout: lease, inputBucket: pipeline.inputBucket,
+                                 heartbeat: heartbeat(workerID: workerID, store: pipeline.outputStore)),
             logger: logger)
+        logger.info("taking jobs", metadata: ["visibility-timeout": "\(lease)"])
         await runUntilTerminated { await worker.run() }
         let batches = await engine.batchSizes().sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
         logger.info("analysis batches (images per batch: batches)", metadata: ["batches": "\(batches.joined(separator: ", "))"])
+    }
+
+    private func heartbeat(workerID: String?, store: any ObjectStore) -> HeartbeatSettings? {
+        guard heartbeatInterval > 0 else { return nil }
+        guard let workerID else {
+            ServiceLog.notice("no worker id (\(ProcessInstanceProvider.workerIDVariable) unset, not on EC2): publishing no heartbeats")
+            return nil
+        }
+        return HeartbeatSettings(store: HeartbeatStore(store: store), worker: workerID, interval: .seconds(heartbeatInterval))
     }
 }

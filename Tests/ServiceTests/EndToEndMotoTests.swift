@@ -35,7 +35,7 @@ struct EndToEndMotoTests {
         #expect(pipeline.bucketNotifiesQueue)
 
         let engine = ServiceFixtures.engine
-        let waiter = ResultWaiter(output: pipeline.output, outputStore: pipeline.outputStore, storePollInterval: .milliseconds(500))
+        let waiter = ResultWaiter(output: pipeline.output, outputStore: pipeline.outputStore, storePollInterval: .milliseconds(500), receiveWaitTime: .seconds(1))
         let api = UploadAPI(pipeline: pipeline, engine: engine, waiter: waiter, metrics: ServiceMetrics(),
                             configuration: .init(resultTimeout: .seconds(600)))
         let (ports, portContinuation) = AsyncStream<Int>.makeStream()

@@ -19,13 +19,18 @@ struct UploadAPITests {
         let baseURL: URL
         private let tasks: [Task<Void, Never>]
 
-        init(configuration: UploadAPIConfiguration = .init(), startWorker: Bool = true) async throws {
+        init(configuration: UploadAPIConfiguration = .init(), startWorker: Bool = true, pipeline: Pipeline? = nil) async throws {
             directory = try LocalTestDirectory.make("upload-api")
-            let backend = PipelineBackend.local(LocalPipelineLayout(dataDirectory: directory))
-            _ = try await PipelineSetup().run(backend)
-            pipeline = try Pipeline.open(backend)
+            if let pipeline {
+                self.pipeline = pipeline
+            } else {
+                let backend = PipelineBackend.local(LocalPipelineLayout(dataDirectory: directory))
+                _ = try await PipelineSetup().run(backend)
+                self.pipeline = try Pipeline.open(backend)
+            }
+            let pipeline = self.pipeline
             let engine = ServiceFixtures.engine
-            let waiter = ResultWaiter(output: pipeline.output, outputStore: pipeline.outputStore, storePollInterval: .milliseconds(200))
+            let waiter = ResultWaiter(output: pipeline.output, outputStore: pipeline.outputStore, storePollInterval: .milliseconds(200), receiveWaitTime: .seconds(1))
             let api = UploadAPI(pipeline: pipeline, engine: engine, waiter: waiter, metrics: ServiceMetrics(), configuration: configuration)
             let (ports, continuation) = AsyncStream<Int>.makeStream()
             let app = api.application(host: "127.0.0.1", port: 0) { continuation.yield($0) }
@@ -49,22 +54,23 @@ struct UploadAPITests {
         }
 
         func request(_ method: String, _ path: String, body: Data? = nil, contentType: String? = nil,
-                     headers: [String: String] = [:]) async throws -> (status: Int, body: Data) {
+                     headers: [String: String] = [:]) async throws -> (status: Int, body: Data, headers: [AnyHashable: Any]) {
             var request = URLRequest(url: URL(string: path, relativeTo: baseURL)!)
             request.httpMethod = method
             request.httpBody = body
             if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
             for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
             let (data, response) = try await URLSession.shared.data(for: request)
-            return ((response as? HTTPURLResponse)?.statusCode ?? 0, data)
+            let http = response as? HTTPURLResponse
+            return (http?.statusCode ?? 0, data, http?.allHeaderFields ?? [:])
         }
 
         func upload(_ data: Data, filename: String, field: String = "inputFile", path: String = "/",
                     headers: [String: String] = [:]) async throws -> (status: Int, text: String) {
             let boundary = "test-\(UUID().uuidString)"
             let body = UploadClient.multipartBody(data, field: field, filename: filename, boundary: boundary)
-            let (status, reply) = try await request("POST", path, body: body, contentType: "multipart/form-data; boundary=\(boundary)",
-                                                    headers: headers)
+            let (status, reply, _) = try await request("POST", path, body: body, contentType: "multipart/form-data; boundary=\(boundary)",
+                                                       headers: headers)
             return (status, String(decoding: reply, as: UTF8.self))
         }
     }
@@ -110,14 +116,70 @@ struct UploadAPITests {
         await harness.stop()
     }
 
-    @Test("no result within the wait: 504 (the job stays queued)")
+    @Test("no result within the wait: 504 naming the job and its result URL (Location), where the answer is collected once a worker is done")
     func gatewayTimeout() async throws {
         let harness = try await Harness(configuration: .init(resultTimeout: .milliseconds(500)), startWorker: false)
         let file = try ServiceFixtures.images(1)[0]
-        let reply = try await harness.upload(try Data(contentsOf: file), filename: file.lastPathComponent)
+        let boundary = "test-\(UUID().uuidString)"
+        let reply = try await harness.request("POST", "/", body: UploadClient.multipartBody(try Data(contentsOf: file), field: "inputFile",
+                                                                                           filename: file.lastPathComponent, boundary: boundary),
+                                              contentType: "multipart/form-data; boundary=\(boundary)")
         #expect(reply.status == 504)
         #expect(try await harness.pipeline.input.depth().visible == 1)
+        let location = try #require(reply.headers["Location"] as? String)
+        let id = try #require(location.split(separator: "/").last.map(String.init))
+        #expect(location == "/v1/results/\(id)" && UploadNaming.isValidID(id))
+        #expect(String(decoding: reply.body, as: UTF8.self).contains("the job \(id) is still queued: GET \(location)"))
+        #expect(try await harness.request("GET", location).status == 202)
+
+        // A worker comes along later: the result is at the 504's Location.
+        let worker = RecognitionWorker(input: harness.pipeline.input, output: harness.pipeline.output,
+                                       inputStore: harness.pipeline.inputStore, outputStore: harness.pipeline.outputStore,
+                                       recognizer: ServiceFixtures.engine, configuration: .init(receiveWaitTime: .seconds(1)))
+        let message = try #require(try await harness.pipeline.input.receive(maxMessages: 1, waitTime: .zero, visibilityTimeout: nil).first)
+        guard case .completed = await worker.process(message) else { Issue.record("the job did not complete"); return }
+        let collected = try await harness.request("GET", location)
+        #expect(collected.status == 200)
+        let result = try #require(try JSONSerialization.jsonObject(with: collected.body) as? [String: String])
+        #expect(result["line"] == "\(file.deletingPathExtension().lastPathComponent):\(try await Self.expectedLabel(file))")
         await harness.stop()
+    }
+
+    @Test("/readyz: 200 when the queues and stores answer; 503 naming each one the credentials cannot reach (moto, refused key)")
+    func readiness() async throws {
+        let local = try await Harness(startWorker: false)
+        let ready = try await local.request("GET", "/readyz")
+        #expect(ready.status == 200)
+        #expect(String(decoding: ready.body, as: UTF8.self) == #"{"status":"ready"}"#)
+        await local.stop()
+
+        let moto = try await MotoEnvironment.shared()
+        let suffix = MotoEnvironment.uniqueName("readyz")
+        var environment = [
+            "AWS_ACCESS_KEY_ID": moto.accessKeyId, "AWS_SECRET_ACCESS_KEY": moto.secretAccessKey, "AWS_REGION": "us-east-1",
+            "AWS_ENDPOINT_URL": moto.endpoint.absoluteString, "HOME": "/nonexistent",
+            "INPUT_BUCKET": "in-\(suffix)", "OUTPUT_BUCKET": "out-\(suffix)",
+            "INPUT_QUEUE_URL": moto.endpoint.appendingPathComponent("123456789012/in-\(suffix)").absoluteString,
+            "OUTPUT_QUEUE_URL": moto.endpoint.appendingPathComponent("123456789012/out-\(suffix)").absoluteString,
+        ]
+        let report = try await PipelineSetup().run(try PipelineBackend.from(environment: environment, dataDirectory: URL(fileURLWithPath: "/unused")))
+        for (name, value) in report.variables { environment[name] = value }
+        let good = try await Harness(startWorker: false, pipeline: try Pipeline.open(.aws(try CloudConfiguration(environment: environment)), environment: environment))
+        #expect(try await good.request("GET", "/readyz").status == 200)
+        await good.stop()
+
+        environment["AWS_SECRET_ACCESS_KEY"] = "wrong-secret-must-not-leak"
+        let refused = try await Harness(startWorker: false, pipeline: try Pipeline.open(.aws(try CloudConfiguration(environment: environment)), environment: environment))
+        let reply = try await refused.request("GET", "/readyz")
+        #expect(reply.status == 503)
+        let body = try #require(try JSONSerialization.jsonObject(with: reply.body) as? [String: Any])
+        #expect(body["status"] as? String == "unavailable")
+        let problems = try #require(body["problems"] as? [String])
+        #expect(problems.count == 4, "\(problems)")
+        #expect(problems.allSatisfy { $0.contains("HTTP 403") } && !reply.body.isEmpty)
+        #expect(!String(decoding: reply.body, as: UTF8.self).contains("wrong-secret-must-not-leak"))
+        #expect(try await refused.request("GET", "/healthz").status == 200)  // alive, not ready
+        await refused.stop()
     }
 
     @Test("a bearer token, when configured, guards the upload routes but not /healthz")
@@ -147,7 +209,7 @@ struct UploadAPITests {
         #expect(accepted["key"] == "uploads/\(id)/\(file.lastPathComponent)")
         var result: [String: Any] = [:]
         let done = await eventually {
-            guard let (status, body) = try? await harness.request("GET", "/v1/results/\(id)") else { return false }
+            guard let (status, body, _) = try? await harness.request("GET", "/v1/results/\(id)") else { return false }
             result = (try? JSONSerialization.jsonObject(with: body) as? [String: Any]) ?? [:]
             return status == 200
         }

@@ -24,16 +24,20 @@ public actor ResultWaiter {
     private let outputStore: any ObjectStore
     private let logger: Logger
     public let storePollInterval: Duration
+    /// Long-poll wait of each output-queue receive. A shutdown waits for the poll under way to
+    /// end (see ``MessageQueue``: an aborted SQS poll could hide results), so at most this long.
+    public let receiveWaitTime: Duration
     private var waiters: [String: [UUID: CheckedContinuation<Result?, Never>]] = [:]
     /// Results that arrived before their waiter registered (kept briefly, bounded).
     private var early: [String: Result] = [:]
     private var earlyOrder: [String] = []
 
     public init(output: any MessageQueue, outputStore: any ObjectStore, storePollInterval: Duration = .seconds(2),
-                logger: Logger = Logger(label: "facerec.server.results")) {
+                receiveWaitTime: Duration = .seconds(20), logger: Logger = Logger(label: "facerec.server.results")) {
         self.output = output
         self.outputStore = outputStore
         self.storePollInterval = storePollInterval
+        self.receiveWaitTime = receiveWaitTime
         self.logger = logger
     }
 
@@ -42,12 +46,20 @@ public actor ResultWaiter {
         while !Task.isCancelled {
             let messages: [ReceivedMessage]
             do {
-                messages = try await output.receive(maxMessages: 10, waitTime: .seconds(20), visibilityTimeout: .seconds(30))
+                messages = try await output.receive(maxMessages: 10, waitTime: receiveWaitTime, visibilityTimeout: .seconds(30))
             } catch {
                 if Task.isCancelled { break }
                 logger.warning("output queue receive failed", metadata: ["error": "\(error)"])
                 try? await Task.sleep(for: .seconds(1))
                 continue
+            }
+            if Task.isCancelled {
+                // Shutting down: another replica's waiter (or this server after a restart)
+                // takes these; none of them was handed to a request yet.
+                for message in messages {
+                    try? await Task { try await output.changeVisibility(receiptHandle: message.receiptHandle, timeout: .zero) }.value
+                }
+                break
             }
             for message in messages {
                 if let key = message.attributes[RecognitionWorker.OutputAttribute.inputKey] {

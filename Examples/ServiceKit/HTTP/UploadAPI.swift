@@ -7,13 +7,23 @@ import Logging
 public struct UploadAPIConfiguration: Sendable {
     /// Largest request body accepted (413 beyond).
     public var maxBodyBytes: Int
-    /// How long `POST /` waits for the result before answering 504.
+    /// How long `POST /` waits for the result before answering 504 (with where to collect it).
+    /// Keep it above the input queue's visibility timeout plus a job's processing time, so a
+    /// job whose worker died is redone and answered within the wait (``defaultResultTimeout``).
     public var resultTimeout: Duration
     /// When set, upload and recognition routes require `Authorization: Bearer <token>`
     /// (`/healthz` and `/metrics` stay open for probes and scrapers).
     public var bearerToken: String?
 
-    public init(maxBodyBytes: Int = 10 * 1024 * 1024, resultTimeout: Duration = .seconds(60), bearerToken: String? = nil) {
+    /// Allowance for a job's processing (fetch, recognise, write) on top of a redelivery.
+    public static let processingAllowance: Duration = .seconds(60)
+
+    /// The result wait that outlasts one redelivery cycle: `visibilityTimeout + processingAllowance`.
+    public static func defaultResultTimeout(visibilityTimeout: Duration) -> Duration {
+        visibilityTimeout + processingAllowance
+    }
+
+    public init(maxBodyBytes: Int = 10 * 1024 * 1024, resultTimeout: Duration = .seconds(90), bearerToken: String? = nil) {
         self.maxBodyBytes = maxBodyBytes
         self.resultTimeout = resultTimeout
         self.bearerToken = bearerToken.flatMap { $0.isEmpty ? nil : $0 }
@@ -24,11 +34,12 @@ public struct UploadAPIConfiguration: Sendable {
 ///
 /// | route | answer |
 /// |---|---|
-/// | `POST /` (multipart field `inputFile`) | `STEM:NAME` as plain text once the result is in; 504 after the wait |
+/// | `POST /` (multipart field `inputFile`) | `STEM:NAME` as plain text once the result is in; 504 after the wait, with `Location: /v1/results/<id>` |
 /// | `POST /v1/images` (multipart or raw image body) | 202 `{"id", "key", "result"}` |
 /// | `GET /v1/results/{id}` | 200 `{"status": "done"/"failed", "name", "line"}`, 202 pending, 404 unknown |
 /// | `POST /v1/recognize` (multipart or raw image body) | 200 JSON faces, boxes, names, distances (in process, no queue) |
-/// | `GET /healthz` | 200 `{"status": "ok", ...}` |
+/// | `GET /healthz` | 200 `{"status": "ok", ...}`: the process is alive |
+/// | `GET /readyz` | 200 `{"status": "ready"}`, or 503 `{"status": "unavailable", "problems": [...]}` when a queue or store cannot be reached with this process's credentials |
 /// | `GET /metrics` | Prometheus text |
 ///
 /// Every upload is size-limited (413), must decode as an image (415) and is stored under a key
@@ -59,6 +70,7 @@ public struct UploadAPI: Sendable {
         let router = Router()
         router.add(middleware: MetricsMiddleware(metrics: metrics))
         router.get("/healthz") { _, _ in try self.health() }
+        router.get("/readyz") { _, _ in try await self.readiness() }
         router.get("/metrics") { _, _ in await self.metricsText() }
         let protected = router.group().add(middleware: BearerTokenMiddleware(token: configuration.bearerToken))
         protected.post("/") { request, context in try await self.legacyUpload(request, context: context) }
@@ -86,7 +98,12 @@ public struct UploadAPI: Sendable {
         guard let result = await waiter.wait(inputKey: job.key, resultKey: job.resultKey, stem: job.stem,
                                              timeout: configuration.resultTimeout) else {
             metrics.recordJob(outcome: "timeout")
-            return Self.text("\(job.stem): no result within \(configuration.resultTimeout)\n", status: .gatewayTimeout)
+            // The job stays queued and its result will be kept: say where to collect it.
+            let location = "/v1/results/\(job.id)"
+            var response = Self.text("\(job.stem): no result within \(configuration.resultTimeout); the job \(job.id) is still queued: GET \(location)\n",
+                                     status: .gatewayTimeout)
+            response.headers[.location] = location
+            return response
         }
         metrics.recordJob(outcome: result.succeeded ? "ok" : "error")
         return Self.text(result.line, status: result.succeeded ? .ok : .unprocessableContent)
@@ -136,6 +153,16 @@ public struct UploadAPI: Sendable {
         case .aws: backend = "aws"
         }
         return try Self.json(Health(status: "ok", backend: backend, identifies: engine.identifies), status: .ok)
+    }
+
+    func readiness() async throws -> Response {
+        struct Readiness: Encodable { let status: String; let problems: [String]? }
+        let problems = await pipeline.readinessProblems()
+        guard problems.isEmpty else {
+            logger.warning("not ready", metadata: ["problems": "\(problems)"])
+            return try Self.json(Readiness(status: "unavailable", problems: problems), status: .serviceUnavailable)
+        }
+        return try Self.json(Readiness(status: "ready", problems: nil), status: .ok)
     }
 
     func metricsText() async -> Response {

@@ -13,7 +13,8 @@ public final class LocalWorkerFleet: Sendable {
     private let logger: Logger
 
     public init(layout: LocalPipelineLayout, recognition: RecognitionOptions, workerConcurrency: Int, policy: ScalingPolicy,
-                queue: any MessageQueue, workerExecutable: URL? = nil, interval: Duration = .seconds(1),
+                queue: any MessageQueue, heartbeats: HeartbeatStore? = nil, workerExecutable: URL? = nil,
+                interval: Duration = .seconds(1),
                 metrics: ServiceMetrics? = nil, logger: Logger) throws {
         let executable = workerExecutable ?? executableDirectory().appendingPathComponent("facerec-worker")
         guard FileManager.default.isExecutableFile(atPath: executable.path) else {
@@ -36,11 +37,17 @@ public final class LocalWorkerFleet: Sendable {
                                                                "--lanes", String(lanes)],
                            environment: environment),
             limit: max(policy.maxWorkers, 1), logDirectory: logs)
-        scaler = AutoScaler(queue: queue, provider: provider, policy: policy, logger: logger)
+        // A worker process that is alive but never started taking jobs, or went silent, is
+        // replaced (one that exits is reaped by the provider and replaced anyway).
+        let health = heartbeats.map { FleetHealthCheck(heartbeats: $0, startupGrace: Self.startupGrace) }
+        scaler = AutoScaler(queue: queue, provider: provider, policy: policy, health: health, logger: logger)
         self.interval = interval
         self.metrics = metrics
         self.logger = logger
     }
+
+    /// How long a local worker may take to load its networks before it must heartbeat.
+    public static let startupGrace: Duration = .seconds(180)
 
     /// Analysis lanes per worker when `maxWorkers` workers share `cores` cores.
     public static func lanesPerWorker(cores: Int, maxWorkers: Int) -> Int {

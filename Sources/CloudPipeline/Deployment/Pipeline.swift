@@ -50,12 +50,16 @@ public struct LocalPipelineLayout: Sendable, Hashable {
 
 /// Deployment-wide settings that `setup` writes and everything else reads.
 public struct PipelineSettings: Sendable, Hashable {
-    /// The input queue's default visibility timeout.
+    /// The input queue's default visibility timeout: how long after a worker dies its jobs
+    /// come back. Workers read it from the queue and renew it while a job runs, so it need not
+    /// cover a slow job; the server's result wait is derived from it.
     public var visibilityTimeout: Duration
+    /// 30 s: a crashed worker's jobs are redone within half a minute.
+    public static let defaultVisibilityTimeout: Duration = .seconds(30)
     /// Receives before a message moves to the dead-letter queue.
     public var maxReceiveCount: Int
 
-    public init(visibilityTimeout: Duration = .seconds(60), maxReceiveCount: Int = 3) {
+    public init(visibilityTimeout: Duration = PipelineSettings.defaultVisibilityTimeout, maxReceiveCount: Int = 3) {
         self.visibilityTimeout = visibilityTimeout
         self.maxReceiveCount = maxReceiveCount
     }

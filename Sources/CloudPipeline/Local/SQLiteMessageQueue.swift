@@ -176,6 +176,10 @@ public final class SQLiteMessageQueue: MessageQueue {
         if timeout == .zero { signal.notify() }
     }
 
+    public func defaultVisibilityTimeout() async throws -> Duration {
+        try await configuration().visibilityTimeout
+    }
+
     public func depth() async throws -> QueueDepth {
         let nowMS = Self.milliseconds(now())
         let name = self.name

@@ -17,6 +17,12 @@ import Foundation
 ///   above `maxReceiveCount`, the message moves to the dead-letter queue instead (as SQS does).
 /// - `receive` with a non-zero `waitTime` long-polls: it returns as soon as at least one
 ///   message is available, or an empty array when the wait is over.
+/// - Cancelling a `receive` never loses a message. A backend that can stop waiting without
+///   having claimed anything does so at once (the SQLite queue returns what it has, usually
+///   nothing); one that cannot tell (SQS: a long poll aborted in flight may already have been
+///   handed messages, which would then stay hidden for their visibility timeout) lets the call
+///   run to the end of its wait and returns what it received. A caller that no longer wants
+///   those messages gives them back with `changeVisibility(receiptHandle:timeout: .zero)`.
 ///
 /// Errors: conditions a caller is expected to handle are ``MessageQueueError``; transport or
 /// storage failures may surface as the backend's own error types.
@@ -43,6 +49,11 @@ public protocol MessageQueue: Sendable {
 
     /// Approximate counts of messages by state (exact for the SQLite queue).
     func depth() async throws -> QueueDepth
+
+    /// The queue's own visibility timeout (what `setup` configured): a receive without
+    /// `visibilityTimeout` hides messages for this long. Workers default to it, so that the
+    /// queue and its consumers agree on when a lost job comes back.
+    func defaultVisibilityTimeout() async throws -> Duration
 }
 
 extension MessageQueue {

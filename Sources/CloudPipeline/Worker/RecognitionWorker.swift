@@ -15,8 +15,15 @@ import Logging
 ///   such as ServiceKit's engine batches the images of the jobs in hand.
 /// - **Long jobs**: while a job runs its lease is renewed every
 ///   ``Configuration/leaseRenewalInterval``, so a slow image is not handed to a second worker.
-/// - **Shutdown**: cancelling ``run()`` (the executables do it on SIGTERM) stops receiving, lets
-///   the jobs in flight finish, and returns.
+/// - **Drain** (cancelling ``run()``; the executables do it on SIGTERM and on an Auto Scaling
+///   scale-in): no new receive starts; a receive under way is not aborted (on SQS that could
+///   hide the messages it was handed for their whole visibility timeout) but returns at the
+///   end of its wait, at most ``Configuration/receiveWaitTime``, and every message it brings is
+///   given back at once (visibility 0) for another worker; the jobs in hand finish and their
+///   results are written. Nothing stays hidden behind a worker that has gone.
+/// - **Heartbeats** (``Configuration/heartbeat``): `ready` when it starts and every interval,
+///   `draining` when told to stop, `stopped` when it returns; the auto-scaler replaces
+///   instances whose worker never started or went silent (``FleetHealthCheck``).
 /// - **Permanent failures** (a body that is not a job, a missing object, bytes that are not an
 ///   image): `STEM:Error` is sent, then an error result `error: <reason>` written when there
 ///   is a key to write it under (a redelivery that finds that result sends nothing more, one
@@ -27,7 +34,7 @@ import Logging
 /// - **Transient failures** (store or queue errors, anything else the recognizer throws): no
 ///   result is written; the message comes back after ``Configuration/transientRetryDelay``.
 public struct RecognitionWorker: Sendable {
-    public struct Configuration: Sendable, Hashable {
+    public struct Configuration: Sendable {
         /// Jobs held at once (receive loops). More than one lets receiving, fetching and
         /// writing overlap the recognition of other jobs, and lets a batching recognizer fill
         /// its batches.
@@ -47,10 +54,13 @@ public struct RecognitionWorker: Sendable {
         public var transientRetryDelay: Duration
         /// The input bucket's name: S3 events naming another bucket are refused. `nil`: not checked.
         public var inputBucket: String?
+        /// Where and how often to publish heartbeats. `nil`: none.
+        public var heartbeat: HeartbeatSettings?
 
         public init(concurrency: Int = 1, visibilityTimeout: Duration = .seconds(60), leaseRenewalInterval: Duration? = nil,
                     receiveWaitTime: Duration = .seconds(20), failedJobRetryDelay: Duration = .seconds(1),
-                    transientRetryDelay: Duration = .seconds(5), inputBucket: String? = nil) {
+                    transientRetryDelay: Duration = .seconds(5), inputBucket: String? = nil,
+                    heartbeat: HeartbeatSettings? = nil) {
             self.concurrency = max(1, concurrency)
             self.visibilityTimeout = visibilityTimeout
             self.leaseRenewalInterval = leaseRenewalInterval ?? visibilityTimeout / 3
@@ -58,6 +68,7 @@ public struct RecognitionWorker: Sendable {
             self.failedJobRetryDelay = failedJobRetryDelay
             self.transientRetryDelay = transientRetryDelay
             self.inputBucket = inputBucket
+            self.heartbeat = heartbeat
         }
     }
 
@@ -121,14 +132,25 @@ public struct RecognitionWorker: Sendable {
         self.logger = logger
     }
 
-    /// Receives and processes jobs until the calling task is cancelled, then finishes the jobs
-    /// in flight and returns.
+    /// Receives and processes jobs until the calling task is cancelled, then drains (see the
+    /// type's documentation) and returns.
     public func run() async {
         logger.info("worker started", metadata: ["concurrency": "\(configuration.concurrency)"])
+        let started = Date()
         await withTaskGroup(of: Void.self) { group in
             for slot in 0..<configuration.concurrency {
                 group.addTask { await self.receiveLoop(slot: slot) }
             }
+            if let heartbeat = configuration.heartbeat {
+                group.addTask { await self.publishHeartbeats(heartbeat, startedAt: started) }
+            }
+            await group.next()
+            // Whichever child ends first, the others are ending too: all of them run until
+            // cancelled. Say so once, while the jobs in hand finish.
+            if Task.isCancelled { logger.info("draining: no new jobs; finishing the jobs in hand") }
+        }
+        if let heartbeat = configuration.heartbeat {
+            await publish(heartbeat, state: .stopped, startedAt: started)
         }
         logger.info("worker stopped", metadata: ["jobs": "\(statistics.snapshot())"])
     }
@@ -148,11 +170,53 @@ public struct RecognitionWorker: Sendable {
                 backoff = min(backoff * 2, .seconds(10))
                 continue
             }
+            if Task.isCancelled {
+                // Draining: a receive that was under way when the drain began brought these; no
+                // job of theirs has started, so another worker can take them at once.
+                await giveBack(messages)
+                break
+            }
             for message in messages {
                 // An unstructured task does not inherit cancellation: a SIGTERM lets the job in
                 // hand finish (and its result be written) instead of abandoning it half done.
                 _ = await Task { await self.process(message) }.value
             }
+        }
+    }
+
+    /// Makes `messages` visible again now, without processing them.
+    private func giveBack(_ messages: [ReceivedMessage]) async {
+        for message in messages {
+            do {
+                try await Task { try await input.changeVisibility(receiptHandle: message.receiptHandle, timeout: .zero) }.value
+                statistics.recordGivenBack()
+                logger.info("gave back a message received while draining", metadata: ["message-id": "\(message.id)"])
+            } catch {
+                // It comes back after its visibility timeout instead.
+                logger.warning("could not give back a message received while draining",
+                               metadata: ["message-id": "\(message.id)", "error": "\(error)"])
+            }
+        }
+    }
+
+    private func publishHeartbeats(_ settings: HeartbeatSettings, startedAt: Date) async {
+        while !Task.isCancelled {
+            await publish(settings, state: .ready, startedAt: startedAt)
+            do { try await Task.sleep(for: settings.interval) } catch { break }
+        }
+        await publish(settings, state: .draining, startedAt: startedAt)
+    }
+
+    private func publish(_ settings: HeartbeatSettings, state: WorkerHeartbeat.State, startedAt: Date) async {
+        let counts = statistics.snapshot()
+        let heartbeat = WorkerHeartbeat(worker: settings.worker, state: state, startedAt: startedAt, at: settings.clock(),
+                                        completed: counts.completed, failed: counts.failed)
+        do {
+            // Not cancelled with the drain: the scaler should learn that this worker is draining.
+            try await Task { try await settings.store.publish(heartbeat) }.value
+            logger.debug("heartbeat", metadata: ["state": "\(state.rawValue)"])
+        } catch {
+            logger.warning("could not publish a heartbeat", metadata: ["error": "\(error)"])
         }
     }
 
@@ -332,9 +396,13 @@ public final class WorkerStatistics: Sendable {
         public var ignored = 0
         public var failed = 0
         public var retried = 0
+        /// Messages received while draining and given back unprocessed.
+        public var givenBack = 0
         /// Seconds spent in completed jobs.
         public var busySeconds = 0.0
-        public var description: String { "completed \(completed), ignored \(ignored), failed \(failed), retried \(retried)" }
+        public var description: String {
+            "completed \(completed), ignored \(ignored), failed \(failed), retried \(retried), given back \(givenBack)"
+        }
     }
 
     private let state = LockedValue(Snapshot())
@@ -342,6 +410,10 @@ public final class WorkerStatistics: Sendable {
     public init() {}
 
     public func snapshot() -> Snapshot { state.withLock { $0 } }
+
+    func recordGivenBack() {
+        state.withLock { $0.givenBack += 1 }
+    }
 
     func record(_ outcome: RecognitionWorker.Outcome, seconds: Double) {
         state.withLock { value in

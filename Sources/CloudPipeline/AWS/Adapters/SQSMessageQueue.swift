@@ -55,12 +55,20 @@ public struct SQSMessageQueue: MessageQueue {
         if let visibilityTimeout, visibilityTimeout < .zero || visibilityTimeout > MessageQueueLimits.maxVisibilityTimeout {
             throw MessageQueueError.invalidArgument(field: "visibilityTimeout", reason: "\(visibilityTimeout) is outside 0...43200 s")
         }
-        let messages = try await map("receive") {
-            try await client.receiveMessage(queueUrl: queueUrl, maxMessages: maxMessages,
-                                            waitTimeSeconds: Self.wholeSeconds(waitTime),
-                                            visibilityTimeout: visibilityTimeout.map(Self.wholeSeconds),
-                                            attributeNames: ["ApproximateReceiveCount"], messageAttributeNames: ["All"])
-        }
+        // Not interrupted by cancellation: SQS may already have handed messages to a long poll,
+        // and an aborted request would leave them hidden for their whole visibility timeout
+        // (the SDKs lose them the same way). The call runs to the end of its wait in a task that
+        // does not inherit cancellation and returns what SQS returned; the caller decides what
+        // to do with messages it no longer wants (a draining worker gives them back).
+        let (client, queueUrl) = (self.client, self.queueUrl)
+        let messages = try await Task {
+            try await Self.map("receive", queueUrl: queueUrl) {
+                try await client.receiveMessage(queueUrl: queueUrl, maxMessages: maxMessages,
+                                                waitTimeSeconds: Self.wholeSeconds(waitTime),
+                                                visibilityTimeout: visibilityTimeout.map(Self.wholeSeconds),
+                                                attributeNames: ["ApproximateReceiveCount"], messageAttributeNames: ["All"])
+            }
+        }.value
         return messages.map { message in
             ReceivedMessage(id: message.messageId, body: message.body, receiptHandle: message.receiptHandle,
                             receiveCount: message.approximateReceiveCount ?? 1,
@@ -80,6 +88,16 @@ public struct SQSMessageQueue: MessageQueue {
             try await client.changeMessageVisibility(queueUrl: queueUrl, receiptHandle: receiptHandle,
                                                      visibilityTimeout: Self.wholeSeconds(timeout))
         }
+    }
+
+    public func defaultVisibilityTimeout() async throws -> Duration {
+        let attributes = try await map("defaultVisibilityTimeout") {
+            try await client.getQueueAttributes(queueUrl: queueUrl, names: ["VisibilityTimeout"])
+        }
+        guard let seconds = attributes["VisibilityTimeout"].flatMap({ Int($0) }) else {
+            throw MessageQueueError.backend(operation: "defaultVisibilityTimeout", detail: "GetQueueAttributes returned no VisibilityTimeout for \(queueUrl)")
+        }
+        return .seconds(seconds)
     }
 
     public func depth() async throws -> QueueDepth {
@@ -124,6 +142,11 @@ public struct SQSMessageQueue: MessageQueue {
     }
 
     private func map<T>(_ operation: String, handle: String? = nil, _ body: () async throws -> T) async throws -> T {
+        try await Self.map(operation, queueUrl: queueUrl, handle: handle, body)
+    }
+
+    private static func map<T>(_ operation: String, queueUrl: String, handle: String? = nil,
+                               _ body: () async throws -> T) async throws -> T {
         do {
             return try await body()
         } catch let error as AWSServiceError {

@@ -1,0 +1,81 @@
+import CloudPipeline
+import CloudPipelineTestSupport
+import Foundation
+import Testing
+
+/// A draining worker loses nothing: not the jobs in hand, and not the messages a receive that
+/// was under way when the drain began brings back (on SQS, an aborted long poll would leave
+/// them hidden for their whole visibility timeout).
+@Suite("RecognitionWorker drain")
+struct WorkerDrainTests {
+    @Test("SQS (moto): the message handed to a long poll under way when the drain begins is given back at once, unprocessed")
+    func sqsDrainGivesBack() async throws {
+        let moto = try await MotoEnvironment.shared()
+        let sqs = SQSClient(configuration: moto.configuration())
+        let queueURL = try await sqs.createQueue(name: MotoEnvironment.uniqueName("drain"), attributes: ["VisibilityTimeout": "120"])
+        let input = SQSMessageQueue(client: sqs, queueUrl: queueURL)
+        let fixture = try LocalPipelineFixture()
+        defer { fixture.remove() }
+        try await fixture.inputStore.put(Data("face:Ana".utf8), key: "late.jpg")
+        let recognizer = ScriptedRecognizer()
+        let worker = RecognitionWorker(input: input, output: fixture.output, inputStore: fixture.inputStore,
+                                       outputStore: fixture.outputStore, recognizer: recognizer,
+                                       configuration: .init(concurrency: 1, visibilityTimeout: .seconds(120), receiveWaitTime: .seconds(6)))
+        let run = Task { await worker.run() }
+        // The worker's first long poll starts within milliseconds; give it a generous second.
+        try await Task.sleep(for: .seconds(1))
+        run.cancel()
+        // Sent after the drain began: only the poll under way can take it.
+        try await input.send("late.jpg")
+        await run.value
+
+        #expect(worker.statistics.snapshot().givenBack == 1)
+        #expect(worker.statistics.snapshot().completed == 0)
+        #expect(recognizer.callCount("late.jpg") == 0)
+        // Visible again at once (its visibility timeout is 120 s): another worker takes it now.
+        let again = try #require(try await input.receive(maxMessages: 1, waitTime: .zero, visibilityTimeout: nil).first)
+        #expect(again.body == "late.jpg")
+        #expect(again.receiveCount == 2)
+    }
+
+    @Test("SQLite: a drain stops the long poll at once without claiming anything; a later message stays visible")
+    func sqliteDrainStopsWaiting() async throws {
+        let fixture = try LocalPipelineFixture(visibilityTimeout: .seconds(120))
+        defer { fixture.remove() }
+        let worker = fixture.worker(ScriptedRecognizer(), .init(concurrency: 2, receiveWaitTime: .seconds(20)))
+        let run = Task { await worker.run() }
+        try await Task.sleep(for: .milliseconds(300))
+        let cancelled = ContinuousClock.now
+        run.cancel()
+        await run.value
+        // Bounded far below the 20 s poll: the queue gave up its wait on cancellation.
+        #expect(ContinuousClock.now - cancelled < .seconds(10))
+        try await fixture.input.send("after.jpg")
+        #expect(try await fixture.input.depth().visible == 1)
+        #expect(worker.statistics.snapshot().givenBack == 0)
+    }
+
+    @Test("heartbeats: ready while taking jobs (with the count), stopped once drained")
+    func heartbeats() async throws {
+        let fixture = try LocalPipelineFixture()
+        defer { fixture.remove() }
+        let stamp = Date(timeIntervalSince1970: 1_800_000_000)
+        let heartbeats = HeartbeatStore(store: fixture.outputStore)
+        let worker = fixture.worker(ScriptedRecognizer(), .init(
+            receiveWaitTime: .seconds(1),
+            heartbeat: HeartbeatSettings(store: heartbeats, worker: "local-0000beat", interval: .milliseconds(100), clock: { stamp })))
+        try await fixture.inputStore.put(Data("face:Ana".utf8), key: "a.jpg")
+        try await fixture.input.send("a.jpg")
+        let run = Task { await worker.run() }
+        #expect(await eventually { (try? await heartbeats.latest(of: "local-0000beat"))?.completed == 1 })
+        let ready = try #require(try await heartbeats.latest(of: "local-0000beat"))
+        #expect(ready.state == .ready && ready.at == stamp && ready.worker == "local-0000beat")
+        run.cancel()
+        await run.value
+        let last = try #require(try await heartbeats.latest(of: "local-0000beat"))
+        #expect(last.state == .stopped)
+        #expect(last.completed == 1)
+        // Kept apart from results: the only other object in the output store is the result.
+        #expect(try await fixture.outputStore.list(prefix: "").map(\.key) == ["_facerec/heartbeats/local-0000beat", "a"])
+    }
+}
