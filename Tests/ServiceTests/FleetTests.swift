@@ -1,0 +1,213 @@
+import CloudPipeline
+import CloudPipelineTestSupport
+import Foundation
+import ServiceKit
+import Testing
+
+/// The fleet as an operator runs it: `facerec-worker` processes on S3/SQS (moto, signatures
+/// checked) or the embedded default, drained with SIGTERM under load; workers in AWS mode on
+/// any machine; wrong credentials stopping every executable at once.
+@Suite("Fleet", .serialized)
+struct FleetTests {
+    static func bin(_ name: String) -> URL { ServiceFixtures.binaries.appendingPathComponent(name) }
+
+    /// A pipeline on moto, set up as `facerec-server setup` does, and the environment that
+    /// points the executables at it.
+    struct MotoPipeline {
+        let environment: [String: String]
+        let pipeline: Pipeline
+
+        init(_ moto: MotoEnvironment, secret: String? = nil) async throws {
+            let suffix = MotoEnvironment.uniqueName("fleet")
+            var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AWS_") }
+            environment.merge([
+                "AWS_ACCESS_KEY_ID": moto.accessKeyId, "AWS_SECRET_ACCESS_KEY": moto.secretAccessKey,
+                "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": moto.endpoint.absoluteString, "HOME": "/nonexistent",
+                "INPUT_BUCKET": "in-\(suffix)", "OUTPUT_BUCKET": "out-\(suffix)",
+                "INPUT_QUEUE_URL": moto.endpoint.appendingPathComponent("123456789012/in-\(suffix)").absoluteString,
+                "OUTPUT_QUEUE_URL": moto.endpoint.appendingPathComponent("123456789012/out-\(suffix)").absoluteString,
+                "OPENBLAS_NUM_THREADS": "1",
+            ]) { $1 }
+            let backend = try PipelineBackend.from(environment: environment, dataDirectory: URL(fileURLWithPath: "/unused"))
+            for (name, value) in try await PipelineSetup().run(backend).variables { environment[name] = value }
+            pipeline = try Pipeline.open(.aws(try CloudConfiguration(environment: environment)), environment: environment)
+            if let secret { environment["AWS_SECRET_ACCESS_KEY"] = secret }
+            self.environment = environment
+        }
+    }
+
+    /// Children a test starts, killed when it ends, pass or fail.
+    final class Children: @unchecked Sendable {
+        // @unchecked: `all` is only touched under `lock`.
+        private let lock = NSLock()
+        private var all: [ChildProcess] = []
+        func start(_ executable: URL, _ arguments: [String], environment: [String: String], log: URL) throws -> ChildProcess {
+            let child = try ChildProcess(executable, arguments, environment: environment, stderr: log)
+            lock.withLock { all.append(child) }
+            return child
+        }
+        deinit {
+            for child in all where child.process.isRunning { child.signal(SIGKILL) }
+        }
+    }
+
+    static func workerArguments(extra: [String] = []) -> [String] {
+        EndToEndTests.recognitionArguments + ["--concurrency", "4", "--lanes", "1", "--batch-size", "4"] + extra
+    }
+
+    enum Backend: String, CaseIterable, CustomTestStringConvertible {
+        case moto, local
+        var testDescription: String { rawValue }
+        /// Uploads per run: the issue's 200 on moto; 100 on the embedded default, whose drain
+        /// path (a SQLite poll that stops at once) is the shorter one.
+        var uploads: Int { self == .moto ? 200 : 100 }
+    }
+
+    @Test("uploads keep arriving while one of two workers is drained with SIGTERM: every one is answered, as facerec identify answers it, within the visibility timeout",
+          arguments: Backend.allCases)
+    func drainUnderLoad(_ backend: Backend) async throws {
+        let directory = try LocalTestDirectory.make("fleet-drain")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let children = Children()
+        let pipeline: Pipeline
+        var environment: [String: String]
+        var workerExtra: [String] = []
+        switch backend {
+        case .moto:
+            let moto = try await MotoPipeline(try await MotoEnvironment.shared())
+            pipeline = moto.pipeline
+            environment = moto.environment
+        case .local:
+            let local = PipelineBackend.local(LocalPipelineLayout(dataDirectory: directory.appendingPathComponent("data")))
+            _ = try await PipelineSetup().run(local)
+            pipeline = try Pipeline.open(local)
+            environment = ProcessInfo.processInfo.environment.filter { !PipelineBackend.cloudVariables.contains($0.key) }
+            environment["OPENBLAS_NUM_THREADS"] = "1"
+            workerExtra = ["--data-dir", directory.appendingPathComponent("data").path]
+        }
+        let visibility = try await pipeline.input.defaultVisibilityTimeout()
+        #expect(visibility == PipelineSettings.defaultVisibilityTimeout)
+
+        // The API in process (it only stores and queues); the workers as the executables, on
+        // the default 20 s long polls that a drain must not cut short.
+        let waiter = ResultWaiter(output: pipeline.output, outputStore: pipeline.outputStore,
+                                  storePollInterval: .milliseconds(500), receiveWaitTime: .seconds(1))
+        let api = UploadAPI(pipeline: pipeline, engine: ServiceFixtures.engine, waiter: waiter, metrics: ServiceMetrics(),
+                            configuration: .init(resultTimeout: UploadAPIConfiguration.defaultResultTimeout(visibilityTimeout: visibility)))
+        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
+        let app = api.application(host: "127.0.0.1", port: 0) { portContinuation.yield($0) }
+        let server = Task { try? await app.runService(gracefulShutdownSignals: []) }
+        let consumer = Task { await waiter.run() }
+        defer {
+            server.cancel()
+            consumer.cancel()
+        }
+        var portIterator = ports.makeAsyncIterator()
+        let port = try #require(await portIterator.next())
+
+        var workers: [ChildProcess] = []
+        for name in ["w1", "w2"] {
+            var env = environment
+            env[ProcessInstanceProvider.workerIDVariable] = "local-\(name)"
+            workers.append(try children.start(Self.bin("facerec-worker"), Self.workerArguments(extra: workerExtra), environment: env,
+                                              log: directory.appendingPathComponent("\(name).log")))
+        }
+
+        let pool = try ServiceFixtures.images(100)
+        let files = (0..<backend.uploads).map { pool[$0 % pool.count] }
+        let answered = Counter()
+        let client = UploadClient(baseURL: URL(string: "http://127.0.0.1:\(port)")!, timeout: 600)
+        let uploads = Task { await client.uploadAll(files, concurrency: 6) { answered.set($0) } }
+        // Drain w1 a third of the way in, while uploads keep arriving.
+        #expect(await eventually(timeout: .seconds(900)) { answered.value >= backend.uploads / 3 })
+        workers[0].signal(SIGTERM)
+        let drainedAt = answered.value
+        #expect(await workers[0].waitForExit(timeout: .seconds(120)) == 0)
+        let results = await uploads.value
+        #expect(answered.value > drainedAt + 10, "uploads went on after the drain")
+
+        let answers = results.compactMap { try? $0.get() }
+        #expect(answers.count == backend.uploads)
+        #expect(answers.allSatisfy { $0.status == 200 }, "\(answers.filter { $0.status != 200 }.prefix(3))")
+        let slowest = answers.map(\.seconds).max() ?? .infinity
+        #expect(slowest < Double(visibility.components.seconds), "slowest answer \(slowest) s: a job was lost until its visibility timeout")
+        let expected = try await ServiceFixtures.identify(pool)
+        for (file, answer) in zip(files, answers) {
+            let stem = file.deletingPathExtension().lastPathComponent
+            #expect(answer.body == "\(stem):\(expected[stem] ?? "?")")
+        }
+        let summary = LatencySummary(answers.map(\.seconds))
+        print("fleet drain (\(backend.rawValue)): \(answers.count)/\(backend.uploads) answered, latency \(summary), drained w1 after \(drainedAt)")
+
+        let log = try String(contentsOf: directory.appendingPathComponent("w1.log"), encoding: .utf8)
+        #expect(log.contains("draining: no new jobs") && log.contains("worker stopped"))
+        #expect(try await pipeline.input.depth().total == 0)
+        if let deadLetter = pipeline.deadLetter { #expect(try await deadLetter.depth().total == 0) }
+        // w1 said it stopped; w2 is still ready.
+        let heartbeats = HeartbeatStore(store: pipeline.outputStore)
+        #expect(try await heartbeats.latest(of: "local-w1")?.state == .stopped)
+        #expect(try await heartbeats.latest(of: "local-w2")?.state == .ready)
+        workers[1].signal(SIGTERM)
+        #expect(await workers[1].waitForExit(timeout: .seconds(120)) == 0)
+    }
+
+    @Test("facerec-worker in AWS mode on any machine (the environment `setup` prints): answers a job, heartbeats, drains on SIGTERM and exits 0")
+    func workerAnywhere() async throws {
+        let directory = try LocalTestDirectory.make("fleet-anywhere")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let moto = try await MotoPipeline(try await MotoEnvironment.shared())
+        var environment = moto.environment
+        environment[ProcessInstanceProvider.workerIDVariable] = "onprem-1"
+        let children = Children()
+        let worker = try children.start(Self.bin("facerec-worker"), Self.workerArguments(), environment: environment,
+                                        log: directory.appendingPathComponent("worker.log"))
+        let file = try ServiceFixtures.images(1)[0]
+        try await moto.pipeline.inputStore.put(try Data(contentsOf: file), key: "anywhere.jpg")
+        try await moto.pipeline.input.send("anywhere.jpg")
+        let heartbeats = HeartbeatStore(store: moto.pipeline.outputStore)
+        #expect(await eventually(timeout: .seconds(180)) { (try? await heartbeats.latest(of: "onprem-1"))?.completed == 1 })
+        let label = try await ServiceFixtures.engine.analyze(try Data(contentsOf: file)).label
+        #expect(String(decoding: try await moto.pipeline.outputStore.get(key: "anywhere"), as: UTF8.self) == label)
+        worker.signal(SIGTERM)
+        #expect(await worker.waitForExit(timeout: .seconds(60)) == 0)
+        #expect(try await heartbeats.latest(of: "onprem-1")?.state == .stopped)
+        let log = try String(contentsOf: directory.appendingPathComponent("worker.log"), encoding: .utf8)
+        #expect(log.contains("visibility-timeout=30 seconds"), "the worker took the queue's own visibility timeout")
+    }
+
+    @Test("a wrong secret: facerec-server, facerec-worker and facerec-autoscaler exit 78 at once with the reason, and never print the secret")
+    func wrongCredentials() async throws {
+        let directory = try LocalTestDirectory.make("fleet-credentials")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let secret = "wrong-secret-must-not-leak"
+        var environment = try await MotoPipeline(try await MotoEnvironment.shared(), secret: secret).environment
+        environment["AMI_ID"] = "ami-12345678"
+        let children = Children()
+        let commands: [(String, [String])] = [
+            ("facerec-server", ["--port", "0"] + EndToEndTests.recognitionArguments),
+            ("facerec-worker", Self.workerArguments()),
+            ("facerec-autoscaler", EndToEndTests.recognitionArguments),
+        ]
+        for (name, arguments) in commands {
+            let log = directory.appendingPathComponent("\(name).log")
+            let started = ContinuousClock.now
+            let child = try children.start(Self.bin(name), arguments, environment: environment, log: log)
+            let status = await child.waitForExit(timeout: .seconds(60))
+            let elapsed = ContinuousClock.now - started
+            let text = try String(contentsOf: log, encoding: .utf8)
+            #expect(status == StartupChecks.configurationExitCode, "\(name): \(text)")
+            #expect(elapsed < .seconds(30), "\(name) took \(elapsed)")
+            #expect(text.contains("AWS refused the credentials: sqs GetQueueAttributes answered HTTP 403"), "\(name): \(text)")
+            #expect(!text.contains(secret), "\(name) printed the secret")
+        }
+    }
+}
+
+/// The latest count a progress callback reported.
+final class Counter: @unchecked Sendable {
+    // @unchecked: `count` is only touched under `lock`.
+    private let lock = NSLock()
+    private var count = 0
+    var value: Int { lock.withLock { count } }
+    func set(_ value: Int) { lock.withLock { count = max(count, value) } }
+}
