@@ -122,12 +122,22 @@ public struct Gallery: Sendable, Equatable {
         return gallery
     }
 
-    /// Writes the safetensors gallery file (atomically).
+    /// Writes the safetensors gallery file, always in that format whatever the name (pick a
+    /// `.safetensors` name: never a torch `.pt` file's, which this would replace).
+    ///
+    /// Atomic: the bytes go to a temporary file in `url`'s directory, are flushed, and are renamed
+    /// over `url`, so a reader or a crash sees the old file or the new one, never part of one;
+    /// on failure nothing is left behind. An existing file keeps its permissions.
     public func save(to url: URL) throws {
+        try AtomicFile.write(safeTensorsData(), to: url)
+    }
+
+    /// The bytes `save(to:)` writes.
+    func safeTensorsData() throws -> Data {
         let names = String(decoding: try JSONEncoder().encode(self.names), as: UTF8.self)
         let dict = StateDict(tensors: ["embeddings": Tensor(shape: [count, dimension], scalars: embeddings)],
                              metadata: ["format": Gallery.fileFormat, "names": names])
-        try SafeTensors.write(dict, to: url)
+        return SafeTensors.encode(dict)
     }
 }
 
