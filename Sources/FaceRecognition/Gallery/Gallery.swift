@@ -68,17 +68,38 @@ public struct Gallery: Sendable, Equatable {
 
     // MARK: Files
 
+    /// The kind of file a gallery was read from, detected by content (not by extension).
+    public enum SourceFormat: Sendable, Equatable, CustomStringConvertible {
+        /// Our safetensors gallery (`facerec-gallery/1`), the only format `save(to:)` writes.
+        case safetensors
+        /// A PyTorch pickle, `torch.save([embeddings, names])` (zip or legacy): read, never written.
+        case torch
+
+        public var description: String {
+            switch self {
+            case .safetensors: return "facerec safetensors gallery"
+            case .torch: return "torch checkpoint"
+            }
+        }
+    }
+
     /// Loads our safetensors gallery or the course's `data.pt`, by content.
     public static func load(contentsOf url: URL) throws -> Gallery {
+        try loadDetectingFormat(contentsOf: url).gallery
+    }
+
+    /// Loads like `load(contentsOf:)` and tells which kind of file it was, so a caller about to
+    /// save an edited gallery can tell whether it would replace a file facerec did not write.
+    public static func loadDetectingFormat(contentsOf url: URL) throws -> (gallery: Gallery, format: SourceFormat) {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw GalleryError.unreadable(file: url.path, reason: error.localizedDescription)
         }
         switch WeightsLoader.detectFormat(data) {
         case .safetensors:
-            return try fromSafeTensors(try SafeTensors.read(data: data, name: url.path), file: url.path)
+            return (try fromSafeTensors(try SafeTensors.read(data: data, name: url.path), file: url.path), .safetensors)
         case .torchZip, .torchLegacy:
-            return try fromCourseData(try TorchCheckpoint.load(data: data, name: url.path), file: url.path)
+            return (try fromCourseData(try TorchCheckpoint.load(data: data, name: url.path), file: url.path), .torch)
         case nil:
             throw GalleryError.notAGallery(file: url.path, reason: "neither a safetensors gallery nor a PyTorch data.pt")
         }
