@@ -6,7 +6,7 @@ import Foundation
 struct GalleryCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gallery",
-        abstract: "Inspect and edit gallery files (safetensors; the course data.pt can be imported).",
+        abstract: "Inspect and edit gallery files (safetensors; the course data.pt is read, never rewritten).",
         subcommands: [List.self, Import.self, Add.self, Remove.self]
     )
 
@@ -23,49 +23,66 @@ struct GalleryCommand: ParsableCommand {
     }
 
     struct Import: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Convert the course data.pt (or any gallery) to a gallery file.")
+        static let configuration = CommandConfiguration(
+            abstract: "Convert the course data.pt (or any gallery) to a gallery file.",
+            discussion: "The input is never modified. The output must be a new file or an existing facerec gallery, and not a .pt name: facerec writes safetensors galleries only.")
         @Argument(help: "data.pt ([embeddings, names]) or a gallery file.") var input: String
-        @Argument(help: "Gallery file to write (.safetensors).") var output: String
+        @Argument(help: "Gallery file to write (.safetensors; not the input).") var output: String
         func run() throws {
-            let g = try CLI.loadGallery(input)
-            try g.save(to: URL(fileURLWithPath: output))
+            if CLI.sameFile(output, input) {
+                throw CLI.refusal("\(output) is the input file; import never overwrites its input: choose a new .safetensors file")
+            }
+            let (g, format) = try CLI.loadGalleryDetectingFormat(input)
+            try CLI.checkGalleryOutput(output, option: nil, torchInput: format == .torch ? input : nil)
+            try CLI.saveGallery(g, to: output)
             CLI.warn("wrote \(output): \(g.identities.count) identities, \(g.count) embeddings")
         }
     }
 
     struct Add: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Add the face of each image under one name (creates the gallery if needed).")
-        @Argument(help: "Gallery file (.safetensors).") var gallery: String
+        static let configuration = CommandConfiguration(
+            abstract: "Add the face of each image under one name (creates the gallery if needed).",
+            discussion: "Edits a facerec safetensors gallery in place (atomically), or writes the result to --out. A torch data.pt is never rewritten: pass --out to start a safetensors gallery from it.")
+        @Argument(help: "Gallery file (.safetensors), or data.pt with --out.") var gallery: String
+        @Option(help: ArgumentHelp("Write the edited gallery to this new .safetensors file instead of changing GALLERY in place (required when GALLERY is a torch data.pt, which is never rewritten).", valueName: "path")) var out: String?
         @Option(help: "Identity name.") var name: String
         @Option(help: "FaceNet weights (.pt or .safetensors).") var weights: String
         @Option(help: "Directory holding MTCNN's pnet.pt, rnet.pt, onet.pt.") var mtcnnWeights: String = MTCNN.defaultWeightsDirectory.path
         @Argument(help: "Images with exactly one face.") var images: [String]
         func run() throws {
-            var g = FileManager.default.fileExists(atPath: gallery) ? try CLI.loadGallery(gallery) : Gallery()
+            // Check where the result may go before the (slow) weights are loaded.
+            let loaded = FileManager.default.fileExists(atPath: gallery) ? try CLI.loadGalleryDetectingFormat(gallery) : nil
+            let destination = try CLI.galleryDestination(editing: gallery, format: loaded?.format, out: out)
+            var g = loaded?.gallery ?? Gallery()
             let enroller = try Enroller(weights: weights, mtcnnDirectory: mtcnnWeights)
             var failures = 0
             for path in images {
                 if let embedding = enroller.embedding(of: path) { try g.add(name: name, embedding: embedding) } else { failures += 1 }
             }
-            try g.save(to: URL(fileURLWithPath: gallery))
-            CLI.warn("added \(images.count - failures) embedding(s) for \(name)")
+            try CLI.saveGallery(g, to: destination)
+            CLI.warn("added \(images.count - failures) embedding(s) for \(name)\(destination == gallery ? "" : " in \(destination)")")
             if failures > 0 { throw ExitCode(CLI.ExitStatus.someInputsFailed) }
         }
     }
 
     struct Remove: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove every embedding of an identity.")
-        @Argument(help: "Gallery file (.safetensors).") var gallery: String
+        static let configuration = CommandConfiguration(
+            abstract: "Remove every embedding of an identity.",
+            discussion: "Edits a facerec safetensors gallery in place (atomically), or writes the result to --out. A torch data.pt is never rewritten: pass --out to write the edited gallery to a new safetensors file.")
+        @Argument(help: "Gallery file (.safetensors), or data.pt with --out.") var gallery: String
         @Argument(help: "Identity name.") var name: String
+        @Option(help: ArgumentHelp("Write the edited gallery to this new .safetensors file instead of changing GALLERY in place (required when GALLERY is a torch data.pt, which is never rewritten).", valueName: "path")) var out: String?
         func run() throws {
-            var g = try CLI.loadGallery(gallery)
+            let (loaded, format) = try CLI.loadGalleryDetectingFormat(gallery)
+            let destination = try CLI.galleryDestination(editing: gallery, format: format, out: out)
+            var g = loaded
             let removed = g.remove(name: name)
             guard removed > 0 else {
                 CLI.warn("no identity named '\(name)' in \(gallery)")
                 throw ExitCode.failure
             }
-            try g.save(to: URL(fileURLWithPath: gallery))
-            CLI.warn("removed \(removed) embedding(s) of \(name)")
+            try CLI.saveGallery(g, to: destination)
+            CLI.warn("removed \(removed) embedding(s) of \(name)\(destination == gallery ? "" : "; wrote \(destination)")")
         }
     }
 }
@@ -83,6 +100,7 @@ struct EnrollCommand: ParsableCommand {
     @Argument(help: "Folder with one sub-folder per person.") var people: String
 
     func run() throws {
+        try CLI.checkGalleryOutput(out, option: "--out", torchInput: nil)
         let root = URL(fileURLWithPath: people)
         let fm = FileManager.default
         let names = try fm.contentsOfDirectory(atPath: root.path).filter {
@@ -103,7 +121,7 @@ struct EnrollCommand: ParsableCommand {
             progress.advance(by: 1)
         }
         progress.finish()
-        try gallery.save(to: URL(fileURLWithPath: out))
+        try CLI.saveGallery(gallery, to: out)
         CLI.warn("wrote \(out): \(gallery.identities.count) identities, \(gallery.count) embeddings, \(skipped) image(s) skipped")
     }
 }

@@ -120,3 +120,180 @@ struct CLITests {
         #expect(gallery.names == ["Ainsworth", "Ainsworth", "JK"])
     }
 }
+
+/// `gallery add|remove|import` never rewrite a file facerec did not write: the course data.pt (a
+/// torch pickle) is refused without `--out`, with exit 5 and a one-line reason, and stays
+/// byte-for-byte the same whatever is asked.
+@Suite("facerec gallery: torch files are never rewritten")
+struct CLIGalleryTorchTests {
+    /// Whether `python3 -c "import torch"` works here (checked once, at test time).
+    static let torchAvailable: Bool = (try? python(["-c", "import torch"]).status == 0) ?? false
+
+    static func python(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3"] + arguments
+        let err = Pipe()
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = err
+        try process.run()
+        let stderr = err.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: stderr, as: UTF8.self))
+    }
+
+    /// A fresh directory holding a writable copy of the course data.pt; the caller removes it.
+    static func scratchCopy() throws -> (dir: URL, pt: URL) {
+        let fm = FileManager.default
+        let dir = fm.temporaryDirectory.appendingPathComponent("gallery-torch-\(UUID())")
+        try fm.createDirectory(at: dir, withIntermediateDirectories: true)
+        let pt = dir.appendingPathComponent("data.pt")
+        try Data(contentsOf: GalleryTests.coursePT).write(to: pt)
+        return (dir, pt)
+    }
+
+    static let face = TestPaths.sharedData.appendingPathComponent("face_images_1000/test_001.jpg").path
+
+    /// The refusal is one line naming the file, the reason and the fix.
+    static func expectRefusal(_ result: (status: Int32, stdout: String, stderr: String), naming file: URL,
+                              sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(result.status == 5, "stderr: \(result.stderr)", sourceLocation: sourceLocation)
+        let lines = result.stderr.split(separator: "\n")
+        #expect(lines.count == 1, "stderr: \(result.stderr)", sourceLocation: sourceLocation)
+        #expect(result.stderr.contains(file.path), sourceLocation: sourceLocation)
+        #expect(result.stderr.contains("torch checkpoint"), sourceLocation: sourceLocation)
+        #expect(result.stderr.contains("--out data.safetensors"), sourceLocation: sourceLocation)
+    }
+
+    @Test("gallery remove data.pt NAME without --out: exit 5, a one-line reason, data.pt unchanged")
+    func removeRefused() throws {
+        let (dir, pt) = try Self.scratchCopy()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let before = try Data(contentsOf: pt)
+        let loaded = try Gallery.load(contentsOf: pt)
+        #expect(loaded.identities.contains("Paul"))
+
+        Self.expectRefusal(try CLITests.run(["gallery", "remove", pt.path, "Paul"]), naming: pt)
+        #expect(try Data(contentsOf: pt) == before)
+        #expect(try Gallery.loadDetectingFormat(contentsOf: pt).format == .torch)
+        #expect(try Gallery.load(contentsOf: pt) == loaded)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["data.pt"])
+    }
+
+    @Test("gallery remove data.pt NAME --out x.safetensors writes everything but NAME; data.pt unchanged")
+    func removeToOut() throws {
+        let (dir, pt) = try Self.scratchCopy()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let before = try Data(contentsOf: pt)
+        let original = try Gallery.load(contentsOf: pt)
+        let out = dir.appendingPathComponent("x.safetensors")
+
+        let result = try CLITests.run(["gallery", "remove", pt.path, "Paul", "--out", out.path])
+        #expect(result.status == 0, "stderr: \(result.stderr)")
+        #expect(try Data(contentsOf: pt) == before)
+        let (edited, format) = try Gallery.loadDetectingFormat(contentsOf: out)
+        #expect(format == .safetensors)
+        var expected = original
+        let removed = expected.remove(name: "Paul")
+        #expect(removed == 1)
+        #expect(!edited.identities.contains("Paul"))
+        #expect(edited == expected)
+        #expect(edited.count == original.count - 1)
+
+        // --out also works from a safetensors gallery, which is left as it was.
+        let copy = dir.appendingPathComponent("y.safetensors")
+        let third = try CLITests.run(["gallery", "remove", out.path, "Gerry", "--out", copy.path])
+        #expect(third.status == 0, "stderr: \(third.stderr)")
+        #expect(try Gallery.load(contentsOf: out) == edited)
+        #expect(!(try Gallery.load(contentsOf: copy)).identities.contains("Gerry"))
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted() == ["data.pt", "x.safetensors", "y.safetensors"])
+    }
+
+    @Test("gallery add on data.pt without --out is refused before the weights are read; with --out it adds")
+    func addRefusedThenToOut() throws {
+        let (dir, pt) = try Self.scratchCopy()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let before = try Data(contentsOf: pt)
+        // Missing weights would be exit 3: exit 5 shows the gallery was checked first.
+        Self.expectRefusal(try CLITests.run(["gallery", "add", pt.path, "--name", "Newcomer",
+                                             "--weights", "/nonexistent/facenet.pt", Self.face]), naming: pt)
+        Self.expectRefusal(try CLITests.run(["gallery", "add", pt.path, "--name", "Newcomer",
+                                             "--weights", CLITests.weightsFile.path] + CLITests.mtcnnArguments() + [Self.face]),
+                           naming: pt)
+        #expect(try Data(contentsOf: pt) == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["data.pt"])
+
+        let out = dir.appendingPathComponent("people.safetensors")
+        let added = try CLITests.run(["gallery", "add", pt.path, "--name", "Newcomer", "--out", out.path,
+                                      "--weights", CLITests.weightsFile.path] + CLITests.mtcnnArguments() + [Self.face])
+        #expect(added.status == 0, "stderr: \(added.stderr)")
+        #expect(try Data(contentsOf: pt) == before)
+        let original = try Gallery.load(contentsOf: pt)
+        let edited = try Gallery.load(contentsOf: out)
+        #expect(edited.names == original.names + ["Newcomer"])
+        #expect(Array(edited.embeddings.prefix(original.embeddings.count)) == original.embeddings)
+    }
+
+    @Test("a .pt output name is refused: gallery remove --out, gallery add, gallery import, enroll --out")
+    func ptOutputRefused() throws {
+        let (dir, pt) = try Self.scratchCopy()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let before = try Data(contentsOf: pt)
+        let newPT = dir.appendingPathComponent("people.pt")
+        let runs = [
+            try CLITests.run(["gallery", "remove", pt.path, "Paul", "--out", newPT.path]),
+            try CLITests.run(["gallery", "remove", pt.path, "Paul", "--out", pt.path]),
+            try CLITests.run(["gallery", "add", newPT.path, "--name", "X", "--weights", "/nonexistent/facenet.pt", Self.face]),
+            try CLITests.run(["gallery", "import", pt.path, newPT.path]),
+            try CLITests.run(["enroll", "--weights", "/nonexistent/facenet.pt", "--out", pt.path, dir.path]),
+        ]
+        for result in runs {
+            #expect(result.status == 5, "stderr: \(result.stderr)")
+            #expect(result.stderr.split(separator: "\n").count == 1, "stderr: \(result.stderr)")
+            #expect(result.stderr.contains("safetensors"), "stderr: \(result.stderr)")
+        }
+        #expect(try Data(contentsOf: pt) == before)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["data.pt"])
+    }
+
+    @Test("gallery import refuses its own input and existing non-gallery outputs, and never changes the input")
+    func importOutputs() throws {
+        let fm = FileManager.default
+        let (dir, pt) = try Self.scratchCopy()
+        defer { try? fm.removeItem(at: dir) }
+        let before = try Data(contentsOf: pt)
+        let notes = dir.appendingPathComponent("notes.safetensors")
+        try Data("my notes".utf8).write(to: notes)
+        let link = dir.appendingPathComponent("link.safetensors")
+        try fm.createSymbolicLink(atPath: link.path, withDestinationPath: "data.pt")
+
+        for output in [pt, notes, link] {
+            let result = try CLITests.run(["gallery", "import", pt.path, output.path])
+            #expect(result.status == 5, "stderr: \(result.stderr)")
+            #expect(result.stderr.contains(output.path), "stderr: \(result.stderr)")
+        }
+        #expect(try Data(contentsOf: pt) == before)
+        #expect(try Data(contentsOf: notes) == Data("my notes".utf8))
+
+        let out = dir.appendingPathComponent("people.safetensors")
+        #expect(try CLITests.run(["gallery", "import", pt.path, out.path]).status == 0)
+        // Importing again over a facerec gallery replaces it; a gallery is never imported onto itself.
+        #expect(try CLITests.run(["gallery", "import", pt.path, out.path]).status == 0)
+        #expect(try CLITests.run(["gallery", "import", out.path, out.path]).status == 5)
+        #expect(try Gallery.load(contentsOf: out) == Gallery.load(contentsOf: pt))
+        #expect(try Data(contentsOf: pt) == before)
+    }
+
+    @Test("torch.load still reads data.pt after refused and --out edits",
+          .enabled(if: CLIGalleryTorchTests.torchAvailable, "python3 cannot import torch: the torch.load check is skipped"))
+    func torchStillLoads() throws {
+        let (dir, pt) = try Self.scratchCopy()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try CLITests.run(["gallery", "remove", pt.path, "Paul"]).status == 5)
+        #expect(try CLITests.run(["gallery", "add", pt.path, "--name", "X", "--weights", "/nonexistent/facenet.pt", Self.face]).status == 5)
+        #expect(try CLITests.run(["gallery", "import", pt.path, pt.path]).status == 5)
+        #expect(try CLITests.run(["gallery", "remove", pt.path, "Paul", "--out", dir.appendingPathComponent("x.safetensors").path]).status == 0)
+        let check = try Self.python(["-c", "import sys, torch; e, n = torch.load(sys.argv[1]); assert len(e) == len(n) == 90, (len(e), len(n))", pt.path])
+        #expect(check.status == 0, "torch.load failed: \(check.stderr)")
+    }
+}

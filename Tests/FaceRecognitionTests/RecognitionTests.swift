@@ -134,3 +134,87 @@ struct RecognitionAgreementTests {
         #expect(try base.recognize(flat).isEmpty)
     }
 }
+
+/// `Gallery.save(to:)` replaces a file through a temporary file in the same directory and a
+/// rename: the target holds the old bytes or the new ones, and nothing else is left behind.
+@Suite("Gallery atomic save")
+struct GalleryAtomicSaveTests {
+    /// A fresh empty directory, removed by the caller.
+    static func scratchDirectory() throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("gallery-save-\(UUID())")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    static func galleries() throws -> (Gallery, Gallery) {
+        let full = try Gallery.load(contentsOf: GalleryTests.coursePT)
+        var smaller = full
+        smaller.remove(name: "Gerry")
+        return (full, smaller)
+    }
+
+    @Test("saving over an existing gallery leaves exactly the new bytes, its permissions, and no temporary file")
+    func replaceLeavesNoTemporaryFile() throws {
+        let fm = FileManager.default
+        let dir = try Self.scratchDirectory()
+        defer { try? fm.removeItem(at: dir) }
+        let (old, new) = try Self.galleries()
+        let url = dir.appendingPathComponent("people.safetensors")
+        try old.save(to: url)
+        #expect(try Data(contentsOf: url) == old.safeTensorsData())
+        try fm.setAttributes([.posixPermissions: 0o640], ofItemAtPath: url.path)
+
+        try new.save(to: url)
+        #expect(try Data(contentsOf: url) == new.safeTensorsData())
+        #expect(try Gallery.load(contentsOf: url) == new)
+        #expect(try fm.contentsOfDirectory(atPath: dir.path) == ["people.safetensors"])
+        #expect(try fm.attributesOfItem(atPath: url.path)[.posixPermissions] as? Int == 0o640)
+
+        // Through a symbolic link: the file it points to is replaced, the link stays a link.
+        let link = dir.appendingPathComponent("link.safetensors")
+        try fm.createSymbolicLink(atPath: link.path, withDestinationPath: "people.safetensors")
+        try old.save(to: link)
+        #expect(try fm.destinationOfSymbolicLink(atPath: link.path) == "people.safetensors")
+        #expect(try Gallery.load(contentsOf: url) == old)
+        #expect(try fm.contentsOfDirectory(atPath: dir.path).sorted() == ["link.safetensors", "people.safetensors"])
+    }
+
+    @Test("a reader during repeated saves always sees a whole old or whole new file")
+    func concurrentReaderSeesWholeFiles() async throws {
+        let dir = try Self.scratchDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let (a, b) = try Self.galleries()
+        let bytesA = try a.safeTensorsData(), bytesB = try b.safeTensorsData()
+        let url = dir.appendingPathComponent("people.safetensors")
+        try a.save(to: url)
+        let reader = Task.detached { () -> (reads: Int, torn: Int) in
+            var torn = 0
+            for _ in 0..<400 {
+                let seen = try? Data(contentsOf: url)
+                if seen != bytesA && seen != bytesB { torn += 1 }
+            }
+            return (400, torn)
+        }
+        for i in 0..<40 { try (i % 2 == 0 ? b : a).save(to: url) }
+        let result = await reader.value
+        #expect(result.torn == 0, "\(result.torn) of \(result.reads) reads saw a missing or partial file")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path) == ["people.safetensors"])
+    }
+
+    @Test("a save that cannot happen changes nothing and leaves no temporary file")
+    func failedSaveLeavesNothing() throws {
+        let fm = FileManager.default
+        let dir = try Self.scratchDirectory()
+        defer { try? fm.removeItem(at: dir) }
+        let (gallery, _) = try Self.galleries()
+        // The target is a directory: refused, the directory and its contents untouched.
+        let occupied = dir.appendingPathComponent("people.safetensors")
+        try fm.createDirectory(at: occupied, withIntermediateDirectories: false)
+        try Data("keep".utf8).write(to: occupied.appendingPathComponent("inside"))
+        #expect(throws: (any Error).self) { try gallery.save(to: occupied) }
+        #expect(try fm.contentsOfDirectory(atPath: occupied.path) == ["inside"])
+        // The directory does not exist: nothing is created.
+        #expect(throws: (any Error).self) { try gallery.save(to: dir.appendingPathComponent("missing/people.safetensors")) }
+        #expect(try fm.contentsOfDirectory(atPath: dir.path) == ["people.safetensors"])
+    }
+}

@@ -68,17 +68,38 @@ public struct Gallery: Sendable, Equatable {
 
     // MARK: Files
 
+    /// The kind of file a gallery was read from, detected by content (not by extension).
+    public enum SourceFormat: Sendable, Equatable, CustomStringConvertible {
+        /// Our safetensors gallery (`facerec-gallery/1`), the only format `save(to:)` writes.
+        case safetensors
+        /// A PyTorch pickle, `torch.save([embeddings, names])` (zip or legacy): read, never written.
+        case torch
+
+        public var description: String {
+            switch self {
+            case .safetensors: return "facerec safetensors gallery"
+            case .torch: return "torch checkpoint"
+            }
+        }
+    }
+
     /// Loads our safetensors gallery or the course's `data.pt`, by content.
     public static func load(contentsOf url: URL) throws -> Gallery {
+        try loadDetectingFormat(contentsOf: url).gallery
+    }
+
+    /// Loads like `load(contentsOf:)` and tells which kind of file it was, so a caller about to
+    /// save an edited gallery can tell whether it would replace a file facerec did not write.
+    public static func loadDetectingFormat(contentsOf url: URL) throws -> (gallery: Gallery, format: SourceFormat) {
         let data: Data
         do { data = try Data(contentsOf: url) } catch {
             throw GalleryError.unreadable(file: url.path, reason: error.localizedDescription)
         }
         switch WeightsLoader.detectFormat(data) {
         case .safetensors:
-            return try fromSafeTensors(try SafeTensors.read(data: data, name: url.path), file: url.path)
+            return (try fromSafeTensors(try SafeTensors.read(data: data, name: url.path), file: url.path), .safetensors)
         case .torchZip, .torchLegacy:
-            return try fromCourseData(try TorchCheckpoint.load(data: data, name: url.path), file: url.path)
+            return (try fromCourseData(try TorchCheckpoint.load(data: data, name: url.path), file: url.path), .torch)
         case nil:
             throw GalleryError.notAGallery(file: url.path, reason: "neither a safetensors gallery nor a PyTorch data.pt")
         }
@@ -122,12 +143,22 @@ public struct Gallery: Sendable, Equatable {
         return gallery
     }
 
-    /// Writes the safetensors gallery file (atomically).
+    /// Writes the safetensors gallery file, always in that format whatever the name (pick a
+    /// `.safetensors` name: never a torch `.pt` file's, which this would replace).
+    ///
+    /// Atomic: the bytes go to a temporary file in `url`'s directory, are flushed, and are renamed
+    /// over `url`, so a reader or a crash sees the old file or the new one, never part of one;
+    /// on failure nothing is left behind. An existing file keeps its permissions.
     public func save(to url: URL) throws {
+        try AtomicFile.write(safeTensorsData(), to: url)
+    }
+
+    /// The bytes `save(to:)` writes.
+    func safeTensorsData() throws -> Data {
         let names = String(decoding: try JSONEncoder().encode(self.names), as: UTF8.self)
         let dict = StateDict(tensors: ["embeddings": Tensor(shape: [count, dimension], scalars: embeddings)],
                              metadata: ["format": Gallery.fileFormat, "names": names])
-        try SafeTensors.write(dict, to: url)
+        return SafeTensors.encode(dict)
     }
 }
 
