@@ -141,6 +141,8 @@ struct FleetTests {
 
         let log = try String(contentsOf: directory.appendingPathComponent("w1.log"), encoding: .utf8)
         #expect(log.contains("draining: no new jobs") && log.contains("worker stopped"))
+        let stopped = log.split(separator: "\n").first { $0.contains("worker stopped") }.map(String.init) ?? "-"
+        print("fleet drain (\(backend.rawValue)): w1's last line: \(stopped)")
         #expect(try await pipeline.input.depth().total == 0)
         if let deadLetter = pipeline.deadLetter { #expect(try await deadLetter.depth().total == 0) }
         // w1 said it stopped; w2 is still ready.
@@ -172,7 +174,7 @@ struct FleetTests {
         #expect(await worker.waitForExit(timeout: .seconds(60)) == 0)
         #expect(try await heartbeats.latest(of: "onprem-1")?.state == .stopped)
         let log = try String(contentsOf: directory.appendingPathComponent("worker.log"), encoding: .utf8)
-        #expect(log.contains("visibility-timeout=30 seconds"), "the worker took the queue's own visibility timeout")
+        #expect(log.contains("visibility-timeout=30.0 seconds"), "the worker took the queue's own visibility timeout")
     }
 
     @Test("a wrong secret: facerec-server, facerec-worker and facerec-autoscaler exit 78 at once with the reason, and never print the secret")
