@@ -6,6 +6,8 @@
 set -euo pipefail
 
 packages=(libopenblas-dev libjpeg-dev libpng-dev libsqlite3-dev zlib1g-dev libcurl4-openssl-dev pkg-config)
+# The tests also drive the sqlite3 shell (a second process writing to the queue database).
+[ "${1:-}" = "--with-test-tools" ] && packages+=(sqlite3)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -16,7 +18,12 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
+# Pinned: the tests assert on moto's exact behaviour (docs/ROBUSTNESS.md, ../shared/MOTO.md).
+test_python_packages=('moto[server]==5.2.1' 'boto3==1.43.11' 'botocore==1.43.11')
 if [ "${1:-}" = "--with-test-tools" ]; then
-    python3 -c 'import moto.server, boto3, flask_cors' 2>/dev/null \
-        || python3 -m pip install -q 'moto[server]' boto3
+    python3 - <<'PY' 2>/dev/null || python3 -m pip install -q "${test_python_packages[@]}"
+from importlib.metadata import version
+import flask_cors, moto.server  # noqa: F401  (the server's own imports)
+assert (version("moto"), version("boto3"), version("botocore")) == ("5.2.1", "1.43.11", "1.43.11")
+PY
 fi

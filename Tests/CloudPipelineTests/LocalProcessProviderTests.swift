@@ -8,15 +8,6 @@ import Testing
 struct LocalProcessProviderTests {
     static let shell = URL(fileURLWithPath: "/bin/sh")
 
-    /// Polls `condition` every 20 ms for up to 10 s (process exit is asynchronous).
-    private func eventually(_ condition: () async throws -> Bool) async throws -> Bool {
-        for _ in 0..<500 {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(20))
-        }
-        return false
-    }
-
     @Test("launch starts workers that know their id; terminate stops only the ones named")
     func launchAndTerminate() async throws {
         let directory = try LocalTestDirectory.make("process-provider")

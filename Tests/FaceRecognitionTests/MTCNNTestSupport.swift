@@ -5,15 +5,14 @@ import Foundation
 enum MTCNNTestSupport {
     static let goldens = TestPaths.fixtures.appendingPathComponent("mtcnn")
 
-    /// `FACEREC_MTCNN_WEIGHTS`, `weights/` in the package, or the facenet-pytorch install.
+    /// The one place the tests look for MTCNN's weights: `FACEREC_MTCNN_WEIGHTS`, else
+    /// `weights/` in the package (where `weights/fetch_mtcnn_weights.sh` puts them).
     static let weightsDirectory: URL? = {
         var candidates: [URL] = []
         if let path = ProcessInfo.processInfo.environment["FACEREC_MTCNN_WEIGHTS"], !path.isEmpty {
             candidates.append(URL(fileURLWithPath: path))
         }
         candidates.append(TestPaths.packageRoot.appendingPathComponent("weights"))
-        candidates.append(URL(fileURLWithPath:
-            "/root/.pyenv/versions/3.11.7/lib/python3.11/site-packages/facenet_pytorch/data"))
         return candidates.first { dir in
             ["pnet.pt", "rnet.pt", "onet.pt"].allSatisfy {
                 FileManager.default.fileExists(atPath: dir.appendingPathComponent($0).path)

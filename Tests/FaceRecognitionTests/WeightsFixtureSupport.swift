@@ -55,28 +55,10 @@ enum WeightsFixtures {
         try JSONDecoder().decode(Expected.self, from: try bytes("expected.json"))
     }
 
-    /// facenet-pytorch's MTCNN weights: `weights/<net>.pt` (fetched by weights/fetch_mtcnn_weights.sh)
-    /// or an installed facenet-pytorch package's data directory.
+    /// facenet-pytorch's MTCNN weights, `<net>.pt`, where ``MTCNNTestSupport/weightsDirectory``
+    /// finds them.
     static func mtcnnWeights(_ net: String) -> URL? {
-        var candidates = [TestPaths.packageRoot.appendingPathComponent("weights/\(net).pt")]
-        if let dir = ProcessInfo.processInfo.environment["FACENET_PYTORCH_DATA"] {
-            candidates.insert(URL(fileURLWithPath: dir).appendingPathComponent("\(net).pt"), at: 0)
-        }
-        let fm = FileManager.default
-        for root in ["/root/.pyenv/versions", "/usr/local/lib", "/usr/lib"] {
-            guard let versions = try? fm.contentsOfDirectory(atPath: root) else { continue }
-            for version in versions.sorted() {
-                let base = root.hasSuffix("versions") ? "\(root)/\(version)/lib" : root
-                guard let pythons = try? fm.contentsOfDirectory(atPath: base) else { continue }
-                for python in pythons where python.hasPrefix("python3") {
-                    for site in ["site-packages", "dist-packages"] {
-                        candidates.append(URL(fileURLWithPath: "\(base)/\(python)/\(site)/facenet_pytorch/data/\(net).pt"))
-                    }
-                }
-                if !root.hasSuffix("versions") { break }
-            }
-        }
-        return candidates.first { fm.fileExists(atPath: $0.path) }
+        MTCNNTestSupport.weightsDirectory?.appendingPathComponent("\(net).pt")
     }
 
     /// A legacy-format file wrapping a hand-written main pickle, for malformed-input tests:
