@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian/Ubuntu machine lacks to build and test the package:
 # the C libraries (OpenBLAS, libjpeg-turbo, libpng, SQLite), pkg-config, and, for the tests
-# only, the moto server and boto3 (the AWS stand-in and the reference client).
+# only, the moto server and boto3 (the AWS stand-in and the reference client) and the AWS CLI
+# (the deploy's user data downloads the worker with `aws s3 cp`; a test runs that script).
 # Safe to run again: it skips what is already there.
 set -euo pipefail
 
@@ -19,4 +20,5 @@ fi
 if [ "${1:-}" = "--with-test-tools" ]; then
     python3 -c 'import moto.server, boto3, flask_cors' 2>/dev/null \
         || python3 -m pip install -q 'moto[server]' boto3
+    command -v aws >/dev/null 2>&1 || python3 -m pip install -q awscli
 fi
