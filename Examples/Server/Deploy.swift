@@ -70,7 +70,7 @@ struct Deploy: AsyncParsableCommand {
             let report = try await deployment.run(cloud, environment: environment)
             for change in report.changes { print(change.description) }
             print(report.isUnchanged ? "Nothing to change: the fleet \(fleetName) is as deployed."
-                                     : "Deployed fleet \(fleetName): Auto Scaling group \(settings.groupName) scales 0–\(maxSize) workers at \(settings.targetBacklogPerInstance) queued images each.")
+                                     : "Deployed fleet \(fleetName): Auto Scaling group \(settings.groupName) scales 0–\(maxSize) workers at \(String(format: "%g", settings.targetBacklogPerInstance)) queued images each.")
         } catch let error as FleetDeploymentError {
             throw ServiceStartupError("deploy: \(error)")
         } catch let error as CloudConfigurationError {

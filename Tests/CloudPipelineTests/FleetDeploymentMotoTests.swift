@@ -52,7 +52,8 @@ struct FleetDeploymentMotoTests {
                                "default": latest["DefaultVersion"], "number": latest["VersionNumber"]}
             g = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[fleet])["AutoScalingGroups"][0]
             out["group"] = {"min": g["MinSize"], "max": g["MaxSize"], "subnets": g["VPCZoneIdentifier"].split(","),
-                            "template": g["LaunchTemplate"]["LaunchTemplateName"], "version": g["LaunchTemplate"]["Version"]}
+                            "template": g["LaunchTemplate"]["LaunchTemplateName"], "version": g["LaunchTemplate"]["Version"],
+                            "metrics": [m["Metric"] for m in g.get("EnabledMetrics", [])]}
             p = asg.describe_policies(AutoScalingGroupName=fleet)["ScalingPolicies"]
             out["scaling"] = [{"name": x["PolicyName"], "type": x["PolicyType"], "tt": x["TargetTrackingConfiguration"]} for x in p]
             out["hooks"] = asg.describe_lifecycle_hooks(AutoScalingGroupName=fleet)["LifecycleHooks"]
@@ -73,7 +74,7 @@ struct FleetDeploymentMotoTests {
         let plan = try deployment.plan(cloud, environment: environment)
 
         let first = try await deployment.run(cloud, environment: environment)
-        #expect(first.changes.count == 13)
+        #expect(first.changes.count == 14)
         #expect(first.changes.allSatisfy { $0.outcome == .created }, "\(first.changes)")
 
         let stored = try await readBack(moto, settings)
@@ -126,6 +127,7 @@ struct FleetDeploymentMotoTests {
         #expect(group["min"] as? Int == 0 && group["max"] as? Int == 5)
         #expect(group["subnets"] as? [String] == settings.subnetIds)
         #expect(group["template"] as? String == suffix && group["version"] as? String == "$Latest")
+        #expect(group["metrics"] as? [String] == ["GroupInServiceInstances"])  // m2 exists in CloudWatch only then
         let scaling = try #require((stored["scaling"] as? [[String: Any]])?.first)
         #expect((stored["scaling"] as? [Any])?.count == 1)
         #expect(scaling["name"] as? String == "\(suffix)-backlog-per-instance" && scaling["type"] as? String == "TargetTrackingScaling")

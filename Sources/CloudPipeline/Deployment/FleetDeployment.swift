@@ -11,7 +11,7 @@ import Logging
 ///    worker from `s3://<artifacts bucket>/<prefix>/` into ``WorkerInstallLayout`` and starts
 ///    it under systemd; a changed template becomes a new version, made the default;
 /// 3. Auto Scaling group `<fleet>` (min 0, max ``Settings/maxSize``, the subnets) on the
-///    template's `$Latest` version;
+///    template's `$Latest` version, sending `GroupInServiceInstances` to CloudWatch;
 /// 4. target-tracking policy `<fleet>-backlog-per-instance`: metric math `m1 / m2` with m1 the
 ///    input queue's `ApproximateNumberOfMessagesVisible` and m2 the group's
 ///    `GroupInServiceInstances`, target ``Settings/targetBacklogPerInstance``;
@@ -160,7 +160,7 @@ public struct FleetDeployment: Sendable {
                 lines.append("IAM role \(s.roleName(role)) (trusted by EC2) with inline policy \(s.policyName(role)), instance profile \(s.roleName(role))")
             }
             lines.append("launch template \(s.launchTemplateName): AMI \(s.amiId), \(s.instanceType), instance profile \(s.roleName(.worker)), IMDSv2, user data installing from \(s.artifactsURI)/")
-            lines.append("Auto Scaling group \(s.groupName): min 0, max \(s.maxSize), subnets \(s.subnetIds.joined(separator: ",")), launch template \(s.launchTemplateName) $Latest")
+            lines.append("Auto Scaling group \(s.groupName): min 0, max \(s.maxSize), subnets \(s.subnetIds.joined(separator: ",")), launch template \(s.launchTemplateName) $Latest, group metric GroupInServiceInstances to CloudWatch")
             lines.append("target tracking policy \(s.scalingPolicyName): backlog per instance (m1 / m2) at \(AWSQueryParameters.number(s.targetBacklogPerInstance)) = \(s.latencyTarget) s / \(s.secondsPerImage) s per image")
             lines.append("lifecycle hook \(s.lifecycleHookName): \(LifecycleHook.terminating), heartbeat timeout \(s.heartbeatTimeout) s, default CONTINUE")
             return lines
@@ -355,12 +355,25 @@ public struct FleetDeployment: Sendable {
         report.record("launch template", name, .updated, "new version \(version.versionNumber), now the default")
     }
 
+    /// The group metric the scaling policy divides by; CloudWatch only has it when the group
+    /// sends it.
+    static let groupMetrics = ["GroupInServiceInstances"]
+
     private func ensureGroup(_ plan: Plan, autoScaling: AutoScalingClient, report: inout Report) async throws {
         let wanted = plan.group
         guard let group = try await autoScaling.describeAutoScalingGroups(names: [wanted.name]).first(where: { $0.name == wanted.name }) else {
             try await autoScaling.createAutoScalingGroup(wanted)
             report.record("Auto Scaling group", wanted.name, .created, "min 0, max \(wanted.maxSize)")
+            try await autoScaling.enableMetricsCollection(groupName: wanted.name, metrics: Self.groupMetrics)
+            report.record("group metrics", wanted.name, .created, Self.groupMetrics.joined(separator: ", "))
             return
+        }
+        let metricsOutcome: Outcome
+        if Set(Self.groupMetrics).isSubset(of: group.enabledMetrics) {
+            metricsOutcome = .unchanged
+        } else {
+            try await autoScaling.enableMetricsCollection(groupName: wanted.name, metrics: Self.groupMetrics)
+            metricsOutcome = .updated
         }
         let same = group.minSize == wanted.minSize && group.maxSize == wanted.maxSize
             && Set(group.subnetIds) == Set(wanted.subnetIds)
@@ -372,6 +385,7 @@ public struct FleetDeployment: Sendable {
             try await autoScaling.updateAutoScalingGroup(wanted)
             report.record("Auto Scaling group", wanted.name, .updated, "min 0, max \(wanted.maxSize), subnets \(wanted.subnetIds.joined(separator: ","))")
         }
+        report.record("group metrics", wanted.name, metricsOutcome, metricsOutcome == .unchanged ? nil : Self.groupMetrics.joined(separator: ", "))
     }
 
     private func ensureScalingPolicy(_ plan: Plan, autoScaling: AutoScalingClient, report: inout Report) async throws {

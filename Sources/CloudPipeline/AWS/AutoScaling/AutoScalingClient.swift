@@ -47,6 +47,16 @@ public struct AutoScalingClient: Sendable {
         return groups
     }
 
+    /// Sends the group metrics `metrics` (all of them if empty) to CloudWatch every minute:
+    /// target tracking on a group metric needs them.
+    public func enableMetricsCollection(groupName: String, metrics: [String], granularity: String = "1Minute") async throws {
+        var params = AWSQueryParameters()
+        params.add("AutoScalingGroupName", groupName)
+        for (index, metric) in metrics.enumerated() { params.add("Metrics.member.\(index + 1)", metric) }
+        params.add("Granularity", granularity)
+        _ = try await call("EnableMetricsCollection", params, idempotent: true)
+    }
+
     // MARK: Scaling policies
 
     /// Creates or replaces a target-tracking policy; returns its ARN.
@@ -210,7 +220,8 @@ public struct AutoScalingClient: Sendable {
                 AutoScalingInstance(instanceId: $0.string("InstanceId") ?? "", lifecycleState: $0.string("LifecycleState") ?? "",
                                     healthStatus: $0.string("HealthStatus") ?? "")
             },
-            tags: tags)
+            tags: tags,
+            enabledMetrics: (member.child("EnabledMetrics")?.children("member") ?? []).compactMap { $0.string("Metric") })
     }
 }
 

@@ -62,6 +62,8 @@ public struct AutoScalingGroup: Sendable, Hashable {
     public let launchTemplate: AutoScalingLaunchTemplate?
     public let instances: [AutoScalingInstance]
     public let tags: [String: String]
+    /// Group metrics sent to CloudWatch (EnableMetricsCollection), e.g. `GroupInServiceInstances`.
+    public let enabledMetrics: [String]
 }
 
 /// A CloudWatch metric dimension.
