@@ -10,7 +10,8 @@ import Testing
 /// CLI pointed at moto. The script downloads the artifacts the test uploaded (the built
 /// facerec-worker, MTCNN weights, the test FaceNet weights and gallery), writes worker.env and,
 /// with no systemd in a scratch root, runs the worker, which must answer a job like `facerec
-/// identify` does and drain on SIGTERM.
+/// identify` does and drain on SIGTERM. Script and worker run with the keys of a user holding
+/// only the shipped worker policy, so that policy is shown to be enough.
 @Suite("User data harness (moto)", .serialized)
 struct UserDataHarnessTests {
     @Test("the ASG instance's user data installs a worker from the artifacts bucket that answers a job")
@@ -54,7 +55,18 @@ struct UserDataHarnessTests {
             """, moto: moto) as? [String])
         let settings = FleetDeployment.Settings(fleetName: suffix, artifactsBucket: artifactsBucket, artifactsPrefix: prefix,
                                                 subnetIds: subnets, amiId: "ami-12345678", maxSize: 2)
-        _ = try await FleetDeployment(settings: settings).run(cloud, environment: environment)
+        let deployment = FleetDeployment(settings: settings)
+        _ = try await deployment.run(cloud, environment: environment)
+        // The worker runs with nothing but its role's policy (moto evaluates the caller's IAM
+        // policies): a user holding exactly the shipped worker policy, filled in.
+        let workerPolicy = try #require(try deployment.plan(cloud, environment: environment).policies[.worker])
+        let workerKeys = try #require(try await Boto3.json("""
+            iam = client("iam"); user = sys.argv[1]
+            iam.create_user(UserName=user)
+            iam.put_user_policy(UserName=user, PolicyName="facerec-worker", PolicyDocument=sys.argv[2])
+            key = iam.create_access_key(UserName=user)["AccessKey"]
+            print(json.dumps({"id": key["AccessKeyId"], "secret": key["SecretAccessKey"]}))
+            """, ["worker-\(suffix)", workerPolicy], moto: moto) as? [String: String])
         let launched = try #require(try await Boto3.json("""
             asg = client("autoscaling"); ec2 = client("ec2"); name = sys.argv[1]
             asg.set_desired_capacity(AutoScalingGroupName=name, DesiredCapacity=1)
@@ -75,8 +87,8 @@ struct UserDataHarnessTests {
             !$0.key.hasPrefix("AWS_") && !$0.key.hasPrefix("FACEREC_") && !["INPUT_BUCKET", "OUTPUT_BUCKET", "INPUT_QUEUE_URL", "OUTPUT_QUEUE_URL"].contains($0.key)
         }
         processEnvironment["FACEREC_INSTALL_ROOT"] = root.path
-        processEnvironment["AWS_ACCESS_KEY_ID"] = moto.accessKeyId
-        processEnvironment["AWS_SECRET_ACCESS_KEY"] = moto.secretAccessKey
+        processEnvironment["AWS_ACCESS_KEY_ID"] = try #require(workerKeys["id"])
+        processEnvironment["AWS_SECRET_ACCESS_KEY"] = try #require(workerKeys["secret"])
         processEnvironment["AWS_ENDPOINT_URL"] = moto.endpoint.absoluteString
         processEnvironment["AWS_EC2_METADATA_DISABLED"] = "true"
         processEnvironment["HOME"] = scratch.path
@@ -99,7 +111,7 @@ struct UserDataHarnessTests {
         }
         let workerEnv = try String(contentsOfFile: root.path + WorkerInstallLayout.standard.environmentFile, encoding: .utf8)
         #expect(workerEnv.contains("INPUT_QUEUE_URL='\(environment["INPUT_QUEUE_URL"]!)'") && workerEnv.contains("FACEREC_LIFECYCLE_HOOK='\(suffix)-drain'"))
-        #expect(!workerEnv.contains(moto.secretAccessKey))
+        #expect(!workerEnv.contains(moto.secretAccessKey) && !workerEnv.contains(workerKeys["secret"] ?? "-"))
         #expect(child.process.isRunning, "user data ended early: \(logText())")
 
         // One image and its job; the worker answers as `facerec identify` does.
