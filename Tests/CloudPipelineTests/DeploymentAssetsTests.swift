@@ -1,6 +1,7 @@
 @testable import CloudPipeline
 import CloudPipelineTestSupport
 import Foundation
+import Logging
 import Testing
 
 /// The files under deploy/ and what deploy makes of them, without AWS.
@@ -105,5 +106,37 @@ struct DeploymentAssetsTests {
         #expect(script.contains("\nFACEREC_WORKER_ARGS='--threshold 0.9'\n"))
         #expect(!script.contains("aws s3 cp"))  // no artifacts: the AMI has them
         #expect(WorkerInstallLayout.workerArguments(identify: false) == ["--mtcnn-weights", "weights/mtcnn"])
+    }
+}
+
+@Suite("Deployment retries")
+struct FleetDeploymentRetryTests {
+    final class Counter: @unchecked Sendable {
+        // @unchecked: `value` is only touched under `lock`.
+        private let lock = NSLock()
+        private var count = 0
+        func next() -> Int { lock.withLock { count += 1; return count } }
+        var value: Int { lock.withLock { count } }
+    }
+
+    @Test("a group call is retried while the new instance profile is not visible yet, and only then")
+    func profilePropagation() async throws {
+        let counter = Counter()
+        try await FleetDeployment.whileProfilePropagates(logger: .init(label: "test"), pause: .milliseconds(1)) {
+            if counter.next() < 3 {
+                throw AWSServiceError(service: "autoscaling", operation: "CreateAutoScalingGroup", statusCode: 400,
+                                      code: "ValidationError", message: "Invalid IamInstanceProfile: facerec-workers-worker", requestId: nil)
+            }
+        }
+        #expect(counter.value == 3)
+        let other = Counter()
+        await #expect(throws: AWSServiceError.self) {
+            try await FleetDeployment.whileProfilePropagates(logger: .init(label: "test"), pause: .milliseconds(1)) {
+                _ = other.next()
+                throw AWSServiceError(service: "autoscaling", operation: "CreateAutoScalingGroup", statusCode: 400,
+                                      code: "ValidationError", message: "Max bound, 0, must be greater than or equal to min bound, 1", requestId: nil)
+            }
+        }
+        #expect(other.value == 1)
     }
 }

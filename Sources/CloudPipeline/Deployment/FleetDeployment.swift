@@ -362,7 +362,7 @@ public struct FleetDeployment: Sendable {
     private func ensureGroup(_ plan: Plan, autoScaling: AutoScalingClient, report: inout Report) async throws {
         let wanted = plan.group
         guard let group = try await autoScaling.describeAutoScalingGroups(names: [wanted.name]).first(where: { $0.name == wanted.name }) else {
-            try await autoScaling.createAutoScalingGroup(wanted)
+            try await Self.whileProfilePropagates(logger: logger) { try await autoScaling.createAutoScalingGroup(wanted) }
             report.record("Auto Scaling group", wanted.name, .created, "min 0, max \(wanted.maxSize)")
             try await autoScaling.enableMetricsCollection(groupName: wanted.name, metrics: Self.groupMetrics)
             report.record("group metrics", wanted.name, .created, Self.groupMetrics.joined(separator: ", "))
@@ -382,7 +382,7 @@ public struct FleetDeployment: Sendable {
         if same {
             report.record("Auto Scaling group", wanted.name, .unchanged)
         } else {
-            try await autoScaling.updateAutoScalingGroup(wanted)
+            try await Self.whileProfilePropagates(logger: logger) { try await autoScaling.updateAutoScalingGroup(wanted) }
             report.record("Auto Scaling group", wanted.name, .updated, "min 0, max \(wanted.maxSize), subnets \(wanted.subnetIds.joined(separator: ","))")
         }
         report.record("group metrics", wanted.name, metricsOutcome, metricsOutcome == .unchanged ? nil : Self.groupMetrics.joined(separator: ", "))
@@ -416,6 +416,29 @@ public struct FleetDeployment: Sendable {
     }
 
     // MARK: Helpers
+
+    /// Runs `call`, retrying for up to about a minute while Auto Scaling does not yet see a
+    /// freshly created instance profile (IAM is eventually consistent: `ValidationError` "Invalid
+    /// IamInstanceProfile" for some seconds after CreateInstanceProfile).
+    static func whileProfilePropagates(logger: Logger, attempts: Int = 12, pause: Duration = .seconds(5),
+                                       _ call: () async throws -> Void) async throws {
+        var attempt = 1
+        while true {
+            do {
+                return try await call()
+            } catch let error as AWSServiceError where error.code == "ValidationError" && attempt < attempts
+                        && Self.mentionsInstanceProfile(error.message) {
+                logger.info("the new instance profile is not visible to Auto Scaling yet; retrying", metadata: ["attempt": "\(attempt)"])
+                attempt += 1
+                try await Task.sleep(for: pause)
+            }
+        }
+    }
+
+    static func mentionsInstanceProfile(_ message: String?) -> Bool {
+        let text = (message ?? "").lowercased()
+        return text.contains("instanceprofile") || text.contains("instance profile")
+    }
 
     /// Account and name from a queue URL (`https://sqs.<region>.amazonaws.com/<account>/<name>`).
     static func queue(_ url: String, variable: String) throws(FleetDeploymentError) -> (account: String, name: String) {
