@@ -171,6 +171,24 @@ struct FleetDeploymentMotoTests {
         #expect(latest["instanceType"] as? String == "c6i.xlarge" && latest["default"] as? Bool == true && latest["number"] as? Int == 2)
         #expect((after["group"] as? [String: Any])?["max"] as? Int == 8)
         #expect(try await FleetDeployment(settings: changed).run(cloud, environment: environment).isUnchanged)
+
+        // Policies changed by hand are put back: a widened worker policy, a role trusted by Lambda.
+        _ = try await Boto3.run("""
+            iam = client("iam")
+            iam.put_role_policy(RoleName=sys.argv[1], PolicyName="facerec-worker",
+                                PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]}))
+            iam.update_assume_role_policy(RoleName=sys.argv[2], PolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}))
+            """, [settings.roleName(.worker), settings.roleName(.server)], moto: moto)
+        let repaired = try await FleetDeployment(settings: changed).run(cloud, environment: environment)
+        #expect(Set(repaired.changes.filter { $0.outcome != .unchanged }.map(\.description)) == [
+            "updated inline policy \(settings.roleName(.worker))/facerec-worker",
+            "updated IAM role \(settings.roleName(.server)): trusted by EC2 only",
+        ])
+        let restored = try await readBack(moto, changed)
+        let policy = try #require((restored["policies"] as? [String: Any])?[settings.roleName(.worker)] as? [String: Any])
+        let expected = try #require(try JSONSerialization.jsonObject(with: Data(workerPolicy.utf8)) as? [String: Any])
+        #expect(NSDictionary(dictionary: policy).isEqual(to: expected))
     }
 
     @Test("an unknown subnet is refused in operator words before anything is launched")

@@ -277,8 +277,13 @@ public struct FleetDeployment: Sendable {
     private func ensureRole(_ role: Role, plan: Plan, iam: IAMClient, report: inout Report) async throws {
         let name = settings.roleName(role)
         do {
-            _ = try await iam.getRole(name: name)
-            report.record("IAM role", name, .unchanged)
+            let current = try await iam.getRole(name: name)
+            if let trust = current.assumeRolePolicyDocument, !Self.sameJSON(trust, DeploymentAssets.ec2TrustPolicy) {
+                try await iam.updateAssumeRolePolicy(roleName: name, policyDocument: DeploymentAssets.ec2TrustPolicy)
+                report.record("IAM role", name, .updated, "trusted by EC2 only")
+            } else {
+                report.record("IAM role", name, .unchanged)
+            }
         } catch let error as AWSServiceError where error.code == "NoSuchEntity" {
             _ = try await iam.createRole(name: name, assumeRolePolicyDocument: DeploymentAssets.ec2TrustPolicy,
                                          description: "facerec \(role.rawValue) (fleet \(settings.fleetName))")

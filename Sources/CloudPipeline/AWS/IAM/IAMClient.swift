@@ -61,6 +61,14 @@ public struct IAMClient: Sendable {
         return try Self.role(xml.first("Role"), operation: "GetRole")
     }
 
+    /// Replaces the role's trust policy.
+    public func updateAssumeRolePolicy(roleName: String, policyDocument: String) async throws {
+        var params = AWSQueryParameters()
+        params.add("RoleName", roleName)
+        params.add("PolicyDocument", policyDocument)
+        _ = try await call("UpdateAssumeRolePolicy", params, idempotent: true)
+    }
+
     /// Creates or replaces the role's inline policy `policyName`.
     public func putRolePolicy(roleName: String, policyName: String, policyDocument: String) async throws {
         var params = AWSQueryParameters()
