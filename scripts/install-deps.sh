@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what a fresh Debian/Ubuntu machine lacks to build and test the package:
 # the C libraries (OpenBLAS, libjpeg-turbo, libpng, SQLite), pkg-config, and, for the tests
-# only, the moto server and boto3 (the AWS stand-in and the reference client).
+# only, the moto server and boto3 (the AWS stand-in and the reference client) and the AWS CLI
+# (the deploy's user data downloads the worker with `aws s3 cp`; a test runs that script).
 # Safe to run again: it skips what is already there.
 set -euo pipefail
 
@@ -26,4 +27,5 @@ from importlib.metadata import version
 import flask_cors, moto.server  # noqa: F401  (the server's own imports)
 assert (version("moto"), version("boto3"), version("botocore")) == ("5.2.1", "1.43.11", "1.43.11")
 PY
+    command -v aws >/dev/null 2>&1 || python3 -m pip install -q awscli
 fi

@@ -33,7 +33,7 @@ struct FaceRecAutoScaler: AsyncParsableCommand {
     @Option(help: "EC2 instance profile name giving the workers S3/SQS access.") var instanceProfile: String?
     @Option(help: "EC2 key pair (optional).") var keyName: String?
     @Option(help: "Tag value that marks this fleet's instances.") var fleetName = "facerec-workers"
-    @Option(help: "Where the AMI has facerec (bin/facerec-worker, weights).") var installDirectory = "/opt/facerec"
+    @Option(help: "Where the AMI has facerec (bin/facerec-worker, weights/, gallery/: the install layout).") var installDirectory = "/opt/facerec"
     @Option(help: "Seconds an instance may run without its worker's first heartbeat before it is replaced.")
     var startupGrace = 600.0
     @Option(help: "Seconds without a heartbeat after which a worker counts as dead and its instance is replaced.")
@@ -52,8 +52,10 @@ struct FaceRecAutoScaler: AsyncParsableCommand {
         case .aws(let cloud):
             let provider = try EC2Fleet.provider(cloud: cloud, instanceType: instanceType, instanceProfile: instanceProfile,
                                                  keyName: keyName, fleetName: fleetName, maxWorkers: maxWorkers,
-                                                 workerArguments: recognition.arguments + ["--concurrency", String(workerConcurrency)],
-                                                 installDirectory: installDirectory, logger: logger)
+                                                 workerArguments: WorkerInstallLayout.workerArguments(
+                                                     identify: recognition.weights != nil, threshold: recognition.threshold,
+                                                     concurrency: workerConcurrency),
+                                                 layout: WorkerInstallLayout(root: installDirectory), logger: logger)
             let scaler = AutoScaler(queue: pipeline.input, provider: provider, policy: policy, health: health, logger: logger)
             ServiceLog.notice("scaling EC2 fleet \(fleetName): \(policy)")
             await runUntilTerminated { await scaler.run(every: .seconds(interval)) }

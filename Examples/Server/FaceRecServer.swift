@@ -19,7 +19,7 @@ struct FaceRecServer: AsyncParsableCommand {
             With them set, the server talks to S3 and SQS and workers are deployed separately \
             (facerec-autoscaler launches them on EC2).
             """,
-        subcommands: [Serve.self, Setup.self],
+        subcommands: [Serve.self, Setup.self, Deploy.self],
         defaultSubcommand: Serve.self
     )
 }

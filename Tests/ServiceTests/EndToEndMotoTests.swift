@@ -45,8 +45,8 @@ struct EndToEndMotoTests {
                                        configuration: .init(concurrency: 2, receiveWaitTime: .seconds(1), inputBucket: pipeline.inputBucket))
         let provider = try EC2Fleet.provider(cloud: cloud, instanceType: "t3.medium", instanceProfile: nil, keyName: nil,
                                              fleetName: fleetName, maxWorkers: 4,
-                                             workerArguments: ["--weights", "/opt/facerec/weights/vggface2.pt", "--gallery", "/opt/facerec/data.pt"],
-                                             installDirectory: "/opt/facerec", environment: environment, logger: Logger(label: "test"))
+                                             workerArguments: WorkerInstallLayout.workerArguments(),
+                                             environment: environment, logger: Logger(label: "test"))
         let scaler = AutoScaler(queue: pipeline.input, provider: provider,
                                 policy: try ScalingPolicy(minWorkers: 0, maxWorkers: 4, jobsPerWorker: 3, scaleInCooldown: .zero))
         let decisions = DecisionLog()
@@ -103,7 +103,9 @@ struct EndToEndMotoTests {
         #expect(userData.hasPrefix("#!/bin/bash\n"))
         #expect(userData.contains("INPUT_QUEUE_URL='\(environment["INPUT_QUEUE_URL"]!)'"))
         #expect(userData.contains("OUTPUT_BUCKET='out-\(suffix)'"))
-        #expect(userData.contains("'/opt/facerec/bin/facerec-worker' '--weights' '/opt/facerec/weights/vggface2.pt'"))
+        #expect(userData.contains("FACEREC_WORKER_ARGS='--mtcnn-weights weights/mtcnn --weights weights/facenet.pt --gallery gallery/gallery.pt'"))
+        #expect(userData.contains("cd \"$R/opt/facerec\"") && userData.contains("exec \"$R/opt/facerec/bin/facerec-worker\" $FACEREC_WORKER_ARGS"))
+        #expect(!userData.contains(ServiceFixtures.packageRoot.path), "the scaler's local paths must not reach the workers")
         #expect(!userData.contains(moto.secretAccessKey) && !userData.contains("AWS_SECRET_ACCESS_KEY"))
 
         // Nothing left but what should be: results for every upload, empty queues.

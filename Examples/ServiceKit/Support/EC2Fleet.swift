@@ -7,17 +7,19 @@ public enum EC2Fleet {
     /// The tag key that marks the fleet's instances.
     public static let tagKey = "facerec:pipeline"
 
+    /// - Parameter workerArguments: relative to `layout.root` (build them with
+    ///   ``WorkerInstallLayout/workerArguments(identify:threshold:concurrency:)``), never the
+    ///   scaler's own paths.
     /// - Throws: ``CloudConfigurationError`` when `AMI_ID` is missing.
     public static func provider(cloud: CloudConfiguration, instanceType: String, instanceProfile: String?, keyName: String?,
-                                fleetName: String, maxWorkers: Int, workerArguments: [String], installDirectory: String,
+                                fleetName: String, maxWorkers: Int, workerArguments: [String], layout: WorkerInstallLayout = .standard,
                                 environment: [String: String] = ProcessInfo.processInfo.environment,
                                 logger: Logger) throws -> EC2InstanceProvider {
         let ami = try cloud.require(\.amiId, "AMI_ID")
         let template = EC2RunInstancesRequest(
             imageId: ami, instanceType: instanceType, keyName: keyName,
             securityGroupIds: cloud.securityGroupId.map { [$0] } ?? [], subnetId: cloud.subnetId,
-            userData: WorkerUserData.script(environment: environment, workerArguments: workerArguments,
-                                            installDirectory: installDirectory),
+            userData: WorkerUserData.script(environment: environment, workerArguments: workerArguments, layout: layout),
             tags: ["Name": "facerec-worker"], iamInstanceProfileName: instanceProfile)
         let client = EC2Client(configuration: cloud.clientConfiguration(for: .ec2, logger: logger))
         return EC2InstanceProvider(client: client, template: template, tagKey: tagKey, tagValue: fleetName,

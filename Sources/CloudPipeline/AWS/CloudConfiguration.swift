@@ -11,13 +11,14 @@ import Logging
 /// | `INPUT_QUEUE_URL`, `OUTPUT_QUEUE_URL` | ``inputQueueURL``, ``outputQueueURL`` |
 /// | `INPUT_BUCKET`, `OUTPUT_BUCKET` | ``inputBucket``, ``outputBucket`` |
 /// | `AMI_ID`, `SECURITY_GROUP_ID`, `SUBNET_ID` | ``amiId``, ``securityGroupId``, ``subnetId`` |
-/// | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3` / `_SQS` / `_EC2` | ``endpoint(for:)`` (service-specific wins) |
+/// | `AWS_ENDPOINT_URL`, `AWS_ENDPOINT_URL_S3` / `_SQS` / `_EC2` / `_IAM` / `_AUTO_SCALING` | ``endpoint(for:)`` (service-specific wins) |
 ///
 /// It holds no secrets itself, so its `description` can be logged.
 public struct CloudConfiguration: Sendable, Hashable, CustomStringConvertible, CustomReflectable {
-    /// The three services the pipeline talks to.
+    /// The services the pipeline and its deployment talk to; the raw value is the suffix of the
+    /// SDKs' endpoint variable (`AWS_ENDPOINT_URL_AUTO_SCALING`).
     public enum Service: String, Sendable, CaseIterable {
-        case s3 = "S3", sqs = "SQS", ec2 = "EC2"
+        case s3 = "S3", sqs = "SQS", ec2 = "EC2", iam = "IAM", autoScaling = "AUTO_SCALING"
     }
 
     public var region: String

@@ -23,7 +23,7 @@ public actor InstanceMetadataCredentialsProvider: AWSCredentialsProvider {
     /// The number of credential fetches made (each is a token + role + credentials exchange).
     public private(set) var fetchCount = 0
 
-    static let defaultEndpoint = URL(string: "http://169.254.169.254")!
+    static let defaultEndpoint = InstanceMetadataClient.defaultEndpoint
 
     public init(environment: [String: String] = ProcessInfo.processInfo.environment,
                 endpoint: URL? = nil,
@@ -80,17 +80,8 @@ public actor InstanceMetadataCredentialsProvider: AWSCredentialsProvider {
     }
 
     private func call(_ method: String, _ path: String, step: String, headers: [AWSHTTPHeader]) async throws(AWSCredentialsError) -> Data {
-        let request = AWSHTTPRequest(method: method, endpoint: endpoint, path: path, headers: headers)
-        let response: AWSHTTPResponse
-        do {
-            response = try await transport.send(request, timeout: timeout)
-        } catch {
-            throw .notConfigured(source: "instance metadata", detail: "\(step): \(error)")
-        }
-        guard response.statusCode == 200 else {
-            throw .instanceMetadata(step: step, detail: "HTTP \(response.statusCode)")
-        }
-        return response.body
+        try await InstanceMetadataClient(endpoint: endpoint, timeout: timeout, transport: transport)
+            .call(method, path, step: step, headers: headers)
     }
 
     static func decodeCredentials(_ body: Data, role: String) throws(AWSCredentialsError) -> AWSCredentials {

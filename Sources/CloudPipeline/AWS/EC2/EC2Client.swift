@@ -165,7 +165,7 @@ public struct EC2Client: Sendable {
 
     // MARK: Protocol
 
-    private func call(_ action: String, _ params: [AWSQueryItem], idempotent: Bool) async throws -> AWSXMLElement {
+    func call(_ action: String, _ params: [AWSQueryItem], idempotent: Bool) async throws -> AWSXMLElement {
         let body = AWSURIEncoding.formEncode([AWSQueryItem("Action", action), AWSQueryItem("Version", Self.apiVersion)] + params)
         let request = AWSHTTPRequest(method: "POST", endpoint: core.endpoint, path: "/", headers: [
             AWSHTTPHeader("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"),

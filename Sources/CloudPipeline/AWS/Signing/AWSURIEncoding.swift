@@ -71,10 +71,12 @@ public enum AWSURIEncoding {
         }
     }
 
-    /// Form-encodes `items` for an `application/x-www-form-urlencoded` body (EC2's query
-    /// protocol), with the same byte rules as the URI encoding, as botocore does.
+    /// Form-encodes `items` for an `application/x-www-form-urlencoded` body (the query
+    /// protocol of EC2, IAM, Auto Scaling) byte for byte as botocore does (Python's
+    /// `urlencode`): the URI encoding's unreserved set, and a space as `+`.
     public static func formEncode(_ items: [AWSQueryItem]) -> String {
-        items.map { encode($0.name) + "=" + encode($0.value) }.joined(separator: "&")
+        func plus(_ text: String) -> String { encode(text).replacingOccurrences(of: "%20", with: "+") }
+        return items.map { plus($0.name) + "=" + plus($0.value) }.joined(separator: "&")
     }
 
     private static func hexValue(_ byte: UInt8) -> UInt8? {
