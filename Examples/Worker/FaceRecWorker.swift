@@ -40,9 +40,9 @@ struct FaceRecWorker: AsyncParsableCommand {
 
     func run() async throws {
         var logger = ServiceLogging.logger("facerec.worker")
-        let workerID = await WorkerIdentity.resolve()
-        if let workerID { logger[metadataKey: "worker"] = "\(workerID)" }
         let backend = try PipelineBackend.from(dataDirectory: pipelineOptions.dataDirectory)
+        let workerID = await WorkerIdentity.resolve(backend: backend)
+        if let workerID { logger[metadataKey: "worker"] = "\(workerID)" }
         try await StartupChecks.verifyCredentials(backend, services: [.queues], logger: logger)
         let pipeline = try Pipeline.open(backend, logger: logger)
         let lease: Duration
@@ -63,9 +63,30 @@ struct FaceRecWorker: AsyncParsableCommand {
                                  heartbeat: heartbeat(workerID: workerID, store: pipeline.outputStore)),
             logger: logger)
         logger.info("taking jobs", metadata: ["visibility-timeout": "\(lease)"])
-        await runUntilTerminated { await worker.run() }
+        if case .aws(let cloud) = backend, let lifecycle = AutoScalingLifecycle(configuration: cloud, logger: logger) {
+            // In an Auto Scaling group: scale-in is a lifecycle transition, not a signal. Drain
+            // when the group marks this instance Terminated, then let the termination go on.
+            let scaledIn = LockedFlag()
+            await runUntilTerminated { scaledIn.set(await Self.run(worker, untilTerminating: lifecycle)) }
+            if scaledIn.value { await lifecycle.complete() }
+        } else {
+            await runUntilTerminated { await worker.run() }
+        }
         let batches = await engine.batchSizes().sorted { $0.key < $1.key }.map { "\($0.key): \($0.value)" }
         logger.info("analysis batches (images per batch: batches)", metadata: ["batches": "\(batches.joined(separator: ", "))"])
+    }
+
+    /// Runs `worker` until the task is cancelled (a signal) or the group starts terminating the
+    /// instance, whichever comes first; either way the worker drains before this returns.
+    /// Returns true when the group's scale-in started the drain.
+    static func run(_ worker: RecognitionWorker, untilTerminating lifecycle: AutoScalingLifecycle) async -> Bool {
+        await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await worker.run(); return false }
+            group.addTask { (try? await lifecycle.waitUntilTerminating()) != nil }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
     }
 
     private func heartbeat(workerID: String?, store: any ObjectStore) -> HeartbeatSettings? {
@@ -76,4 +97,13 @@ struct FaceRecWorker: AsyncParsableCommand {
         }
         return HeartbeatSettings(store: HeartbeatStore(store: store), worker: workerID, interval: .seconds(heartbeatInterval))
     }
+}
+
+/// A flag set from inside a `@Sendable` closure.
+final class LockedFlag: @unchecked Sendable {
+    // @unchecked: `flag` is only touched under `lock`.
+    private let lock = NSLock()
+    private var flag = false
+    var value: Bool { lock.withLock { flag } }
+    func set(_ value: Bool) { lock.withLock { flag = value } }
 }

@@ -1,4 +1,5 @@
 @testable import CloudPipeline
+import CloudPipelineTestSupport
 import Foundation
 import Testing
 

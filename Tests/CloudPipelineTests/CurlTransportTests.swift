@@ -1,4 +1,5 @@
 import CloudPipeline
+import CloudPipelineTestSupport
 import Foundation
 import Testing
 

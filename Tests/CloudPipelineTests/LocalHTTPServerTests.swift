@@ -1,3 +1,4 @@
+import CloudPipelineTestSupport
 import Foundation
 import Testing
 #if canImport(FoundationNetworking)

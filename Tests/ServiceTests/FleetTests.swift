@@ -177,6 +177,48 @@ struct FleetTests {
         #expect(log.contains("visibility-timeout=30.0 seconds"), "the worker took the queue's own visibility timeout")
     }
 
+    @Test("facerec-worker in an Auto Scaling group: heartbeats under its instance id from instance metadata, drains when the group marks the instance Terminated, asks to complete the lifecycle action, exits 0")
+    func workerInAutoScalingGroup() async throws {
+        let directory = try LocalTestDirectory.make("fleet-asg")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let moto = try await MotoPipeline(try await MotoEnvironment.shared())
+        let instanceID = "i-0123456789abcdef0"
+        let lifecycleState = LockedText("InService")
+        let metadata = try LocalHTTPServer { request in
+            switch (request.method, request.path) {
+            case ("PUT", "/latest/api/token"): return .init(status: 200, text: "token-1")
+            case (_, _) where request.headers["x-aws-ec2-metadata-token"] != "token-1": return .init(status: 401)
+            case ("GET", "/latest/meta-data/instance-id"): return .init(status: 200, text: instanceID)
+            case ("GET", "/latest/meta-data/autoscaling/target-lifecycle-state"): return .init(status: 200, text: lifecycleState.value)
+            default: return .init(status: 404)
+            }
+        }
+        defer { metadata.stop() }
+        var environment = moto.environment
+        environment["FACEREC_ASG_NAME"] = "facerec-workers"
+        environment["FACEREC_LIFECYCLE_HOOK"] = "facerec-workers-drain"
+        environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"] = metadata.endpoint.absoluteString
+        let children = Children()
+        let log = directory.appendingPathComponent("worker.log")
+        let worker = try children.start(Self.bin("facerec-worker"), Self.workerArguments(), environment: environment, log: log)
+        let heartbeats = HeartbeatStore(store: moto.pipeline.outputStore)
+        #expect(await eventually(timeout: .seconds(180)) { (try? await heartbeats.latest(of: instanceID))?.state == .ready })
+        try await moto.pipeline.inputStore.put(try Data(contentsOf: try ServiceFixtures.images(1)[0]), key: "asg.jpg")
+        try await moto.pipeline.input.send("asg.jpg")
+        #expect(await eventually(timeout: .seconds(120)) { (try? await moto.pipeline.outputStore.head(key: "asg")) != nil })
+
+        lifecycleState.set("Terminated")
+        #expect(await worker.waitForExit(timeout: .seconds(90)) == 0)
+        let text = try String(contentsOf: log, encoding: .utf8)
+        #expect(text.contains("the Auto Scaling group is terminating this instance"))
+        #expect(text.contains("draining: no new jobs") && text.contains("worker stopped"))
+        // moto has no CompleteLifecycleAction (its request is checked against botocore's in
+        // QueryBotocoreGoldenTests); the worker asked, and says the hook's timeout ends it anyway.
+        #expect(text.contains("lifecycle action"), "\(text)")
+        #expect(try await heartbeats.latest(of: instanceID)?.state == .stopped)
+        #expect(try await moto.pipeline.input.depth().total == 0)
+    }
+
     @Test("a wrong secret: facerec-server, facerec-worker and facerec-autoscaler exit 78 at once with the reason, and never print the secret")
     func wrongCredentials() async throws {
         let directory = try LocalTestDirectory.make("fleet-credentials")
@@ -203,6 +245,16 @@ struct FleetTests {
             #expect(!text.contains(secret), "\(name) printed the secret")
         }
     }
+}
+
+/// A string shared with a server's handler thread.
+final class LockedText: @unchecked Sendable {
+    // @unchecked: `text` is only touched under `lock`.
+    private let lock = NSLock()
+    private var text: String
+    init(_ text: String) { self.text = text }
+    var value: String { lock.withLock { text } }
+    func set(_ value: String) { lock.withLock { text = value } }
 }
 
 /// The latest count a progress callback reported.

@@ -123,6 +123,12 @@ public enum DeploymentAssets {
           "Resource": ["${INPUT_QUEUE_ARN}"]
         },
         {
+          "Sid": "ReadWorkerHeartbeats",
+          "Effect": "Allow",
+          "Action": ["s3:GetObject"],
+          "Resource": ["${OUTPUT_BUCKET_ARN}/_facerec/heartbeats/*"]
+        },
+        {
           "Sid": "LaunchWorkers",
           "Effect": "Allow",
           "Action": ["ec2:RunInstances"],

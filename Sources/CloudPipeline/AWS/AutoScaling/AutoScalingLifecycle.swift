@@ -58,9 +58,7 @@ public struct AutoScalingLifecycle: Sendable {
 
     /// This instance's id (`i-...`) from instance metadata.
     public func instanceId() async throws -> String {
-        let token = try await metadata.token()
-        let body = try await metadata.get("/latest/meta-data/instance-id", token: token, step: "instance id")
-        return String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        try await metadata.instanceId()
     }
 
     /// The group's intention for this instance: `InService`, `Terminated`, `Standby`, ...

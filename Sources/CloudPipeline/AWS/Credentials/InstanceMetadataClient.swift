@@ -31,6 +31,13 @@ public struct InstanceMetadataClient: Sendable {
         try await call("GET", path, step: step, headers: [AWSHTTPHeader("X-aws-ec2-metadata-token", token)])
     }
 
+    /// This instance's id (`i-...`). Off EC2 there is no answer within ``timeout``:
+    /// ``AWSCredentialsError/notConfigured(source:detail:)``.
+    public func instanceId() async throws(AWSCredentialsError) -> String {
+        let body = try await get("/latest/meta-data/instance-id", token: try await token(), step: "instance id")
+        return String(decoding: body, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Sends one metadata request. No answer: ``AWSCredentialsError/notConfigured(source:detail:)``
     /// (not on EC2); an answer other than 200: ``AWSCredentialsError/instanceMetadata(step:detail:)``.
     func call(_ method: String, _ path: String, step: String, headers: [AWSHTTPHeader]) async throws(AWSCredentialsError) -> Data {

@@ -8,33 +8,33 @@ import Darwin
 /// A tiny HTTP/1.1 server on 127.0.0.1 for tests that need a *real* peer the AWS services
 /// can't provide (instance metadata, scripted 5xx/throttling answers). One connection at a
 /// time, `Connection: close`, handler decides each answer; every request is recorded.
-final class LocalHTTPServer: @unchecked Sendable {
-    struct Request: Sendable {
-        let method: String
-        let path: String
+public final class LocalHTTPServer: @unchecked Sendable {
+    public struct Request: Sendable {
+        public let method: String
+        public let path: String
         /// Names lower-cased.
-        let headers: [String: String]
-        let body: Data
+        public let headers: [String: String]
+        public let body: Data
     }
 
-    struct Response: Sendable {
-        var status: Int
-        var headers: [String: String] = [:]
-        var body: Data = Data()
+    public struct Response: Sendable {
+        public var status: Int
+        public var headers: [String: String] = [:]
+        public var body: Data = Data()
 
-        init(status: Int, headers: [String: String] = [:], body: Data = Data()) {
+        public init(status: Int, headers: [String: String] = [:], body: Data = Data()) {
             self.status = status
             self.headers = headers
             self.body = body
         }
 
-        init(status: Int, text: String, contentType: String = "text/plain") {
+        public init(status: Int, text: String, contentType: String = "text/plain") {
             self.init(status: status, headers: ["Content-Type": contentType], body: Data(text.utf8))
         }
     }
 
-    let port: Int
-    var endpoint: URL { URL(string: "http://127.0.0.1:\(port)")! }
+    public let port: Int
+    public var endpoint: URL { URL(string: "http://127.0.0.1:\(port)")! }
 
     private let listener: Int32
     private let lock = NSLock()
@@ -45,7 +45,7 @@ final class LocalHTTPServer: @unchecked Sendable {
     private let finished = DispatchSemaphore(value: 0)
     private let handler: @Sendable (Request) -> Response
 
-    init(handler: @escaping @Sendable (Request) -> Response) throws {
+    public init(handler: @escaping @Sendable (Request) -> Response) throws {
         self.handler = handler
         #if canImport(Glibc)
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
@@ -77,7 +77,7 @@ final class LocalHTTPServer: @unchecked Sendable {
     }
 
     /// Requests received so far, in order.
-    var requests: [Request] { lock.withLock { recorded } }
+    public var requests: [Request] { lock.withLock { recorded } }
 
     /// Stops accepting connections: returns once the listener is closed and the serving thread
     /// has finished (any request in progress is answered first). Calling it again does nothing.
@@ -86,7 +86,7 @@ final class LocalHTTPServer: @unchecked Sendable {
     /// that thread was still answering a request, the thread went back to `accept()` on a
     /// descriptor number the next test's server had meanwhile been given, and answered that
     /// server's requests with the old handler (AWSRetryTests failed this way under ASan).
-    func stop() {
+    public func stop() {
         let first = lock.withLock { () -> Bool in
             defer { stopping = true }
             return !stopping
@@ -161,11 +161,11 @@ final class LocalHTTPServer: @unchecked Sendable {
 
 /// A loopback port bound but never listening: every connection to it is refused, and no other
 /// socket can take the port while this one holds it.
-struct RefusingPort {
+public struct RefusingPort {
     private let fd: Int32
-    let endpoint: URL
+    public let endpoint: URL
 
-    init() throws {
+    public init() throws {
         #if canImport(Glibc)
         let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
@@ -190,7 +190,7 @@ struct RefusingPort {
         endpoint = URL(string: "http://127.0.0.1:\(UInt16(bigEndian: address.sin_port))")!
     }
 
-    func close() { closeDescriptor(fd) }
+    public func close() { closeDescriptor(fd) }
 }
 
 private func closeDescriptor(_ fd: Int32) {
