@@ -9,11 +9,11 @@
 #      through POST / by facerec-send, which prints every STEM:NAME answer and the accuracy
 #      against face_images_100.csv. Without FaceNet weights it says so and the same pipeline
 #      runs with detection results (NoFace / Unidentified), never invented names;
-#   6. detection on the shared photos with an annotated picture.
-# Data comes from $FACEREC_TEST_DATA or ../shared/data.
+#   6. detection on the sample multi-face photo with an annotated picture.
+# Data comes from SampleData/ in the repository ($FACEREC_SAMPLE_DATA overrides it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DATA="${FACEREC_TEST_DATA:-../shared/data}"
+DATA="${FACEREC_SAMPLE_DATA:-SampleData}"
 OUT="${FACEREC_OUT:-.facerec/run}"
 FACENET="${FACENET_WEIGHTS:-weights/20180402-114759-vggface2.pt}"
 FACENET_URL="https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt"
@@ -68,6 +68,6 @@ kill -TERM $SERVER; wait $SERVER || true
 trap - EXIT
 echo "    service stopped (workers drained); logs: $OUT/server.log, .facerec/service/logs/"
 
-echo "==> detect: $DATA/photos"
+echo "==> detect: $DATA/photos/multiface.jpg"
 "$BIN/facerec" detect --annotate "$OUT/multiface-annotated.png" "$DATA/photos/multiface.jpg" | cut -c1-160
 echo "    annotated picture → $OUT/multiface-annotated.png"

@@ -9,7 +9,7 @@ import Testing
 /// must equal the `.creq`, `.sts` and `.authz` files byte for byte.
 @Suite("SigV4: AWS test suite")
 struct SigV4TestSuiteTests {
-    static let root = AWSTestPaths.sharedData.appendingPathComponent("aws4_testsuite")
+    static let root = AWSTestPaths.data("aws4_testsuite")
 
     /// Case directories (relative), found by their `.req` files.
     static let cases: [String] = {

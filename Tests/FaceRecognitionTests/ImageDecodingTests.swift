@@ -142,9 +142,11 @@ struct ImageDecodingTests {
         }
     }
 
-    @Test("real shared images decode to PIL's pixels", arguments: ImageFixtures.manifest.shared_patches)
+    @Test("real shared images decode to PIL's pixels",
+          .enabled(if: TestPaths.hasData("photos/paul_rudd.jpg"), TestPaths.needs("the portraits (photos/)")),
+          arguments: ImageFixtures.manifest.shared_patches)
     func sharedPatches(_ patch: ImageFixtureManifest.SharedPatch) throws {
-        let url = TestPaths.sharedData.appendingPathComponent(patch.file)
+        let url = TestPaths.data(patch.file)
         let image = try ImageDecoder.decode(contentsOf: url, options: Self.noOrientation)
         let crop = image.cropped(x1: patch.box[0], y1: patch.box[1], x2: patch.box[2], y2: patch.box[3])
         let expected = try ImageFixtures.expectedPixels(patch.expected)

@@ -116,28 +116,28 @@ struct ImageEXIFParserTests {
 /// Every image in the shared data set decodes (real-world JPEGs: baseline, progressive, EXIF).
 @Suite("Image shared data")
 struct ImageSharedDataTests {
-    static func jpegs(in folder: String) -> [URL] {
-        let dir = TestPaths.sharedData.appendingPathComponent(folder)
+    static func jpegs(in dir: URL) -> [URL] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []
         return names.filter { $0.hasSuffix(".jpg") }.sorted().map { dir.appendingPathComponent($0) }
     }
 
     @Test("all face_images_100 decode to 64x64")
     func faceImages() throws {
-        let urls = Self.jpegs(in: "face_images_100")
-        #expect(urls.count == 100, "shared data at \(TestPaths.sharedData.path)")
+        let urls = Self.jpegs(in: TestPaths.data("face_images_100"))
+        #expect(urls.count == 100, "sample data at \(TestPaths.data("face_images_100").path)")
         for url in urls {
             let image = try ImageDecoder.decode(contentsOf: url)
             #expect(image.width == 64 && image.height == 64, "\(url.lastPathComponent)")
         }
     }
 
-    @Test("all photos decode at the sizes PIL reports")
+    @Test("all photos decode at the sizes PIL reports",
+          .enabled(if: TestPaths.hasData("photos/paul_rudd.jpg"), TestPaths.needs("the portraits (photos/)")))
     func photos() throws {
         let sizes = ["angelina_jolie.jpg": (1665, 2048), "kate_siegel.jpg": (1125, 1612),
                      "multiface.jpg": (1200, 630), "paul_rudd.jpg": (1638, 2048),
                      "shea_whigham.jpg": (2048, 1991)]
-        let urls = Self.jpegs(in: "photos")
+        let urls = Self.jpegs(in: TestPaths.extendedData.appendingPathComponent("photos"))
         #expect(urls.count == sizes.count)
         for url in urls {
             let decoded = try ImageDecoder.decodeWithMetadata(Data(contentsOf: url))

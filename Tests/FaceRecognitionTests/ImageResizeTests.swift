@@ -24,7 +24,7 @@ struct ImageResizeTests {
         let patch = try #require(manifest.shared_patches.first { $0.file.hasSuffix("test_00.jpg") })
         let fixture = try #require(manifest.resize.first { $0.source == patch.expected && $0.width == 240 })
         let image = try ImageDecoder.decode(
-            contentsOf: TestPaths.sharedData.appendingPathComponent(patch.file),
+            contentsOf: TestPaths.data(patch.file),
             options: .init(applyEXIFOrientation: false))
         let face = image.cropped(x1: patch.box[0], y1: patch.box[1], x2: patch.box[2], y2: patch.box[3])
             .resizedBilinear(width: 240, height: 240)

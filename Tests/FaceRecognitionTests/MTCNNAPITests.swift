@@ -54,7 +54,7 @@ import Testing
 
     @Test func concurrentDetectionsAgree() async throws {
         let mtcnn = try MTCNNTestSupport.detector(MTCNNOptions(keepAll: true))
-        let url = TestPaths.sharedData.appendingPathComponent("face_images_100/test_05.jpg")
+        let url = TestPaths.data("face_images_100/test_05.jpg")
         let image = try ImageDecoder.decode(contentsOf: url, options: DecodeOptions(applyEXIFOrientation: false))
         let reference = try mtcnn.detect(image)
         #expect(!reference.isEmpty)

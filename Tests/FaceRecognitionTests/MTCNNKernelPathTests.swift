@@ -133,7 +133,7 @@ import Testing
     }
 
     @Test func threadCountDoesNotChangeDetections() throws {
-        let url = TestPaths.sharedData.appendingPathComponent("photos/multiface.jpg")
+        let url = TestPaths.data("photos/multiface.jpg")
         let image = try ImageDecoder.decode(contentsOf: url, options: DecodeOptions(applyEXIFOrientation: false))
         let one = try MTCNNTestSupport.detector(MTCNNOptions(keepAll: true, threads: 1)).detect(image)
         let three = try MTCNNTestSupport.detector(MTCNNOptions(keepAll: true, threads: 3)).detect(image)

@@ -4,7 +4,9 @@ import Testing
 
 /// End-to-end parity with facenet-pytorch's MTCNN(image_size=240, margin=0, min_face_size=20)
 /// on the shared face images and photos (goldens: Tests/Fixtures/make_mtcnn_goldens.py).
-@Suite(.serialized) struct MTCNNParityTests {
+@Suite(.serialized, .enabled(if: TestPaths.hasData("photos/paul_rudd.jpg", "face_images_1000/test_000.jpg"),
+                             TestPaths.needs("the portraits and face_images_1000")))
+struct MTCNNParityTests {
     struct Record {
         var image: String?
         var flatColour: [UInt8]?
@@ -41,7 +43,7 @@ import Testing
             for i in 0..<(record.width * record.height) { pixels[3 * i] = rgb[0]; pixels[3 * i + 1] = rgb[1]; pixels[3 * i + 2] = rgb[2] }
             return try RGBImage(width: record.width, height: record.height, pixels: pixels)
         }
-        let url = TestPaths.sharedData.appendingPathComponent(try #require(record.image))
+        let url = TestPaths.data(try #require(record.image))
         // PIL's open + convert('RGB') ignores EXIF orientation.
         return try ImageDecoder.decode(contentsOf: url, options: DecodeOptions(applyEXIFOrientation: false))
     }

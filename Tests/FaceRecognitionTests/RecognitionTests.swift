@@ -5,7 +5,7 @@ import Testing
 
 @Suite("Gallery files and matching")
 struct GalleryTests {
-    static let coursePT = TestPaths.sharedData.appendingPathComponent("data.pt")
+    static let coursePT = TestPaths.data("data.pt")
 
     @Test("the course data.pt imports directly: 90 unit embeddings and their names")
     func importCourseGallery() throws {
@@ -92,10 +92,11 @@ struct RecognitionAgreementTests {
                        gallery: try Gallery.load(contentsOf: GalleryTests.coursePT))
     }
 
-    @Test("all 1000 course images get facenet-pytorch's name (ties within 1e-5 excepted)")
+    @Test("all 1000 course images get facenet-pytorch's name (ties within 1e-5 excepted)",
+          .enabled(if: TestPaths.hasData("face_images_1000/test_000.jpg"), TestPaths.needs("face_images_1000")))
     func agreement() throws {
         let recognizer = try Self.recognizer()
-        let folder = TestPaths.sharedData.appendingPathComponent("face_images_1000")
+        let folder = TestPaths.data("face_images_1000")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".jpg") }.sorted()
         #expect(files.count == 1000)
         var agree = 0, tiesExcused = 0
@@ -124,7 +125,7 @@ struct RecognitionAgreementTests {
         let base = try Self.recognizer()
         let strict = FaceRecognizer(detector: base.detector, facenet: base.facenet, gallery: base.gallery,
                                     options: .init(threshold: 0.01, topK: 3))
-        let image = try ImageDecoder.decode(contentsOf: TestPaths.sharedData.appendingPathComponent("face_images_100/test_00.jpg"))
+        let image = try ImageDecoder.decode(contentsOf: TestPaths.data("face_images_100/test_00.jpg"))
         let faces = try strict.recognize(image)
         try #require(faces.count == 1)
         #expect(faces[0].match == nil)

@@ -11,7 +11,7 @@ struct WeightsTorchTests {
 
     @Test("data.pt (course gallery) loads as [90 tensors [1,512], 90 names] with torch's values")
     func dataPT() throws {
-        let url = TestPaths.sharedData.appendingPathComponent("data.pt")
+        let url = TestPaths.data("data.pt")
         let value = try TorchCheckpoint.load(contentsOf: url)
         let top = try #require(value.elements)
         #expect(top.count == 2)
@@ -43,7 +43,7 @@ struct WeightsTorchTests {
 
     @Test("data.pt is not a state dict: WeightsLoader says so and names the file")
     func dataPTIsNotAStateDict() throws {
-        let url = TestPaths.sharedData.appendingPathComponent("data.pt")
+        let url = TestPaths.data("data.pt")
         let error = try #require(throws: WeightsError.self) { try WeightsLoader.load(contentsOf: url) }
         #expect(String(describing: error).contains("data.pt"))
         #expect(String(describing: error).contains("a list of 2"))

@@ -77,9 +77,10 @@ struct EndToEndTests {
         let backend = PipelineBackend.local(LocalPipelineLayout(dataDirectory: directory))
         _ = try await PipelineSetup(settings: .init(visibilityTimeout: .seconds(3), maxReceiveCount: 5)).run(backend)
         let pipeline = try Pipeline.open(backend)
-        let photo = ServiceFixtures.sharedData.appendingPathComponent("photos/shea_whigham.jpg")
-        try await pipeline.inputStore.put(try Data(contentsOf: photo), key: "shea_whigham.jpg")
-        try await pipeline.input.send("shea_whigham.jpg")
+        // A large photo, so that the worker is surely still on it when it is killed.
+        let photo = AWSTestPaths.data("photos/multiface.jpg")
+        try await pipeline.inputStore.put(try Data(contentsOf: photo), key: "multiface.jpg")
+        try await pipeline.input.send("multiface.jpg")
 
         let workerArguments = Self.recognitionArguments + ["--data-dir", directory.path, "--visibility-timeout", "3"]
         let doomed = try ChildProcess(Self.bin("facerec-worker"), workerArguments, stderr: directory.appendingPathComponent("doomed.log"))
@@ -87,15 +88,15 @@ struct EndToEndTests {
         doomed.signal(SIGKILL)
         _ = await doomed.waitForExit()
         // Killed before it could write anything.
-        #expect(try await pipeline.outputStore.head(key: "shea_whigham") == nil)
+        #expect(try await pipeline.outputStore.head(key: "multiface") == nil)
 
         let survivor = try ChildProcess(Self.bin("facerec-worker"), workerArguments, stderr: directory.appendingPathComponent("survivor.log"))
         #expect(await eventually(timeout: .seconds(180)) { (try? await pipeline.input.depth().total) == 0 })
         survivor.signal(SIGTERM)
         #expect(await survivor.waitForExit() == 0)
-        let label = String(decoding: try await pipeline.outputStore.get(key: "shea_whigham"), as: UTF8.self)
+        let label = String(decoding: try await pipeline.outputStore.get(key: "multiface"), as: UTF8.self)
         let lines = try await drain(pipeline.output)
-        #expect(lines == ["shea_whigham:\(label)"])
+        #expect(lines == ["multiface:\(label)"])
         let log = try String(contentsOf: directory.appendingPathComponent("survivor.log"), encoding: .utf8)
         #expect(log.contains("receive-count=2"))
     }

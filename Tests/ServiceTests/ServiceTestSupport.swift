@@ -7,10 +7,9 @@ import ServiceKit
 /// Files and processes the service tests share.
 enum ServiceFixtures {
     static let packageRoot = AWSTestPaths.packageRoot
-    static let sharedData = AWSTestPaths.sharedData
     static let mtcnnDirectory = packageRoot.appendingPathComponent("weights")
-    static let gallery = sharedData.appendingPathComponent("data.pt")
-    static let faceImages = sharedData.appendingPathComponent("face_images_100")
+    static let gallery = AWSTestPaths.data("data.pt")
+    static let faceImages = AWSTestPaths.data("face_images_100")
     /// The executables, built next to the test bundle.
     static let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 

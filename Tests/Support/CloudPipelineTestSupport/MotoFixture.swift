@@ -10,7 +10,14 @@ public enum AWSTestPaths {
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
     public static let fixtures = packageRoot.appendingPathComponent("Tests/Fixtures/aws")
     public static let motoScript = packageRoot.appendingPathComponent("scripts/moto-server.sh")
-    /// `FACEREC_TEST_DATA`, or `../shared/data` beside the package.
+    /// The sample data committed with the package (`SampleData/`).
+    public static let sampleData = packageRoot.appendingPathComponent("SampleData")
+    /// `relative` in the committed sample if it is there, else in ``sharedData``.
+    public static func data(_ relative: String) -> URL {
+        let committed = sampleData.appendingPathComponent(relative)
+        return FileManager.default.fileExists(atPath: committed.path) ? committed : sharedData.appendingPathComponent(relative)
+    }
+    /// The larger data sets: `FACEREC_TEST_DATA`, or `../shared/data` beside the package.
     public static let sharedData: URL = {
         if let path = ProcessInfo.processInfo.environment["FACEREC_TEST_DATA"], !path.isEmpty {
             return URL(fileURLWithPath: path)
