@@ -256,7 +256,7 @@ struct CLIContractTests {
         #expect(version.status == 0)
         #expect(version.stdout == "facerec \(FaceRecognitionPackage.version)\n")
         for command in [["identify"], ["verify"], ["embed"], ["detect"], ["crop"], ["enroll"], ["gallery", "list"],
-                        ["gallery", "import"], ["gallery", "add"], ["gallery", "remove"], ["convert"]] {
+                        ["gallery", "import"], ["gallery", "add"], ["gallery", "remove"], ["convert"], ["evaluate"]] {
             let help = try Self.run(command + ["--help"])
             #expect(help.status == 0, "\(command)")
             #expect(help.stdout.contains("-q, --quiet"), "\(command): \(help.stdout)")
