@@ -25,7 +25,7 @@ mapfile -t FILES < <(ls "$DATA"/face_images_1000/*.jpg | sort | head -n "$N")
 echo "images: ${#FILES[@]} from face_images_1000; cores: $(nproc); load: $(cut -d' ' -f1-3 /proc/loadavg)"
 
 start=$(date +%s.%N)
-"$BIN/facerec" identify --weights "$WEIGHTS" --gallery "$DATA/data.pt" --mtcnn-weights weights "${FILES[@]}" > "$OUT/identify.txt"
+"$BIN/facerec" identify --threshold none --weights "$WEIGHTS" --gallery "$DATA/data.pt" --mtcnn-weights weights "${FILES[@]}" > "$OUT/identify.txt"
 end=$(date +%s.%N)
 identify_s=$(python3 -c "print(f'{$end - $start:.2f}')")
 

@@ -2,68 +2,181 @@ import ArgumentParser
 import FaceRecognition
 import Foundation
 
-/// Output helpers and exit statuses shared by the subcommands.
+/// The contract every subcommand keeps: exit statuses, the `facerec: ` message prefix, file
+/// errors in plain words, and the loaders that turn a missing part into its own status.
 enum CLI {
-    /// Exit statuses beyond ArgumentParser's own (0 success, 1 failure, 64 usage).
+    /// Exit statuses, the same in every subcommand (README's table).
     enum ExitStatus {
-        /// The weights file is missing, unreadable or not the expected network.
+        static let success: Int32 = 0
+        /// Nothing could be done: every input unreadable, no face where one was needed, an output
+        /// that cannot be written, a refused edit.
+        static let failure: Int32 = 1
+        /// The FaceNet weights are missing, unreadable or not the expected network.
         static let badWeights: Int32 = 3
-        /// At least one input could not be processed; the others were.
+        /// At least one input could not be read; the others were processed and printed.
         static let someInputsFailed: Int32 = 4
         /// The gallery file is missing or not a gallery, or a gallery edit was refused because it
         /// would replace a file facerec did not write (a torch `data.pt`, a `.pt` name, another file).
         static let badGallery: Int32 = 5
         /// The MTCNN weights are missing or damaged.
         static let badDetectorWeights: Int32 = 6
+        /// The command line is wrong (ArgumentParser's own status for usage errors).
+        static let usage: Int32 = 64
     }
 
-    /// Loads everything `identify` needs, exiting with a distinct status and a clear message
-    /// when a part is missing or wrong.
-    static func loadRecognizer(weights: String, mtcnnDirectory: String, gallery: String,
-                               options: FaceRecognizer.Options) throws -> FaceRecognizer {
-        let facenet = try loadFaceNet(weights)
-        let detector: MTCNN
+    /// Prints `facerec: message` and returns the error that exits with `status`.
+    static func fail(_ message: String, status: Int32 = ExitStatus.failure) -> ExitCode {
+        Console.shared.error(message)
+        return ExitCode(status)
+    }
+
+    /// The exit status of a batch: 0 when every input was processed, 4 when some were and some
+    /// were not, 1 when none was.
+    static func finish(processed: Int, failed: Int) throws {
+        guard failed > 0 else { return }
+        throw ExitCode(processed > 0 ? ExitStatus.someInputsFailed : ExitStatus.failure)
+    }
+
+    /// Builds the detector, or exits 6 (weights missing or damaged) or 64 (an option out of range,
+    /// named by its flag).
+    static func loadDetector(_ options: DetectionOptions, mtcnn: MTCNNOptions) throws -> MTCNN {
+        let directory = options.weightsDirectory
         do {
-            detector = try MTCNN(weightsDirectory: URL(fileURLWithPath: mtcnnDirectory))
+            return try MTCNN(weightsDirectory: directory, options: mtcnn)
+        } catch .weightsNotFound(let file) {
+            throw fail("MTCNN weights not found: \(file). Run weights/fetch_mtcnn_weights.sh, or pass --mtcnn-weights DIR (or set FACEREC_MTCNN_WEIGHTS) to a folder holding pnet.pt, rnet.pt and onet.pt",
+                       status: ExitStatus.badDetectorWeights)
+        } catch .invalidOption(let field, let reason) {
+            throw fail("\(flag(forMTCNNField: field)) \(reason)", status: ExitStatus.usage)
         } catch {
-            warn("\(error)")
-            throw ExitCode(ExitStatus.badDetectorWeights)
+            throw fail("\(error)", status: ExitStatus.badDetectorWeights)
         }
-        let loaded = try loadGallery(gallery)
-        return FaceRecognizer(detector: detector, facenet: facenet, gallery: loaded, options: options)
     }
 
-    /// Loads FaceNet weights, or exits with `badWeights` and a message saying what is wrong.
+    /// The CLI flag behind an `MTCNNOptions` field, for messages (never the library's name).
+    static func flag(forMTCNNField field: String) -> String {
+        switch field {
+        case "minFaceSize": return "--min-face-size"
+        case "imageSize": return "--size"
+        case "margin": return "--margin"
+        default: return "detector option \(field)"
+        }
+    }
+
+    /// Loads FaceNet weights, or exits 3 with a message saying what is wrong.
     static func loadFaceNet(_ path: String) throws -> FaceNet {
-        guard FileManager.default.fileExists(atPath: path) else {
-            warn("FaceNet weights not found at \(path). See weights/README.md: point --weights at 20180402-114759-vggface2.pt (facenet-pytorch's release) or its safetensors conversion.")
-            throw ExitCode(ExitStatus.badWeights)
+        if let problem = FileProblem.reading(path) {
+            if problem == .noSuchFile {
+                throw fail("FaceNet weights \(path): no such file. Run weights/fetch_facenet_weights.sh or see weights/README.md: point --weights at 20180402-114759-vggface2.pt (facenet-pytorch's release) or its safetensors conversion",
+                           status: ExitStatus.badWeights)
+            }
+            throw fail("FaceNet weights \(path): \(problem)", status: ExitStatus.badWeights)
         }
         do {
             return try FaceNet(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            warn("cannot use \(path) as FaceNet weights: \(error)")
-            throw ExitCode(ExitStatus.badWeights)
+            throw fail("cannot use \(path) as FaceNet weights: \(withoutPath(path, error))", status: ExitStatus.badWeights)
         }
     }
 
-    /// Loads a gallery file or data.pt, or exits with `badGallery`.
+    /// Loads a gallery file or data.pt, or exits 5.
     static func loadGallery(_ path: String) throws -> Gallery {
-        do {
-            return try Gallery.load(contentsOf: URL(fileURLWithPath: path))
-        } catch {
-            warn("\(error)")
-            throw ExitCode(ExitStatus.badGallery)
-        }
+        try loadGalleryDetectingFormat(path).gallery
     }
 
-    /// Loads a gallery file or data.pt and tells its format, or exits with `badGallery`.
+    /// Loads a gallery file or data.pt and tells its format, or exits 5.
     static func loadGalleryDetectingFormat(_ path: String) throws -> (gallery: Gallery, format: Gallery.SourceFormat) {
+        if let problem = FileProblem.reading(path) {
+            throw fail("gallery \(path): \(problem)", status: ExitStatus.badGallery)
+        }
         do {
             return try Gallery.loadDetectingFormat(contentsOf: URL(fileURLWithPath: path))
         } catch {
-            warn("\(error)")
-            throw ExitCode(ExitStatus.badGallery)
+            throw fail("\(path): \(withoutPath(path, error))", status: ExitStatus.badGallery)
+        }
+    }
+
+    /// An error's description without a leading "PATH: " (so each path is printed once).
+    static func withoutPath(_ path: String, _ error: any Error) -> String {
+        var text = "\(error)"
+        for prefix in [path + ": ", URL(fileURLWithPath: path).path + ": ", URL(fileURLWithPath: path).lastPathComponent + ": "]
+        where text.hasPrefix(prefix) {
+            text.removeFirst(prefix.count)
+            break
+        }
+        return text
+    }
+
+    /// Reads and decodes one image; the error names the problem in plain words, without the path.
+    static func readImage(_ path: String, applyEXIF: Bool = false) throws(InputFailure) -> RGBImage {
+        let data = try readFile(path)
+        do {
+            return try ImageDecoder.decode(data, options: DecodeOptions(applyEXIFOrientation: applyEXIF))
+        } catch {
+            switch error.cause {
+            case .empty: throw InputFailure(path: path, reason: "empty file")
+            case .unknownFormat: throw InputFailure(path: path, reason: "not a JPEG or PNG image")
+            default: throw InputFailure(path: path, reason: "\(error.cause)")
+            }
+        }
+    }
+
+    /// The bytes of a regular file, or the reason (no such file, is a directory, permission denied).
+    static func readFile(_ path: String) throws(InputFailure) -> Data {
+        let fd = open(path, O_RDONLY)
+        guard fd >= 0 else { throw InputFailure(path: path, reason: FileProblem(errno: errno).description) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let problem = FileProblem(errno: errno)
+            close(fd)
+            throw InputFailure(path: path, reason: problem.description)
+        }
+        if (info.st_mode & S_IFMT) == S_IFDIR {
+            close(fd)
+            throw InputFailure(path: path, reason: FileProblem.isDirectory.description)
+        }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        do {
+            return try handle.readToEnd() ?? Data()
+        } catch {
+            throw InputFailure(path: path, reason: FileProblem(error).description)
+        }
+    }
+
+    /// Writes `data` to `path` (created or replaced), or exits 1 with "cannot create PATH: why".
+    static func writeFile(_ data: Data, to path: String) throws {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        guard fd >= 0 else {
+            let problem = FileProblem(errno: errno)
+            throw fail("cannot create \(path): \(problem == .noSuchFile ? "no such directory" : problem.description)")
+        }
+        let handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        do { try handle.write(contentsOf: data) } catch {
+            throw fail("cannot write \(path): \(FileProblem(error))")
+        }
+    }
+
+    /// Creates a folder (and its parents) for outputs, or exits 1 with "cannot create PATH: why".
+    static func makeDirectory(_ path: String) throws {
+        do {
+            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        } catch {
+            var isDirectory: ObjCBool = false
+            let problem: String = FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) && !isDirectory.boolValue
+                ? "a file is in the way" : FileProblem(error).description
+            throw fail("cannot create \(path): \(problem)")
+        }
+    }
+
+    /// Refuses (usage error) an output image name whose extension is not a format facerec writes.
+    static func checkImageOutput(_ path: String, flag: String) throws(ValidationError) {
+        let ext = (path as NSString).pathExtension.lowercased()
+        switch ext {
+        case "png": return
+        case "jpg", "jpeg":
+            throw ValidationError("\(flag) \(path): facerec writes PNG only (there is no JPEG encoder); use a .png name")
+        case "": throw ValidationError("\(flag) \(path): no extension; use a .png name")
+        default: throw ValidationError("\(flag) \(path): unknown image format .\(ext); use a .png name")
         }
     }
 
@@ -134,8 +247,7 @@ enum CLI {
 
     /// Prints `message`; the error to throw to exit with `badGallery`.
     static func refusal(_ message: String) -> ExitCode {
-        warn(message)
-        return ExitCode(ExitStatus.badGallery)
+        fail(message, status: ExitStatus.badGallery)
     }
 
     /// Saves a gallery, or exits with `failure` and the reason.
@@ -143,18 +255,18 @@ enum CLI {
         do {
             try gallery.save(to: URL(fileURLWithPath: path))
         } catch {
-            warn("\(error)")
-            throw ExitCode.failure
+            throw fail("cannot create \(path): \(FileProblem(error))")
         }
     }
 
-    static func printLine(_ line: String) {
-        FileHandle.standardOutput.write(Data((line + "\n").utf8))
-    }
+    /// A result line on standard output.
+    static func printLine(_ line: String) { Console.shared.out(line) }
 
-    static func warn(_ message: String) {
-        FileHandle.standardError.write(Data("facerec: \(message)\n".utf8))
-    }
+    /// A problem on standard error (always shown).
+    static func warn(_ message: String) { Console.shared.error(message) }
+
+    /// Information on standard error (hidden by --quiet).
+    static func note(_ message: String) { Console.shared.note(message) }
 
     /// A JSON string literal (quotes and escapes).
     static func jsonString(_ text: String) -> String {
@@ -175,6 +287,8 @@ enum CLI {
 
     /// A JSON array of numbers; Swift's shortest round-trip float formatting.
     static func jsonArray(_ values: [Float]) -> String {
-        "[" + values.map { $0.isFinite ? "\($0)" : "null" }.joined(separator: ", ") + "]"
+        "[" + values.map(jsonNumber).joined(separator: ", ") + "]"
     }
+
+    static func jsonNumber(_ value: Float) -> String { value.isFinite ? "\(value)" : "null" }
 }

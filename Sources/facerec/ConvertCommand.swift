@@ -29,16 +29,35 @@ struct ConvertCommand: ParsableCommand {
     @Flag(name: .shortAndLong, help: "List every tensor with its shape.")
     var verbose = false
 
+    @OptionGroup var common: CommonOptions
+
     func run() throws {
-        let result = try WeightsConversion.convert(URL(fileURLWithPath: input), to: URL(fileURLWithPath: output),
+        if let problem = FileProblem.reading(input) { throw CLI.fail("\(input): \(problem)") }
+        if CLI.sameFile(input, output) { throw CLI.fail("\(output) is the input file: choose another output path") }
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: output, isDirectory: &isDirectory) {
+            if isDirectory.boolValue { throw CLI.fail("cannot create \(output): is a directory") }
+            if !force { throw CLI.fail("\(output) exists; pass --force to replace it") }
+        }
+        let parent = (output as NSString).deletingLastPathComponent
+        if !parent.isEmpty && !FileManager.default.fileExists(atPath: parent) {
+            throw CLI.fail("cannot create \(output): no such directory")
+        }
+        let result: WeightsConversion
+        do {
+            result = try WeightsConversion.convert(URL(fileURLWithPath: input), to: URL(fileURLWithPath: output),
                                                    overwrite: force)
+        } catch let error as WeightsError {
+            if case .io(let file, let reason) = error, file == output { throw CLI.fail("cannot create \(output): \(reason)") }
+            throw CLI.fail("\(input): \(CLI.withoutPath(input, error))")
+        }
         if verbose {
             let width = result.tensors.map(\.key.count).max() ?? 0
             for tensor in result.tensors {
-                print("  \(tensor.key.padding(toLength: width, withPad: " ", startingAt: 0))  \(tensor.shape)")
+                CLI.printLine("  \(tensor.key.padding(toLength: width, withPad: " ", startingAt: 0))  \(tensor.shape)")
             }
         }
-        print("""
+        CLI.printLine("""
             \(URL(fileURLWithPath: input).lastPathComponent) (\(result.sourceFormat)): \(result.tensors.count) tensors, \
             \(result.parameterCount) parameters -> \(output) (\(result.bytesWritten) bytes, F32)
             """)

@@ -10,75 +10,63 @@ struct DetectCommand: ParsableCommand {
         discussion: """
             Each line: {"image": PATH, "width": W, "height": H, "faces": [{"box": [x1, y1, x2, y2], \
             "prob": p, "landmarks": [[x, y] x5]}]}, faces in facenet-pytorch's order (largest first). \
-            Without --keep-all only the selected (largest) face is listed. EXIF orientation is \
-            ignored unless --apply-exif, as in the reference pipeline (PIL open + convert('RGB')).
+            Without --keep-all only the selected (largest) face is listed. Folders are searched \
+            recursively for JPEG and PNG files. EXIF orientation is ignored unless --apply-exif, \
+            as in the reference pipeline (PIL open + convert('RGB')).
             """)
 
-    @Option(name: .customLong("weights-dir"), help: "Folder with pnet.pt, rnet.pt, onet.pt (default: $FACEREC_MTCNN_WEIGHTS or weights/).")
-    var weightsDir: String?
-
-    @Option(name: .customLong("min-face-size"), help: "Smallest face in pixels.")
-    var minFaceSize: Double = 20
+    @OptionGroup var detection: DetectionOptions
+    @OptionGroup var common: CommonOptions
 
     @Flag(name: .customLong("keep-all"), help: "List every face, not only the selected one.")
     var keepAll = false
 
-    @Flag(name: .customLong("apply-exif"), help: "Rotate images by their EXIF orientation first.")
-    var applyEXIF = false
-
-    @Option(name: .customLong("annotate"), help: "Write the image with boxes and landmarks drawn to this PNG (one image only).")
+    @Option(name: .customLong("annotate"), help: ArgumentHelp("Write the image with boxes and landmarks drawn to this .png (one image only).", valueName: "png"))
     var annotate: String?
 
-    @Argument(help: "Image files (JPEG or PNG).")
+    @Argument(help: "Images (JPEG or PNG) or folders of them.")
     var images: [String]
 
     func validate() throws {
-        if images.isEmpty { throw ValidationError("give at least one image") }
-        if annotate != nil && images.count != 1 { throw ValidationError("--annotate takes exactly one image") }
+        if images.isEmpty { throw ValidationError("give at least one image or folder") }
+        if let annotate {
+            var isDirectory: ObjCBool = false
+            if images.count != 1 || (FileManager.default.fileExists(atPath: images[0], isDirectory: &isDirectory) && isDirectory.boolValue) {
+                throw ValidationError("--annotate takes exactly one image")
+            }
+            try CLI.checkImageOutput(annotate, flag: "--annotate")
+        }
     }
 
     func run() throws {
-        let detector = try loadDetector(weightsDir: weightsDir,
-                                        options: MTCNNOptions(minFaceSize: minFaceSize, keepAll: keepAll))
-        var failures = 0
-        for path in images {
+        let detector = try CLI.loadDetector(detection, mtcnn: detection.mtcnn(keepAll: keepAll))
+        let inputs = ImageInputs(images)
+        var failed = inputs.reportFailures(), processed = 0
+        let progress = ProgressBar(total: inputs.files.count)
+        defer { progress.finish() }
+        for path in inputs.files {
+            defer { progress.advance(by: 1) }
             do {
-                let image = try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: path),
-                                                    options: DecodeOptions(applyEXIFOrientation: applyEXIF))
+                let image = try CLI.readImage(path, applyEXIF: detection.applyEXIF)
                 let faces = try detector.detect(image)
-                print(DetectionJSON.line(path: path, image: image, faces: faces))
+                CLI.printLine(DetectionJSON.line(path: path, image: image, faces: faces))
+                processed += 1
                 if let annotate {
-                    let png = try ImageEncoder.png(FaceAnnotation.annotate(image, faces: faces))
-                    try png.write(to: URL(fileURLWithPath: annotate))
+                    try CLI.writeFile(try ImageEncoder.png(FaceAnnotation.annotate(image, faces: faces)), to: annotate)
                 }
+            } catch let failure as InputFailure {
+                failed += 1
+                CLI.warn("\(failure)")
+            } catch let exit as ExitCode {
+                throw exit
             } catch {
-                failures += 1
-                printError("facerec detect: \(withPath(path, error))")
+                failed += 1
+                CLI.warn("\(path): \(error)")
             }
         }
-        if failures > 0 { throw ExitCode(1) }
+        progress.finish()
+        try CLI.finish(processed: processed, failed: failed)
     }
-}
-
-/// Builds the detector, turning a missing-weights error into the instructions for fetching them.
-func loadDetector(weightsDir: String?, options: MTCNNOptions) throws -> MTCNN {
-    let directory = weightsDir.map { URL(fileURLWithPath: $0) } ?? MTCNN.defaultWeightsDirectory
-    do {
-        return try MTCNN(weightsDirectory: directory, options: options)
-    } catch {
-        printError("facerec: \(error)")
-        throw ExitCode(2)
-    }
-}
-
-/// "PATH: error", unless the error's description already starts with the path.
-func withPath(_ path: String, _ error: any Error) -> String {
-    let text = "\(error)"
-    return text.hasPrefix(path) ? text : "\(path): \(text)"
-}
-
-func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
 }
 
 /// The JSON line format of `facerec detect` (hand-written for a stable key order).
@@ -93,7 +81,7 @@ enum DetectionJSON {
             + "\"faces\": [\(items.joined(separator: ", "))]}"
     }
 
-    static func number(_ v: Float) -> String { v.isFinite ? "\(v)" : "null" }
+    static func number(_ v: Float) -> String { CLI.jsonNumber(v) }
 
     static func string(_ s: String) -> String { CLI.jsonString(s) }
 }

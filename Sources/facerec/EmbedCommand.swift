@@ -2,73 +2,97 @@ import ArgumentParser
 import FaceRecognition
 import Foundation
 
-/// `facerec embed`: FaceNet embeddings of face crops as JSON lines.
+/// `facerec embed`: FaceNet embeddings of every face (or of face crops) as JSON lines.
 struct EmbedCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "embed",
-        abstract: "Print the FaceNet embedding of each image as one JSON object per line.",
+        abstract: "Print the FaceNet embedding of every face as one JSON object per line.",
         discussion: """
-            With --no-detect each image is taken as a face crop: resized to --size × --size (PIL \
-            bilinear) when it has another size, standardised as facenet-pytorch's \
-            fixed_image_standardization ((x − 127.5) / 128) and embedded. Output lines are \
-            {"image": "PATH", "embedding": [512 numbers]}. An image that cannot be read is reported \
-            on stderr, the others are still embedded, and the exit code is 4.
+            By default faces are detected (MTCNN, every face, largest first) and each --size × \
+            --size crop (default 240, as identify and enroll use) is embedded: {"image": PATH, \
+            "face": I, "box": [x1, y1, x2, y2], "prob": P, "embedding": [512 numbers]}. An image \
+            without a face prints nothing (a note on stderr). With --no-detect each image is taken \
+            as a face crop: resized to --size × --size (default 160, PIL bilinear) when it has \
+            another size, standardised as facenet-pytorch's fixed_image_standardization \
+            ((x − 127.5) / 128) and embedded: {"image": PATH, "embedding": [512 numbers]}.
             """
     )
 
     @Option(help: "FaceNet weights: a facenet-pytorch .pt checkpoint (zip or legacy) or .safetensors.")
     var weights: String
 
-    @Option(help: "Side of the square input the network sees (80 or more; 160 is FaceNet's native size).")
-    var size: Int = 160
+    @Option(parsing: .unconditional, help: "Side of the square input the network sees (80 or more; default 240 with detection, 160 with --no-detect).")
+    var size: Int?
 
     @Flag(help: "Take each image as an already-cropped face instead of detecting faces.")
     var noDetect = false
 
-    @Option(help: "Faces per forward pass.")
+    @Option(parsing: .unconditional, help: "Faces per forward pass.")
     var batchSize: Int = 8
 
-    @Argument(help: "Image files (JPEG or PNG).")
+    @OptionGroup var detection: DetectionOptions
+    @OptionGroup var common: CommonOptions
+
+    @Argument(help: "Images (JPEG or PNG) or folders of them.")
     var images: [String]
 
+    var inputSize: Int { size ?? (noDetect ? 160 : 240) }
+
     func validate() throws {
-        guard size >= FaceNet.minimumInputSize else {
-            throw ValidationError("--size must be at least \(FaceNet.minimumInputSize)")
+        if images.isEmpty { throw ValidationError("give at least one image or folder") }
+        guard inputSize >= FaceNet.minimumInputSize, inputSize <= 4096 else {
+            throw ValidationError("--size must lie in \(FaceNet.minimumInputSize)...4096, got \(inputSize)")
         }
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
-        guard noDetect else {
-            throw ValidationError("embedding without --no-detect needs face detection: run `facerec detect` or pass --no-detect for crops")
-        }
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
     }
 
     func run() throws {
         let facenet = try CLI.loadFaceNet(weights)
-        var failures = 0
-        var pending: [(path: String, crop: RGBImage)] = []
+        let detector = noDetect ? nil : try CLI.loadDetector(detection, mtcnn: detection.mtcnn(keepAll: true, imageSize: inputSize))
+        let inputs = ImageInputs(images)
+        var failed = inputs.reportFailures(), processed = 0
+        // Faces waiting for a forward pass: the JSON fields before "embedding", and the crop.
+        var pending: [(prefix: String, crop: RGBImage)] = []
+        let progress = ProgressBar(total: inputs.files.count)
+        defer { progress.finish() }
 
         func flush() throws {
             guard !pending.isEmpty else { return }
             let embeddings = try facenet.embed(pending.map(\.crop))
             for (item, embedding) in zip(pending, embeddings) {
-                CLI.printLine("{\"image\": \(CLI.jsonString(item.path)), \"embedding\": \(CLI.jsonArray(embedding))}")
+                CLI.printLine("{\(item.prefix)\"embedding\": \(CLI.jsonArray(embedding))}")
             }
             pending.removeAll(keepingCapacity: true)
         }
 
-        for path in images {
-            do {
-                var image = try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: path))
-                if image.width != size || image.height != size {
-                    image = image.resizedBilinear(width: size, height: size)
-                }
-                pending.append((path, image))
-            } catch {
-                failures += 1
-                CLI.warn("\(path): \(error)")
+        for path in inputs.files {
+            defer { progress.advance(by: 1) }
+            let image: RGBImage
+            do { image = try CLI.readImage(path, applyEXIF: detection.applyEXIF) } catch {
+                failed += 1
+                CLI.warn("\(error)")
+                continue
             }
-            if pending.count == batchSize { try flush() }
+            processed += 1
+            let name = CLI.jsonString(path)
+            if let detector {
+                let crops = try detector.extractFaces(image)
+                if crops.isEmpty { CLI.note("\(path): no face found") }
+                for (i, crop) in crops.enumerated() {
+                    let box = CLI.jsonArray(crop.face.box.array)
+                    pending.append(("\"image\": \(name), \"face\": \(i), \"box\": \(box), \"prob\": \(CLI.jsonNumber(crop.face.probability)), ",
+                                    crop.image))
+                    if pending.count >= batchSize { try flush() }
+                }
+            } else {
+                let crop = image.width == inputSize && image.height == inputSize
+                    ? image : image.resizedBilinear(width: inputSize, height: inputSize)
+                pending.append(("\"image\": \(name), ", crop))
+                if pending.count >= batchSize { try flush() }
+            }
         }
         try flush()
-        if failures > 0 { throw ExitCode(CLI.ExitStatus.someInputsFailed) }
+        progress.finish()
+        try CLI.finish(processed: processed, failed: failed)
     }
 }

@@ -6,14 +6,19 @@ import Foundation
 struct IdentifyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "identify",
-        abstract: "Name the largest face of each image against a gallery.",
+        abstract: "Name the faces of each image against a gallery.",
         discussion: """
-            Prints one line per image, in the order given: STEM:NAME (e.g. test_00:Paul). An image \
-            with no face prints STEM:NoFace; a face farther than --threshold from every gallery \
-            entry prints STEM:Unknown. With --json each line is the full result instead. Images \
-            are processed in parallel over the cores. An unreadable image is reported on stderr \
-            and the others are still processed; the exit code is then 4 (3: bad weights, 5: bad \
-            gallery).
+            Prints one line per image, in the order given (a folder's images sorted by path): \
+            STEM:NAME (e.g. test_00:Paul) for the largest face, or with --keep-all STEM:NAME1,NAME2 \
+            for every face, largest first. An image with no face prints STEM:NoFace; a face \
+            farther than the threshold from every gallery entry is Unknown. The threshold is \
+            --threshold, else the one stored in the gallery, else the vggface2 default \
+            (Euclidean 1.1 on unit embeddings; cosine 0.605); --threshold none always takes the \
+            nearest entry, as the course's reference pipeline does. With --json each line is one \
+            face: {"image", "face", "box", "prob", "name", "distance", "threshold", "metric", \
+            "candidates": [{"name", "distance"} x --top-k]} (the distance is the nearest entry's \
+            even when the threshold rejects it); an image without a face is one line with \
+            "face": null and "name": "NoFace". Images are processed in parallel over the cores.
             """
     )
 
@@ -23,59 +28,79 @@ struct IdentifyCommand: ParsableCommand {
     @Option(help: "FaceNet weights: a facenet-pytorch .pt checkpoint or .safetensors.")
     var weights: String
 
-    @Option(help: "Directory holding MTCNN's pnet.pt, rnet.pt, onet.pt (weights/fetch_mtcnn_weights.sh).")
-    var mtcnnWeights: String = MTCNN.defaultWeightsDirectory.path
-
-    @Option(help: "Distance beyond which a face is Unknown (default: always the nearest entry).")
-    var threshold: Float?
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Distance beyond which a face is Unknown, or none (default: the gallery's, else the vggface2 default).",
+                               valueName: "distance"))
+    var threshold: ThresholdArgument?
 
     @Option(help: "euclidean (the course's torch.dist) or cosine.")
-    var metric: String = "euclidean"
+    var metric: MatchMetric = .euclidean
 
-    @Flag(help: "Print the full result as JSON lines.")
+    @Flag(name: .customLong("keep-all"), help: "Name every face, not only the largest.")
+    var keepAll = false
+
+    @Option(name: .customLong("top-k"), parsing: .unconditional, help: "Candidates listed per face in --json output.")
+    var topK: Int = 1
+
+    @Flag(help: "Print one JSON object per face.")
     var json = false
 
-    @Option(help: "Parallel workers (default: the number of cores).")
+    @Option(parsing: .unconditional, help: "Parallel workers (default: the number of cores).")
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
-    @Argument(help: "Image files (JPEG or PNG).")
+    @OptionGroup var detection: DetectionOptions
+    @OptionGroup var common: CommonOptions
+
+    @Argument(help: "Images (JPEG or PNG) or folders of them.")
     var images: [String]
 
     func validate() throws {
-        guard MatchMetric(rawValue: metric) != nil else { throw ValidationError("--metric must be euclidean or cosine") }
-        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        if images.isEmpty { throw ValidationError("give at least one image or folder") }
+        try threshold?.check()
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1, got \(jobs)") }
+        guard topK >= 1 else { throw ValidationError("--top-k must be at least 1, got \(topK)") }
+        if topK > 1 && !json { throw ValidationError("--top-k lists candidates in the JSON output: add --json") }
     }
 
     func run() throws {
-        let recognizer = try CLI.loadRecognizer(weights: weights, mtcnnDirectory: mtcnnWeights, gallery: gallery,
-                                                options: .init(threshold: threshold, metric: MatchMetric(rawValue: metric)!))
+        let facenet = try CLI.loadFaceNet(weights)
+        let detector = try CLI.loadDetector(detection, mtcnn: detection.mtcnn(keepAll: keepAll))
+        let loaded = try CLI.loadGallery(gallery)
+        let limit = threshold.map { DistanceThreshold($0.value, metric: metric) }
+            ?? loaded.threshold?.converted(to: metric) ?? FaceVerification.defaultThreshold(for: metric)
+        let recognizer = FaceRecognizer(detector: detector, facenet: facenet, gallery: loaded,
+                                        options: .init(threshold: limit.value, metric: metric, topK: topK))
+        let inputs = ImageInputs(images)
+        let inputFailures = inputs.reportFailures()
+        let files = inputs.files
         // One BLAS thread per parallel batch: the batches already use every core.
         BLASThreads.configure(parallelCallers: jobs)
-        let lines = LineSlots(count: images.count)
-        let progress = ProgressBar(total: images.count)
+        let lines = LineSlots(count: files.count)
+        let progress = ProgressBar(total: files.count)
         // Workers take batches of images in turn; lines are printed in input order at the end
         // of each contiguous prefix, so output order never depends on timing.
         let batch = 8
-        let batches = stride(from: 0, to: images.count, by: batch).map { $0..<min($0 + batch, images.count) }
+        let batches = stride(from: 0, to: files.count, by: batch).map { $0..<min($0 + batch, files.count) }
         let next = Counter()
+        let applyEXIF = detection.applyEXIF
         DispatchQueue.concurrentPerform(iterations: min(jobs, max(batches.count, 1))) { _ in
             while let b = next.take(below: batches.count) {
                 let range = batches[b]
                 var decoded: [(Int, RGBImage)] = []
                 for i in range {
                     do {
-                        decoded.append((i, try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: images[i]))))
+                        decoded.append((i, try CLI.readImage(files[i], applyEXIF: applyEXIF)))
                     } catch {
-                        lines.set(i, nil, error: "\(images[i]): \(error)")
+                        lines.set(i, nil, error: "\(error)")
                     }
                 }
                 do {
                     let results = try recognizer.recognize(batch: decoded.map(\.1))
                     for ((i, _), faces) in zip(decoded, results) {
-                        lines.set(i, format(path: images[i], faces: faces), error: nil)
+                        lines.set(i, format(path: files[i], faces: faces, threshold: limit), error: nil)
                     }
                 } catch {
-                    for (i, _) in decoded { lines.set(i, nil, error: "\(images[i]): \(error)") }
+                    for (i, _) in decoded { lines.set(i, nil, error: "\(files[i]): \(error)") }
                 }
                 progress.advance(by: range.count)
                 lines.flushReady()
@@ -83,35 +108,46 @@ struct IdentifyCommand: ParsableCommand {
         }
         lines.flushReady()
         progress.finish()
-        if lines.failures > 0 { throw ExitCode(CLI.ExitStatus.someInputsFailed) }
+        try CLI.finish(processed: files.count - lines.failures, failed: inputFailures + lines.failures)
     }
 
-    private func format(path: String, faces: [RecognizedFace]) -> String {
+    private func format(path: String, faces: [RecognizedFace], threshold: DistanceThreshold) -> [String] {
         let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
-        guard json else { return "\(stem):\(FaceRecognizer.label(for: faces))" }
-        let facesJSON = faces.map { f in
-            let box = CLI.jsonArray(f.face.box.array)
-            let match = f.match.map { "{\"name\": \(CLI.jsonString($0.name)), \"distance\": \($0.distance)}" } ?? "null"
-            return "{\"box\": \(box), \"prob\": \(f.face.probability), \"match\": \(match)}"
+        guard json else {
+            let names = keepAll && !faces.isEmpty
+                ? faces.map { $0.match?.name ?? FaceRecognizer.unknownLabel }.joined(separator: ",")
+                : FaceRecognizer.label(for: faces)
+            return ["\(stem):\(names)"]
         }
-        let name = FaceRecognizer.label(for: faces)
-        return "{\"image\": \(CLI.jsonString(path)), \"name\": \(CLI.jsonString(name)), \"faces\": [\(facesJSON.joined(separator: ", "))]}"
+        let image = CLI.jsonString(path)
+        guard !faces.isEmpty else {
+            return ["{\"image\": \(image), \"face\": null, \"name\": \(CLI.jsonString(FaceRecognizer.noFaceLabel))}"]
+        }
+        return faces.enumerated().map { i, f in
+            let name = f.match?.name ?? FaceRecognizer.unknownLabel
+            let distance = f.candidates.first.map { CLI.jsonNumber($0.distance) } ?? "null"
+            let candidates = f.candidates.map { "{\"name\": \(CLI.jsonString($0.name)), \"distance\": \(CLI.jsonNumber($0.distance))}" }
+            return "{\"image\": \(image), \"face\": \(i), \"box\": \(CLI.jsonArray(f.face.box.array)), "
+                + "\"prob\": \(CLI.jsonNumber(f.face.probability)), \"name\": \(CLI.jsonString(name)), "
+                + "\"distance\": \(distance), \"threshold\": \(CLI.jsonNumber(threshold.value)), "
+                + "\"metric\": \"\(threshold.metric.rawValue)\", \"candidates\": [\(candidates.joined(separator: ", "))]}"
+        }
     }
 }
 
 /// Output lines filled in by parallel workers and printed strictly in input order.
 final class LineSlots: @unchecked Sendable {
     private let lock = NSLock()
-    private var slots: [String??]
+    private var slots: [[String]?]
     private var printed = 0
     private(set) var failures = 0
 
     init(count: Int) { slots = Array(repeating: nil, count: count) }
 
-    /// `line` nil with an error: the image failed (reported on stderr, no stdout line).
-    func set(_ index: Int, _ line: String?, error: String?) {
+    /// `lines` nil with an error: the image failed (reported on stderr, no stdout line).
+    func set(_ index: Int, _ lines: [String]?, error: String?) {
         lock.withLock {
-            slots[index] = .some(line)
+            slots[index] = lines ?? []
             if let error {
                 failures += 1
                 CLI.warn(error)
@@ -122,7 +158,7 @@ final class LineSlots: @unchecked Sendable {
     func flushReady() {
         lock.withLock {
             while printed < slots.count, let slot = slots[printed] {
-                if let line = slot { CLI.printLine(line) }
+                for line in slot { CLI.printLine(line) }
                 printed += 1
             }
         }
@@ -139,36 +175,5 @@ final class Counter: @unchecked Sendable {
             defer { value += 1 }
             return value
         }
-    }
-}
-
-/// A progress bar on stderr for long runs (only when stderr is a terminal and there are many images).
-final class ProgressBar: @unchecked Sendable {
-    private let lock = NSLock()
-    private let total: Int
-    private var done = 0
-    private let enabled: Bool
-    private let start = Date()
-
-    init(total: Int) {
-        self.total = total
-        enabled = total >= 20 && isatty(STDERR_FILENO) == 1
-    }
-
-    func advance(by count: Int) {
-        guard enabled else { return }
-        lock.withLock {
-            done += count
-            let width = 30
-            let filled = total > 0 ? width * done / total : width
-            let rate = Double(done) / max(Date().timeIntervalSince(start), 1e-3)
-            let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-            FileHandle.standardError.write(Data(String(format: "\r[%@] %d/%d  %.1f images/s", bar, done, total, rate).utf8))
-        }
-    }
-
-    func finish() {
-        guard enabled else { return }
-        FileHandle.standardError.write(Data("\n".utf8))
     }
 }

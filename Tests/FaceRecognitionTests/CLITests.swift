@@ -17,6 +17,13 @@ struct CLITests {
         return url
     }()
 
+    /// A fresh scratch folder; the caller removes it.
+    static func scratch(_ name: String = "cli") throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(name)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
     static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = binary
@@ -48,7 +55,8 @@ struct CLITests {
         defer { try? FileManager.default.removeItem(at: flat) }
 
         let images = stems.map { faces.appendingPathComponent("\($0).jpg").path } + [broken.path, flat.path]
-        let result = try Self.run(["identify", "--weights", Self.weightsFile.path,
+        // --threshold none: always the nearest entry, as the course's reference pipeline does.
+        let result = try Self.run(["identify", "--weights", Self.weightsFile.path, "--threshold", "none",
                                    "--gallery", GalleryTests.coursePT.path] + Self.mtcnnArguments() + images)
         #expect(result.status == 4, "stderr: \(result.stderr)")
         #expect(result.stderr.contains(broken.path))

@@ -42,7 +42,7 @@ enum ServiceFixtures {
         let output = FileManager.default.temporaryDirectory.appendingPathComponent("identify-\(UUID().uuidString).txt")
         defer { try? FileManager.default.removeItem(at: output) }
         let status = try await runProcess(binaries.appendingPathComponent("facerec").path,
-                                          ["identify", "--weights", weightsFile.path, "--gallery", gallery.path,
+                                          ["identify", "--threshold", "none", "--weights", weightsFile.path, "--gallery", gallery.path,
                                            "--mtcnn-weights", mtcnnDirectory.path] + files.map(\.path),
                                           environment: ProcessInfo.processInfo.environment, stdout: output)
         guard status == 0 else { throw MotoUnavailable(description: "facerec identify exited with \(status)") }

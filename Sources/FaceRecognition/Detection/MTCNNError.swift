@@ -19,7 +19,7 @@ public enum MTCNNError: Error, Sendable, Equatable, CustomStringConvertible {
         case let .weightsNotFound(file):
             return "MTCNN weights not found: \(file). Run `weights/fetch_mtcnn_weights.sh` "
                 + "(it copies pnet.pt, rnet.pt and onet.pt from the facenet-pytorch wheel into weights/), "
-                + "or pass --weights-dir / set FACEREC_MTCNN_WEIGHTS to a folder holding them."
+                + "or pass --mtcnn-weights DIR / set FACEREC_MTCNN_WEIGHTS to a folder holding them."
         case let .weightsUnreadable(file, reason):
             return "cannot load MTCNN weights \(file): \(reason)"
         case let .invalidWeights(net, reason):

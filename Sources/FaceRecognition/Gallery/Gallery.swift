@@ -8,7 +8,9 @@ import Foundation
 /// safetensors file:
 ///
 /// - tensor `embeddings`, float32 `[count, dimension]`;
-/// - metadata `format` = `facerec-gallery/1` and `names` = a JSON array of `count` names, row order.
+/// - metadata `format` = `facerec-gallery/1` and `names` = a JSON array of `count` names, row order;
+/// - optionally metadata `threshold` (a decimal number) and `threshold_metric` (`euclidean` or
+///   `cosine`): the distance limit this gallery's owner chose (see ``threshold``).
 public struct Gallery: Sendable, Equatable {
     public static let fileFormat = "facerec-gallery/1"
 
@@ -18,9 +20,14 @@ public struct Gallery: Sendable, Equatable {
     public private(set) var names: [String]
     /// Row-major embeddings, `names.count × dimension`.
     public private(set) var embeddings: [Float]
+    /// The match limit stored with the gallery, if any: recognisers built on it may use it in
+    /// place of ``FaceVerification/defaultThreshold`` (`facerec identify` does, unless
+    /// `--threshold` is given). Saved in and read from the file's metadata.
+    public var threshold: DistanceThreshold?
 
-    public init(dimension: Int = FaceNet.embeddingSize) {
+    public init(dimension: Int = FaceNet.embeddingSize, threshold: DistanceThreshold? = nil) {
         self.dimension = dimension
+        self.threshold = threshold
         names = []
         embeddings = []
     }
@@ -136,7 +143,18 @@ public struct Gallery: Sendable, Equatable {
         guard let matrix = dict["embeddings"], matrix.shape.count == 2, matrix.shape[0] == names.count else {
             throw .notAGallery(file: file, reason: "tensor 'embeddings' must be [\(names.count), dimension]")
         }
-        var gallery = Gallery(dimension: matrix.shape[1])
+        var threshold: DistanceThreshold?
+        if let text = dict.metadata["threshold"] {
+            guard let value = Float(text), value.isFinite, value >= 0 else {
+                throw .notAGallery(file: file, reason: "metadata 'threshold' is not a distance: \(text)")
+            }
+            let metricName = dict.metadata["threshold_metric"] ?? MatchMetric.euclidean.rawValue
+            guard let metric = MatchMetric(rawValue: metricName) else {
+                throw .notAGallery(file: file, reason: "metadata 'threshold_metric' is not euclidean or cosine: \(metricName)")
+            }
+            threshold = DistanceThreshold(value, metric: metric)
+        }
+        var gallery = Gallery(dimension: matrix.shape[1], threshold: threshold)
         for (i, name) in names.enumerated() {
             try gallery.add(name: name, embedding: Array(matrix.scalars[i * matrix.shape[1]..<(i + 1) * matrix.shape[1]]))
         }
@@ -156,8 +174,13 @@ public struct Gallery: Sendable, Equatable {
     /// The bytes `save(to:)` writes.
     func safeTensorsData() throws -> Data {
         let names = String(decoding: try JSONEncoder().encode(self.names), as: UTF8.self)
+        var metadata = ["format": Gallery.fileFormat, "names": names]
+        if let threshold {
+            metadata["threshold"] = "\(threshold.value)"
+            metadata["threshold_metric"] = threshold.metric.rawValue
+        }
         let dict = StateDict(tensors: ["embeddings": Tensor(shape: [count, dimension], scalars: embeddings)],
-                             metadata: ["format": Gallery.fileFormat, "names": names])
+                             metadata: metadata)
         return SafeTensors.encode(dict)
     }
 }
