@@ -11,8 +11,8 @@ struct CLIContractTests {
     typealias Run = (status: Int32, stdout: String, stderr: String)
 
     static var weights: String { CLITests.weightsFile.path }
-    static let face = TestPaths.sharedData.appendingPathComponent("face_images_100/test_00.jpg").path
-    static let face2 = TestPaths.sharedData.appendingPathComponent("face_images_100/test_01.jpg").path
+    static let face = TestPaths.data("face_images_100/test_00.jpg").path
+    static let face2 = TestPaths.data("face_images_100/test_01.jpg").path
     static let coursePT = GalleryTests.coursePT.path
 
     static func run(_ arguments: [String]) throws -> Run { try CLITests.run(arguments) }

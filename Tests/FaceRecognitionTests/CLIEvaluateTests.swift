@@ -9,8 +9,8 @@ import Testing
 struct CLIEvaluateTests {
     @Test("face_images_100 with synthetic weights: accuracy, unknown rate, per-name counts and confusions match an independent count")
     func evaluate() throws {
-        let folder = TestPaths.sharedData.appendingPathComponent("face_images_100")
-        let csv = TestPaths.sharedData.appendingPathComponent("face_images_100.csv")
+        let folder = TestPaths.data("face_images_100")
+        let csv = TestPaths.data("face_images_100.csv")
         var labels: [String: String] = [:]
         for line in try String(contentsOf: csv, encoding: .utf8).split(whereSeparator: \.isNewline).dropFirst() {
             let f = line.split(separator: ",").map(String.init)
@@ -88,7 +88,7 @@ struct CLIEvaluateTests {
     func badLabels() throws {
         let dir = try CLITests.scratch("labels")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let face = TestPaths.sharedData.appendingPathComponent("face_images_100/test_00.jpg").path
+        let face = TestPaths.data("face_images_100/test_00.jpg").path
         let base = ["evaluate", "--weights", CLITests.weightsFile.path, "--gallery", GalleryTests.coursePT.path]
         let missing = try CLITests.run(base + ["--labels", "/nonexistent.csv", face])
         #expect(missing.status == 1)

@@ -11,7 +11,8 @@ import Darwin
 
 /// `facerec` on a terminal: the progress bar appears only there, never shares a line with a
 /// result or a message, and is gone at the end.
-@Suite("facerec CLI on a terminal")
+@Suite("facerec CLI on a terminal",
+       .enabled(if: TestPaths.hasData("face_images_1000/test_000.jpg"), TestPaths.needs("face_images_1000")))
 struct CLITerminalTests {
     /// Runs facerec with standard output and standard error on one pseudo-terminal: what a user sees.
     static func runOnTerminal(_ arguments: [String]) throws -> (status: Int32, raw: String) {
@@ -74,7 +75,7 @@ struct CLITerminalTests {
     /// 24 course images and one broken file in the middle, in a scratch folder.
     static func folder() throws -> (dir: URL, stems: [String]) {
         let dir = try CLITests.scratch("tty")
-        let source = TestPaths.sharedData.appendingPathComponent("face_images_1000")
+        let source = TestPaths.data("face_images_1000")
         let stems = (0..<24).map { String(format: "test_%03d", $0) }
         for stem in stems {
             try FileManager.default.copyItem(at: source.appendingPathComponent("\(stem).jpg"), to: dir.appendingPathComponent("\(stem).jpg"))
@@ -125,7 +126,7 @@ struct CLITerminalTests {
 @Suite("facerec CLI: folders and all faces")
 struct CLIFolderTests {
     static var weights: String { CLITests.weightsFile.path }
-    static let multiface = TestPaths.sharedData.appendingPathComponent("photos/multiface.jpg").path
+    static let multiface = TestPaths.data("photos/multiface.jpg").path
 
     static func json(_ text: String) throws -> [[String: Any]] {
         try text.split(separator: "\n").map {
@@ -145,7 +146,7 @@ struct CLIFolderTests {
         let fm = FileManager.default
         let dir = try CLITests.scratch("folders")
         defer { try? fm.removeItem(at: dir) }
-        let faces = TestPaths.sharedData.appendingPathComponent("face_images_100")
+        let faces = TestPaths.data("face_images_100")
         try fm.createDirectory(at: dir.appendingPathComponent("b/deeper"), withIntermediateDirectories: true)
         try fm.copyItem(at: faces.appendingPathComponent("test_03.jpg"), to: dir.appendingPathComponent("b/deeper/z.jpg"))
         try fm.copyItem(at: faces.appendingPathComponent("test_01.jpg"), to: dir.appendingPathComponent("a.jpg"))
@@ -232,14 +233,14 @@ struct CLIFolderTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let people = dir.appendingPathComponent("people/Ada")
         try FileManager.default.createDirectory(at: people, withIntermediateDirectories: true)
-        try FileManager.default.copyItem(atPath: TestPaths.sharedData.appendingPathComponent("face_images_100/test_05.jpg").path,
+        try FileManager.default.copyItem(atPath: TestPaths.data("face_images_100/test_05.jpg").path,
                                          toPath: people.appendingPathComponent("a.jpg").path)
         let gallery = dir.appendingPathComponent("people.safetensors")
         let enroll = try CLITests.run(["enroll", "--weights", Self.weights, "--out", gallery.path, "--threshold", "1.75"]
                                       + (try CLITests.mtcnnArguments()) + [dir.appendingPathComponent("people").path])
         #expect(enroll.status == 0, "\(enroll.stderr)")
         #expect(try Gallery.load(contentsOf: gallery).threshold == DistanceThreshold(1.75, metric: .euclidean))
-        let face = TestPaths.sharedData.appendingPathComponent("face_images_100/test_07.jpg").path
+        let face = TestPaths.data("face_images_100/test_07.jpg").path
         func threshold(_ extra: [String], gallery: String) throws -> Double? {
             let out = try CLITests.run(["identify", "--json", "--weights", Self.weights, "--gallery", gallery]
                                        + (try CLITests.mtcnnArguments()) + extra + [face])
@@ -316,8 +317,8 @@ struct CLIFolderTests {
 @Suite("facerec verify")
 struct CLIVerifyTests {
     static var weights: String { CLITests.weightsFile.path }
-    static let a = TestPaths.sharedData.appendingPathComponent("face_images_100/test_00.jpg").path
-    static let b = TestPaths.sharedData.appendingPathComponent("face_images_100/test_01.jpg").path
+    static let a = TestPaths.data("face_images_100/test_00.jpg").path
+    static let b = TestPaths.data("face_images_100/test_01.jpg").path
 
     /// The largest face's embedding, from `facerec embed` (an independent path to the same numbers).
     static func embedding(_ path: String) throws -> [Float] {

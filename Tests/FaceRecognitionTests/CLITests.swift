@@ -43,9 +43,10 @@ struct CLITests {
         return ["--mtcnn-weights", dir.path]
     }
 
-    @Test("identify prints STEM:NAME like facenet-pytorch; a bad image is reported and the rest still printed")
+    @Test("identify prints STEM:NAME like facenet-pytorch; a bad image is reported and the rest still printed",
+          .enabled(if: TestPaths.hasData("face_images_1000/test_000.jpg"), TestPaths.needs("face_images_1000")))
     func identify() throws {
-        let faces = TestPaths.sharedData.appendingPathComponent("face_images_1000")
+        let faces = TestPaths.data("face_images_1000")
         let stems = ["test_000", "test_001", "test_002", "test_005", "test_008", "test_013"]
         let broken = FileManager.default.temporaryDirectory.appendingPathComponent("broken-\(getpid()).jpg")
         try Data([0xFF, 0xD8, 0xFF, 0xE0, 0, 1, 2]).write(to: broken)
@@ -66,7 +67,7 @@ struct CLITests {
 
     @Test("missing weights, a bad gallery and missing MTCNN weights have distinct exit codes")
     func exitCodes() throws {
-        let image = TestPaths.sharedData.appendingPathComponent("face_images_100/test_00.jpg").path
+        let image = TestPaths.data("face_images_100/test_00.jpg").path
         let gallery = GalleryTests.coursePT.path
         let missing = try Self.run(["identify", "--weights", "/nonexistent.pt", "--gallery", gallery, image])
         #expect(missing.status == 3)
@@ -107,12 +108,13 @@ struct CLITests {
         #expect(try Self.run(["gallery", "remove", out.path, "Gerry"]).status == 1)
     }
 
-    @Test("enroll builds a gallery from people/NAME/*.jpg and names every skipped image")
+    @Test("enroll builds a gallery from people/NAME/*.jpg and names every skipped image",
+          .enabled(if: TestPaths.hasData("face_images_1000/test_000.jpg"), TestPaths.needs("face_images_1000")))
     func enroll() throws {
         let fm = FileManager.default
         let root = fm.temporaryDirectory.appendingPathComponent("people-\(getpid())")
         defer { try? fm.removeItem(at: root) }
-        let faces = TestPaths.sharedData.appendingPathComponent("face_images_1000")
+        let faces = TestPaths.data("face_images_1000")
         for (name, stems) in [("Ainsworth", ["test_001", "test_011"]), ("JK", ["test_000"])] {
             let dir = root.appendingPathComponent(name)
             try fm.createDirectory(at: dir, withIntermediateDirectories: true)
@@ -160,7 +162,7 @@ struct CLIGalleryTorchTests {
         return (dir, pt)
     }
 
-    static let face = TestPaths.sharedData.appendingPathComponent("face_images_1000/test_001.jpg").path
+    static let face = TestPaths.data("face_images_100/test_01.jpg").path
 
     /// The refusal is one line naming the file, the reason and the fix.
     static func expectRefusal(_ result: (status: Int32, stdout: String, stderr: String), naming file: URL,

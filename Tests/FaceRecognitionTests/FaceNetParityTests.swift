@@ -117,15 +117,18 @@ struct FaceNetParityTests {
     func discriminative() throws {
         let c = try #require(Self.goldens.cases.first { $0.height == 160 && $0.inputs.count == 4 })
         let ours = try Self.facenet.embed(try Self.crops(c))
+        var largest: Float = -1
         for i in 0..<ours.count {
             let norm = ours[i].reduce(0) { $0 + $1 * $1 }.squareRoot()
             #expect(abs(norm - 1) < 1e-5)
             for j in 0..<i {
                 let cosine = zip(ours[i], ours[j]).reduce(0) { $0 + $1.0 * $1.1 }
                 #expect(cosine < 0.9, "crops \(i) and \(j) of different people have cosine \(cosine)")
+                largest = max(largest, cosine)
             }
         }
-        #expect(Self.goldens.max_cross_person_cosine_160 < 0.9)
+        // The same closest pair as facenet-pytorch's on the same crops.
+        #expect(abs(Double(largest) - Double(Self.goldens.max_cross_person_cosine_160)) < 1e-4)
     }
 
     @Test("a batch gives each image the embedding it gets alone")

@@ -73,9 +73,12 @@ import Testing
         #expect(out[10, 20] == (0, 255, 0) && out[60, 70] == (0, 255, 0) && out[35, 20] == (0, 255, 0))
         #expect(out[30, 40] == (255, 0, 0))
         #expect(out[35, 60] == (0, 0, 0) && out[90, 5] == (0, 0, 0))
-        // A box partly outside the image is clipped, not a crash.
-        _ = FaceAnnotation.annotate(image, faces: [DetectedFace(box: FaceBox(x1: -50, y1: -5, x2: 500, y2: 1e9),
-                                                                probability: 1, landmarks: [FacePoint(x: .nan, y: -3)])])
+        // A box partly outside the image is clipped, not a crash: the same picture size, and the
+        // pixels inside the box but off its edges untouched.
+        let clipped = FaceAnnotation.annotate(image, faces: [DetectedFace(box: FaceBox(x1: -50, y1: -5, x2: 500, y2: 1e9),
+                                                                          probability: 1, landmarks: [FacePoint(x: .nan, y: -3)])])
+        #expect(clipped.width == image.width && clipped.height == image.height)
+        #expect(clipped[35, 60] == (0, 0, 0))
     }
 
     @Test func extractionClampsAndStandardises() throws {

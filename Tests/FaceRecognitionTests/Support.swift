@@ -18,9 +18,6 @@ enum TestPaths {
         return packageRoot.deletingLastPathComponent().appendingPathComponent("shared/data")
     }()
 
-    /// The extended data's folder (the CLI tests' name for it).
-    static var sharedData: URL { extendedData }
-
     /// `relative` in the committed sample if it is there, else in the extended data.
     static func data(_ relative: String) -> URL {
         let committed = sampleData.appendingPathComponent(relative)

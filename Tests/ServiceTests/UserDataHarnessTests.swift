@@ -87,8 +87,9 @@ struct UserDataHarnessTests {
             !$0.key.hasPrefix("AWS_") && !$0.key.hasPrefix("FACEREC_") && !["INPUT_BUCKET", "OUTPUT_BUCKET", "INPUT_QUEUE_URL", "OUTPUT_QUEUE_URL"].contains($0.key)
         }
         processEnvironment["FACEREC_INSTALL_ROOT"] = root.path
-        processEnvironment["AWS_ACCESS_KEY_ID"] = try #require(workerKeys["id"])
-        processEnvironment["AWS_SECRET_ACCESS_KEY"] = try #require(workerKeys["secret"])
+        let (keyID, secret): (String, String) = (try #require(workerKeys["id"]), try #require(workerKeys["secret"]))
+        processEnvironment["AWS_ACCESS_KEY_ID"] = keyID
+        processEnvironment["AWS_SECRET_ACCESS_KEY"] = secret
         processEnvironment["AWS_ENDPOINT_URL"] = moto.endpoint.absoluteString
         processEnvironment["AWS_EC2_METADATA_DISABLED"] = "true"
         processEnvironment["HOME"] = scratch.path
