@@ -45,6 +45,8 @@ let package = Package(
 
         // The networks' forward passes: math only, a small public header, error codes.
         .target(name: "CFaceNet", dependencies: ["COpenBLAS"], linkerSettings: [.linkedLibrary("m")]),
+        // CFaceNet's test entries (kernels and layer ops checked one by one), for the tests only.
+        .target(name: "CFaceNetTesting", dependencies: ["CFaceNet"]),
 
         // libjpeg/libpng behind a setjmp-safe C shim: their errors longjmp, which Swift can't.
         .target(name: "CImageIO", dependencies: ["CJPEG", "CPNG"]),
@@ -102,7 +104,7 @@ let package = Package(
             "FaceRecognitionService", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Examples/SendImages"),
 
-        .testTarget(name: "FaceRecognitionTests", dependencies: ["FaceRecognition", "CFaceNet"]),
+        .testTarget(name: "FaceRecognitionTests", dependencies: ["FaceRecognition", "CFaceNet", "CFaceNetTesting"]),
         // The moto server launcher, boto3 runner and scratch directories both test targets use.
         .target(name: "CloudPipelineTestSupport", dependencies: ["CloudPipeline"], path: "Tests/Support/CloudPipelineTestSupport"),
         .testTarget(name: "CloudPipelineTests", dependencies: ["CloudPipeline", "CloudPipelineTestSupport"]),
