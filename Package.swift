@@ -9,6 +9,9 @@ let package = Package(
     products: [
         .library(name: "FaceRecognition", targets: ["FaceRecognition"]),
         .library(name: "CloudPipeline", targets: ["CloudPipeline"]),
+        // The recognition service for servers that embed it: engine and batching, the upload
+        // API's routes (mountable on an app's own Hummingbird router), worker fleet glue.
+        .library(name: "FaceRecognitionService", targets: ["FaceRecognitionService"]),
         // The C kernels as a shared library, for C and Python callers (Benchmarks/interleaved.py
         // times it against ONNX Runtime in one process through cfacenet.h).
         .library(name: "CFaceNetShared", type: .dynamic, targets: ["CFaceNet"]),
@@ -42,6 +45,8 @@ let package = Package(
 
         // The networks' forward passes: math only, a small public header, error codes.
         .target(name: "CFaceNet", dependencies: ["COpenBLAS"], linkerSettings: [.linkedLibrary("m")]),
+        // CFaceNet's test entries (kernels and layer ops checked one by one), for the tests only.
+        .target(name: "CFaceNetTesting", dependencies: ["CFaceNet"]),
 
         // libjpeg/libpng behind a setjmp-safe C shim: their errors longjmp, which Swift can't.
         .target(name: "CImageIO", dependencies: ["CJPEG", "CPNG"]),
@@ -64,37 +69,49 @@ let package = Package(
         .executableTarget(name: "FaceRecBenchmarks", dependencies: ["FaceRecognition", "CFaceNet", "COpenBLAS"],
                           path: "Benchmarks/FaceRecBenchmarks"),
 
-        // The service: the glue between the library and the pipeline, the upload API, and the
-        // runnable examples built on it.
-        .target(name: "ServiceKit", dependencies: [
+        // The service: the glue between the library and the pipeline, and the upload API. A
+        // library product, so it depends on no command-line parser.
+        .target(name: "FaceRecognitionService", dependencies: [
             "FaceRecognition", "CloudPipeline",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
-        ], path: "Examples/ServiceKit"),
+        ]),
+        // The runnable examples: thin mains over the service, sharing their option groups.
+        .target(name: "ServiceCommandLine", dependencies: [
+            "FaceRecognitionService", "FaceRecognition", "CloudPipeline",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ], path: "Examples/ServiceCommandLine"),
         .executableTarget(name: "facerec-server", dependencies: [
-            "ServiceKit", "CloudPipeline",
+            "FaceRecognitionService", "ServiceCommandLine", "CloudPipeline",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "Logging", package: "swift-log"),
         ], path: "Examples/Server"),
         .executableTarget(name: "facerec-worker", dependencies: [
-            "ServiceKit", "CloudPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "FaceRecognitionService", "ServiceCommandLine", "CloudPipeline",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Examples/Worker"),
         .executableTarget(name: "facerec-autoscaler", dependencies: [
-            "ServiceKit", "CloudPipeline", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "FaceRecognitionService", "ServiceCommandLine", "CloudPipeline",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Examples/AutoScaler"),
         .executableTarget(name: "facerec-send", dependencies: [
-            "ServiceKit", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "FaceRecognitionService", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Examples/SendImages"),
 
-        .testTarget(name: "FaceRecognitionTests", dependencies: ["FaceRecognition", "CFaceNet"]),
+        .testTarget(name: "FaceRecognitionTests", dependencies: ["FaceRecognition", "CFaceNet", "CFaceNetTesting"]),
         // The moto server launcher, boto3 runner and scratch directories both test targets use.
         .target(name: "CloudPipelineTestSupport", dependencies: ["CloudPipeline"], path: "Tests/Support/CloudPipelineTestSupport"),
         .testTarget(name: "CloudPipelineTests", dependencies: ["CloudPipeline", "CloudPipelineTestSupport"]),
-        .testTarget(name: "ServiceTests", dependencies: ["ServiceKit", "CloudPipeline", "FaceRecognition", "CloudPipelineTestSupport"]),
+        .testTarget(name: "ServiceTests", dependencies: [
+            "FaceRecognitionService", "CloudPipeline", "FaceRecognition", "CloudPipelineTestSupport",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
     ]
 )

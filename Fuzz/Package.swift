@@ -39,7 +39,7 @@ let package = Package(
         .executableTarget(name: "FuzzJobMessage", dependencies: [
             "FuzzDriver", .product(name: "CloudPipeline", package: "FaceRecognition"),
         ]),
-        // MultipartFormData.swift is a symlink to Examples/ServiceKit/HTTP/MultipartFormData.swift.
+        // MultipartFormData.swift is a symlink to Sources/FaceRecognitionService/HTTP/MultipartFormData.swift.
         .executableTarget(name: "FuzzMultipart", dependencies: ["FuzzDriver"]),
     ]
 )

@@ -1,7 +1,8 @@
 import ArgumentParser
 import CloudPipeline
+import FaceRecognitionService
 import Foundation
-import ServiceKit
+import ServiceCommandLine
 
 /// `facerec-autoscaler`: keeps the worker fleet in line with the input queue's backlog.
 @main
@@ -44,7 +45,7 @@ struct FaceRecAutoScaler: AsyncParsableCommand {
         let policy = try ScalingPolicy(minWorkers: minWorkers, maxWorkers: maxWorkers, jobsPerWorker: jobsPerWorker,
                                        scaleInCooldown: .seconds(scaleInCooldown))
         let backend = try PipelineBackend.from(dataDirectory: pipelineOptions.dataDirectory)
-        try await StartupChecks.verifyCredentials(backend, services: [.queues, .instances], logger: logger)
+        try await StartupChecks.verifyCredentialsOrExit(backend, services: [.queues, .instances], logger: logger)
         let pipeline = try Pipeline.open(backend, logger: logger)
         let health = FleetHealthCheck(heartbeats: HeartbeatStore(store: pipeline.outputStore),
                                       startupGrace: .seconds(startupGrace), heartbeatTimeout: .seconds(heartbeatTimeout))
@@ -60,7 +61,7 @@ struct FaceRecAutoScaler: AsyncParsableCommand {
             ServiceLog.notice("scaling EC2 fleet \(fleetName): \(policy)")
             await runUntilTerminated { await scaler.run(every: .seconds(interval)) }
         case .local(let layout):
-            let fleet = try LocalWorkerFleet(layout: layout, recognition: recognition, workerConcurrency: workerConcurrency,
+            let fleet = try LocalWorkerFleet(layout: layout, recognition: recognition.configuration, workerConcurrency: workerConcurrency,
                                              policy: policy, queue: pipeline.input, heartbeats: health.heartbeats,
                                              interval: .seconds(interval), logger: logger)
             ServiceLog.notice("scaling local workers under \(layout.dataDirectory.path): \(policy)")

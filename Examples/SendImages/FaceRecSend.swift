@@ -1,6 +1,6 @@
 import ArgumentParser
+import FaceRecognitionService
 import Foundation
-import ServiceKit
 
 /// `facerec-send`: the workload generator. Uploads a folder to `POST /` concurrently, prints
 /// the answers, and scores them against a labels CSV.

@@ -1,7 +1,7 @@
 import ArgumentParser
 import CloudPipeline
+import FaceRecognitionService
 import Foundation
-import ServiceKit
 
 /// `facerec-server deploy`: the worker fleet as an EC2 Auto Scaling group (``FleetDeployment``).
 struct Deploy: AsyncParsableCommand {

@@ -1,9 +1,10 @@
 import ArgumentParser
 import CloudPipeline
+import FaceRecognitionService
 import Foundation
 import Hummingbird
 import Logging
-import ServiceKit
+import ServiceCommandLine
 
 /// `facerec-server`: the upload API, and on the embedded default the whole service (local
 /// queue and store, auto-scaled local worker processes).
@@ -51,7 +52,7 @@ struct Serve: AsyncParsableCommand {
             // The embedded default sets itself up: nothing to create by hand on one machine.
             _ = try await PipelineSetup(logger: logger).run(backend)
         }
-        try await StartupChecks.verifyCredentials(backend, services: [.queues], logger: logger)
+        try await StartupChecks.verifyCredentialsOrExit(backend, services: [.queues], logger: logger)
         let pipeline = try Pipeline.open(backend, logger: logger)
         let visibility = await StartupChecks.queueVisibilityTimeout(pipeline, logger: logger)
         let wait = resultTimeout.map { Duration.seconds($0) } ?? UploadAPIConfiguration.defaultResultTimeout(visibilityTimeout: visibility)
@@ -68,7 +69,7 @@ struct Serve: AsyncParsableCommand {
 
         var fleet: LocalWorkerFleet?
         if case .local(let layout) = backend, !noWorkers {
-            fleet = try LocalWorkerFleet(layout: layout, recognition: recognition, workerConcurrency: workerConcurrency,
+            fleet = try LocalWorkerFleet(layout: layout, recognition: recognition.configuration, workerConcurrency: workerConcurrency,
                                          policy: ScalingPolicy(minWorkers: minWorkers, maxWorkers: maxWorkers,
                                                                jobsPerWorker: jobsPerWorker,
                                                                scaleInCooldown: .seconds(scaleInCooldown)),

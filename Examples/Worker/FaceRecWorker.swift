@@ -1,7 +1,8 @@
 import ArgumentParser
 import CloudPipeline
+import FaceRecognitionService
 import Foundation
-import ServiceKit
+import ServiceCommandLine
 
 /// `facerec-worker`: takes recognition jobs from the input queue until SIGTERM.
 @main
@@ -43,7 +44,7 @@ struct FaceRecWorker: AsyncParsableCommand {
         let backend = try PipelineBackend.from(dataDirectory: pipelineOptions.dataDirectory)
         let workerID = await WorkerIdentity.resolve(backend: backend)
         if let workerID { logger[metadataKey: "worker"] = "\(workerID)" }
-        try await StartupChecks.verifyCredentials(backend, services: [.queues], logger: logger)
+        try await StartupChecks.verifyCredentialsOrExit(backend, services: [.queues], logger: logger)
         let pipeline = try Pipeline.open(backend, logger: logger)
         let lease: Duration
         if let visibilityTimeout {

@@ -1,4 +1,5 @@
 import CFaceNet
+import CFaceNetTesting
 import Foundation
 import Testing
 

@@ -1,4 +1,5 @@
 import CFaceNet
+import CFaceNetTesting
 import Testing
 
 /// FaceNet's own matrix product (gemm_packed.c): weights packed in 6- or 16-row panels, activations

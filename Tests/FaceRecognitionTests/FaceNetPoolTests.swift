@@ -1,4 +1,5 @@
 import CFaceNet
+import CFaceNetTesting
 import Testing
 
 /// FaceNet's MaxPool2d(3, stride 2) (Mixed_6a, Mixed_7a and after conv2d_2b: floor mode, every

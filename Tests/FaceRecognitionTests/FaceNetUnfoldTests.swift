@@ -1,4 +1,5 @@
 import CFaceNet
+import CFaceNetTesting
 import Testing
 
 /// The convolutions that are not Winograd's (FaceNet's stride-2 layers, its 1 × 7, 7 × 1, 1 × 3

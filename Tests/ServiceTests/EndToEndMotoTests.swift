@@ -1,8 +1,8 @@
 import CloudPipeline
 import CloudPipelineTestSupport
+import FaceRecognitionService
 import Foundation
 import Logging
-import ServiceKit
 import Testing
 
 /// The same service over S3, SQS and EC2 on the moto server (SigV4 checked): `setup` creates the

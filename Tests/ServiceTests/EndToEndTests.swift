@@ -1,7 +1,7 @@
 import CloudPipeline
 import CloudPipelineTestSupport
+import FaceRecognitionService
 import Foundation
-import ServiceKit
 import Testing
 
 /// The executables as people run them: `facerec-server` on the embedded default with its

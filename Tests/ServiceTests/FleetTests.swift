@@ -1,7 +1,7 @@
 import CloudPipeline
 import CloudPipelineTestSupport
+import FaceRecognitionService
 import Foundation
-import ServiceKit
 import Testing
 
 /// The fleet as an operator runs it: `facerec-worker` processes on S3/SQS (moto, signatures

@@ -1,8 +1,8 @@
 import CloudPipeline
 import CloudPipelineTestSupport
 import FaceRecognition
+import FaceRecognitionService
 import Foundation
-import ServiceKit
 import Testing
 
 /// A door the test opens: batches wait at it, so the test decides what arrives while a lane is busy.

@@ -1,5 +1,5 @@
+import FaceRecognitionService
 import Foundation
-import ServiceKit
 import Testing
 
 /// The upload form parser on well-formed bodies (as curl and browsers send them) and on

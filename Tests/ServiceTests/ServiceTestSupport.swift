@@ -1,8 +1,8 @@
 import CloudPipeline
 import CloudPipelineTestSupport
 import FaceRecognition
+import FaceRecognitionService
 import Foundation
-import ServiceKit
 
 /// Files and processes the service tests share.
 enum ServiceFixtures {

@@ -1,11 +1,11 @@
 import CloudPipeline
 import CloudPipelineTestSupport
 import FaceRecognition
+import FaceRecognitionService
 import Foundation
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
-import ServiceKit
 import Testing
 
 /// The upload API over a real socket, on the local backends, with an in-process worker running

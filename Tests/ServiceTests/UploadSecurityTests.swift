@@ -1,7 +1,7 @@
 import CloudPipeline
 import CloudPipelineTestSupport
+import FaceRecognitionService
 import Foundation
-import ServiceKit
 import Testing
 
 /// Hostile names through the real upload API: whatever a client calls its file, the object is

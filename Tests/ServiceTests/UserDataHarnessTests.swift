@@ -1,7 +1,7 @@
 import CloudPipeline
 import CloudPipelineTestSupport
+import FaceRecognitionService
 import Foundation
-import ServiceKit
 import Testing
 
 /// The deploy's user data, run for real: moto stores an Auto Scaling instance's user data but

@@ -1,1 +1,1 @@
-../../../Examples/ServiceKit/HTTP/MultipartFormData.swift
+../../../Sources/FaceRecognitionService/HTTP/MultipartFormData.swift

@@ -1,8 +1,9 @@
 import Foundation
 import FuzzDriver
 
-// The upload API's multipart/form-data parser (Examples/ServiceKit, compiled here from the
-// same file through a symlink: ServiceKit is not a product the fuzz package can depend on).
+// The upload API's multipart/form-data parser (Sources/FaceRecognitionService, compiled here
+// alone from the same file through a symlink, so the fuzzer does not build Hummingbird and the
+// rest of the service with coverage instrumentation).
 // Input: the Content-Type header value up to the first '\n', then the body.
 runFuzzer { start, count in
     let data = fuzzData(start, count)

@@ -11,7 +11,9 @@
  *     only when the arena must grow for a larger shape than any seen before (or the first time
  *     it needs its worker threads); a repeated shape allocates nothing.
  *
- * Every entry point returns a cfn_status; nothing aborts or exits on bad input.
+ * Every function that can fail returns a cfn_status (the builders and forward passes); the
+ * others say what they return. Nothing aborts or exits on bad input. The kernels' test entries
+ * are not part of this API: they are declared in the CFaceNetTesting target's header.
  */
 #ifndef CFACENET_H
 #define CFACENET_H
@@ -32,7 +34,8 @@ typedef enum cfn_status {
     CFN_ERROR_OUT_OF_MEMORY = 5,
 } cfn_status;
 
-/* A short English name for a status ("invalid argument", ...). Never NULL. */
+/* A short English name for a status ("invalid argument", ...; "unknown status" for a value
+   outside the enum). Never NULL. */
 const char *cfn_status_string(cfn_status status);
 
 /* A view of one named tensor: float32, contiguous, row-major (PyTorch's layout). */
@@ -57,11 +60,13 @@ typedef struct cfn_context cfn_context;
 /* NULL when out of memory. */
 cfn_context *cfn_context_create(void);
 void cfn_context_destroy(cfn_context *ctx);
-/* The message of the last failed call on this context ("" when none). */
+/* The message of the last failed call on this context ("" when none, or when ctx is NULL). */
 const char *cfn_context_last_error(const cfn_context *ctx);
-/* Bytes held by the workspace arena (grows to the largest shape seen, never shrinks). */
+/* Bytes held by the workspace arena (grows to the largest shape seen, never shrinks; 0 for
+   a NULL ctx). */
 size_t cfn_context_workspace_bytes(const cfn_context *ctx);
-/* Number of times the arena has (re)allocated: constant across repeated calls of one shape. */
+/* Number of times the arena has (re)allocated: constant across repeated calls of one shape
+   (0 for a NULL ctx). */
 uint64_t cfn_context_allocation_count(const cfn_context *ctx);
 /*
  * 1: forward passes on this context use the portable C kernels even on CPUs with AVX2 + FMA
@@ -106,69 +111,19 @@ typedef struct cfn_facenet cfn_facenet;
 cfn_status cfn_facenet_create(cfn_tensor_lookup_fn lookup, void *user, cfn_facenet **out,
                               char *message, size_t capacity);
 void cfn_facenet_destroy(cfn_facenet *model);
-/* Bytes of packed weights held by the model. */
+/* Bytes of packed weights held by the model (0 for a NULL model). */
 size_t cfn_facenet_weight_bytes(const cfn_facenet *model);
 
 /*
  * Embeds n standardised images, NCHW float32 (n × 3 × height × width), height and width at
  * least CFN_FACENET_MIN_INPUT, into n × 512 L2-normalised embeddings written to `embeddings`.
+ * Returns CFN_OK; CFN_ERROR_INVALID_ARGUMENT for a NULL pointer, n < 1, an input smaller than
+ * the minimum or a batch too large for one pass (split it); CFN_ERROR_OUT_OF_MEMORY when the
+ * workspace cannot grow. On failure the reason is in cfn_context_last_error(ctx) (when ctx is
+ * not NULL).
  */
 cfn_status cfn_facenet_embed(const cfn_facenet *model, cfn_context *ctx, const float *images,
                              int n, int height, int width, float *embeddings);
-
-/*
- * Testing: FaceNet's 3×3 stride-1 convolution two ways, each to be checked against a plain
- * reference. out = act(conv3×3(in) + bias) (bias may be NULL; act ReLU when `relu`) of n images
- * in the CNHW layout (channel c of image k at in + (c·n + k)·h·w), padding `pad` (0 or 1) on
- * every side, into out_channels × n × (h + 2·pad − 2) × (w + 2·pad − 2). `winograd` 1: the
- * Winograd F(2×2, 3×3) path on the CPU's best kernels (AVX-512 transforms and products where it
- * has them), 2: the same capped at AVX2, with `scratch_floats` of scratch (0: enough for one
- * chunk; smaller values force chunks of tile rows); 0: the GEMM over the unfolded input.
- * `threads` workers share the work.
- * Returns 1 when done, 0 when Winograd was asked for on a CPU without AVX2 + FMA or with scratch
- * for less than one tile row, −1 for bad arguments or no memory.
- */
-int cfn_conv3x3_cnhw(const float *weight, const float *bias, int out_channels, int in_channels,
-                     const float *in, int n, int h, int w, int pad, int relu, int winograd,
-                     size_t scratch_floats, int threads, float *out);
-
-/*
- * Testing: any of FaceNet's convolutions as the GEMM over the unfolded input (never Winograd),
- * to be checked against a plain reference: weight out_channels × in_channels × kernel_h ×
- * kernel_w, `stride` both ways, padding pad_h / pad_w, n images in the CNHW layout as above, into
- * out_channels × n × out_h × out_w (out_h = (h + 2·pad_h − kernel_h) / stride + 1, out_w alike).
- * `kernels` picks the products' and the unfolding's kernels as cfn_context_set_kernels does
- * (CFN_KERNELS_BEST on an AVX-512 CPU: the vector unfolding; CFN_KERNELS_AVX2: the scalar one,
- * into the same FMA chains, so the two must agree bit for bit). `threads` workers share the
- * work. Returns 1 when done, −1 for bad arguments or no memory.
- */
-int cfn_conv2d_cnhw(const float *weight, const float *bias, int out_channels, int in_channels,
-                    int kernel_h, int kernel_w, int stride, int pad_h, int pad_w, const float *in,
-                    int n, int h, int w, int relu, cfn_kernel_set kernels, int threads, float *out);
-
-/*
- * Testing: FaceNet's matrix product. For each i < count, with A_i = a + i·m·k (m × k,
- * row-major), B_i = b + i·k·ldb (k × n, leading dimension ldb) and C_i = c + i·m·ldc:
- * epilogue 0: C_i = A_i·B_i; 1: C_i = act(A_i·B_i + bias[row]); 2: C_i = act(C_i + scale ·
- * (A_i·B_i + bias[row])); act is ReLU when `relu`, bias may be NULL. A is packed as the
- * network packs its weights, in panels of `panel_rows` rows (6, the layout of FaceNet's layers
- * up to Mixed_6a, or 16, that of repeat_2 on); `threads` workers share the
- * work; `kernels` picks the micro-kernel (a cfn_kernel_set: CFN_KERNELS_PORTABLE runs BLAS on
- * each packed panel, the path of CPUs without AVX2; CFN_KERNELS_AVX2 the 6 × 16 AVX2 kernel;
- * CFN_KERNELS_BEST AVX-512 where the CPU has it).
- * Returns 0, or −1 for bad arguments or no memory.
- */
-int cfn_gemm_check(int m, int n, int k, int count, const float *a, const float *b, int ldb,
-                   float *c, int ldc, int epilogue, const float *bias, float scale, int relu,
-                   int threads, int kernels, int panel_rows);
-
-/*
- * Testing: FaceNet's MaxPool2d(3, stride 2) (floor mode, no padding) of `planes` h × w planes
- * (h, w ≥ 3) into planes × ((h − 3) / 2 + 1) × ((w − 3) / 2 + 1), on the kernels a context with
- * this cfn_kernel_set runs: AVX-512 for CFN_KERNELS_BEST on a CPU that has it, the plain loop
- * otherwise. Returns 0, or −1 for bad arguments.
- */
-int cfn_maxpool3x3_s2_check(const float *in, int planes, int h, int w, int kernels, float *out);
 
 #ifdef __cplusplus
 }

@@ -10,7 +10,10 @@
  * Image tensors are planar float32: channel c (RGB order) of image i is the H×W plane at
  * data + (i·3 + c)·H·W (NCHW, PyTorch's layout), already normalised as (x − 127.5) · 0.0078125.
  *
- * Every entry point returns a cfn_status; nothing aborts or exits on bad input.
+ * The builders, the resampling and the forward passes return a cfn_status;
+ * cfn_mtcnn_pnet_output_size and the destructors cannot fail. Nothing aborts or exits on bad
+ * input. The layer ops the nets are made of are declared, for tests, in the CFaceNetTesting
+ * target's header.
  */
 #ifndef CFACENET_MTCNN_H
 #define CFACENET_MTCNN_H
@@ -108,58 +111,6 @@ void cfn_mtcnn_onet_destroy(cfn_mtcnn_onet *model);
 cfn_status cfn_mtcnn_onet_forward(const cfn_mtcnn_onet *model, cfn_context *ctx,
                                   const float *images, int n, float *prob, float *reg,
                                   float *landmarks);
-
-/* ---- Building blocks ------------------------------------------------------------------------
- * The layer ops the nets are made of, exposed so each can be checked against PyTorch on its
- * own. Activations are channel-major ("CNHW": channel c of image i is the plane at
- * (c·N + i)·H·W); a dense layer's activations are features × batch.
- */
-
-/* x = x > 0 ? x : slope[row] · x on a rows × cols block with leading dimension ld (nn.PReLU). */
-void cfn_prelu(float *x, int rows, int cols, int ld, const float *slope);
-/* Softmax across the `rows` channels of every column, in place (nn.Softmax(dim=1)). */
-void cfn_softmax_rows(float *x, int rows, int cols, int ld);
-/* out (out_features × n) = weight (out_features × in_features) · in (in_features × n) + bias. */
-void cfn_linear_forward(const float *weight, const float *bias, int out_features,
-                        int in_features, const float *in, int n, float *out);
-/* Reorders a Linear weight written for x.permute(0, 3, 2, 1).flatten() to (channel, y, x). */
-void cfn_linear_permute_hwc_weight(const float *weight, int out_features, int c, int h, int w,
-                                   float *out);
-/* CNHW (c × n × hw) → features × n, features ordered (channel, y, x). */
-void cfn_flatten_cnhw(const float *in, int c, int n, int hw, float *out);
-/* nn.MaxPool2d output extent and forward over `planes` H×W planes (ceil_mode as PyTorch). */
-int cfn_pool_out_extent(int in, int kernel, int stride, int pad, int ceil_mode);
-void cfn_maxpool2d(const float *in, int planes, int h, int w, int kernel, int stride, int pad,
-                   int ceil_mode, float *out);
-/* The stride-2 ceil-mode special case the nets use (kernel 2 or 3): AVX2 where available, and
-   the same forced onto its portable loops (for testing one against the other). */
-void cfn_maxpool2d_s2_ceil(const float *in, int planes, int h, int w, int kernel, float *out);
-void cfn_maxpool2d_s2_ceil_portable(const float *in, int planes, int h, int w, int kernel,
-                                    float *out);
-/*
- * The nets' two 3×3 convolution kernels, for testing one against the other: out =
- * PReLU(conv3x3(in) + bias) (slope NULL: no PReLU) of `images` images of h × w values stacked
- * in each of in_channels planes (rows rs ≥ w floats apart, image k from row k·h) into
- * out_channels planes of the same size, where image k's (h − 2) × (w − 2) result starts at row
- * k·h. `winograd` 1: Winograd F(2×2, 3×3), with `row_phase` as cfn_winograd_conv_forward
- * (ops.h) documents; 0: the direct kernel. Returns 1 when done, 0 when Winograd was asked for
- * on a CPU without AVX2 + FMA, −1 for bad arguments or no memory.
- */
-int cfn_conv3x3_prelu(const float *weight, const float *bias, const float *slope, int out_channels,
-                      int in_channels, const float *in, int images, int h, int w, int rs,
-                      int row_phase, int winograd, float *out);
-
-/*
- * P-Net's first layer two ways, for testing one against the other: PReLU(conv3x3(in) + bias)
- * (slope NULL: no PReLU) of one h × w image in each of in_channels planes (rows rs ≥ w floats
- * apart), then MaxPool2d(2, 2, ceil_mode=True), into out_channels planes of ⌈(h − 2) / 2⌉ ×
- * ⌈(w − 2) / 2⌉. `fused` 1: the one-pass kernel; 0: the direct kernel, then the pool. Returns 1
- * when done, 0 when the fused kernel was asked for on a CPU without AVX2 + FMA, −1 for bad
- * arguments or no memory.
- */
-int cfn_conv3x3_prelu_maxpool2(const float *weight, const float *bias, const float *slope,
-                               int out_channels, int in_channels, const float *in, int h, int w,
-                               int rs, int fused, float *out);
 
 #ifdef __cplusplus
 }

@@ -1,7 +1,7 @@
 import Foundation
 
 /// The recognition step the worker runs on each image: the seam between the pipeline and the
-/// face-recognition library (which CloudPipeline does not depend on). `ServiceKit` adapts
+/// face-recognition library (which CloudPipeline does not depend on). `FaceRecognitionService` adapts
 /// `FaceRecognizer` to it.
 public protocol ImageRecognizing: Sendable {
     /// Recognises the image stored under `key`.

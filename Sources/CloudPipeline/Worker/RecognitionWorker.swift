@@ -12,7 +12,7 @@ import Logging
 /// idempotent; the output queue may see the answer twice).
 ///
 /// - **Concurrency**: ``Configuration/concurrency`` receive loops, one job each; a recognizer
-///   such as ServiceKit's engine batches the images of the jobs in hand.
+///   such as FaceRecognitionService's engine batches the images of the jobs in hand.
 /// - **Long jobs**: while a job runs its lease is renewed every
 ///   ``Configuration/leaseRenewalInterval``, so a slow image is not handed to a second worker.
 /// - **Drain** (cancelling ``run()``; the executables do it on SIGTERM and on an Auto Scaling

@@ -10,10 +10,12 @@ import Foundation
 /// u·√(6 / fan_in) (weights), 0.05·u (residual biases), 1 + 0.25·u (BatchNorm γ) or 0.1·u (β),
 /// all in float32. BatchNorm running statistics are not random (every face would collapse onto
 /// one embedding): they were calibrated on real crops and are passed in.
-public enum SyntheticFaceNetWeights {
+///
+/// `package`: for this package's tests and benchmarks, not part of the library's API.
+package enum SyntheticFaceNetWeights {
     /// The full state dict: generated parameters plus `runningStatistics` (every
     /// `*.running_mean` / `*.running_var` of the architecture).
-    public static func make(runningStatistics: StateDict) throws -> StateDict {
+    package static func make(runningStatistics: StateDict) throws -> StateDict {
         var tensors: [String: Tensor] = [:]
         for parameter in FaceNetArchitecture.parameters {
             if parameter.isRunningStatistic {
@@ -26,7 +28,7 @@ public enum SyntheticFaceNetWeights {
     }
 
     /// The synthetic values of one parameter.
-    public static func tensor(named name: String, shape: [Int]) -> Tensor {
+    package static func tensor(named name: String, shape: [Int]) -> Tensor {
         let count = shape.reduce(1, *)
         let kind = Kind(name)
         let fanIn = count / max(shape.first ?? 1, 1)

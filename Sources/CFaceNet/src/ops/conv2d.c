@@ -5,6 +5,7 @@
  * the task that multiplies it, so no im2col matrix is ever stored: for a pointwise convolution
  * B is the input itself.
  */
+#include "../testing.h"
 #include "ops.h"
 
 #include <stdint.h>
@@ -263,7 +264,7 @@ void cfn_conv2d_forward(const cfn_conv2d *conv, const float *in, int n, int h, i
     cfn_gemm_run(engine, &job);
 }
 
-/* ---- test entry (cfacenet.h) -------------------------------------------------------------- */
+/* ---- test entry (testing.h) --------------------------------------------------------------- */
 
 int cfn_conv2d_cnhw(const float *weight, const float *bias, int out_channels, int in_channels,
                     int kernel_h, int kernel_w, int stride, int pad_h, int pad_w, const float *in,

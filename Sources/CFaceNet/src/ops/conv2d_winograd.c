@@ -18,6 +18,7 @@
  * The result differs from the direct sum by rounding only (the transforms add and subtract,
  * G's halves are exact); FaceNet's parity test holds it to facenet-pytorch at 1e-4.
  */
+#include "../testing.h"
 #include "cfacenet.h"
 #include "ops.h"
 
@@ -383,7 +384,7 @@ int cfn_conv2d_winograd_forward(const cfn_conv2d *conv, const float *in, int n, 
 #endif
 }
 
-/* ---- test entry (cfacenet.h) -------------------------------------------------------------- */
+/* ---- test entry (testing.h) --------------------------------------------------------------- */
 
 int cfn_conv3x3_cnhw(const float *weight, const float *bias, int out_channels, int in_channels,
                      const float *in, int n, int h, int w, int pad, int relu, int winograd,

@@ -13,6 +13,7 @@
  * cfn_flat_conv_forward + cfn_maxpool2d_s2_ceil_strided (up to NaN payloads); the test compares
  * them for equality.
  */
+#include "../testing.h"
 #include "ops.h"
 
 #include <math.h>
@@ -140,7 +141,7 @@ int cfn_flat_conv_maxpool2_forward(const cfn_flat_conv *conv, const float *in, s
 #endif
 }
 
-/* ---- test entry (cfacenet_mtcnn.h) -------------------------------------------------------- */
+/* ---- test entry (testing.h) --------------------------------------------------------- */
 
 int cfn_conv3x3_prelu_maxpool2(const float *weight, const float *bias, const float *slope,
                                int out_channels, int in_channels, const float *in, int h, int w,

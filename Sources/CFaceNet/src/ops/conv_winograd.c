@@ -21,6 +21,7 @@
  *
  * AVX2 + FMA only: the portable build keeps the direct convolution (callers choose).
  */
+#include "../testing.h"
 #include "cfacenet_mtcnn.h"
 #include "ops.h"
 
@@ -243,7 +244,7 @@ int cfn_winograd_conv_forward(const cfn_winograd_conv *conv, const float *in, si
 #endif
 }
 
-/* ---- test entry (cfacenet_mtcnn.h) -------------------------------------------------------- */
+/* ---- test entry (testing.h) --------------------------------------------------------- */
 
 int cfn_conv3x3_prelu(const float *weight, const float *bias, const float *slope, int out_channels,
                       int in_channels, const float *in, int images, int h, int w, int rs,

@@ -1,4 +1,5 @@
 /* Flatten: CNHW activations to a feature-major matrix whose rows are (channel, y, x). */
+#include "../testing.h"
 #include "ops.h"
 
 #include <string.h>

@@ -1,4 +1,5 @@
 /* FaceNet's matrix product on weights packed at load time (gemm_packed.h). */
+#include "../testing.h"
 #include "gemm_packed.h"
 
 #include "cfacenet.h"
@@ -959,7 +960,7 @@ void cfn_gemm_run(const cfn_gemm_engine *engine, const cfn_gemm_job *job) {
     cfn_pool_run(pool, coarse * run.ranges, task, &run);
 }
 
-/* ---- test entry (cfacenet.h) -------------------------------------------------------------- */
+/* ---- test entry (testing.h) --------------------------------------------------------------- */
 
 int cfn_gemm_check(int m, int n, int k, int count, const float *a, const float *b, int ldb,
                    float *c, int ldc, int epilogue, const float *bias, float scale, int relu,

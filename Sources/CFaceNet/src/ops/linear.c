@@ -1,4 +1,5 @@
 /* Fully connected layer on feature-major activations (features × batch, i.e. CNHW with H=W=1). */
+#include "../testing.h"
 #include "ops.h"
 
 void cfn_linear_forward(const float *weight, const float *bias, int out_features,

@@ -4,6 +4,7 @@
  * arithmetic: rows past the bottom edge are replaced by the last row (max is idempotent), and
  * only the last output column can be a partial window.
  */
+#include "../testing.h"
 #include "ops.h"
 
 #include <string.h>

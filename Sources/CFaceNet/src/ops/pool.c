@@ -1,3 +1,4 @@
+#include "../testing.h"
 #include "gemm_packed.h"
 #include "ops.h"
 

@@ -1,4 +1,5 @@
 /* PReLU with one slope per channel (nn.PReLU(num_parameters=C)). */
+#include "../testing.h"
 #include "ops.h"
 
 void cfn_prelu(float *x, int rows, int cols, int ld, const float *slope) {

@@ -1,4 +1,5 @@
 /* Softmax across channels (nn.Softmax(dim=1)) for channel-major activations. */
+#include "../testing.h"
 #include "ops.h"
 
 #include <math.h>

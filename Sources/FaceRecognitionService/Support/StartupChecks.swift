@@ -1,4 +1,3 @@
-import ArgumentParser
 import CloudPipeline
 import Foundation
 import Logging
@@ -9,16 +8,16 @@ public enum StartupChecks {
     /// EX_CONFIG): bad or refused credentials. The shipped systemd units do not restart on it.
     public static let configurationExitCode: Int32 = 78
 
-    /// On AWS, one signed call per service `services` names; a 401/403 prints the reason on one
-    /// line and exits with ``configurationExitCode``. The embedded default needs no check.
+    /// On AWS, one signed call per service `services` names; a 401/403 throws a
+    /// ``ServiceStartupError`` with the reason on one line and ``configurationExitCode`` (the
+    /// executables print it and exit with that status). The embedded default needs no check.
     public static func verifyCredentials(_ backend: PipelineBackend, services: Set<CredentialsCheck.Service>,
                                          logger: Logger) async throws {
         guard case .aws(let cloud) = backend else { return }
         do {
             try await CredentialsCheck.verify(cloud, services: services, logger: logger)
         } catch {
-            ServiceLog.notice(error.description)
-            throw ExitCode(configurationExitCode)
+            throw ServiceStartupError(error.description, exitCode: configurationExitCode)
         }
     }
 

@@ -66,18 +66,47 @@ public struct UploadAPI: Sendable {
     /// The multipart field of the old upload form.
     public static let legacyField = "inputFile"
 
+    /// A router with only this API's routes, every request (unmatched ones too) counted in
+    /// ``metrics``. What `facerec-server` serves; ``application(host:port:onListening:)`` runs it.
     public func makeRouter() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: MetricsMiddleware(metrics: metrics))
+        mount(on: router)
+        return router
+    }
+
+    /// Mounts this API's routes on a server's own router, next to its routes, so an
+    /// application embeds the service instead of running `facerec-server`:
+    ///
+    /// ```swift
+    /// let router = Router()                      // any RequestContext
+    /// router.get("/hello") { _, _ in "hi" }      // the application's own routes
+    /// api.addRoutes(to: router)                  // + /healthz, /readyz, /metrics, /, /v1/...
+    /// let app = Application(router: router)
+    /// try await withThrowingTaskGroup(of: Void.self) { group in
+    ///     group.addTask { await api.waiter.run() } // delivers results to `POST /` (needed)
+    ///     try await app.runService()
+    /// }
+    /// ```
+    ///
+    /// `router` may be a ``Router`` or a group of one (`router.group()`); the paths are the
+    /// table's, so mount at the root (a prefixed group would break the `/v1/results/<id>` links
+    /// the API answers with). The API's middleware (request metrics, the bearer token) applies
+    /// to its own routes only, never to the application's. Running ``ResultWaiter/run()`` and a
+    /// worker (in process, or `facerec-worker` on the same pipeline) is the caller's job.
+    public func addRoutes<Context: RequestContext>(to router: some RouterMethods<Context>) {
+        mount(on: router.group().add(middleware: MetricsMiddleware<Context>(metrics: metrics)))
+    }
+
+    private func mount<Context: RequestContext>(on router: some RouterMethods<Context>) {
         router.get("/healthz") { _, _ in try self.health() }
         router.get("/readyz") { _, _ in try await self.readiness() }
         router.get("/metrics") { _, _ in await self.metricsText() }
-        let protected = router.group().add(middleware: BearerTokenMiddleware(token: configuration.bearerToken))
-        protected.post("/") { request, context in try await self.legacyUpload(request, context: context) }
-        protected.post("/v1/images") { request, context in try await self.submit(request, context: context) }
+        let protected = router.group().add(middleware: BearerTokenMiddleware<Context>(token: configuration.bearerToken))
+        protected.post("/") { request, _ in try await self.legacyUpload(request) }
+        protected.post("/v1/images") { request, _ in try await self.submit(request) }
         protected.get("/v1/results/:id") { _, context in try await self.result(id: context.parameters.get("id") ?? "") }
-        protected.post("/v1/recognize") { request, context in try await self.recognize(request, context: context) }
-        return router
+        protected.post("/v1/recognize") { request, _ in try await self.recognize(request) }
     }
 
     /// The HTTP server for this API on `host:port` (0: any free port); `onListening` gets the
@@ -92,7 +121,7 @@ public struct UploadAPI: Sendable {
 
     // MARK: Routes
 
-    func legacyUpload(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    func legacyUpload(_ request: Request) async throws -> Response {
         let upload = try await receiveImage(request, multipartOnly: true)
         let job = try await enqueue(upload)
         guard let result = await waiter.wait(inputKey: job.key, resultKey: job.resultKey, stem: job.stem,
@@ -109,7 +138,7 @@ public struct UploadAPI: Sendable {
         return Self.text(result.line, status: result.succeeded ? .ok : .unprocessableContent)
     }
 
-    func submit(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    func submit(_ request: Request) async throws -> Response {
         let upload = try await receiveImage(request, multipartOnly: false)
         let job = try await enqueue(upload, waiting: false)
         struct Accepted: Encodable { let id: String; let key: String; let result: String }
@@ -136,7 +165,7 @@ public struct UploadAPI: Sendable {
         return try Self.json(Status(id: id, status: "pending", name: nil, line: nil, error: nil), status: .accepted)
     }
 
-    func recognize(_ request: Request, context: BasicRequestContext) async throws -> Response {
+    func recognize(_ request: Request) async throws -> Response {
         let upload = try await receiveImage(request, multipartOnly: false, validate: false)
         do {
             return try Self.json(try await engine.analyze(upload.data), status: .ok)

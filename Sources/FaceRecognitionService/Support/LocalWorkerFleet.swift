@@ -12,7 +12,7 @@ public final class LocalWorkerFleet: Sendable {
     private let metrics: ServiceMetrics?
     private let logger: Logger
 
-    public init(layout: LocalPipelineLayout, recognition: RecognitionOptions, workerConcurrency: Int, policy: ScalingPolicy,
+    public init(layout: LocalPipelineLayout, recognition: RecognitionConfiguration, workerConcurrency: Int, policy: ScalingPolicy,
                 queue: any MessageQueue, heartbeats: HeartbeatStore? = nil, workerExecutable: URL? = nil,
                 interval: Duration = .seconds(1),
                 metrics: ServiceMetrics? = nil, logger: Logger) throws {

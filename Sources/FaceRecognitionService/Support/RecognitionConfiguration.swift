@@ -1,25 +1,31 @@
-import ArgumentParser
 import FaceRecognition
 import Foundation
 
-/// The options every service executable shares to load the recognizer.
-public struct RecognitionOptions: ParsableArguments, Sendable {
-    @Option(help: "FaceNet weights (.pt or .safetensors). Without it the service runs detection only and never reports a name.")
+/// What the service loads to recognise faces: MTCNN's weights, and optionally FaceNet's weights
+/// with a gallery and a distance threshold. The executables fill it from their command line
+/// (`RecognitionOptions` in the internal `ServiceCommandLine` target); an embedding server
+/// builds it in code.
+public struct RecognitionConfiguration: Sendable, Equatable {
+    /// FaceNet weights (.pt or .safetensors). `nil`: detection only, never a name.
     public var weights: String?
-
-    @Option(help: "Gallery: the course data.pt or a gallery file from `facerec enroll` (needed with --weights).")
+    /// The course data.pt or a gallery file from `facerec enroll` (needed with `weights`).
     public var gallery: String?
-
-    @Option(help: "Directory with MTCNN's pnet.pt, rnet.pt, onet.pt.")
-    public var mtcnnWeights: String = MTCNN.defaultWeightsDirectory.path
-
-    @Option(help: "Distance beyond which a face is Unknown (default: always the nearest entry).")
+    /// Directory with MTCNN's pnet.pt, rnet.pt, onet.pt.
+    public var mtcnnWeights: String
+    /// Distance beyond which a face is Unknown (`nil`: always the nearest entry).
     public var threshold: Float?
 
-    public init() {}
+    public init(weights: String? = nil, gallery: String? = nil,
+                mtcnnWeights: String = MTCNN.defaultWeightsDirectory.path, threshold: Float? = nil) {
+        self.weights = weights
+        self.gallery = gallery
+        self.mtcnnWeights = mtcnnWeights
+        self.threshold = threshold
+    }
 
+    /// Throws ``ServiceStartupError`` when the combination cannot work (weights without a gallery).
     public func validate() throws {
-        if weights != nil, gallery == nil { throw ValidationError("--weights needs --gallery") }
+        if weights != nil, gallery == nil { throw ServiceStartupError("--weights needs --gallery") }
     }
 
     /// The command-line arguments that reproduce these options (for spawned workers).
@@ -71,20 +77,16 @@ public struct RecognitionOptions: ParsableArguments, Sendable {
     }
 }
 
-/// Options naming the pipeline's data directory (the embedded default).
-public struct PipelineOptions: ParsableArguments, Sendable {
-    @Option(help: "Data directory of the embedded default (queues and stores) when no cloud variables are set.")
-    public var dataDir: String = ProcessInfo.processInfo.environment["FACEREC_DATA_DIR"] ?? ".facerec"
-
-    public init() {}
-
-    public var dataDirectory: URL { URL(fileURLWithPath: dataDir).standardizedFileURL }
-}
-
-/// A start-up failure with a message for the operator; the executables print it and exit 1.
-public struct ServiceStartupError: Error, CustomStringConvertible {
+/// A start-up failure with a message for the operator. The executables print it and exit with
+/// ``exitCode`` (1 unless the failure is one retrying cannot fix, e.g.
+/// ``StartupChecks/configurationExitCode``).
+public struct ServiceStartupError: Error, CustomStringConvertible, Sendable {
     public let description: String
-    public init(_ description: String) { self.description = description }
+    public let exitCode: Int32
+    public init(_ description: String, exitCode: Int32 = 1) {
+        self.description = description
+        self.exitCode = exitCode
+    }
 }
 
 /// Plain messages for the operator on stderr (logs go through swift-log).

@@ -1,0 +1,133 @@
+/*
+ * CFaceNet's test entries: the kernels and layer ops behind the public API (cfacenet.h,
+ * cfacenet_mtcnn.h), exposed so each path can be checked against a plain reference or PyTorch
+ * on its own. Implemented in CFaceNet (its shared library exports them too) but not part of its
+ * API: they trust more of their arguments, and change with the kernels. Only the package's
+ * tests use them, through the CFaceNetTesting target whose header includes this one.
+ */
+#ifndef CFACENET_TESTING_H
+#define CFACENET_TESTING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfacenet.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- FaceNet's kernels ---------------------------------------------------------------------- */
+
+/*
+ * Testing: FaceNet's 3×3 stride-1 convolution two ways, each to be checked against a plain
+ * reference. out = act(conv3×3(in) + bias) (bias may be NULL; act ReLU when `relu`) of n images
+ * in the CNHW layout (channel c of image k at in + (c·n + k)·h·w), padding `pad` (0 or 1) on
+ * every side, into out_channels × n × (h + 2·pad − 2) × (w + 2·pad − 2). `winograd` 1: the
+ * Winograd F(2×2, 3×3) path on the CPU's best kernels (AVX-512 transforms and products where it
+ * has them), 2: the same capped at AVX2, with `scratch_floats` of scratch (0: enough for one
+ * chunk; smaller values force chunks of tile rows); 0: the GEMM over the unfolded input.
+ * `threads` workers share the work.
+ * Returns 1 when done, 0 when Winograd was asked for on a CPU without AVX2 + FMA or with scratch
+ * for less than one tile row, −1 for bad arguments or no memory.
+ */
+int cfn_conv3x3_cnhw(const float *weight, const float *bias, int out_channels, int in_channels,
+                     const float *in, int n, int h, int w, int pad, int relu, int winograd,
+                     size_t scratch_floats, int threads, float *out);
+
+/*
+ * Testing: any of FaceNet's convolutions as the GEMM over the unfolded input (never Winograd),
+ * to be checked against a plain reference: weight out_channels × in_channels × kernel_h ×
+ * kernel_w, `stride` both ways, padding pad_h / pad_w, n images in the CNHW layout as above, into
+ * out_channels × n × out_h × out_w (out_h = (h + 2·pad_h − kernel_h) / stride + 1, out_w alike).
+ * `kernels` picks the products' and the unfolding's kernels as cfn_context_set_kernels does
+ * (CFN_KERNELS_BEST on an AVX-512 CPU: the vector unfolding; CFN_KERNELS_AVX2: the scalar one,
+ * into the same FMA chains, so the two must agree bit for bit). `threads` workers share the
+ * work. Returns 1 when done, −1 for bad arguments or no memory.
+ */
+int cfn_conv2d_cnhw(const float *weight, const float *bias, int out_channels, int in_channels,
+                    int kernel_h, int kernel_w, int stride, int pad_h, int pad_w, const float *in,
+                    int n, int h, int w, int relu, cfn_kernel_set kernels, int threads, float *out);
+
+/*
+ * Testing: FaceNet's matrix product. For each i < count, with A_i = a + i·m·k (m × k,
+ * row-major), B_i = b + i·k·ldb (k × n, leading dimension ldb) and C_i = c + i·m·ldc:
+ * epilogue 0: C_i = A_i·B_i; 1: C_i = act(A_i·B_i + bias[row]); 2: C_i = act(C_i + scale ·
+ * (A_i·B_i + bias[row])); act is ReLU when `relu`, bias may be NULL. A is packed as the
+ * network packs its weights, in panels of `panel_rows` rows (6, the layout of FaceNet's layers
+ * up to Mixed_6a, or 16, that of repeat_2 on); `threads` workers share the
+ * work; `kernels` picks the micro-kernel (a cfn_kernel_set: CFN_KERNELS_PORTABLE runs BLAS on
+ * each packed panel, the path of CPUs without AVX2; CFN_KERNELS_AVX2 the 6 × 16 AVX2 kernel;
+ * CFN_KERNELS_BEST AVX-512 where the CPU has it).
+ * Returns 0, or −1 for bad arguments or no memory.
+ */
+int cfn_gemm_check(int m, int n, int k, int count, const float *a, const float *b, int ldb,
+                   float *c, int ldc, int epilogue, const float *bias, float scale, int relu,
+                   int threads, int kernels, int panel_rows);
+
+/*
+ * Testing: FaceNet's MaxPool2d(3, stride 2) (floor mode, no padding) of `planes` h × w planes
+ * (h, w ≥ 3) into planes × ((h − 3) / 2 + 1) × ((w − 3) / 2 + 1), on the kernels a context with
+ * this cfn_kernel_set runs: AVX-512 for CFN_KERNELS_BEST on a CPU that has it, the plain loop
+ * otherwise. Returns 0, or −1 for bad arguments.
+ */
+int cfn_maxpool3x3_s2_check(const float *in, int planes, int h, int w, int kernels, float *out);
+
+/* ---- Building blocks ------------------------------------------------------------------------
+ * The layer ops the nets are made of, exposed so each can be checked against PyTorch on its
+ * own. Activations are channel-major ("CNHW": channel c of image i is the plane at
+ * (c·N + i)·H·W); a dense layer's activations are features × batch.
+ */
+
+/* x = x > 0 ? x : slope[row] · x on a rows × cols block with leading dimension ld (nn.PReLU). */
+void cfn_prelu(float *x, int rows, int cols, int ld, const float *slope);
+/* Softmax across the `rows` channels of every column, in place (nn.Softmax(dim=1)). */
+void cfn_softmax_rows(float *x, int rows, int cols, int ld);
+/* out (out_features × n) = weight (out_features × in_features) · in (in_features × n) + bias. */
+void cfn_linear_forward(const float *weight, const float *bias, int out_features,
+                        int in_features, const float *in, int n, float *out);
+/* Reorders a Linear weight written for x.permute(0, 3, 2, 1).flatten() to (channel, y, x). */
+void cfn_linear_permute_hwc_weight(const float *weight, int out_features, int c, int h, int w,
+                                   float *out);
+/* CNHW (c × n × hw) → features × n, features ordered (channel, y, x). */
+void cfn_flatten_cnhw(const float *in, int c, int n, int hw, float *out);
+/* nn.MaxPool2d output extent (ceil_mode as PyTorch; 0 when the kernel does not fit) and the
+   forward pass over `planes` H×W planes. */
+int cfn_pool_out_extent(int in, int kernel, int stride, int pad, int ceil_mode);
+void cfn_maxpool2d(const float *in, int planes, int h, int w, int kernel, int stride, int pad,
+                   int ceil_mode, float *out);
+/* The stride-2 ceil-mode special case the nets use (kernel 2 or 3): AVX2 where available, and
+   the same forced onto its portable loops (for testing one against the other). */
+void cfn_maxpool2d_s2_ceil(const float *in, int planes, int h, int w, int kernel, float *out);
+void cfn_maxpool2d_s2_ceil_portable(const float *in, int planes, int h, int w, int kernel,
+                                    float *out);
+/*
+ * The nets' two 3×3 convolution kernels, for testing one against the other: out =
+ * PReLU(conv3x3(in) + bias) (slope NULL: no PReLU) of `images` images of h × w values stacked
+ * in each of in_channels planes (rows rs ≥ w floats apart, image k from row k·h) into
+ * out_channels planes of the same size, where image k's (h − 2) × (w − 2) result starts at row
+ * k·h. `winograd` 1: Winograd F(2×2, 3×3), with `row_phase` as cfn_winograd_conv_forward
+ * (ops.h) documents; 0: the direct kernel. Returns 1 when done, 0 when Winograd was asked for
+ * on a CPU without AVX2 + FMA, −1 for bad arguments or no memory.
+ */
+int cfn_conv3x3_prelu(const float *weight, const float *bias, const float *slope, int out_channels,
+                      int in_channels, const float *in, int images, int h, int w, int rs,
+                      int row_phase, int winograd, float *out);
+
+/*
+ * P-Net's first layer two ways, for testing one against the other: PReLU(conv3x3(in) + bias)
+ * (slope NULL: no PReLU) of one h × w image in each of in_channels planes (rows rs ≥ w floats
+ * apart), then MaxPool2d(2, 2, ceil_mode=True), into out_channels planes of ⌈(h − 2) / 2⌉ ×
+ * ⌈(w − 2) / 2⌉. `fused` 1: the one-pass kernel; 0: the direct kernel, then the pool. Returns 1
+ * when done, 0 when the fused kernel was asked for on a CPU without AVX2 + FMA, −1 for bad
+ * arguments or no memory.
+ */
+int cfn_conv3x3_prelu_maxpool2(const float *weight, const float *bias, const float *slope,
+                               int out_channels, int in_channels, const float *in, int h, int w,
+                               int rs, int fused, float *out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* CFACENET_TESTING_H */
