@@ -228,7 +228,7 @@ AVX2 static void tile_avx2(int k, const float *a, long a_step, const float *b, f
    at ~73. Pass i of n now prefetches the i-th n-th of the next panel, spread over its k steps, so
    that panel arrives while all n passes compute: 161–164 GFLOPS in the same test. A panel with
    one pass, or the last of a task, gets step 0 (the same line each step: a load slot, no
-   traffic): there, a prefetch one panel ahead at the loads' pace was no faster (session 9). */
+   traffic): there, a prefetch one panel ahead at the loads' pace was no faster. */
 typedef struct panel_prefetch {
     const char *at;
     long step;
