@@ -19,7 +19,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}"
 fi
 
-# Pinned: the tests assert on moto's exact behaviour (docs/ROBUSTNESS.md, ../shared/MOTO.md).
+# Pinned: the tests assert on moto's exact behaviour (docs/ROBUSTNESS.md, docs/TESTING.md).
 test_python_packages=('moto[server]==5.2.1' 'boto3==1.43.11' 'botocore==1.43.11')
 if [ "${1:-}" = "--with-test-tools" ]; then
     python3 - <<'PY' 2>/dev/null || python3 -m pip install -q "${test_python_packages[@]}"

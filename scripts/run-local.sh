@@ -16,23 +16,18 @@ cd "$(dirname "$0")/.."
 DATA="${FACEREC_SAMPLE_DATA:-SampleData}"
 OUT="${FACEREC_OUT:-.facerec/run}"
 FACENET="${FACENET_WEIGHTS:-weights/20180402-114759-vggface2.pt}"
-FACENET_URL="https://github.com/timesler/facenet-pytorch/releases/download/v2.2.9/20180402-114759-vggface2.pt"
 
 echo "==> system libraries"
 bash scripts/install-deps.sh
 echo "==> MTCNN weights"
 bash weights/fetch_mtcnn_weights.sh
 if [ ! -f "$FACENET" ]; then
-    echo "==> FaceNet weights: downloading $FACENET_URL"
-    if curl -fsSL --connect-timeout 10 --max-time 600 -o "$FACENET.part" "$FACENET_URL"; then
-        mv "$FACENET.part" "$FACENET"
-    else
-        rm -f "$FACENET.part"
-        echo "    FaceNet weights could not be downloaded on this machine (no route to the release URL)."
+    echo "==> FaceNet weights (weights/fetch_facenet_weights.sh)"
+    if ! bash weights/fetch_facenet_weights.sh "$FACENET" 2>&1 | sed 's/^/    /'; then
         echo "    Detection still runs; identification needs them: see weights/README.md."
     fi
 fi
-echo "==> building the service (release)"
+echo "==> building the service (release; the first build takes about 10 minutes on 2 cores)"
 swift build -c release --product facerec-server >/dev/null
 swift build -c release --product facerec-worker >/dev/null
 swift build -c release --product facerec-send >/dev/null
@@ -69,5 +64,5 @@ trap - EXIT
 echo "    service stopped (workers drained); logs: $OUT/server.log, .facerec/service/logs/"
 
 echo "==> detect: $DATA/photos/multiface.jpg"
-"$BIN/facerec" detect --annotate "$OUT/multiface-annotated.png" "$DATA/photos/multiface.jpg" | cut -c1-160
+"$BIN/facerec" detect --keep-all --annotate "$OUT/multiface-annotated.png" "$DATA/photos/multiface.jpg" | cut -c1-160
 echo "    annotated picture → $OUT/multiface-annotated.png"

@@ -21,7 +21,7 @@ struct FaceRecWorker: AsyncParsableCommand {
     @OptionGroup var pipelineOptions: PipelineOptions
     @Option(help: "Jobs held at once: receiving, fetching and writing overlap the analyses, whose images are batched.")
     var concurrency = RecognitionWorker.Configuration.defaultConcurrency
-    @Option(help: "Analyses run at once (default: the number of cores).")
+    @Option(help: "Analyses run at once (the default is the number of cores).")
     var lanes = ProcessInfo.processInfo.activeProcessorCount
     @Option(help: "Most images per forward pass.") var batchSize = 8
     @Option(help: "Lease per job in seconds, renewed while the job runs (default: the input queue's own, as setup configured it).")

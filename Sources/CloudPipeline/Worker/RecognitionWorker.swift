@@ -136,7 +136,7 @@ public struct RecognitionWorker: Sendable {
     /// type's documentation) and returns.
     public func run() async {
         logger.info("worker started", metadata: ["concurrency": "\(configuration.concurrency)"])
-        let started = Date()
+        let started = configuration.heartbeat?.clock() ?? Date()
         await withTaskGroup(of: Void.self) { group in
             for slot in 0..<configuration.concurrency {
                 group.addTask { await self.receiveLoop(slot: slot) }
