@@ -116,6 +116,6 @@ struct AutoScalingLifecycleTests {
             environment: environment(server), autoScaling: AutoScalingClient(configuration: moto.configuration(retry: .none))))
         await lifecycle.complete()  // must not throw or hang
         // and without any AWS settings at all
-        await try #require(AutoScalingLifecycle(environment: environment(server))).complete()
+        try await #require(AutoScalingLifecycle(environment: environment(server))).complete()
     }
 }

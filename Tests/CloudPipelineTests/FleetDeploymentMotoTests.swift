@@ -8,16 +8,7 @@ import Testing
 struct FleetDeploymentMotoTests {
     /// A pipeline (buckets, queues) made by PipelineSetup, and the environment pointing at it.
     func pipeline(_ moto: MotoEnvironment, suffix: String) async throws -> [String: String] {
-        var environment = [
-            "AWS_ACCESS_KEY_ID": moto.accessKeyId, "AWS_SECRET_ACCESS_KEY": moto.secretAccessKey,
-            "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": moto.endpoint.absoluteString, "HOME": "/nonexistent",
-            "INPUT_BUCKET": "in-\(suffix)", "OUTPUT_BUCKET": "out-\(suffix)",
-            "INPUT_QUEUE_URL": moto.endpoint.appendingPathComponent("123456789012/in-\(suffix)").absoluteString,
-            "OUTPUT_QUEUE_URL": moto.endpoint.appendingPathComponent("123456789012/out-\(suffix)").absoluteString,
-        ]
-        let report = try await PipelineSetup().run(.aws(try CloudConfiguration(environment: environment)))
-        for (name, value) in report.variables { environment[name] = value }
-        return environment
+        try await moto.pipelineEnvironment(suffix: suffix)
     }
 
     func subnets(_ moto: MotoEnvironment) async throws -> [String] {

@@ -20,16 +20,8 @@ struct FleetTests {
         init(_ moto: MotoEnvironment, secret: String? = nil) async throws {
             let suffix = MotoEnvironment.uniqueName("fleet")
             var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AWS_") }
-            environment.merge([
-                "AWS_ACCESS_KEY_ID": moto.accessKeyId, "AWS_SECRET_ACCESS_KEY": moto.secretAccessKey,
-                "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": moto.endpoint.absoluteString, "HOME": "/nonexistent",
-                "INPUT_BUCKET": "in-\(suffix)", "OUTPUT_BUCKET": "out-\(suffix)",
-                "INPUT_QUEUE_URL": moto.endpoint.appendingPathComponent("123456789012/in-\(suffix)").absoluteString,
-                "OUTPUT_QUEUE_URL": moto.endpoint.appendingPathComponent("123456789012/out-\(suffix)").absoluteString,
-                "OPENBLAS_NUM_THREADS": "1",
-            ]) { $1 }
-            let backend = try PipelineBackend.from(environment: environment, dataDirectory: URL(fileURLWithPath: "/unused"))
-            for (name, value) in try await PipelineSetup().run(backend).variables { environment[name] = value }
+            environment.merge(try await moto.pipelineEnvironment(suffix: suffix)) { $1 }
+            environment["OPENBLAS_NUM_THREADS"] = "1"
             pipeline = try Pipeline.open(.aws(try CloudConfiguration(environment: environment)), environment: environment)
             if let secret { environment["AWS_SECRET_ACCESS_KEY"] = secret }
             self.environment = environment

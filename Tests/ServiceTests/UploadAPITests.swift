@@ -155,15 +155,7 @@ struct UploadAPITests {
 
         let moto = try await MotoEnvironment.shared()
         let suffix = MotoEnvironment.uniqueName("readyz")
-        var environment = [
-            "AWS_ACCESS_KEY_ID": moto.accessKeyId, "AWS_SECRET_ACCESS_KEY": moto.secretAccessKey, "AWS_REGION": "us-east-1",
-            "AWS_ENDPOINT_URL": moto.endpoint.absoluteString, "HOME": "/nonexistent",
-            "INPUT_BUCKET": "in-\(suffix)", "OUTPUT_BUCKET": "out-\(suffix)",
-            "INPUT_QUEUE_URL": moto.endpoint.appendingPathComponent("123456789012/in-\(suffix)").absoluteString,
-            "OUTPUT_QUEUE_URL": moto.endpoint.appendingPathComponent("123456789012/out-\(suffix)").absoluteString,
-        ]
-        let report = try await PipelineSetup().run(try PipelineBackend.from(environment: environment, dataDirectory: URL(fileURLWithPath: "/unused")))
-        for (name, value) in report.variables { environment[name] = value }
+        var environment = try await moto.pipelineEnvironment(suffix: suffix)
         let good = try await Harness(startWorker: false, pipeline: try Pipeline.open(.aws(try CloudConfiguration(environment: environment)), environment: environment))
         #expect(try await good.request("GET", "/readyz").status == 200)
         await good.stop()

@@ -20,15 +20,7 @@ struct UserDataHarnessTests {
         #expect(try await runProcess("/usr/bin/env", ["aws", "--version"], environment: ProcessInfo.processInfo.environment) == 0,
                 "the AWS CLI is missing: scripts/install-deps.sh --with-test-tools installs it")
         let suffix = MotoEnvironment.uniqueName("ud")
-        var environment = [
-            "AWS_ACCESS_KEY_ID": moto.accessKeyId, "AWS_SECRET_ACCESS_KEY": moto.secretAccessKey,
-            "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": moto.endpoint.absoluteString, "HOME": "/nonexistent",
-            "INPUT_BUCKET": "in-\(suffix)", "OUTPUT_BUCKET": "out-\(suffix)",
-            "INPUT_QUEUE_URL": moto.endpoint.appendingPathComponent("123456789012/in-\(suffix)").absoluteString,
-            "OUTPUT_QUEUE_URL": moto.endpoint.appendingPathComponent("123456789012/out-\(suffix)").absoluteString,
-        ]
-        let setup = try await PipelineSetup().run(.aws(try CloudConfiguration(environment: environment)))
-        for (name, value) in setup.variables { environment[name] = value }
+        var environment = try await moto.pipelineEnvironment(suffix: suffix)
         let cloud = try CloudConfiguration(environment: environment)
 
         // The artifacts, in the install layout under s3://artifacts/<prefix>/.

@@ -56,6 +56,22 @@ public struct MotoEnvironment: Sendable {
         return env
     }
 
+    /// The environment of a pipeline on this server, as `facerec-server setup` leaves it: the
+    /// test key, region and endpoint, buckets `in-<suffix>`/`out-<suffix>`, and the queues and
+    /// dead-letter queue `PipelineSetup` created (their URLs from its report).
+    public func pipelineEnvironment(suffix: String) async throws -> [String: String] {
+        var environment = [
+            "AWS_ACCESS_KEY_ID": accessKeyId, "AWS_SECRET_ACCESS_KEY": secretAccessKey,
+            "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": endpoint.absoluteString, "HOME": "/nonexistent",
+            "INPUT_BUCKET": "in-\(suffix)", "OUTPUT_BUCKET": "out-\(suffix)",
+            "INPUT_QUEUE_URL": endpoint.appendingPathComponent("123456789012/in-\(suffix)").absoluteString,
+            "OUTPUT_QUEUE_URL": endpoint.appendingPathComponent("123456789012/out-\(suffix)").absoluteString,
+        ]
+        let report = try await PipelineSetup().run(.aws(try CloudConfiguration(environment: environment)))
+        for (name, value) in report.variables { environment[name] = value }
+        return environment
+    }
+
     /// A name no other test (or earlier run against the same server) uses.
     public static func uniqueName(_ prefix: String) -> String {
         "\(prefix)-\(UUID().uuidString.prefix(13).lowercased())"

@@ -166,12 +166,7 @@ public struct EC2Client: Sendable {
     // MARK: Protocol
 
     func call(_ action: String, _ params: [AWSQueryItem], idempotent: Bool) async throws -> AWSXMLElement {
-        let body = AWSURIEncoding.formEncode([AWSQueryItem("Action", action), AWSQueryItem("Version", Self.apiVersion)] + params)
-        let request = AWSHTTPRequest(method: "POST", endpoint: core.endpoint, path: "/", headers: [
-            AWSHTTPHeader("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"),
-        ], body: Data(body.utf8))
-        let response = try await core.execute(request, operation: action, idempotent: idempotent)
-        return try core.xml(response, operation: action)
+        try await core.query(action, version: Self.apiVersion, params, idempotent: idempotent)
     }
 
     static func instance(_ item: AWSXMLElement) -> EC2Instance {
