@@ -285,6 +285,19 @@ enum CLI {
         return out + "\""
     }
 
+    /// One JSON line through the library's `Codable` forms (keys sorted, so lines are stable).
+    static func jsonLine(_ value: some Encodable, omitsEmbeddings: Bool = false) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf", nan: "nan")
+        if omitsEmbeddings { encoder.userInfo[.omitsEmbeddings] = true }
+        do {
+            return String(decoding: try encoder.encode(value), as: UTF8.self)
+        } catch {
+            return "{\"error\": \(jsonString("cannot encode the result: \(error)"))}"
+        }
+    }
+
     /// A JSON array of numbers; Swift's shortest round-trip float formatting.
     static func jsonArray(_ values: [Float]) -> String {
         "[" + values.map(jsonNumber).joined(separator: ", ") + "]"

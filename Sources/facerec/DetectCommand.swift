@@ -69,19 +69,17 @@ struct DetectCommand: ParsableCommand {
     }
 }
 
-/// The JSON line format of `facerec detect` (hand-written for a stable key order).
+/// The JSON line format of `facerec detect`: the image, its size and its faces in the
+/// library's `DetectedFace` JSON form.
 enum DetectionJSON {
-    static func line(path: String, image: RGBImage, faces: [DetectedFace]) -> String {
-        let items = faces.map { face -> String in
-            let box = face.box.array.map(number).joined(separator: ", ")
-            let marks = face.landmarks.map { "[\(number($0.x)), \(number($0.y))]" }.joined(separator: ", ")
-            return "{\"box\": [\(box)], \"prob\": \(number(face.probability)), \"landmarks\": [\(marks)]}"
-        }
-        return "{\"image\": \(string(path)), \"width\": \(image.width), \"height\": \(image.height), "
-            + "\"faces\": [\(items.joined(separator: ", "))]}"
+    struct Line: Encodable {
+        let image: String
+        let width: Int
+        let height: Int
+        let faces: [DetectedFace]
     }
 
-    static func number(_ v: Float) -> String { CLI.jsonNumber(v) }
-
-    static func string(_ s: String) -> String { CLI.jsonString(s) }
+    static func line(path: String, image: RGBImage, faces: [DetectedFace]) -> String {
+        CLI.jsonLine(Line(image: path, width: image.width, height: image.height, faces: faces))
+    }
 }

@@ -15,8 +15,9 @@ struct IdentifyCommand: ParsableCommand {
             --threshold, else the one stored in the gallery, else the vggface2 default \
             (Euclidean 1.1 on unit embeddings; cosine 0.605); --threshold none always takes the \
             nearest entry, as the course's reference pipeline does. With --json each line is one \
-            face: {"image", "face", "box", "prob", "name", "distance", "threshold", "metric", \
-            "candidates": [{"name", "distance"} x --top-k]} (the distance is the nearest entry's \
+            face: {"image", "face", "box", "prob", "landmarks", "name", "distance", "match", \
+            "threshold", "metric", "candidates": [{"name", "index", "distance"} x --top-k]} \
+            (the library's RecognizedFace JSON; the distance is the nearest entry's \
             even when the threshold rejects it); an image without a face is one line with \
             "face": null and "name": "NoFace". Images are processed in parallel over the cores.
             """
@@ -119,19 +120,44 @@ struct IdentifyCommand: ParsableCommand {
                 : FaceRecognizer.label(for: faces)
             return ["\(stem):\(names)"]
         }
-        let image = CLI.jsonString(path)
-        guard !faces.isEmpty else {
-            return ["{\"image\": \(image), \"face\": null, \"name\": \(CLI.jsonString(FaceRecognizer.noFaceLabel))}"]
+        guard !faces.isEmpty else { return [CLI.jsonLine(NoFaceLine(image: path))] }
+        return faces.enumerated().map { i, face in
+            CLI.jsonLine(FaceLine(image: path, face: i, recognized: face, threshold: threshold), omitsEmbeddings: true)
         }
-        return faces.enumerated().map { i, f in
-            let name = f.match?.name ?? FaceRecognizer.unknownLabel
-            let distance = f.candidates.first.map { CLI.jsonNumber($0.distance) } ?? "null"
-            let candidates = f.candidates.map { "{\"name\": \(CLI.jsonString($0.name)), \"distance\": \(CLI.jsonNumber($0.distance))}" }
-            return "{\"image\": \(image), \"face\": \(i), \"box\": \(CLI.jsonArray(f.face.box.array)), "
-                + "\"prob\": \(CLI.jsonNumber(f.face.probability)), \"name\": \(CLI.jsonString(name)), "
-                + "\"distance\": \(distance), \"threshold\": \(CLI.jsonNumber(threshold.value)), "
-                + "\"metric\": \"\(threshold.metric.rawValue)\", \"candidates\": [\(candidates.joined(separator: ", "))]}"
-        }
+    }
+}
+
+/// One face of `identify --json`: the image and face number, the library's `RecognizedFace`
+/// JSON form (without the embedding), and the threshold it was judged by.
+private struct FaceLine: Encodable {
+    let image: String
+    let face: Int
+    let recognized: RecognizedFace
+    let threshold: DistanceThreshold
+
+    enum CodingKeys: String, CodingKey { case image, face, threshold, metric }
+
+    func encode(to encoder: any Encoder) throws {
+        try recognized.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(image, forKey: .image)
+        try container.encode(face, forKey: .face)
+        try container.encode(threshold.value.isFinite ? threshold.value : nil, forKey: .threshold)
+        try container.encode(threshold.metric, forKey: .metric)
+    }
+}
+
+/// The line of an image without a face: `{"face": null, "image": …, "name": "NoFace"}`.
+private struct NoFaceLine: Encodable {
+    let image: String
+
+    enum CodingKeys: String, CodingKey { case image, face, name }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(image, forKey: .image)
+        try container.encodeNil(forKey: .face)
+        try container.encode(FaceRecognizer.noFaceLabel, forKey: .name)
     }
 }
 

@@ -52,13 +52,27 @@ struct VerifyCommand: ParsableCommand {
         let limit = threshold.map { DistanceThreshold($0.value, metric: metric) } ?? FaceVerification.defaultThreshold(for: metric)
         let result = FaceVerification.verify(embeddings[0], embeddings[1], threshold: limit)
         if json {
-            CLI.printLine("{\"image1\": \(CLI.jsonString(first)), \"image2\": \(CLI.jsonString(second)), "
-                          + "\"verified\": \(result.isMatch), \"distance\": \(CLI.jsonNumber(result.distance)), "
-                          + "\"threshold\": \(CLI.jsonNumber(result.threshold)), \"metric\": \"\(result.metric.rawValue)\"}")
+            CLI.printLine(CLI.jsonLine(VerificationLine(image1: first, image2: second, result: result)))
         } else {
             let verdict = result.isMatch ? "same person" : "different people"
             let relation = result.isMatch ? "<=" : ">"
             CLI.printLine("\(verdict): \(result.metric.rawValue) distance \(result.distance) \(relation) threshold \(result.threshold)")
         }
+    }
+}
+
+/// `verify --json`: the two paths and the library's `Verification` JSON form.
+private struct VerificationLine: Encodable {
+    let image1: String
+    let image2: String
+    let result: Verification
+
+    enum CodingKeys: String, CodingKey { case image1, image2 }
+
+    func encode(to encoder: any Encoder) throws {
+        try result.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(image1, forKey: .image1)
+        try container.encode(image2, forKey: .image2)
     }
 }

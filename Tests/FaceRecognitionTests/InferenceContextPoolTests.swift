@@ -26,9 +26,9 @@ struct InferenceContextPoolTests {
         var snapshot: (seen: Int, overlaps: Int) { lock.withLock { (seen.count, overlaps) } }
     }
 
-    @Test("concurrent borrowers never share a context; idle contexts are reused")
+    @Test("concurrent borrowers never share a context, wait beyond the capacity, reuse idle contexts")
     func borrowersNeverShare() throws {
-        let pool = InferenceContextPool()
+        let pool = InferenceContextPool(capacity: 2)
         let ledger = Ledger()
         let callers = 4
         DispatchQueue.concurrentPerform(iterations: callers) { _ in
@@ -43,9 +43,12 @@ struct InferenceContextPoolTests {
         }
         let result = ledger.snapshot
         #expect(result.overlaps == 0)
-        // A context is created only when none is idle, so never more than the callers at once.
+        // A context is created only when none is idle and the capacity allows: 4 callers wait
+        // for the pool's 2 contexts instead of allocating their own.
         #expect(result.seen >= 1)
-        #expect(result.seen <= callers)
+        #expect(result.seen <= pool.capacity)
+        #expect(pool.createdCount <= pool.capacity)
+        #expect(callers > pool.capacity)
 
         // Sequential borrowers after that all get one of the idle contexts back.
         var later: Set<ObjectIdentifier> = []

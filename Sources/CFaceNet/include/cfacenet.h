@@ -92,9 +92,32 @@ void cfn_context_set_kernels(cfn_context *ctx, cfn_kernel_set kernels);
  * 0, the default, follows OpenBLAS's thread count at the time of the pass
  * (openblas_set_num_threads, OPENBLAS_NUM_THREADS), so that one setting sizes both. The helper
  * threads start with the first pass that needs them, spin briefly between the products of a
- * pass and sleep between passes; cfn_context_destroy stops them.
+ * pass and sleep as soon as the pass ends; cfn_context_destroy stops them.
  */
 void cfn_context_set_threads(cfn_context *ctx, int threads);
+
+/*
+ * A thread gauge counts the threads doing CFaceNet work at once and remembers the most it has
+ * seen: a context's helper threads count themselves while awake (working or spinning between
+ * the jobs of a pass), and a caller brackets its own compute with enter and exit. The Swift
+ * library's compute budget keeps one, so that its limit can be checked and monitored. All
+ * functions accept NULL (then do nothing, or return 0).
+ */
+typedef struct cfn_thread_gauge cfn_thread_gauge;
+/* NULL when out of memory. */
+cfn_thread_gauge *cfn_thread_gauge_create(void);
+/* Only once no context uses it any more. */
+void cfn_thread_gauge_destroy(cfn_thread_gauge *gauge);
+void cfn_thread_gauge_enter(cfn_thread_gauge *gauge);
+void cfn_thread_gauge_exit(cfn_thread_gauge *gauge);
+/* Threads counted now. */
+int cfn_thread_gauge_running(const cfn_thread_gauge *gauge);
+/* The most counted at once since creation or the last reset. */
+int cfn_thread_gauge_peak(const cfn_thread_gauge *gauge);
+/* Restarts the high-water mark from the current count. */
+void cfn_thread_gauge_reset_peak(cfn_thread_gauge *gauge);
+/* The gauge this context's helper threads count themselves on (NULL: none, the default). */
+void cfn_context_set_thread_gauge(cfn_context *ctx, cfn_thread_gauge *gauge);
 
 /* ---- FaceNet: Inception-ResNet-v1 (facenet-pytorch InceptionResnetV1, classify=False) ---- */
 

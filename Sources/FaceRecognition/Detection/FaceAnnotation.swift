@@ -1,14 +1,19 @@
 /// Draws detections onto an image: box outlines and landmark dots, for eyeballing results.
 public enum FaceAnnotation {
+    /// An RGB colour to draw with.
     public struct Colour: Sendable, Equatable {
+        /// Red, green and blue, 0 … 255.
         public var r: UInt8, g: UInt8, b: UInt8
+        /// A colour from its components.
         public init(r: UInt8, g: UInt8, b: UInt8) {
             self.r = r
             self.g = g
             self.b = b
         }
-        public static let green = Colour(r: 0, g: 255, b: 0)
-        public static let red = Colour(r: 255, g: 0, b: 0)
+        /// Pure green.
+    public static let green = Colour(r: 0, g: 255, b: 0)
+        /// Pure red.
+    public static let red = Colour(r: 255, g: 0, b: 0)
     }
 
     /// A copy of `image` with each face's box outlined (thickness scaled to the image) and its

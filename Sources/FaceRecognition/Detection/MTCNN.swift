@@ -5,24 +5,32 @@ import Foundation
 /// `extract_face`), with the networks running in CFaceNet.
 ///
 /// A value is cheap to copy and safe to share between threads: the models are read-only and
-/// each call borrows a workspace from an internal pool.
+/// each call borrows a workspace from an internal pool. A detection runs on up to
+/// ``MTCNNOptions/threads`` threads taken from ``budget``.
 public struct MTCNN: Sendable {
+    /// The detection parameters (facenet-pytorch's `MTCNN(...)` arguments).
     public var options: MTCNNOptions
+    /// The threads detections draw from.
+    public let budget: ComputeBudget
     private let networks: MTCNNNetworks
-    private let contexts = InferenceContextPool()
+    private let contexts: InferenceContextPool
 
     /// The file names expected in a weights directory (facenet-pytorch's `data/` folder).
     public static let weightFiles = (pnet: "pnet.pt", rnet: "rnet.pt", onet: "onet.pt")
 
     /// Builds the detector from the three facenet-pytorch state dicts.
-    public init(pnet: StateDict, rnet: StateDict, onet: StateDict, options: MTCNNOptions = .init()) throws(MTCNNError) {
+    public init(pnet: StateDict, rnet: StateDict, onet: StateDict, options: MTCNNOptions = .init(),
+                budget: ComputeBudget = .shared) throws(MTCNNError) {
         try options.validate()
         self.options = options
+        self.budget = budget
         networks = try MTCNNNetworks(pnet: pnet, rnet: rnet, onet: onet)
+        contexts = InferenceContextPool(budget: budget)
     }
 
     /// Loads `pnet.pt`, `rnet.pt` and `onet.pt` from `directory`.
-    public init(weightsDirectory directory: URL, options: MTCNNOptions = .init()) throws(MTCNNError) {
+    public init(weightsDirectory directory: URL, options: MTCNNOptions = .init(),
+                budget: ComputeBudget = .shared) throws(MTCNNError) {
         func load(_ name: String) throws(MTCNNError) -> StateDict {
             let url = directory.appendingPathComponent(name)
             guard FileManager.default.fileExists(atPath: url.path) else { throw .weightsNotFound(file: url.path) }
@@ -33,24 +41,36 @@ public struct MTCNN: Sendable {
             }
         }
         try self.init(pnet: load(Self.weightFiles.pnet), rnet: load(Self.weightFiles.rnet),
-                      onet: load(Self.weightFiles.onet), options: options)
+                      onet: load(Self.weightFiles.onet), options: options, budget: budget)
     }
 
-    /// `FACEREC_MTCNN_WEIGHTS` when set, else `weights/` in the current directory.
+    /// Loads the weights from the first folder of `lookup`'s search path that holds all three
+    /// files (``WeightsLookup/mtcnnDirectory(explicit:)``): `FACEREC_MTCNN_WEIGHTS`,
+    /// `./weights`, then `$XDG_DATA_HOME/facerec/weights`.
+    /// - Throws: ``MTCNNError/weightsNotFoundInSearchPath(searched:)`` listing the folders tried.
+    public init(options: MTCNNOptions = .init(), lookup: WeightsLookup = WeightsLookup(),
+                budget: ComputeBudget = .shared) throws(MTCNNError) {
+        try self.init(weightsDirectory: lookup.mtcnnDirectory(), options: options, budget: budget)
+    }
+
+    /// The first folder of the default search path that holds the three files, else the first
+    /// folder of that path (`FACEREC_MTCNN_WEIGHTS` when set, else `./weights`).
     public static var defaultWeightsDirectory: URL {
-        if let path = ProcessInfo.processInfo.environment["FACEREC_MTCNN_WEIGHTS"], !path.isEmpty {
-            return URL(fileURLWithPath: path)
-        }
-        return URL(fileURLWithPath: "weights")
+        let lookup = WeightsLookup()
+        return (try? lookup.mtcnnDirectory()) ?? lookup.mtcnnSearchPath()[0]
     }
 
     /// Every face, in `MTCNN.detect` order: largest first when `selectLargest`, otherwise most
     /// probable first.
     public func detectAll(_ image: RGBImage) throws(MTCNNError) -> [DetectedFace] {
         guard image.width > 0, image.height > 0 else { throw .emptyImage(width: image.width, height: image.height) }
-        let pipeline = MTCNNPipeline(networks: networks, options: options)
-        let result = withContexts(options.effectiveThreads, []) { handles in
-            Result { () throws(MTCNNError) in try pipeline.run(image, contexts: handles) }
+        let pipeline = MTCNNPipeline(networks: networks, options: options, gauge: budget.gauge)
+        let result = budget.withThreads(upTo: options.effectiveThreads) { granted in
+            budget.counting {
+                withContexts(granted, []) { handles in
+                    Result { () throws(MTCNNError) in try pipeline.run(image, contexts: handles) }
+                }
+            }
         }
         guard let result else {
             throw .inference(stage: "context", reason: "out of memory creating an inference context")

@@ -3,6 +3,9 @@
 public enum MTCNNError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A weights file is missing; the description says how to fetch it.
     case weightsNotFound(file: String)
+    /// No folder of the search path holds `pnet.pt`, `rnet.pt` and `onet.pt`
+    /// (``WeightsLookup``); `searched` lists the folders tried, in order.
+    case weightsNotFoundInSearchPath(searched: [String])
     /// A weights file exists but could not be loaded.
     case weightsUnreadable(file: String, reason: String)
     /// The C builder rejected the tensors of `net` (missing key, wrong shape, non-finite value).
@@ -17,9 +20,14 @@ public enum MTCNNError: Error, Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case let .weightsNotFound(file):
-            return "MTCNN weights not found: \(file). Run `weights/fetch_mtcnn_weights.sh` "
-                + "(it copies pnet.pt, rnet.pt and onet.pt from the facenet-pytorch wheel into weights/), "
-                + "or pass --mtcnn-weights DIR / set FACEREC_MTCNN_WEIGHTS to a folder holding them."
+            return "MTCNN weights not found: \(file) does not exist. The detector needs pnet.pt, rnet.pt "
+                + "and onet.pt in one folder (weights/fetch_mtcnn_weights.sh copies them from the "
+                + "facenet-pytorch wheel)."
+        case let .weightsNotFoundInSearchPath(searched):
+            return "MTCNN weights not found: no folder holds pnet.pt, rnet.pt and onet.pt; looked in "
+                + searched.joined(separator: ", ") + ". Set \(WeightsLookup.mtcnnEnvironmentVariable) to "
+                + "the folder that holds them, or put them in one of these (weights/fetch_mtcnn_weights.sh "
+                + "copies them from the facenet-pytorch wheel)."
         case let .weightsUnreadable(file, reason):
             return "cannot load MTCNN weights \(file): \(reason)"
         case let .invalidWeights(net, reason):

@@ -35,9 +35,11 @@ public struct MTCNNOptions: Sendable, Equatable {
     /// Standardise crops as (x − 127.5) / 128 (`fixed_image_standardization`).
     public var postProcess: Bool = true
     /// Threads one detection may use (the pyramid's rows and the crops are split between them):
-    /// 0 picks one per active core, at most 4. Results do not depend on it.
+    /// 0 picks one per active core, at most 4. The detector's ``ComputeBudget`` grants at most
+    /// what is free, so concurrent detections share its threads. Results do not depend on it.
     public var threads: Int = 0
 
+    /// Options with facenet-pytorch's defaults, except `imageSize` 240; see each property.
     public init(minFaceSize: Double = 20, thresholds: (pnet: Float, rnet: Float, onet: Float) = (0.6, 0.7, 0.7),
                 factor: Double = 0.709, selectLargest: Bool = true,
                 selectionMethod: FaceSelectionMethod? = nil, keepAll: Bool = false,
@@ -64,6 +66,7 @@ public struct MTCNNOptions: Sendable, Equatable {
         selectionMethod ?? (selectLargest ? .largest : .probability)
     }
 
+    /// Equal when every option is (the thresholds compared one by one).
     public static func == (lhs: MTCNNOptions, rhs: MTCNNOptions) -> Bool {
         lhs.minFaceSize == rhs.minFaceSize && lhs.thresholds == rhs.thresholds
             && lhs.factor == rhs.factor && lhs.selectLargest == rhs.selectLargest

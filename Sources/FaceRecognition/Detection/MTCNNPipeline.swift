@@ -70,6 +70,8 @@ func truncatedInt(_ v: Float) -> Int {
 struct MTCNNPipeline {
     let networks: MTCNNNetworks
     let options: MTCNNOptions
+    /// Where the stages' extra threads count themselves (the budget's gauge; nil: nowhere).
+    var gauge: OpaquePointer? = nil
 
     /// Candidate boxes per R-Net/O-Net call: bounds each thread's crop buffer (facenet-pytorch
     /// uses 512), and keeps the resampled crops in cache until the net reads them (the nets
@@ -137,7 +139,7 @@ struct MTCNNPipeline {
         }
         let workers = Self.workers(work: pixels * Self.pnetWorkPerPixel, units: pixels, contexts: contexts.count)
         // Worker k computes the k-th share of every level's output rows, so the shares balance.
-        let failures = parallelFailures(workers) { k in
+        let failures = parallelFailures(workers, gauge: gauge) { k in
             let ctx = contexts[k]
             return image.pixels.withUnsafeBufferPointer { px -> MTCNNError? in
                 for plan in plans {
@@ -252,7 +254,7 @@ struct MTCNNPipeline {
                 marks.withUnsafeMutableBufferPointer { m in
                     image.pixels.withUnsafeBufferPointer { px in
                         let (pp, rp, mp) = (p.baseAddress!, r.baseAddress!, m.baseAddress!)
-                        return parallelFailures(workers) { k -> MTCNNError? in
+                        return parallelFailures(workers, gauge: gauge) { k -> MTCNNError? in
                             let ctx = contexts[k]
                             let begin = count * k / workers, end = count * (k + 1) / workers
                             let crops = UnsafeMutableBufferPointer<Float>.allocate(capacity: plane * min(max(end - begin, 1), Self.cropChunk))

@@ -9,7 +9,8 @@ public typealias Embedding = [Float]
 ///
 /// Built once from a facenet-pytorch state dict (the vggface2 or casia-webface checkpoints, or
 /// our safetensors conversion of them); immutable afterwards. One instance may be shared by any
-/// number of concurrent callers: each forward pass borrows a workspace from an internal pool.
+/// number of concurrent callers: each forward pass borrows a workspace from an internal pool
+/// and runs on up to ``ComputeBudget/threadsPerPass`` threads taken from ``budget``.
 ///
 /// ```swift
 /// let facenet = try FaceNet(contentsOf: URL(fileURLWithPath: "weights/20180402-114759-vggface2.pt"))
@@ -22,7 +23,9 @@ public final class FaceNet: Sendable {
     public static let minimumInputSize = Int(CFN_FACENET_MIN_INPUT)
 
     let model: Model
-    private let contexts = InferenceContextPool()
+    /// The threads forward passes draw from.
+    public let budget: ComputeBudget
+    private let contexts: InferenceContextPool
 
     /// The C model; destroyed with the last reference. Read-only after creation, so shareable.
     final class Model: @unchecked Sendable {
@@ -35,20 +38,31 @@ public final class FaceNet: Sendable {
     /// (`conv2d_1a.conv.weight`, `repeat_1.0.branch0.conv.weight`, ..., `last_bn.running_var`).
     /// `logits.*` and `num_batches_tracked` entries are ignored.
     /// - Throws: `InferenceError.invalidWeights` naming the missing, misshapen or non-finite tensor.
-    public convenience init(stateDict: StateDict) throws(InferenceError) {
+    public convenience init(stateDict: StateDict, budget: ComputeBudget = .shared) throws(InferenceError) {
         var copy = stateDict
-        try self.init(consuming: &copy)
+        try self.init(consuming: &copy, budget: budget)
     }
 
     /// Loads a `.pt` (zip or legacy) or `.safetensors` checkpoint and builds the network.
-    public convenience init(contentsOf url: URL) throws {
+    /// - Throws: ``WeightsError`` when the file cannot be read or parsed, ``InferenceError``
+    ///   when its tensors do not make a FaceNet.
+    public convenience init(contentsOf url: URL, budget: ComputeBudget = .shared) throws {
         var dict = try WeightsLoader.load(contentsOf: url)
-        try self.init(consuming: &dict)
+        try self.init(consuming: &dict, budget: budget)
+    }
+
+    /// Loads the checkpoint ``WeightsLookup/faceNetFile(explicit:)`` finds:
+    /// `FACEREC_FACENET_WEIGHTS`, then ``WeightsLookup/faceNetFileName`` in `./weights` and in
+    /// `$XDG_DATA_HOME/facerec/weights`.
+    /// - Throws: ``WeightsError/notFound(what:searched:)`` listing the paths tried, or what
+    ///   ``init(contentsOf:budget:)`` throws.
+    public convenience init(lookup: WeightsLookup = WeightsLookup(), budget: ComputeBudget = .shared) throws {
+        try self.init(contentsOf: lookup.faceNetFile(), budget: budget)
     }
 
     /// Builds from `dict`, releasing its tensors as they are copied (keeps peak memory at about
     /// one copy of the weights when the caller holds no other reference to them).
-    init(consuming dict: inout StateDict) throws(InferenceError) {
+    init(consuming dict: inout StateDict, budget: ComputeBudget = .shared) throws(InferenceError) {
         let pinned = PinnedTensors(consuming: &dict)
         var message = [CChar](repeating: 0, count: 512)
         var handle: OpaquePointer?
@@ -60,6 +74,8 @@ public final class FaceNet: Sendable {
                                            message: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         model = Model(handle)
+        self.budget = budget
+        contexts = InferenceContextPool(budget: budget)
     }
 
     /// Bytes of (folded, packed) weights the network holds.
@@ -69,8 +85,9 @@ public final class FaceNet: Sendable {
     /// (`count × 3 × height × width`, values as `fixed_image_standardization` makes them).
     ///
     /// `concurrentPasses` > 1 splits the batch into that many passes run at once, each on its
-    /// own workspace: for callers that give each pass one thread (`BLASThreads.set(1)`). One pass
-    /// already spreads over `BLASThreads.count` threads, and as well: batch 8 at 160×160 on 2
+    /// own workspace, sharing the threads ``budget`` grants (at most
+    /// `concurrentPasses × threadsPerPass`): for callers that set ``ComputeBudget/threadsPerPass``
+    /// to 1. One pass already spreads over `threadsPerPass` threads, and as well: batch 8 at 160×160 on 2
     /// cores measured 92–127 GFLOPS as one pass on 2 threads and 109–113 as 2 passes of 4 on one
     /// thread each (`compare.py facenet --rounds 3`). Callers that already run one pass per core
     /// should leave it at 1.
@@ -81,18 +98,23 @@ public final class FaceNet: Sendable {
                                 message: "\(images.count) values do not hold \(count) images of 3×\(height)×\(width)")
         }
         var output = [Float](repeating: 0, count: count * Self.embeddingSize)
-        let shards = max(1, min(concurrentPasses, count))
-        let failures = images.withUnsafeBufferPointer { input in
-            output.withUnsafeMutableBufferPointer { out in
-                parallelFailures(shards) { shard in
-                    let first = count * shard / shards, end = count * (shard + 1) / shards
-                    let result: Result<Void, InferenceError> = contexts.withContext { context in
-                        forward(input.baseAddress! + first * 3 * height * width, count: end - first,
-                                height: height, width: width,
-                                into: out.baseAddress! + first * Self.embeddingSize, on: context)
-                    } ?? .failure(.outOfMemory("cannot allocate an inference context"))
-                    if case .failure(let error) = result { return error }
-                    return nil
+        let wanted = max(1, min(concurrentPasses, count))
+        let failures = budget.withThreads(upTo: wanted * budget.threadsPerPass) { granted in
+            // As many passes as asked for and granted threads allow, sharing the grant.
+            let shards = min(wanted, granted), threadsPerShard = granted / shards
+            return images.withUnsafeBufferPointer { input in
+                output.withUnsafeMutableBufferPointer { out in
+                    parallelFailures(shards) { shard in
+                        let first = count * shard / shards, end = count * (shard + 1) / shards
+                        let result: Result<Void, InferenceError> = contexts.withContext { context in
+                            cfn_context_set_threads(context.handle, Int32(threadsPerShard))
+                            return forward(input.baseAddress! + first * 3 * height * width, count: end - first,
+                                           height: height, width: width,
+                                           into: out.baseAddress! + first * Self.embeddingSize, on: context)
+                        } ?? .failure(.outOfMemory("cannot allocate an inference context"))
+                        if case .failure(let error) = result { return error }
+                        return nil
+                    }
                 }
             }
         }
@@ -112,9 +134,12 @@ public final class FaceNet: Sendable {
         let zeros = [Float](repeating: 0, count: batchSize * 3 * height * width)
         var output = [Float](repeating: 0, count: batchSize * Self.embeddingSize)
         var result: Result<Void, InferenceError> = .success(())
-        let allocated = contexts.withEach(of: concurrentPasses) { context in
-            guard case .success = result else { return }
-            result = forward(zeros, count: batchSize, height: height, width: width, into: &output, on: context)
+        let allocated = budget.withThreads(upTo: budget.threadsPerPass) { granted in
+            contexts.withEach(of: concurrentPasses) { context in
+                guard case .success = result else { return }
+                cfn_context_set_threads(context.handle, Int32(granted))
+                result = forward(zeros, count: batchSize, height: height, width: width, into: &output, on: context)
+            }
         }
         try result.get()
         if !allocated { throw .outOfMemory("cannot allocate an inference context") }
@@ -133,7 +158,9 @@ public final class FaceNet: Sendable {
     /// The same on raw buffers: `count × 3 × height × width` floats in, `count × 512` out.
     private func forward(_ images: UnsafePointer<Float>, count: Int, height: Int, width: Int,
                          into output: UnsafeMutablePointer<Float>, on context: InferenceContext) -> Result<Void, InferenceError> {
-        let status = cfn_facenet_embed(model.handle, context.handle, images, Int32(count), Int32(height), Int32(width), output)
+        let status = budget.counting {
+            cfn_facenet_embed(model.handle, context.handle, images, Int32(count), Int32(height), Int32(width), output)
+        }
         return status == CFN_OK ? .success(()) : .failure(.fromForward(status, network: "FaceNet", message: context.lastError))
     }
 

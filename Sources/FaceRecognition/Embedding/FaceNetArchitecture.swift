@@ -4,7 +4,9 @@
 public enum FaceNetArchitecture {
     /// One state-dict entry.
     public struct Parameter: Sendable, Hashable {
+        /// The tensor's state-dict key.
         public let name: String
+        /// Its shape.
         public let shape: [Int]
         /// True for BatchNorm running statistics (buffers, not learned parameters).
         public var isRunningStatistic: Bool {

@@ -1,10 +1,15 @@
 import Foundation
 
 /// A distance limit under one metric: two embeddings closer than `value` are the same person.
+///
+/// JSON: `{"value": 1.1, "metric": "euclidean"}`.
 public struct DistanceThreshold: Sendable, Equatable {
+    /// The largest distance that still counts as the same person.
     public var value: Float
+    /// The metric `value` is measured in.
     public var metric: MatchMetric
 
+    /// A limit of `value` under `metric`.
     public init(_ value: Float, metric: MatchMetric) {
         self.value = value
         self.metric = metric
@@ -22,11 +27,14 @@ public struct DistanceThreshold: Sendable, Equatable {
 }
 
 /// The answer to "are these two faces the same person?".
+///
+/// JSON: `{"verified": true, "distance": 0.83, "threshold": 1.1, "metric": "euclidean"}`.
 public struct Verification: Sendable, Equatable {
     /// Distance between the two embeddings under `metric` (smaller is closer).
     public let distance: Float
     /// The limit it was compared with.
     public let threshold: Float
+    /// The metric of `distance` and `threshold`.
     public let metric: MatchMetric
     /// `distance <= threshold`.
     public var isMatch: Bool { distance <= threshold }

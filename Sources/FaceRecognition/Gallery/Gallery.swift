@@ -12,6 +12,7 @@ import Foundation
 /// - optionally metadata `threshold` (a decimal number) and `threshold_metric` (`euclidean` or
 ///   `cosine`): the distance limit this gallery's owner chose (see ``threshold``).
 public struct Gallery: Sendable, Equatable {
+    /// The `format` metadata value of a gallery file.
     public static let fileFormat = "facerec-gallery/1"
 
     /// Length of every embedding.
@@ -25,6 +26,7 @@ public struct Gallery: Sendable, Equatable {
     /// `--threshold` is given). Saved in and read from the file's metadata.
     public var threshold: DistanceThreshold?
 
+    /// An empty gallery of `dimension`-long embeddings, with an optional threshold of its own.
     public init(dimension: Int = FaceNet.embeddingSize, threshold: DistanceThreshold? = nil) {
         self.dimension = dimension
         self.threshold = threshold
@@ -34,6 +36,7 @@ public struct Gallery: Sendable, Equatable {
 
     /// Number of rows (embeddings), counting every row of every identity.
     public var count: Int { names.count }
+    /// Whether the gallery has no entry.
     public var isEmpty: Bool { names.isEmpty }
 
     /// Distinct identities, in order of first appearance.

@@ -10,7 +10,10 @@ public enum MatchMetric: String, Sendable, CaseIterable {
 }
 
 /// One gallery entry close to a query.
+///
+/// JSON: `{"name": "Alice", "index": 3, "distance": 0.61}`.
 public struct Match: Sendable, Equatable {
+    /// The entry's identity.
     public let name: String
     /// Gallery row.
     public let index: Int
@@ -25,7 +28,9 @@ public struct Match: Sendable, Equatable {
 /// from ‖q‖² + ‖g‖² − 2·q·g, then the best few candidates are re-measured directly as
 /// √Σ(q − g)² so near-ties are decided as `torch.dist` decides them.
 public struct GalleryMatcher: Sendable {
+    /// The entries searched.
     public let gallery: Gallery
+    /// How distances are measured.
     public let metric: MatchMetric
     private let rowNorms: [Float]
     /// Gallery rows per GEMM block: bounds the similarity buffer (queries × block floats).
@@ -33,6 +38,7 @@ public struct GalleryMatcher: Sendable {
     /// Extra candidates re-measured exactly beyond the k requested.
     static let rerankSlack = 4
 
+    /// A matcher over `gallery` (it computes the rows' norms once).
     public init(gallery: Gallery, metric: MatchMetric = .euclidean) {
         self.gallery = gallery
         self.metric = metric

@@ -11,6 +11,7 @@ public struct DecodeOptions: Sendable, Equatable {
     /// Zero or less removes the limit: only for trusted input.
     public var maxPixels: Int = 50_000_000
 
+    /// Options; by default the EXIF orientation is applied and images over 50 MP are refused.
     public init(applyEXIFOrientation: Bool = true, maxPixels: Int = 50_000_000) {
         self.applyEXIFOrientation = applyEXIFOrientation
         self.maxPixels = maxPixels
@@ -63,7 +64,8 @@ public enum ImageDecoder {
     public struct Decoded: Sendable {
         /// The final image (orientation applied if requested).
         public var image: RGBImage
-        public var format: ImageFormat
+        /// What the bytes were.
+    public var format: ImageFormat
         /// The EXIF Orientation tag (1–8) if present and valid, whether or not it was applied.
         public var exifOrientation: EXIFOrientation?
     }

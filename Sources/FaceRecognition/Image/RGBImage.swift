@@ -1,6 +1,8 @@
 /// 8-bit interleaved RGB, row-major, no padding: the one image type every stage exchanges.
 public struct RGBImage: Sendable, Equatable {
+    /// Columns of pixels.
     public let width: Int
+    /// Rows of pixels.
     public let height: Int
     /// `width * height * 3` bytes: R, G, B of pixel (0,0), then (1,0), … row by row.
     public var pixels: [UInt8]

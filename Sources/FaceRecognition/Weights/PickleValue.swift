@@ -22,6 +22,7 @@ public indirect enum PickleValue: Sendable, Equatable {
     /// A harmless object rebuilt from its constructor arguments, e.g. `torch.device("cpu")`.
     case object(type: String, arguments: [PickleValue])
 
+    /// Structural equality, case by case.
     public static func == (lhs: PickleValue, rhs: PickleValue) -> Bool {
         switch (lhs, rhs) {
         case (.none, .none): return true
@@ -55,8 +56,11 @@ public indirect enum PickleValue: Sendable, Equatable {
         }
     }
 
+    /// The string, if this is one.
     public var stringValue: String? { if case let .string(s) = self { return s } else { return nil } }
+    /// The integer, if this is one.
     public var intValue: Int? { if case let .int(i) = self { return i } else { return nil } }
+    /// The tensor, if this is one.
     public var tensorValue: Tensor? { if case let .tensor(t) = self { return t } else { return nil } }
 
     /// A short description of the kind of value, for error messages ("a list of 2 elements").

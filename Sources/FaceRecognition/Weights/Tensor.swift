@@ -42,6 +42,7 @@ public struct StateDict: Sendable {
     /// safetensors `__metadata__` (string to string); empty for PyTorch checkpoints.
     public var metadata: [String: String]
 
+    /// A state dict from its tensors and string metadata.
     public init(tensors: [String: Tensor], metadata: [String: String] = [:]) {
         self.tensors = tensors
         self.metadata = metadata

@@ -13,8 +13,11 @@ public struct WeightsConversion: Sendable, Equatable {
     /// Size of the safetensors file written.
     public var bytesWritten: Int
 
+    /// One tensor of a converted file.
     public struct TensorSummary: Sendable, Equatable {
+        /// Its key.
         public var key: String
+        /// Its shape.
         public var shape: [Int]
     }
 
@@ -29,7 +32,7 @@ public struct WeightsConversion: Sendable, Equatable {
             throw WeightsError.io(file: output.path, reason: "output is the input file; choose another path")
         }
         if !overwrite && FileManager.default.fileExists(atPath: target.path) {
-            throw WeightsError.io(file: output.path, reason: "exists; refusing to replace it (pass --force / overwrite: true)")
+            throw WeightsError.io(file: output.path, reason: "exists; refusing to replace it (convert with overwrite: true to replace it)")
         }
         let bytes = try TorchCheckpoint.readFile(input)
         guard let format = WeightsLoader.detectFormat(bytes) else {

@@ -27,6 +27,9 @@ public enum WeightsError: Error, Sendable, Equatable, CustomStringConvertible {
     case countMismatch(key: String, actual: Int, expected: Int)
     /// `StateDict.require`: NaN or infinity at flat `index`.
     case nonFinite(key: String, index: Int)
+    /// ``WeightsLookup`` found no file for `what` (e.g. "FaceNet weights"); `searched` lists the
+    /// paths tried, in order.
+    case notFound(what: String, searched: [String])
 
     public var description: String {
         switch self {
@@ -54,6 +57,8 @@ public enum WeightsError: Error, Sendable, Equatable, CustomStringConvertible {
             return "tensor '\(key)' has \(actual) elements, expected \(expected)"
         case let .nonFinite(key, index):
             return "tensor '\(key)' holds non-finite values (first at flat index \(index))"
+        case let .notFound(what, searched):
+            return "\(what) not found; looked in " + searched.joined(separator: ", ")
         }
     }
 }

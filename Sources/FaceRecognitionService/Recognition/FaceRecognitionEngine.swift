@@ -142,7 +142,7 @@ public final class FaceRecognitionEngine: ImageRecognizing {
             return ImageAnalysis(
                 label: faces.isEmpty ? FaceRecognizer.noFaceLabel : unidentifiedLabel, identified: false,
                 width: image.width, height: image.height,
-                faces: faces.map { FaceReport(box: $0.box.array, probability: $0.probability, name: nil, distance: nil) })
+                faces: faces.map { FaceReport(face: $0, name: nil, distance: nil) })
         }
     }
 
@@ -150,8 +150,8 @@ public final class FaceRecognitionEngine: ImageRecognizing {
         ImageAnalysis(
             label: FaceRecognizer.label(for: faces), identified: true, width: image.width, height: image.height,
             faces: faces.map { face in
-                FaceReport(box: face.face.box.array, probability: face.face.probability,
-                           name: face.match?.name ?? FaceRecognizer.unknownLabel, distance: face.candidates.first?.distance)
+                FaceReport(face: face.face, name: face.match?.name ?? FaceRecognizer.unknownLabel,
+                           distance: face.candidates.first?.distance)
             })
     }
 }
@@ -173,15 +173,42 @@ public struct ImageAnalysis: Sendable, Codable, Equatable {
     }
 }
 
-/// One face of an ``ImageAnalysis``.
+/// One face of an ``ImageAnalysis``. Its JSON is the library's face form, as `facerec
+/// identify --json` prints it: `{"box": [x1, y1, x2, y2], "prob": p, "landmarks": [[x, y] × 5],
+/// "name": …, "distance": …}`.
 public struct FaceReport: Sendable, Codable, Equatable {
-    /// x1, y1, x2, y2 in pixels of the (EXIF-oriented) image.
-    public var box: [Float]
-    public var probability: Float
+    /// The detected face (box and landmarks in pixels of the EXIF-oriented image).
+    public var face: DetectedFace
     /// Gallery name or `Unknown`; nil when not identified.
     public var name: String?
     /// Distance to the nearest gallery entry.
     public var distance: Float?
+
+    public init(face: DetectedFace, name: String?, distance: Float?) {
+        self.face = face
+        self.name = name
+        self.distance = distance
+    }
+
+    /// x1, y1, x2, y2 in pixels of the (EXIF-oriented) image.
+    public var box: [Float] { face.box.array }
+    /// The detector's face probability.
+    public var probability: Float { face.probability }
+
+    enum CodingKeys: String, CodingKey { case name, distance }
+
+    public func encode(to encoder: any Encoder) throws {
+        try face.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(name, forKey: .name)
+        try container.encode(distance, forKey: .distance)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(face: try DetectedFace(from: decoder), name: try container.decodeIfPresent(String.self, forKey: .name),
+                  distance: try container.decodeIfPresent(Float.self, forKey: .distance))
+    }
 }
 
 /// Lets at most `limit` operations run at once; the rest wait in arrival order.

@@ -51,12 +51,19 @@ void cfn_context_set_threads(cfn_context *ctx, int threads) {
     ctx->threads = threads < 0 ? 0 : threads > CFN_POOL_MAX_WORKERS ? CFN_POOL_MAX_WORKERS : threads;
 }
 
+void cfn_context_set_thread_gauge(cfn_context *ctx, cfn_thread_gauge *gauge) {
+    if (!ctx || ctx->gauge == gauge) return;
+    cfn_pool_destroy(ctx->pool); /* its helpers count on the old gauge */
+    ctx->pool = NULL;
+    ctx->gauge = gauge;
+}
+
 cfn_pool *cfn_context_pool(cfn_context *ctx, int workers) {
     if (workers > CFN_POOL_MAX_WORKERS) workers = CFN_POOL_MAX_WORKERS;
     if (workers < 2) return NULL;
     if (ctx->pool && cfn_pool_workers(ctx->pool) == workers) return ctx->pool;
     cfn_pool_destroy(ctx->pool);
-    ctx->pool = cfn_pool_create(workers);
+    ctx->pool = cfn_pool_create_gauged(workers, ctx->gauge);
     return ctx->pool;
 }
 

@@ -18,6 +18,7 @@ struct cfn_context {
     cfn_kernel_set kernels; /* what cfn_context_set_kernels asked for (portable_kernels follows) */
     int threads;            /* threads per FaceNet pass; 0: OpenBLAS's count */
     cfn_pool *pool;         /* its helpers (NULL until a pass needs more than one thread) */
+    cfn_thread_gauge *gauge; /* where the helpers count themselves (NULL: nowhere) */
     char error[CFN_ERROR_CAPACITY];
 };
 

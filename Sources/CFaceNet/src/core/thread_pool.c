@@ -1,6 +1,9 @@
 #include "thread_pool.h"
 
+#include "cfacenet.h"
+
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,8 +40,10 @@ struct cfn_pool {
     _Atomic uint64_t claim;  /* job number << 48 | task count << 24 | next unclaimed task */
     atomic_int done;         /* tasks of the current job finished */
     atomic_int stop;
+    atomic_int parked;       /* 1 after cfn_pool_park: helpers sleep instead of spinning */
     _Atomic(cfn_task_fn) fn; /* the current job's, valid while a task of it is claimed */
     _Atomic(void *) arg;
+    cfn_thread_gauge *gauge; /* counts the helpers while they are awake (may be NULL) */
 };
 
 typedef struct helper_start {
@@ -65,18 +70,25 @@ static void take_tasks(cfn_pool *pool, int worker) {
 }
 
 static unsigned wait_for_job(cfn_pool *pool, unsigned seen) {
-    for (int i = 0; i < SPIN_POLLS; ++i) {
+    /* Spin only inside a pass: once the pass is over (parked), a helper sleeps at once, so
+       an idle pool costs no CPU and a process never has more threads awake than passes need. */
+    for (int i = 0; i < SPIN_POLLS && !atomic_load_explicit(&pool->parked, memory_order_acquire); ++i) {
         const unsigned g = atomic_load_explicit(&pool->generation, memory_order_acquire);
         if (g != seen) return g;
         CPU_RELAX();
     }
     pthread_mutex_lock(&pool->mutex);
-    atomic_fetch_add(&pool->sleepers, 1);
-    unsigned g;
-    /* sleepers is raised before generation is read (both sequentially consistent), and
-       cfn_pool_run bumps generation before reading sleepers: one of the two sees the other. */
-    while ((g = atomic_load(&pool->generation)) == seen) pthread_cond_wait(&pool->wake, &pool->mutex);
-    atomic_fetch_sub(&pool->sleepers, 1);
+    unsigned g = atomic_load(&pool->generation);
+    if (g == seen) {
+        cfn_thread_gauge_exit(pool->gauge);
+        /* sleepers is raised before generation is read (both sequentially consistent), and
+           cfn_pool_run bumps generation before reading sleepers: one of the two sees the
+           other. */
+        atomic_fetch_add(&pool->sleepers, 1);
+        while ((g = atomic_load(&pool->generation)) == seen) pthread_cond_wait(&pool->wake, &pool->mutex);
+        atomic_fetch_sub(&pool->sleepers, 1);
+        cfn_thread_gauge_enter(pool->gauge);
+    }
     pthread_mutex_unlock(&pool->mutex);
     return g;
 }
@@ -85,12 +97,14 @@ static void *helper_main(void *p) {
     helper_start start = *(helper_start *)p;
     free(p);
     cfn_pool *pool = start.pool;
+    cfn_thread_gauge_enter(pool->gauge);
     unsigned seen = 0;
     for (;;) {
         seen = wait_for_job(pool, seen);
         if (atomic_load_explicit(&pool->stop, memory_order_acquire)) break;
         take_tasks(pool, start.worker);
     }
+    cfn_thread_gauge_exit(pool->gauge);
     return NULL;
 }
 
@@ -109,7 +123,9 @@ static void stop_helpers(cfn_pool *pool, int started) {
     for (int i = 0; i < started; ++i) pthread_join(pool->threads[i], NULL);
 }
 
-cfn_pool *cfn_pool_create(int workers) {
+cfn_pool *cfn_pool_create(int workers) { return cfn_pool_create_gauged(workers, NULL); }
+
+cfn_pool *cfn_pool_create_gauged(int workers, cfn_thread_gauge *gauge) {
     if (workers < 2) return NULL;
     if (workers > CFN_POOL_MAX_WORKERS) workers = CFN_POOL_MAX_WORKERS;
     cfn_pool *pool = calloc(1, sizeof *pool);
@@ -122,6 +138,7 @@ cfn_pool *cfn_pool_create(int workers) {
     }
     pthread_cond_init(&pool->wake, NULL);
     pool->workers = workers;
+    pool->gauge = gauge;
     int started = 0;
     for (; started < workers - 1; ++started) {
         helper_start *start = malloc(sizeof *start);
@@ -155,6 +172,16 @@ void cfn_pool_destroy(cfn_pool *pool) {
 
 int cfn_pool_workers(const cfn_pool *pool) { return pool ? pool->workers : 1; }
 
+cfn_thread_gauge *cfn_pool_gauge(const cfn_pool *pool) { return pool ? pool->gauge : NULL; }
+
+void cfn_pool_park(cfn_pool *pool) {
+    if (!pool) return;
+    atomic_store_explicit(&pool->parked, 1, memory_order_release);
+    /* Every helper is spinning on the generation or already asleep; wait until all sleep, so
+       that the threads this pass used are idle when it returns. */
+    while (atomic_load(&pool->sleepers) < pool->workers - 1) sched_yield();
+}
+
 /* Tasks [first, first + count) of a job too large for one claim word. */
 typedef struct task_range {
     cfn_task_fn fn;
@@ -181,6 +208,7 @@ void cfn_pool_run(cfn_pool *pool, int count, cfn_task_fn fn, void *arg) {
         }
         return;
     }
+    atomic_store_explicit(&pool->parked, 0, memory_order_release);
     /* The previous job's tasks are all done: no helper is using fn or arg. */
     atomic_store_explicit(&pool->fn, fn, memory_order_relaxed);
     atomic_store_explicit(&pool->arg, arg, memory_order_relaxed);

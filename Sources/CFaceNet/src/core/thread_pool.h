@@ -3,8 +3,8 @@
  *
  * The caller's thread is worker 0 and takes tasks too; the helpers spin for a short while
  * after each job (a pass issues hundreds of jobs microseconds apart, and waking a sleeping
- * thread costs more than most of them) and then sleep on a condition variable, so an idle pool
- * costs nothing. Jobs are tasks 0 … count − 1 claimed from one atomic word per job, and a job
+ * thread costs more than most of them) and then sleep on a condition variable; at the end of a
+ * pass cfn_pool_park sends them to sleep at once, so an idle pool costs nothing. Jobs are tasks 0 … count − 1 claimed from one atomic word per job, and a job
  * is over when its tasks are done: a helper that has not shown up (descheduled) does not hold
  * it up.
  */
@@ -15,6 +15,7 @@
 typedef void (*cfn_task_fn)(void *arg, int task, int worker);
 
 typedef struct cfn_pool cfn_pool;
+typedef struct cfn_thread_gauge cfn_thread_gauge; /* cfacenet.h */
 
 /* The most workers a pool has (cfn_pool_create clamps to it). */
 #define CFN_POOL_MAX_WORKERS 64
@@ -22,7 +23,13 @@ typedef struct cfn_pool cfn_pool;
 /* A pool of `workers` threads in all, the caller's included (workers − 1 are started). NULL
    when workers < 2 or the threads cannot be created. */
 cfn_pool *cfn_pool_create(int workers);
+/* The same, with helpers that count themselves on `gauge` while awake (NULL: uncounted). */
+cfn_pool *cfn_pool_create_gauged(int workers, cfn_thread_gauge *gauge);
 void cfn_pool_destroy(cfn_pool *pool);
+cfn_thread_gauge *cfn_pool_gauge(const cfn_pool *pool);
+/* Ends a pass: the helpers stop spinning and sleep until the next job; returns when all of
+   them sleep. Without it they spin up to SPIN_POLLS polls after the last job. */
+void cfn_pool_park(cfn_pool *pool);
 /* Threads that take tasks (1 for a NULL pool). */
 int cfn_pool_workers(const cfn_pool *pool);
 

@@ -508,7 +508,10 @@ cfn_status cfn_facenet_embed(const cfn_facenet *model, cfn_context *ctx, const f
     const int workers = cfn_pool_workers(pool);
     const plan p = plan_for(model, n, height, width, &d, workers);
     cfn_status status = cfn_context_begin(ctx, p.total);
-    if (status != CFN_OK) return status;
+    if (status != CFN_OK) {
+        cfn_pool_park(pool);
+        return status;
+    }
     workspace ws;
     ws.big[0] = cfn_context_take(ctx, p.big);
     ws.big[1] = cfn_context_take(ctx, p.big);
@@ -549,5 +552,6 @@ cfn_status cfn_facenet_embed(const cfn_facenet *model, cfn_context *ctx, const f
     conv(&ws, &model->last, ws.pooled, n, 1, 1, ws.projected, CFN_ACTIVATION_NONE);
     cfn_cnhw_to_nchw(ws.projected, CFN_FACENET_EMBEDDING_SIZE, n, 1, embeddings);
     cfn_l2_normalize_rows(embeddings, n, CFN_FACENET_EMBEDDING_SIZE);
+    cfn_pool_park(pool); /* the helpers sleep until this context's next pass */
     return CFN_OK;
 }

@@ -1,26 +1,26 @@
-import COpenBLAS
 import Foundation
 
-/// The threads of one forward pass: FaceNet's own GEMM engine spreads each pass over this many
-/// (its contexts follow the count at the time of the pass), and OpenBLAS, which MTCNN's linear
-/// layers and FaceNet's portable path call, uses as many per matrix product.
+/// The threads of one forward pass, as ``ComputeBudget/threadsPerPass`` of the shared budget:
+/// FaceNet spreads each pass over this many threads and MTCNN's stages split between at most
+/// ``MTCNNOptions/threads``, all drawn from ``ComputeBudget/shared``. OpenBLAS itself runs on
+/// the calling thread (the budget pins it to one thread), so one setting sizes everything.
 ///
 /// One forward pass uses every core by default. Callers that already run one pass per core
 /// (`facerec identify`'s parallel batches, a worker's analysis lanes) should give each pass a
-/// single thread: nested threading oversubscribes the cores and the BLAS threads spin against
-/// each other. Measured with `facerec identify` on 300 images, 2 cores, 2 parallel batches:
-/// 10.35 images/s with OpenBLAS's default threads, 14.33 with one thread per pass.
+/// single thread: nested threading oversubscribes the cores. Measured with `facerec identify`
+/// on 300 images, 2 cores, 2 parallel batches: 10.35 images/s with OpenBLAS's default threads,
+/// 14.33 with one thread per pass.
 public enum BLASThreads {
     /// The environment variable with which an operator fixes the count; when it is set,
-    /// ``configure(parallelCallers:)`` leaves the count alone.
+    /// ``configure(parallelCallers:cores:environment:)`` leaves the count alone.
     public static let environmentVariable = "OPENBLAS_NUM_THREADS"
 
-    /// Threads per pass now.
-    public static var count: Int { Int(openblas_get_num_threads()) }
+    /// Threads per pass now (``ComputeBudget/threadsPerPass`` of ``ComputeBudget/shared``).
+    public static var count: Int { ComputeBudget.shared.threadsPerPass }
 
-    /// Sets the threads per pass (at least 1). Process-wide.
+    /// Sets the threads per pass (1 … the shared budget's threads). Process-wide.
     public static func set(_ count: Int) {
-        openblas_set_num_threads(Int32(clamping: max(1, count)))
+        ComputeBudget.shared.threadsPerPass = count
     }
 
     /// Shares the cores between `parallelCallers` forward passes running at once: each gets

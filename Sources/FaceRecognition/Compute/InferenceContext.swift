@@ -1,0 +1,97 @@
+import CFaceNet
+import Foundation
+
+/// One `cfn_context`: the workspace arena and last error of the thread that runs a forward pass.
+///
+/// Not safe for concurrent use: a context is owned by one caller at a time, which
+/// `InferenceContextPool` guarantees. The arena grows to the largest shape seen and is then
+/// reused, so steady-state inference allocates nothing.
+final class InferenceContext: @unchecked Sendable {
+    let handle: OpaquePointer
+
+    /// Nil when out of memory.
+    init?() {
+        guard let handle = cfn_context_create() else { return nil }
+        self.handle = handle
+    }
+
+    deinit { cfn_context_destroy(handle) }
+
+    /// The message of the last failed call.
+    var lastError: String { String(cString: cfn_context_last_error(handle)) }
+    /// Bytes of workspace currently held.
+    var workspaceBytes: Int { cfn_context_workspace_bytes(handle) }
+    /// Times the workspace has been (re)allocated.
+    var allocationCount: UInt64 { cfn_context_allocation_count(handle) }
+}
+
+/// A pool of inference contexts shared by concurrent callers. A caller borrows a context for
+/// one forward pass; at most `capacity` contexts are ever created (idle ones are kept), and a
+/// caller that finds all of them lent out waits for one to come back.
+final class InferenceContextPool: @unchecked Sendable {
+    /// The most contexts this pool creates.
+    let capacity: Int
+    /// Where the contexts' helper threads count themselves (a ``ComputeBudget``'s gauge).
+    private let gauge: OpaquePointer?
+    private let condition = NSCondition()
+    private var idle: [InferenceContext] = []
+    private var created = 0
+
+    init(capacity: Int, gauge: OpaquePointer? = nil) {
+        self.capacity = max(1, capacity)
+        self.gauge = gauge
+    }
+
+    /// The contexts a model built on `budget` may use: one per thread of the budget.
+    convenience init(budget: ComputeBudget) {
+        self.init(capacity: budget.threads, gauge: budget.gauge)
+    }
+
+    /// Contexts created so far (never more than `capacity`).
+    var createdCount: Int { condition.withLock { created } }
+
+    /// An idle context, a new one while fewer than `capacity` exist, else waits for one to be
+    /// returned. Nil when a new context cannot be allocated.
+    private func borrow() -> InferenceContext? {
+        condition.withLock {
+            while idle.isEmpty && created >= capacity { condition.wait() }
+            if let context = idle.popLast() { return context }
+            guard let context = InferenceContext() else { return nil }
+            cfn_context_set_thread_gauge(context.handle, gauge)
+            created += 1
+            return context
+        }
+    }
+
+    private func giveBack(_ contexts: [InferenceContext]) {
+        condition.withLock {
+            idle.append(contentsOf: contexts)
+            condition.broadcast()
+        }
+    }
+
+    /// Borrows a context (reusing an idle one) for the duration of `body`; nil when no context
+    /// can be allocated.
+    func withContext<R>(_ body: (InferenceContext) -> R?) -> R? {
+        guard let context = borrow() else { return nil }
+        defer { giveBack([context]) }
+        return body(context)
+    }
+
+    /// Borrows `count` distinct contexts at once (at most `capacity`; creating what is missing)
+    /// and runs `body` on each in turn: sizes the workspaces of that many concurrent callers
+    /// ahead of time. False when a context cannot be allocated.
+    func withEach(of count: Int, _ body: (InferenceContext) -> Void) -> Bool {
+        var borrowed: [InferenceContext] = []
+        defer { giveBack(borrowed) }
+        for _ in 0..<min(count, capacity) {
+            guard let context = borrow() else { return false }
+            borrowed.append(context)
+        }
+        borrowed.forEach(body)
+        return true
+    }
+
+    /// Workspace bytes held by the idle contexts.
+    var idleWorkspaceBytes: Int { condition.withLock { idle.reduce(0) { $0 + $1.workspaceBytes } } }
+}
