@@ -102,11 +102,11 @@ struct FaceNetParityTests {
     /// every image must still get facenet-pytorch's embedding, at its own place in the output.
     @Test("a batch split into concurrent passes still matches facenet-pytorch", arguments: [2, 3, 16])
     func concurrentPasses(passes: Int) throws {
-        let threads = BLASThreads.count
-        BLASThreads.set(1)
-        defer { BLASThreads.set(threads) }
+        // One thread per pass from a budget of its own (the shared one is left alone).
+        let facenet = try FaceNet(stateDict: Self.weights,
+                                  budget: ComputeBudget(threads: max(passes, 2), threadsPerPass: 1))
         for c in Self.goldens.cases where c.inputs.count > 1 {
-            let ours = try Self.facenet.embed(try Self.crops(c), concurrentPasses: passes)
+            let ours = try facenet.embed(try Self.crops(c), concurrentPasses: passes)
             try #require(ours.count == c.embeddings.count)
             let worst = zip(ours.joined(), c.embeddings.joined()).map { abs($0 - $1) }.max() ?? .infinity
             #expect(worst <= 1e-4, "\(c.width)×\(c.height) batch \(c.inputs.count)")
@@ -169,11 +169,14 @@ struct FaceNetParityTests {
 
     @Test("prepare sizes one workspace per concurrent pass for the largest batch; smaller batches then allocate nothing")
     func prepareSizesWorkspaces() throws {
-        let facenet = try FaceNet(stateDict: Self.weights)  // its own contexts, untouched by other tests
+        // Its own contexts and budget, untouched by other tests: a pass's workspace depends on
+        // its thread count (one GEMM scratch per thread), which is then the budget's 2.
+        let facenet = try FaceNet(stateDict: Self.weights, budget: ComputeBudget(threads: 2))
         #expect(facenet.workspaceBytes == 0)
         try facenet.prepare(batchSize: 4, height: 160, width: 160, concurrentPasses: 2)
         let prepared = facenet.workspaceBytes
         let one = try #require(InferenceContext())
+        cfn_context_set_threads(one.handle, 2)
         let probe = [Float](repeating: 0, count: 4 * 3 * 160 * 160)
         var out = [Float](repeating: 0, count: 4 * 512)
         #expect(probe.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { y in
