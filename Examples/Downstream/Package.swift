@@ -8,7 +8,7 @@ let package = Package(
     name: "Downstream",
     platforms: [.macOS(.v14)],
     dependencies: [
-        .package(path: "../.."),
+        .package(name: "FaceRecognition", path: "../.."),
     ],
     targets: [
         .executableTarget(name: "Downstream", dependencies: [

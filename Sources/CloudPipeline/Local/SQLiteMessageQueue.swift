@@ -81,10 +81,13 @@ public final class SQLiteMessageQueue: MessageQueue {
     /// needed.
     ///
     /// - Parameters:
+    ///   - path: the SQLite file (created if missing).
+    ///   - name: the queue's name within the file.
     ///   - configuration: stored as the queue's configuration when given (the last process to
     ///     open with a configuration wins); when `nil`, the stored one is used, or the defaults
     ///     for a new queue. Workers should pass `nil` so they cannot reset the owner's policy.
     ///     A dead-letter queue named in the policy is created if missing.
+    ///   - options: how this process uses the file (see ``Options``).
     ///   - now: the wall clock used for visibility deadlines (injectable for tests). Every
     ///     process sharing the file must use the same clock: deadlines are stored as times.
     /// - Throws: ``MessageQueueError/invalidArgument(field:reason:)`` for a bad name or

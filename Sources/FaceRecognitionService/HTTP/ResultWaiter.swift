@@ -5,7 +5,7 @@ import Logging
 /// Hands results from the output queue to the requests waiting for them.
 ///
 /// One consumer loop long-polls the output queue; each message carries the input key in its
-/// `inputKey` attribute (``RecognitionWorker/OutputAttribute/inputKey``) and resolves the
+/// `inputKey` attribute (`RecognitionWorker.OutputAttribute.inputKey`) and resolves the
 /// request waiting on that key. The result objects are the durable record, so a message nobody
 /// waits for (a request that timed out, an upload from another client) is simply deleted, and a
 /// waiter also looks at the output store every ``storePollInterval``: it finds its result even if
@@ -25,7 +25,7 @@ public actor ResultWaiter {
     private let logger: Logger
     public let storePollInterval: Duration
     /// Long-poll wait of each output-queue receive. A shutdown waits for the poll under way to
-    /// end (see ``MessageQueue``: an aborted SQS poll could hide results), so at most this long.
+    /// end (see `MessageQueue`: an aborted SQS poll could hide results), so at most this long.
     public let receiveWaitTime: Duration
     private var waiters: [String: [UUID: CheckedContinuation<Result?, Never>]] = [:]
     /// Results that arrived before their waiter registered (kept briefly, bounded).

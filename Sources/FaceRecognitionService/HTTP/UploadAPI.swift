@@ -9,7 +9,7 @@ public struct UploadAPIConfiguration: Sendable {
     public var maxBodyBytes: Int
     /// How long `POST /` waits for the result before answering 504 (with where to collect it).
     /// Keep it above the input queue's visibility timeout plus a job's processing time, so a
-    /// job whose worker died is redone and answered within the wait (``defaultResultTimeout``).
+    /// job whose worker died is redone and answered within the wait (``defaultResultTimeout(visibilityTimeout:)``).
     public var resultTimeout: Duration
     /// When set, upload and recognition routes require `Authorization: Bearer <token>`
     /// (`/healthz` and `/metrics` stay open for probes and scrapers).
@@ -89,7 +89,7 @@ public struct UploadAPI: Sendable {
     /// }
     /// ```
     ///
-    /// `router` may be a ``Router`` or a group of one (`router.group()`); the paths are the
+    /// `router` may be a `Router` or a group of one (`router.group()`); the paths are the
     /// table's, so mount at the root (a prefixed group would break the `/v1/results/<id>` links
     /// the API answers with). The API's middleware (request metrics, the bearer token) applies
     /// to its own routes only, never to the application's. Running ``ResultWaiter/run()`` and a

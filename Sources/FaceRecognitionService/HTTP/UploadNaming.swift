@@ -39,7 +39,7 @@ public enum UploadNaming {
         return cleaned.isEmpty || cleaned.allSatisfy({ $0 == "_" || $0 == "." }) ? "image" : cleaned
     }
 
-    /// `uploads/<id>/<safe name>`, validated by ``ObjectKey``.
+    /// `uploads/<id>/<safe name>`, validated by `ObjectKey`.
     public static func key(id: String, filename: String?) throws -> String {
         try ObjectKey("\(prefix)/\(id)/\(safeFilename(filename))").rawValue
     }

@@ -3,10 +3,10 @@ import Dispatch
 import FaceRecognition
 import Foundation
 
-/// The face-recognition library behind the pipeline's ``ImageRecognizing`` seam, used by the
+/// The face-recognition library behind the pipeline's `ImageRecognizing` seam, used by the
 /// workers (queued jobs) and by the upload API (`POST /v1/recognize`, upload validation).
 ///
-/// Two modes: **identify** (MTCNN → FaceNet → gallery, the same ``FaceRecognizer`` and labels as
+/// Two modes: **identify** (MTCNN → FaceNet → gallery, the same `FaceRecognizer` and labels as
 /// `facerec identify`) and **detection only**, for machines without the FaceNet weights: faces
 /// are found and reported, and the label says that nobody was identified; a name is never
 /// invented.
@@ -88,7 +88,7 @@ public final class FaceRecognitionEngine: ImageRecognizing {
     }
 
     /// Decodes and analyses an image.
-    /// - Throws: ``UnprocessableImage`` when the bytes are not a decodable image; the library's
+    /// - Throws: `UnprocessableImage` when the bytes are not a decodable image; the library's
     ///   errors otherwise.
     public func analyze(_ data: Data) async throws -> ImageAnalysis {
         try await batcher.submit(decode(data))

@@ -4,7 +4,7 @@ import Foundation
 import Logging
 
 /// The embedded default's workers: `facerec-worker` processes on this machine, started and
-/// stopped by an ``AutoScaler`` over a ``ProcessInstanceProvider``.
+/// stopped by an `AutoScaler` over a `ProcessInstanceProvider`.
 public final class LocalWorkerFleet: Sendable {
     public let provider: ProcessInstanceProvider
     public let scaler: AutoScaler

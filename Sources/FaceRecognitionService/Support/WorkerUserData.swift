@@ -2,8 +2,8 @@ import CloudPipeline
 import Foundation
 
 /// The EC2 user-data script the home-made scaler (`facerec-autoscaler`) gives its instances:
-/// the same ``WorkerBootstrapScript`` as `facerec-server deploy`, without the download step
-/// (the AMI has facerec in the ``WorkerInstallLayout``). It writes the pipeline's environment
+/// the same `WorkerBootstrapScript` as `facerec-server deploy`, without the download step
+/// (the AMI has facerec in the `WorkerInstallLayout`). It writes the pipeline's environment
 /// to `/etc/facerec/worker.env` and starts `facerec-worker` under systemd, else directly.
 ///
 /// Credentials are deliberately not part of it: user data is readable by anyone who can
@@ -20,7 +20,7 @@ public enum WorkerUserData {
     /// - Parameters:
     ///   - environment: the scaler's environment; only ``forwardedVariables`` are written.
     ///   - workerArguments: `facerec-worker`'s arguments, relative to the layout's root
-    ///     (``WorkerInstallLayout/workerArguments(identify:threshold:concurrency:)``).
+    ///     (`WorkerInstallLayout.workerArguments(identify:threshold:concurrency:)`).
     ///   - layout: where the AMI has facerec.
     public static func script(environment: [String: String], workerArguments: [String],
                               layout: WorkerInstallLayout = .standard) -> String {

@@ -39,9 +39,14 @@ public struct AutoScalingLifecycle: Sendable {
     /// nil unless `FACEREC_ASG_NAME` is set in `environment`. The hook name comes from
     /// `FACEREC_LIFECYCLE_HOOK` (default `<group>-drain`, as ``FleetDeployment`` names it).
     /// - Parameters:
+    ///   - environment: where `FACEREC_ASG_NAME` and `FACEREC_LIFECYCLE_HOOK` are read.
     ///   - configuration: AWS settings for CompleteLifecycleAction (region, endpoint,
     ///     credentials); nil: ``complete()`` only logs.
     ///   - autoScaling: a client to use instead of one made from `configuration`.
+    ///   - metadata: the instance metadata client that tells the instance id and its
+    ///     lifecycle state (default: the EC2 one).
+    ///   - pollInterval: how often the lifecycle state is read.
+    ///   - logger: where the drain is reported.
     public init?(environment: [String: String] = ProcessInfo.processInfo.environment, configuration: CloudConfiguration? = nil,
                  autoScaling: AutoScalingClient? = nil, metadata: InstanceMetadataClient? = nil,
                  pollInterval: Duration = .seconds(5), logger: Logger = Logger(label: "facerec.lifecycle")) {

@@ -28,7 +28,7 @@ public struct AWSXMLElement: Sendable, Hashable {
 
     /// Parses `data`; returns the document element. The body must be UTF-8 (all AWS XML is).
     ///
-    /// A strict reader of the XML subset AWS sends (``AWSXMLReader``), not Foundation's
+    /// A strict reader of the XML subset AWS sends (`AWSXMLReader`), not Foundation's
     /// XMLParser: on Linux that runs libxml2 in recover mode, trapped on names that are not
     /// UTF-8, segfaulted on `<?p?>` (both found by fuzzing, Fuzz/FuzzAWSXML) and leaks 90–420
     /// bytes on every malformed body (an HTML error page from a proxy, say) inside

@@ -31,7 +31,7 @@ public struct InstanceMetadataClient: Sendable {
         try await call("GET", path, step: step, headers: [AWSHTTPHeader("X-aws-ec2-metadata-token", token)])
     }
 
-    /// This instance's id (`i-...`). Off EC2 there is no answer within ``timeout``:
+    /// This instance's id (`i-...`). Off EC2 there is no answer within the client's timeout:
     /// ``AWSCredentialsError/notConfigured(source:detail:)``.
     public func instanceId() async throws(AWSCredentialsError) -> String {
         let body = try await get("/latest/meta-data/instance-id", token: try await token(), step: "instance id")

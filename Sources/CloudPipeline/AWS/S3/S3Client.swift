@@ -15,8 +15,12 @@ public struct S3Client: Sendable {
 
     static let xmlNamespace = "http://s3.amazonaws.com/doc/2006-03-01/"
 
-    /// - Parameter addressingStyle: defaults to path style when an endpoint override is set
-    ///   (moto and most S3 look-alikes need it), virtual-hosted otherwise.
+    /// - Parameters:
+    ///   - configuration: region, endpoint and credentials.
+    ///   - addressingStyle: defaults to path style when an endpoint override is set
+    ///     (moto and most S3 look-alikes need it), virtual-hosted otherwise.
+    ///   - signsPayload: whether bodies are hashed into the signature (`false`:
+    ///     `UNSIGNED-PAYLOAD`, only sensible over HTTPS).
     public init(configuration: AWSClientConfiguration, addressingStyle: S3AddressingStyle? = nil, signsPayload: Bool = true) {
         self.core = AWSServiceCore(service: "s3", configuration: configuration)
         self.addressingStyle = addressingStyle ?? (configuration.endpoint == nil ? .virtualHosted : .path)

@@ -117,7 +117,11 @@ public struct SigV4Signer: Sendable {
     /// `UNSIGNED-PAYLOAD`). The query gets the operation's own parameters first, then
     /// `X-Amz-Algorithm`, `-Credential`, `-Date`, `-Expires`, `-SignedHeaders`,
     /// `-Security-Token` and finally `X-Amz-Signature`, in botocore's order.
-    /// - Parameter expires: validity in seconds, 1...604800 (seven days), as AWS allows.
+    /// - Parameters:
+    ///   - request: the request to presign.
+    ///   - credentials: the keys it is signed with.
+    ///   - date: the signing time (the validity starts then).
+    ///   - expires: validity in seconds, 1...604800 (seven days), as AWS allows.
     public func presignedURL(for request: AWSHTTPRequest, credentials: AWSCredentials, date: Date,
                              expires: Int) throws(SigV4Error) -> (url: URL, signature: Signature) {
         guard (1...604_800).contains(expires) else { throw .invalidExpiry(expires) }
