@@ -101,7 +101,15 @@ struct IdentifyCommand: ParsableCommand {
                         lines.set(i, format(path: files[i], faces: faces, threshold: limit), error: nil)
                     }
                 } catch {
-                    for (i, _) in decoded { lines.set(i, nil, error: "\(files[i]): \(error)") }
+                    // As the service's MicroBatcher does: a failed batch is retried image by
+                    // image, so one bad image fails alone, not its neighbours.
+                    for (i, image) in decoded {
+                        do {
+                            lines.set(i, format(path: files[i], faces: try recognizer.recognize(image), threshold: limit), error: nil)
+                        } catch {
+                            lines.set(i, nil, error: "\(files[i]): \(error)")
+                        }
+                    }
                 }
                 progress.advance(by: range.count)
                 lines.flushReady()
