@@ -4,8 +4,8 @@ import Testing
 @testable import FaceRecognition
 
 /// One budget of threads for every detection and forward pass, counted for real: the budget's
-/// gauge counts each caller thread inside a pass, each MTCNN stage thread and each FaceNet
-/// helper thread while it is awake (the C thread pool counts its own helpers).
+/// gauge counts each caller thread inside a pass, each MTCNN stage thread, and each FaceNet
+/// helper thread from its pass's first job to the pass's end (the C thread pool counts them).
 @Suite("ComputeBudget", .serialized)
 struct ComputeBudgetTests {
     static let images: [RGBImage] = (0..<4).map { i in
@@ -154,11 +154,11 @@ struct AsyncAPITests {
                 group.addTask {
                     // Blocks a thread until released: on the cooperative pool this would take
                     // every one of its threads.
-                    let name = try await budget.run { () -> String in
+                    let onComputeThread = try await budget.run { () -> Bool in
                         release.wait()
-                        return Thread.current.name ?? ""
+                        return ComputeExecutor.isCurrentThreadCompute
                     }
-                    #expect(name == "facerec-compute")
+                    #expect(onComputeThread)
                     finished.increment()
                 }
             }
@@ -177,6 +177,11 @@ struct AsyncAPITests {
             try await group.waitForAll()
         }
         #expect(finished.value == heavy)
+    }
+
+    @Test("a test thread is not a compute thread")
+    func markerIsSpecific() {
+        #expect(!ComputeExecutor.isCurrentThreadCompute)
     }
 
     @Test("a cancelled task does not start its compute")

@@ -98,8 +98,9 @@ void cfn_context_set_threads(cfn_context *ctx, int threads);
 
 /*
  * A thread gauge counts the threads doing CFaceNet work at once and remembers the most it has
- * seen: a context's helper threads count themselves while awake (working or spinning between
- * the jobs of a pass), and a caller brackets its own compute with enter and exit. The Swift
+ * seen: a context's helper threads are counted from the first job of a FaceNet pass to its end
+ * (working, or spinning between the pass's jobs), and a caller brackets its own compute with
+ * enter and exit. The Swift
  * library's compute budget keeps one, so that its limit can be checked and monitored. All
  * functions accept NULL (then do nothing, or return 0).
  */

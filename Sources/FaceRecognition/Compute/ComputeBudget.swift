@@ -163,6 +163,15 @@ final class ComputeExecutor: @unchecked Sendable {
     private let limit: Int
     /// The name of the executor's threads (in `top -H`, debuggers, crash reports).
     static let threadName = "facerec-compute"
+    /// Set on the executor's threads.
+    private static let marker: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// Whether the calling thread is one of an executor's (of any budget).
+    static var isCurrentThreadCompute: Bool { pthread_getspecific(marker) != nil }
 
     init(threads: Int) { limit = threads }
 
@@ -172,8 +181,8 @@ final class ComputeExecutor: @unchecked Sendable {
             if idle == 0 && started < limit {
                 started += 1
                 Thread { [self] in
-                    // Named from inside: on Linux a name set before start() is not applied.
                     Thread.current.name = Self.threadName
+                    pthread_setspecific(Self.marker, UnsafeRawPointer(bitPattern: 1))
                     work()
                 }.start()
             } else {

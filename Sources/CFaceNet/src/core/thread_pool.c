@@ -3,7 +3,6 @@
 #include "cfacenet.h"
 
 #include <pthread.h>
-#include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -43,7 +42,8 @@ struct cfn_pool {
     atomic_int parked;       /* 1 after cfn_pool_park: helpers sleep instead of spinning */
     _Atomic(cfn_task_fn) fn; /* the current job's, valid while a task of it is claimed */
     _Atomic(void *) arg;
-    cfn_thread_gauge *gauge; /* counts the helpers while they are awake (may be NULL) */
+    cfn_thread_gauge *gauge; /* counts the helpers while a pass has them (may be NULL) */
+    int counted;             /* the helpers are counted on `gauge` (owner thread only) */
 };
 
 typedef struct helper_start {
@@ -78,17 +78,12 @@ static unsigned wait_for_job(cfn_pool *pool, unsigned seen) {
         CPU_RELAX();
     }
     pthread_mutex_lock(&pool->mutex);
-    unsigned g = atomic_load(&pool->generation);
-    if (g == seen) {
-        cfn_thread_gauge_exit(pool->gauge);
-        /* sleepers is raised before generation is read (both sequentially consistent), and
-           cfn_pool_run bumps generation before reading sleepers: one of the two sees the
-           other. */
-        atomic_fetch_add(&pool->sleepers, 1);
-        while ((g = atomic_load(&pool->generation)) == seen) pthread_cond_wait(&pool->wake, &pool->mutex);
-        atomic_fetch_sub(&pool->sleepers, 1);
-        cfn_thread_gauge_enter(pool->gauge);
-    }
+    atomic_fetch_add(&pool->sleepers, 1);
+    unsigned g;
+    /* sleepers is raised before generation is read (both sequentially consistent), and
+       cfn_pool_run bumps generation before reading sleepers: one of the two sees the other. */
+    while ((g = atomic_load(&pool->generation)) == seen) pthread_cond_wait(&pool->wake, &pool->mutex);
+    atomic_fetch_sub(&pool->sleepers, 1);
     pthread_mutex_unlock(&pool->mutex);
     return g;
 }
@@ -97,14 +92,12 @@ static void *helper_main(void *p) {
     helper_start start = *(helper_start *)p;
     free(p);
     cfn_pool *pool = start.pool;
-    cfn_thread_gauge_enter(pool->gauge);
     unsigned seen = 0;
     for (;;) {
         seen = wait_for_job(pool, seen);
         if (atomic_load_explicit(&pool->stop, memory_order_acquire)) break;
         take_tasks(pool, start.worker);
     }
-    cfn_thread_gauge_exit(pool->gauge);
     return NULL;
 }
 
@@ -115,6 +108,18 @@ static void wake_helpers(cfn_pool *pool) {
         pthread_cond_broadcast(&pool->wake);
         pthread_mutex_unlock(&pool->mutex);
     }
+}
+
+/* The helpers count on the gauge from a pass's first job to its park: the threads the pass has
+   put to work (spinning between its jobs, or asleep in a long gap of it), whether or not the OS
+   runs them at that instant. Only the owner thread calls these. */
+static void count_helpers(cfn_pool *pool, int counted) {
+    if (!pool->gauge || pool->counted == counted) return;
+    for (int i = 0; i < pool->workers - 1; ++i) {
+        if (counted) cfn_thread_gauge_enter(pool->gauge);
+        else cfn_thread_gauge_exit(pool->gauge);
+    }
+    pool->counted = counted;
 }
 
 static void stop_helpers(cfn_pool *pool, int started) {
@@ -139,6 +144,7 @@ cfn_pool *cfn_pool_create_gauged(int workers, cfn_thread_gauge *gauge) {
     pthread_cond_init(&pool->wake, NULL);
     pool->workers = workers;
     pool->gauge = gauge;
+    count_helpers(pool, 1); /* they start spinning: a pass is creating the pool */
     int started = 0;
     for (; started < workers - 1; ++started) {
         helper_start *start = malloc(sizeof *start);
@@ -151,6 +157,7 @@ cfn_pool *cfn_pool_create_gauged(int workers, cfn_thread_gauge *gauge) {
         }
     }
     if (started < workers - 1) {
+        count_helpers(pool, 0);
         stop_helpers(pool, started);
         pthread_cond_destroy(&pool->wake);
         pthread_mutex_destroy(&pool->mutex);
@@ -163,6 +170,7 @@ cfn_pool *cfn_pool_create_gauged(int workers, cfn_thread_gauge *gauge) {
 
 void cfn_pool_destroy(cfn_pool *pool) {
     if (!pool) return;
+    count_helpers(pool, 0);
     stop_helpers(pool, pool->workers - 1);
     pthread_cond_destroy(&pool->wake);
     pthread_mutex_destroy(&pool->mutex);
@@ -177,9 +185,7 @@ cfn_thread_gauge *cfn_pool_gauge(const cfn_pool *pool) { return pool ? pool->gau
 void cfn_pool_park(cfn_pool *pool) {
     if (!pool) return;
     atomic_store_explicit(&pool->parked, 1, memory_order_release);
-    /* Every helper is spinning on the generation or already asleep; wait until all sleep, so
-       that the threads this pass used are idle when it returns. */
-    while (atomic_load(&pool->sleepers) < pool->workers - 1) sched_yield();
+    count_helpers(pool, 0);
 }
 
 /* Tasks [first, first + count) of a job too large for one claim word. */
@@ -208,6 +214,7 @@ void cfn_pool_run(cfn_pool *pool, int count, cfn_task_fn fn, void *arg) {
         }
         return;
     }
+    count_helpers(pool, 1);
     atomic_store_explicit(&pool->parked, 0, memory_order_release);
     /* The previous job's tasks are all done: no helper is using fn or arg. */
     atomic_store_explicit(&pool->fn, fn, memory_order_relaxed);

@@ -23,12 +23,13 @@ typedef struct cfn_thread_gauge cfn_thread_gauge; /* cfacenet.h */
 /* A pool of `workers` threads in all, the caller's included (workers − 1 are started). NULL
    when workers < 2 or the threads cannot be created. */
 cfn_pool *cfn_pool_create(int workers);
-/* The same, with helpers that count themselves on `gauge` while awake (NULL: uncounted). */
+/* The same, with helpers counted on `gauge` from a pass's first job to cfn_pool_park (NULL:
+   uncounted). */
 cfn_pool *cfn_pool_create_gauged(int workers, cfn_thread_gauge *gauge);
 void cfn_pool_destroy(cfn_pool *pool);
 cfn_thread_gauge *cfn_pool_gauge(const cfn_pool *pool);
-/* Ends a pass: the helpers stop spinning and sleep until the next job; returns when all of
-   them sleep. Without it they spin up to SPIN_POLLS polls after the last job. */
+/* Ends a pass: the helpers stop spinning and sleep until the next job, and are no longer
+   counted on the gauge. Without it they spin up to SPIN_POLLS polls after the last job. */
 void cfn_pool_park(cfn_pool *pool);
 /* Threads that take tasks (1 for a NULL pool). */
 int cfn_pool_workers(const cfn_pool *pool);
