@@ -79,7 +79,9 @@ let package = Package(
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
-        ]),
+        ],
+        // The web console's sources; ConsoleAssets.swift carries them (generate-swift.py).
+        exclude: ["Console/Assets"]),
         // The runnable examples: thin mains over the service, sharing their option groups.
         .target(name: "ServiceCommandLine", dependencies: [
             "FaceRecognitionService", "FaceRecognition", "CloudPipeline",

@@ -77,10 +77,17 @@ struct Serve: AsyncParsableCommand {
                                          metrics: metrics, logger: logger)
         }
         let host = self.host
-        let app = api.application(host: host, port: port) { port in
-            let line = "facerec-server listening on http://\(host):\(port) (backend: \(backend), recognition: \(engine.identifies ? "identify" : "detection only"))\n"
-            FileHandle.standardOutput.write(Data(line.utf8))
-        }
+        let router = Router()
+        api.addRoutes(to: router)
+        ConsoleRoutes.addRoutes(to: router)  // the web console at /ui: a page over the APIs above
+        let app = Application(
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "facerec-server"),
+            onServerRunning: { channel in
+                let bound = channel.localAddress?.port ?? port
+                let line = "facerec-server listening on http://\(host):\(bound) (backend: \(backend), recognition: \(engine.identifies ? "identify" : "detection only"))\n"
+                FileHandle.standardOutput.write(Data(line.utf8))
+            },
+            logger: logger)
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await waiter.run() }
