@@ -72,7 +72,8 @@ let package = Package(
         // The service: the glue between the library and the pipeline, and the upload API. A
         // library product, so it depends on no command-line parser.
         .target(name: "FaceRecognitionService", dependencies: [
-            "FaceRecognition", "CloudPipeline",
+            "FaceRecognition", "CloudPipeline", "CSQLite",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),
@@ -89,7 +90,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Examples/ServiceCommandLine"),
         .executableTarget(name: "facerec-server", dependencies: [
-            "FaceRecognitionService", "ServiceCommandLine", "CloudPipeline",
+            "FaceRecognitionService", "ServiceCommandLine", "CloudPipeline", "FaceRecognition",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),
