@@ -56,12 +56,12 @@ public enum ConsoleAssets {
       <p id="rec-status" role="status" aria-live="polite"></p>
       <p id="rec-error" class="error" role="alert" hidden></p>
       <div class="picture"><canvas id="rec-canvas" width="0" height="0" role="img" aria-label="The photo with a box around each face"></canvas></div>
-      <table id="rec-faces" hidden>
+      <div class="scroll"><table id="rec-faces" hidden>
         <caption>Faces found</caption>
         <thead><tr><th scope="col">#</th><th scope="col">Name</th><th scope="col">Similarity</th><th scope="col">Distance</th>
           <th scope="col">Confidence</th><th scope="col">Brightness</th><th scope="col">Sharpness</th><th scope="col">Box (x, y, w, h)</th></tr></thead>
         <tbody></tbody>
-      </table>
+      </table></div>
     </section>
 
     <section id="people" aria-labelledby="people-title" hidden>
@@ -115,8 +115,8 @@ public enum ConsoleAssets {
         <table id="svc-jobs"><caption>Jobs by outcome</caption>
           <thead><tr><th scope="col">Outcome</th><th scope="col">Total</th><th scope="col">Last minute</th></tr></thead><tbody></tbody></table>
       </div>
-      <table id="svc-routes"><caption>Requests by route and status</caption>
-        <thead><tr><th scope="col">Route</th><th scope="col">Status</th><th scope="col">Total</th><th scope="col">Last minute</th></tr></thead><tbody></tbody></table>
+      <div class="scroll"><table id="svc-routes"><caption>Requests by route and status</caption>
+        <thead><tr><th scope="col">Route</th><th scope="col">Status</th><th scope="col">Total</th><th scope="col">Last minute</th></tr></thead><tbody></tbody></table></div>
     </section>
 
     <section id="access" aria-labelledby="access-title" hidden>
@@ -173,6 +173,7 @@ public enum ConsoleAssets {
     .drop input { position: absolute; width: 1px; height: 1px; opacity: 0; }
     #rec-threshold { flex: 1 1 160px; }
     .picture canvas { max-width: 100%; height: auto; display: block; }
+    .scroll { overflow-x: auto; }
     table { border-collapse: collapse; margin: 10px 0; width: 100%; font-size: .92rem; }
     caption { text-align: left; font-weight: 600; padding: 4px 0; }
     th, td { border-bottom: 1px solid var(--line); padding: 4px 6px; text-align: left; }
@@ -555,7 +556,11 @@ public enum ConsoleAssets {
 
     function setUpRecognise() {
       const input = $('#rec-file'), drop = $('#rec-drop');
-      input.addEventListener('change', () => { if (input.files[0]) recogniseFile(input.files[0]); });
+      input.addEventListener('change', () => {
+        const file = input.files[0];
+        input.value = '';  // the same file may be chosen again
+        if (file) recogniseFile(file);
+      });
       drop.addEventListener('dragover', (event) => { event.preventDefault(); drop.classList.add('over'); });
       drop.addEventListener('dragleave', () => drop.classList.remove('over'));
       drop.addEventListener('drop', (event) => {
@@ -767,7 +772,7 @@ public enum ConsoleAssets {
 
     // MARK: Service
 
-    const history = [];
+    const samplesSeen = [];  // /metrics over the last minute
 
     /** Prometheus text → [{name, labels, value}]. */
     function parseMetrics(text) {
@@ -788,9 +793,9 @@ public enum ConsoleAssets {
         if (!response.ok) throw new ApiError(`The server answered HTTP ${response.status} for /metrics.`);
         const samples = parseMetrics(await response.text());
         const now = Date.now();
-        history.push({ time: now, samples });
-        while (history.length > 1 && now - history[1].time >= 60000) history.shift();
-        renderService(samples, history[0].samples);
+        samplesSeen.push({ time: now, samples });
+        while (samplesSeen.length > 1 && now - samplesSeen[1].time >= 60000) samplesSeen.shift();
+        renderService(samples, samplesSeen[0].samples);
         showError('#svc-error', null);
         say('#svc-status', `Updated ${new Date(now).toLocaleTimeString()}.`);
       } catch (error) {

@@ -352,7 +352,11 @@ function render() {
 
 function setUpRecognise() {
   const input = $('#rec-file'), drop = $('#rec-drop');
-  input.addEventListener('change', () => { if (input.files[0]) recogniseFile(input.files[0]); });
+  input.addEventListener('change', () => {
+    const file = input.files[0];
+    input.value = '';  // the same file may be chosen again
+    if (file) recogniseFile(file);
+  });
   drop.addEventListener('dragover', (event) => { event.preventDefault(); drop.classList.add('over'); });
   drop.addEventListener('dragleave', () => drop.classList.remove('over'));
   drop.addEventListener('drop', (event) => {
@@ -564,7 +568,7 @@ function setUpPeople() {
 
 // MARK: Service
 
-const history = [];
+const samplesSeen = [];  // /metrics over the last minute
 
 /** Prometheus text → [{name, labels, value}]. */
 function parseMetrics(text) {
@@ -585,9 +589,9 @@ async function refreshService() {
     if (!response.ok) throw new ApiError(`The server answered HTTP ${response.status} for /metrics.`);
     const samples = parseMetrics(await response.text());
     const now = Date.now();
-    history.push({ time: now, samples });
-    while (history.length > 1 && now - history[1].time >= 60000) history.shift();
-    renderService(samples, history[0].samples);
+    samplesSeen.push({ time: now, samples });
+    while (samplesSeen.length > 1 && now - samplesSeen[1].time >= 60000) samplesSeen.shift();
+    renderService(samples, samplesSeen[0].samples);
     showError('#svc-error', null);
     say('#svc-status', `Updated ${new Date(now).toLocaleTimeString()}.`);
   } catch (error) {
