@@ -81,11 +81,10 @@ struct Serve: AsyncParsableCommand {
         let host = self.host
         let router = Router()
         // The Rekognition API first: it takes the POST / calls that carry X-Amz-Target.
-        if let rekognition = try await makeRekognitionAPI(engine: engine, backend: backend, logger: logger) {
-            rekognition.addRoutes(to: router)
-        }
+        let rekognition = try await makeRekognitionAPI(engine: engine, backend: backend, logger: logger)
+        rekognition?.addRoutes(to: router)
         api.addRoutes(to: router)
-        ConsoleRoutes.addRoutes(to: router)  // the web console at /ui: a page over the APIs above
+        ConsoleRoutes.addRoutes(to: router, rekognition: rekognition)  // the web console at /ui: a page over the APIs above
         let app = Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "facerec-server"),
             onServerRunning: { channel in

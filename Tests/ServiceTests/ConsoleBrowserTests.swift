@@ -39,7 +39,7 @@ struct ConsoleBrowserTests {
         environment["FACEREC_SECRET_ACCESS_KEY"] = secret
         environment["FACEREC_API_TOKEN"] = token
         let server = try ChildProcess(ServiceFixtures.binaries.appendingPathComponent("facerec-server"),
-                                      ["--port", "0", "--data-dir", directory.path, "--min-workers", "0", "--max-workers", "1",
+                                      ["--port", "0", "--data-dir", directory.path, "--no-workers",
                                        "--weights", ServiceFixtures.weightsFile.path, "--gallery", ServiceFixtures.gallery.path,
                                        "--mtcnn-weights", ServiceFixtures.mtcnnDirectory.path],
                                       environment: environment, stderr: directory.appendingPathComponent("server.log"))
@@ -66,7 +66,7 @@ struct ConsoleBrowserTests {
         print(report)
         print("console screenshots: \(Self.artefacts.path)")
         #expect(status == 0, "the browser script failed:\n\(report)")
-        for check in ["asked for credentials once", "multiface.jpg against the gallery", "multiface.jpg in the course collection", "a text file (collection)", "a text file (gallery)", "group photo is refused", "enrolled from three photos",
+        for check in ["asked for credentials once", "data.pt imported through the page", "multiface.jpg against the gallery", "multiface.jpg in the course collection", "a text file (collection)", "a text file (gallery)", "group photo is refused", "enrolled from three photos",
                       "the fourth photo is Emily", "labels the match Unknown", "renamed Gerry to Gerard", "service:", "at 360 px"] {
             #expect(report.contains(check), "no '\(check)' line in:\n\(report)")
         }

@@ -20,6 +20,7 @@ import urllib.request
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import Select, WebDriverWait
@@ -119,6 +120,11 @@ def run(console, args):
         raise AssertionError("/v1/recognize answered without the token")
     except urllib.error.HTTPError as refusal:
         assert refusal.code == 401, refusal.code
+    try:
+        urllib.request.urlopen(urllib.request.Request(args.url + "/ui/import-gallery?CollectionId=x", data=b"x", method="POST"))
+        raise AssertionError("/ui/import-gallery answered an unsigned request")
+    except urllib.error.HTTPError as refusal:
+        assert json.load(refusal)["__type"] == "MissingAuthenticationTokenException", refusal.code
     driver.get(args.url + "/ui")
     console.until("the request for credentials", lambda: console.find("#access").is_displayed())
     reason = console.find("#access-reason").text
@@ -132,10 +138,32 @@ def run(console, args):
     stored = driver.execute_script("return sessionStorage.getItem('facerec.console.access')")
     assert args.key_id in stored and driver.execute_script("return localStorage.length") == 0
     ok("asked for credentials once; kept in sessionStorage only")
+    # Keyboard: Tab reaches the photo picker and the slider; every control has a label.
+    reached = []
+    driver.find_element(By.TAG_NAME, "body").click()
+    for _ in range(12):
+        ActionChains(driver).send_keys(Keys.TAB).perform()
+        reached.append(driver.switch_to.active_element.get_attribute("id"))
+    assert "rec-file" in reached and "rec-threshold" in reached, reached
+    unlabelled = driver.execute_script("""return [...document.querySelectorAll('input, select')]
+        .filter((e) => !e.labels || e.labels.length === 0).map((e) => e.id)""")
+    assert unlabelled == [], unlabelled
+    ok("Tab reaches the photo picker and the slider; every input has a label")
+
+    # People: the course data.pt uploaded as a collection.
+    rek = console.rekognition()
+    console.go("people")
+    console.find("#import-file").send_keys(str(samples / "data.pt"))
+    console.find("#import-form button").click()
+    console.until("the import", lambda: "Imported" in console.find("#people-status").text)
+    status = console.find("#people-status").text
+    described = rek.describe_collection(CollectionId="course")
+    assert f"Imported {described['FaceCount']} faces" in status and described["FaceCount"] == 90, (status, described)
+    ok(f"data.pt imported through the page: {status!r}; DescribeCollection agrees")
+    console.go("recognise")
 
     # Recognise against the server's gallery: the face and name POST /v1/recognize gives (the
     # course's rule: the most probable face of the photo).
-    rek = console.rekognition()
     console.recognise(multiface)
     rows, expected = console.face_rows(), console.recognize_api(multiface)
     assert len(rows) == len(expected["faces"]) >= 1, (rows, expected)

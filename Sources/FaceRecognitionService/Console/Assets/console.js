@@ -84,21 +84,24 @@ async function hmac(key, text) {
 
 const AMZ_JSON = 'application/x-amz-json-1.1';
 
-/** The headers of a signed `POST /` for the service `rekognition`. */
-async function signedHeaders(target, body, credentials, now = new Date()) {
+/** The headers of a POST signed for the service `rekognition` (`target` for the JSON API). */
+async function signedHeaders({ path = '/', query = '', contentType = AMZ_JSON, target, body, credentials, now = new Date() }) {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\.\d{3}/, '');
   const day = stamp.slice(0, 8);
   const region = credentials.region || 'us-east-1';
-  const headers = { 'content-type': AMZ_JSON, host: location.host, 'x-amz-date': stamp, 'x-amz-target': target };
+  const headers = { 'content-type': contentType, host: location.host, 'x-amz-date': stamp };
+  if (target) headers['x-amz-target'] = target;
   const names = Object.keys(headers).sort();
-  const canonical = ['POST', '/', '', ...names.map((n) => `${n}:${headers[n]}`), '', names.join(';'), hex(await sha256(body))].join('\n');
+  const canonical = ['POST', path, query, ...names.map((n) => `${n}:${headers[n]}`), '', names.join(';'), hex(await sha256(body))].join('\n');
   const scope = `${day}/${region}/rekognition/aws4_request`;
   const stringToSign = ['AWS4-HMAC-SHA256', stamp, scope, hex(await sha256(canonical))].join('\n');
   let key = await hmac('AWS4' + credentials.secret, day);
   for (const part of [region, 'rekognition', 'aws4_request']) key = await hmac(key, part);
   const signature = hex(await hmac(key, stringToSign));
-  return { 'Content-Type': AMZ_JSON, 'X-Amz-Date': stamp, 'X-Amz-Target': target,
+  const signed = { 'Content-Type': contentType, 'X-Amz-Date': stamp,
     Authorization: `AWS4-HMAC-SHA256 Credential=${credentials.keyId}/${scope}, SignedHeaders=${names.join(';')}, Signature=${signature}` };
+  if (target) signed['X-Amz-Target'] = target;
+  return signed;
 }
 
 // MARK: API calls
@@ -126,19 +129,22 @@ function base64(bytes) {
 }
 
 /** Calls one Rekognition operation; throws an ApiError in words. */
-async function rekognition(operation, parameters) {
+function rekognition(operation, parameters) {
+  return signedCall({ target: 'RekognitionService.' + operation, body: JSON.stringify(parameters) });
+}
+
+/** A POST signed like the Rekognition API's (unsigned without keys: the refusal says what is needed). */
+async function signedCall({ path = '/', query = '', contentType = AMZ_JSON, target, body }) {
   const credentials = access.get();
-  const target = 'RekognitionService.' + operation;
-  const body = JSON.stringify(parameters);
-  // Without keys the call goes unsigned: the server's refusal says whether it needs them.
   const signs = Boolean(credentials.keyId && credentials.secret);
   if (signs && !(window.crypto && crypto.subtle)) {
     throw new ApiError('Signing requests needs a secure page: open the console on localhost or over HTTPS.');
   }
   let response;
   try {
-    const headers = signs ? await signedHeaders(target, body, credentials) : { 'Content-Type': AMZ_JSON, 'X-Amz-Target': target };
-    response = await fetch('/', { method: 'POST', body, headers });
+    const headers = signs ? await signedHeaders({ path, query, contentType, target, body, credentials })
+      : Object.assign({ 'Content-Type': contentType }, target ? { 'X-Amz-Target': target } : {});
+    response = await fetch(path + (query ? '?' + query : ''), { method: 'POST', body, headers });
   } catch (error) {
     throw new ApiError('Could not reach the server (' + error.message + ').');
   }
@@ -540,7 +546,24 @@ async function enrol(name) {
   if (problems.length) throw new ApiError(`Enrolled ${faceIds.length} faces; not enrolled: ${problems.join('; ')}`);
 }
 
+/** Uploads a gallery file (the course data.pt) as a new collection. */
+async function importGallery(file, collectionId) {
+  const answer = await signedCall({ path: '/ui/import-gallery', query: 'CollectionId=' + encodeURIComponent(collectionId),
+    contentType: 'application/octet-stream', body: new Uint8Array(await file.arrayBuffer()) });
+  people.current = collectionId;
+  return answer;
+}
+
 function setUpPeople() {
+  $('#import-form').addEventListener('submit', async (event) => {
+    event.preventDefault();
+    const file = $('#import-file').files[0], id = $('#import-name').value.trim();
+    if (!file) { showError('#people-error', new ApiError('Choose the gallery file first.')); return; }
+    let answer = {};
+    await act('', async () => { answer = await importGallery(file, id); });
+    if (answer.FaceCount !== undefined) say('#people-status', `Imported ${answer.FaceCount} faces and ${answer.UserCount} people into ${id}.`);
+    await loadCollections();
+  });
   $('#collection-form').addEventListener('submit', async (event) => {
     event.preventDefault();
     const id = $('#collection-name').value.trim();
