@@ -124,7 +124,7 @@ enum FacePoseEstimate {
 /// Brightness and sharpness of a face region, 0–100 (Rekognition's `Quality`).
 ///
 /// Brightness: the mean luma (BT.601) of the box, /255 × 100. Sharpness: the variance `v` of the
-/// 4-neighbour Laplacian of the box's luma, mapped to 100 · (1 − e^(−v/100)) (a flat region
+/// 4-neighbour Laplacian of the box's luma, mapped to 100 · (1 − e^(−v/1000)) (a flat region
 /// scores 0, a crisp face ~100).
 enum FaceQualityMeasure {
     static func quality(of image: RGBImage, box: FaceBox) -> ImageQuality {
@@ -153,6 +153,6 @@ enum FaceQualityMeasure {
             }
         }
         let variance = n > 0 ? max(0, sumSquares / n - (sum / n) * (sum / n)) : 0
-        return ImageQuality(Brightness: mean / 255 * 100, Sharpness: 100 * (1 - exp(-variance / 100)))
+        return ImageQuality(Brightness: mean / 255 * 100, Sharpness: 100 * (1 - exp(-variance / 1000)))
     }
 }

@@ -458,12 +458,13 @@ extension RekognitionError {
 /// | filter | confidence ≥ | box side ≥ (px) | brightness ≥ | sharpness ≥ |
 /// |---|---|---|---|---|
 /// | NONE | – | – | – | – |
-/// | LOW | 90 | 20 | 5 | – |
-/// | AUTO (IndexFaces' default) | 90 | 20 | 5 | – |
+/// | LOW | 90 | 16 | 5 | – |
+/// | AUTO (IndexFaces' default) | 90 | 16 | 5 | – |
 /// | MEDIUM | 95 | 40 | 15 | 10 |
 /// | HIGH | 99 | 80 | 25 | 30 |
 ///
-/// 20 px is MTCNN's smallest face (`minFaceSize`): AUTO keeps every face the detector is sure of.
+/// 16 px: a smaller face is enlarged more than fifteenfold to the 240-px crop FaceNet embeds (the
+/// course pipeline's crop size). AUTO keeps every other face the detector is sure of.
 struct QualityFilter {
     enum Level: String { case none = "NONE", auto = "AUTO", low = "LOW", medium = "MEDIUM", high = "HIGH" }
     let level: Level
@@ -480,7 +481,7 @@ struct QualityFilter {
         let limits: (confidence: Float, side: Float, brightness: Float, sharpness: Float)
         switch level {
         case .none: return []
-        case .auto, .low: limits = (90, 20, 5, 0)
+        case .auto, .low: limits = (90, 16, 5, 0)
         case .medium: limits = (95, 40, 15, 10)
         case .high: limits = (99, 80, 25, 30)
         }
