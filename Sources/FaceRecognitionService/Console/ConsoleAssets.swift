@@ -179,7 +179,7 @@ public enum ConsoleAssets {
     table { border-collapse: collapse; margin: 10px 0; width: 100%; font-size: .92rem; }
     caption { text-align: left; font-weight: 600; padding: 4px 0; }
     th, td { border-bottom: 1px solid var(--line); padding: 4px 6px; text-align: left; }
-    td.num { text-align: right; font-variant-numeric: tabular-nums; }
+    td.num { font-variant-numeric: tabular-nums; }
     tr.unknown td:nth-child(2) { color: var(--bad); }
     .columns { display: grid; grid-template-columns: minmax(0, 1fr) minmax(0, 2fr); gap: 16px; }
     #service .columns { grid-template-columns: 1fr 1fr; }
@@ -844,9 +844,10 @@ public enum ConsoleAssets {
       }
       $('#svc-queues tbody').replaceChildren(...rows);
       const delta = (name, labels) => count(samples, name, labels) - count(before, name, labels);
-      $('#svc-jobs tbody').replaceChildren(...pick(samples, 'facerec_jobs_total').map((s) => el('tr', {},
+      const jobs = pick(samples, 'facerec_jobs_total').map((s) => el('tr', {},
         el('th', { scope: 'row' }, s.labels.outcome), el('td', { class: 'num' }, String(s.value)),
-        el('td', { class: 'num' }, String(delta('facerec_jobs_total', s.labels))))));
+        el('td', { class: 'num' }, String(delta('facerec_jobs_total', s.labels)))));
+      $('#svc-jobs tbody').replaceChildren(...(jobs.length ? jobs : [el('tr', {}, el('td', { colspan: '3' }, 'No upload jobs yet.'))]));
       const routes = pick(samples, 'facerec_http_requests_total').sort((a, b) => b.value - a.value);
       $('#svc-routes tbody').replaceChildren(...routes.map((s) => el('tr', {},
         el('td', {}, s.labels.route), el('td', { class: 'num' }, s.labels.status), el('td', { class: 'num' }, String(s.value)),

@@ -25,8 +25,7 @@ public enum ConsoleRoutes {
     /// (`POST /ui/import-gallery`, signed and checked like that API's calls).
     public static func addRoutes<Context: RequestContext>(to router: some RouterMethods<Context>, rekognition: RekognitionAPI? = nil,
                                                           maxGalleryBytes: Int = 256 * 1024 * 1024) {
-        router.get(RouterPath(path)) { _, _ in try asset("index.html") }
-        router.get(RouterPath(path + "/")) { _, _ in try asset("index.html") }
+        router.get(RouterPath(path)) { _, _ in try asset("index.html") }  // `/ui/` too: the router ignores a trailing slash
         router.get(RouterPath(path + "/:file")) { _, context in try asset(context.parameters.get("file") ?? "") }
         if let rekognition {
             let route = GalleryImportRoute(api: rekognition, maxBodyBytes: maxGalleryBytes)
@@ -43,7 +42,7 @@ public enum ConsoleRoutes {
         headers[.cacheControl] = "no-cache"
         headers[.contentSecurityPolicy] = contentSecurityPolicy
         headers[.xContentTypeOptions] = "nosniff"
-        headers[HTTPField.Name("Referrer-Policy")!] = "no-referrer"
+        headers[HTTPFields.Element.Name("Referrer-Policy")!] = "no-referrer"
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: file.contents)))
     }
 

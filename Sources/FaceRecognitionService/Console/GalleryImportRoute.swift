@@ -1,3 +1,4 @@
+import CloudPipeline
 import FaceRecognition
 import Foundation
 import Hummingbird

@@ -638,9 +638,10 @@ function renderService(samples, before) {
   }
   $('#svc-queues tbody').replaceChildren(...rows);
   const delta = (name, labels) => count(samples, name, labels) - count(before, name, labels);
-  $('#svc-jobs tbody').replaceChildren(...pick(samples, 'facerec_jobs_total').map((s) => el('tr', {},
+  const jobs = pick(samples, 'facerec_jobs_total').map((s) => el('tr', {},
     el('th', { scope: 'row' }, s.labels.outcome), el('td', { class: 'num' }, String(s.value)),
-    el('td', { class: 'num' }, String(delta('facerec_jobs_total', s.labels))))));
+    el('td', { class: 'num' }, String(delta('facerec_jobs_total', s.labels)))));
+  $('#svc-jobs tbody').replaceChildren(...(jobs.length ? jobs : [el('tr', {}, el('td', { colspan: '3' }, 'No upload jobs yet.'))]));
   const routes = pick(samples, 'facerec_http_requests_total').sort((a, b) => b.value - a.value);
   $('#svc-routes tbody').replaceChildren(...routes.map((s) => el('tr', {},
     el('td', {}, s.labels.route), el('td', { class: 'num' }, s.labels.status), el('td', { class: 'num' }, String(s.value)),
