@@ -79,12 +79,9 @@ struct Serve: AsyncParsableCommand {
                                          metrics: metrics, logger: logger)
         }
         let host = self.host
-        let router = Router()
-        // The Rekognition API first: it takes the POST / calls that carry X-Amz-Target.
-        if let rekognition = try await makeRekognitionAPI(engine: engine, backend: backend, logger: logger) {
-            rekognition.addRoutes(to: router)
-        }
-        api.addRoutes(to: router)
+        // The Rekognition API in front: it takes the POST / calls that carry X-Amz-Target.
+        let rekognition = try await makeRekognitionAPI(engine: engine, backend: backend, logger: logger)
+        let router = rekognition?.makeRouter(with: api) ?? api.makeRouter()
         let app = Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "facerec-server"),
             onServerRunning: { channel in

@@ -44,15 +44,14 @@ struct RekognitionRoutesTests {
         try #require(try JSONSerialization.jsonObject(with: Data(buffer: response.body)) as? [String: Any])
     }
 
-    @Test("one router: X-Amz-Target calls go to Rekognition, the multipart POST / to the upload API")
+    @Test("one router: X-Amz-Target calls go to Rekognition, the multipart POST / to the upload API; both are counted in /metrics")
     func sideBySide() async throws {
         let fixture = try await UploadRoutesTests.Fixture(configuration: .init(resultTimeout: .seconds(120)))
         defer { fixture.remove() }
         let signedAt = Date(timeIntervalSince1970: 1_800_000_000)
         let rekognition = try await Self.rekognition(directory: fixture.directory, now: { signedAt.addingTimeInterval(60) })
-        let router = Router()
-        rekognition.addRoutes(to: router)
-        fixture.api.addRoutes(to: router)
+        // What facerec-server serves: the upload API's router with Rekognition in front.
+        let router = rekognition.makeRouter(with: fixture.api)
         let file = try ServiceFixtures.images(1)[0]
         let image = try Data(contentsOf: file)
         let expectedLabel = try await ServiceFixtures.engine.analyze(image).label
@@ -83,6 +82,11 @@ struct RekognitionRoutesTests {
                 let legacy = try await client.execute(uri: "/", method: .post, headers: form.headers, body: form.body)
                 #expect(legacy.status == .ok)
                 #expect(String(buffer: legacy.body) == "\(file.deletingPathExtension().lastPathComponent):\(expectedLabel)")
+
+                // Both kinds of call are counted: 2 Rekognition answers and the upload 200, 2 Rekognition answers 400.
+                let metrics = String(buffer: try await client.execute(uri: "/metrics", method: .get).body)
+                #expect(metrics.contains(#"facerec_http_requests_total{route="/",status="200"} 3"#), "\(metrics)")
+                #expect(metrics.contains(#"facerec_http_requests_total{route="/",status="400"} 2"#), "\(metrics)")
             }
         }
     }
