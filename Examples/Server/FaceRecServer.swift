@@ -79,11 +79,9 @@ struct Serve: AsyncParsableCommand {
                                          metrics: metrics, logger: logger)
         }
         let host = self.host
-        let router = Router()
-        // The Rekognition API first: it takes the POST / calls that carry X-Amz-Target.
+        // The Rekognition API in front: it takes the POST / calls that carry X-Amz-Target.
         let rekognition = try await makeRekognitionAPI(engine: engine, backend: backend, logger: logger)
-        rekognition?.addRoutes(to: router)
-        api.addRoutes(to: router)
+        let router = rekognition?.makeRouter(with: api) ?? api.makeRouter()
         ConsoleRoutes.addRoutes(to: router, rekognition: rekognition)  // the web console at /ui: a page over the APIs above
         let app = Application(
             router: router, configuration: .init(address: .hostname(host, port: port), serverName: "facerec-server"),

@@ -12,6 +12,8 @@ public actor FaceCollections {
         var faces: [String: FaceRecordValue]
         var users: [String: UserRecord]
         var snapshot: SearchSnapshot?
+        /// FaceIds in order, for paging (rebuilt after a change).
+        var sortedFaceIds: [String]?
     }
 
     private let store: any FaceCollectionStore
@@ -64,6 +66,7 @@ public actor FaceCollections {
         try await store.insertFaces(faces, collection: collection)
         for face in faces { collections[collection]?.faces[face.faceId] = face }
         collections[collection]?.snapshot = nil
+        collections[collection]?.sortedFaceIds = nil
     }
 
     public func face(_ faceId: String, collection: String) throws -> FaceRecordValue? {
@@ -74,11 +77,23 @@ public actor FaceCollections {
     public func faces(collection: String, after: String?, limit: Int, userId: String?, faceIds: Set<String>?) throws
         -> (faces: [FaceRecordValue], more: Bool) {
         let c = try existing(collection)
-        let selected = c.faces.values
-            .filter { face in (after == nil || face.faceId > after!) && (userId == nil || face.userId == userId)
-                && (faceIds == nil || faceIds!.contains(face.faceId)) }
-            .sorted { $0.faceId < $1.faceId }
-        return (Array(selected.prefix(limit)), selected.count > limit)
+        let sorted = c.sortedFaceIds ?? c.faces.keys.sorted()
+        collections[collection]?.sortedFaceIds = sorted
+        // The first id after `after`, by binary search: a page costs its own length, not the collection's.
+        var low = 0, high = sorted.count
+        if let after {
+            while low < high {
+                let mid = (low + high) / 2
+                if sorted[mid] <= after { low = mid + 1 } else { high = mid }
+            }
+        }
+        var page: [FaceRecordValue] = []
+        for id in sorted[low...] {
+            guard let face = c.faces[id], userId == nil || face.userId == userId, faceIds == nil || faceIds!.contains(id) else { continue }
+            if page.count == limit { return (page, true) }
+            page.append(face)
+        }
+        return (page, false)
     }
 
     /// Deletes the faces that exist and belong to no user; returns the deleted ids and, for the
@@ -96,6 +111,7 @@ public actor FaceCollections {
             try await store.deleteFaces(deleted, collection: collection)
             for id in deleted { collections[collection]?.faces[id] = nil }
             collections[collection]?.snapshot = nil
+            collections[collection]?.sortedFaceIds = nil
         }
         return (deleted, refused)
     }
@@ -175,6 +191,8 @@ public actor FaceCollections {
 /// An immutable view of one collection's faces for brute-force search: one ``GalleryMatcher``
 /// (an SGEMV/SGEMM over the embedding matrix) with the faces in matrix row order.
 public struct SearchSnapshot: Sendable {
+    /// Identifies this version of the collection (searches of one version are batched together).
+    public let id = UUID()
     public let faces: [FaceRecordValue]
     let matcher: GalleryMatcher?
 
@@ -190,10 +208,11 @@ public struct SearchSnapshot: Sendable {
         self.matcher = rows.isEmpty ? nil : GalleryMatcher(gallery: gallery, metric: .euclidean)
     }
 
-    /// Up to `limit` faces within `maxDistance` of `query`, closest first.
-    public func nearest(_ query: [Float], limit: Int, maxDistance: Float) throws -> [(face: FaceRecordValue, distance: Float)] {
-        guard let matcher, limit > 0 else { return [] }
-        let matches = try matcher.nearest([query], k: min(limit, faces.count))[0]
-        return matches.filter { $0.distance <= maxDistance }.map { (faces[$0.index], $0.distance) }
+    /// The `limit` closest faces of each query, closest first (one SGEMV, or one SGEMM for several).
+    public func nearest(_ queries: [[Float]], limit: Int) throws -> [[(face: FaceRecordValue, distance: Float)]] {
+        guard let matcher, limit > 0 else { return queries.map { _ in [] } }
+        return try matcher.nearest(queries, k: min(limit, faces.count)).map { matches in
+            matches.map { (faces[$0.index], $0.distance) }
+        }
     }
 }

@@ -42,6 +42,17 @@ public struct RekognitionAPI: Sendable {
         router.add(middleware: RekognitionDispatch<Context>(api: self))
     }
 
+    /// The router `facerec-server` serves: the upload API's routes with this API in front of
+    /// them, every request (Rekognition calls and unmatched ones too) counted in the upload
+    /// API's metrics, as ``UploadAPI/makeRouter()`` counts them.
+    public func makeRouter(with upload: UploadAPI) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: MetricsMiddleware(metrics: upload.metrics))
+        addRoutes(to: router)
+        upload.mount(on: router)
+        return router
+    }
+
     /// Whether `request` is a Rekognition call.
     static func isRekognitionCall(_ request: Request) -> Bool {
         request.method == .post && request.uri.path == "/" && request.headers[Self.targetField] != nil
@@ -66,7 +77,10 @@ public struct RekognitionAPI: Sendable {
                 throw RekognitionError.imageTooLarge("The request body exceeds \(maxBodyBytes) bytes.")
             }
             var headers = request.headers.map { AWSHTTPHeader($0.name.rawName, $0.value) }
-            if let authority = request.head.authority { headers.append(AWSHTTPHeader("host", authority)) }
+            // HTTP/1.1's Host header arrives as the request's authority.
+            if let authority = request.head.authority, !headers.contains(where: { $0.name.lowercased() == "host" }) {
+                headers.append(AWSHTTPHeader("host", authority))
+            }
             let caller = try verifier.verify(IncomingSignedRequest(method: request.method.rawValue, path: request.uri.path,
                                                                    query: request.uri.query ?? "", headers: headers, body: body),
                                              now: now())

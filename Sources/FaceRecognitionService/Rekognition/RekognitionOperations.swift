@@ -9,6 +9,8 @@ public struct RekognitionOperations: Sendable {
     public let collections: FaceCollections
     public let analyzer: RekognitionFaceAnalyzer
     public let images: any RekognitionImageSource
+    /// Runs (and batches) the collection searches.
+    public let searcher: CollectionSearcher
     /// The account id in ARNs.
     public let accountId: String
 
@@ -20,10 +22,11 @@ public struct RekognitionOperations: Sendable {
     public static let maxS3ImageBytes = 15 * 1024 * 1024
 
     public init(collections: FaceCollections, analyzer: RekognitionFaceAnalyzer, images: any RekognitionImageSource,
-                accountId: String = "000000000000") {
+                searcher: CollectionSearcher = CollectionSearcher(), accountId: String = "000000000000") {
         self.collections = collections
         self.analyzer = analyzer
         self.images = images
+        self.searcher = searcher
         self.accountId = accountId
     }
 
@@ -368,8 +371,9 @@ public struct RekognitionOperations: Sendable {
 
     func search(_ embedding: [Float], collection: String, maxFaces: Int, threshold: Float) async throws -> [FaceMatch] {
         let snapshot = try await collections.snapshot(collection)
-        return try snapshot.nearest(embedding, limit: maxFaces, maxDistance: SimilarityMapping.distance(forSimilarity: threshold))
-            .map { FaceMatch(Similarity: SimilarityMapping.similarity(forDistance: $0.distance), Face: Self.face($0.face)) }
+        let hits = try await searcher.nearest(embedding, in: snapshot, limit: maxFaces,
+                                              maxDistance: SimilarityMapping.distance(forSimilarity: threshold))
+        return hits.map { FaceMatch(Similarity: SimilarityMapping.similarity(forDistance: $0.distance), Face: Self.face($0.face)) }
     }
 
     static let noFace = RekognitionError.invalidParameter("There are no faces in the image. Should be at least 1.")
