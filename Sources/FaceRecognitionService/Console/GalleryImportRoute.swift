@@ -28,7 +28,10 @@ struct GalleryImportRoute: Sendable {
                 throw RekognitionError.invalidParameter("The gallery file exceeds \(maxBodyBytes) bytes.")
             }
             var headers = request.headers.map { AWSHTTPHeader($0.name.rawName, $0.value) }
-            if let authority = request.head.authority { headers.append(AWSHTTPHeader("host", authority)) }
+            // HTTP/1.1's Host header arrives as the request's authority (count it once).
+            if let authority = request.head.authority, !headers.contains(where: { $0.name.lowercased() == "host" }) {
+                headers.append(AWSHTTPHeader("host", authority))
+            }
             let caller = try api.verifier.verify(IncomingSignedRequest(method: request.method.rawValue, path: request.uri.path,
                                                                        query: request.uri.query ?? "", headers: headers, body: body),
                                                  now: api.now())
