@@ -74,14 +74,17 @@ let package = Package(
         // The service: the glue between the library and the pipeline, and the upload API. A
         // library product, so it depends on no command-line parser.
         .target(name: "FaceRecognitionService", dependencies: [
-            "FaceRecognition", "CloudPipeline",
+            "FaceRecognition", "CloudPipeline", "CSQLite",
+            .product(name: "Crypto", package: "swift-crypto"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "NIOHTTP1", package: "swift-nio"),
-        ]),
+        ],
+        // The web console's sources; ConsoleAssets.swift carries them (generate-swift.py).
+        exclude: ["Console/Assets"]),
         // The runnable examples: thin mains over the service, sharing their option groups.
         .target(name: "ServiceCommandLine", dependencies: [
             "FaceRecognitionService", "FaceRecognition", "CloudPipeline",
@@ -89,7 +92,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ], path: "Examples/ServiceCommandLine"),
         .executableTarget(name: "facerec-server", dependencies: [
-            "FaceRecognitionService", "ServiceCommandLine", "CloudPipeline",
+            "FaceRecognitionService", "ServiceCommandLine", "CloudPipeline", "FaceRecognition",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "Logging", package: "swift-log"),

@@ -7,8 +7,9 @@
 set -euo pipefail
 
 packages=(libopenblas-dev libjpeg-dev libpng-dev libsqlite3-dev zlib1g-dev libcurl4-openssl-dev pkg-config)
-# The tests also drive the sqlite3 shell (a second process writing to the queue database).
-[ "${1:-}" = "--with-test-tools" ] && packages+=(sqlite3)
+# The tests also drive the sqlite3 shell (a second process writing to the queue database) and
+# the web console in headless Chromium through its WebDriver.
+[ "${1:-}" = "--with-test-tools" ] && packages+=(sqlite3 chromium chromium-driver)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -28,4 +29,6 @@ import flask_cors, moto.server  # noqa: F401  (the server's own imports)
 assert (version("moto"), version("boto3"), version("botocore")) == ("5.2.1", "1.43.11", "1.43.11")
 PY
     command -v aws >/dev/null 2>&1 || python3 -m pip install -q awscli
+    # Selenium drives Debian's chromium through chromium-driver (ConsoleBrowserTests).
+    python3 -c 'import selenium' 2>/dev/null || python3 -m pip install -q 'selenium==4.51.0'
 fi

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CloudPipeline
 import FaceRecognitionService
+import FaceRecognition
 import Foundation
 import Hummingbird
 import Logging
@@ -20,7 +21,7 @@ struct FaceRecServer: AsyncParsableCommand {
             With them set, the server talks to S3 and SQS and workers are deployed separately \
             (facerec-autoscaler launches them on EC2).
             """,
-        subcommands: [Serve.self, Setup.self, Deploy.self],
+        subcommands: [Serve.self, Setup.self, Deploy.self, Collections.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -32,6 +33,7 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Port (0: any free port; the chosen one is printed).") var port = 8080
     @OptionGroup var recognition: RecognitionOptions
     @OptionGroup var pipelineOptions: PipelineOptions
+    @OptionGroup var rekognitionOptions: RekognitionOptions
     @Option(help: "Local workers kept running even with an empty queue.") var minWorkers = 1
     @Option(help: "Most local workers.") var maxWorkers = max(1, ProcessInfo.processInfo.activeProcessorCount)
     @Option(help: "Backlog per worker before another is started.") var jobsPerWorker = 4
@@ -77,10 +79,18 @@ struct Serve: AsyncParsableCommand {
                                          metrics: metrics, logger: logger)
         }
         let host = self.host
-        let app = api.application(host: host, port: port) { port in
-            let line = "facerec-server listening on http://\(host):\(port) (backend: \(backend), recognition: \(engine.identifies ? "identify" : "detection only"))\n"
-            FileHandle.standardOutput.write(Data(line.utf8))
-        }
+        // The Rekognition API in front: it takes the POST / calls that carry X-Amz-Target.
+        let rekognition = try await makeRekognitionAPI(engine: engine, backend: backend, logger: logger)
+        let router = rekognition?.makeRouter(with: api) ?? api.makeRouter()
+        ConsoleRoutes.addRoutes(to: router, rekognition: rekognition)  // the web console at /ui: a page over the APIs above
+        let app = Application(
+            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "facerec-server"),
+            onServerRunning: { channel in
+                let bound = channel.localAddress?.port ?? port
+                let line = "facerec-server listening on http://\(host):\(bound) (backend: \(backend), recognition: \(engine.identifies ? "identify" : "detection only"))\n"
+                FileHandle.standardOutput.write(Data(line.utf8))
+            },
+            logger: logger)
 
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { await waiter.run() }
@@ -89,6 +99,56 @@ struct Serve: AsyncParsableCommand {
             group.cancelAll()
         }
         if let fleet { await fleet.shutDown() }
+    }
+}
+
+extension Serve {
+    /// The Rekognition API over collections in --data-dir; nil in detection-only mode (it needs FaceNet).
+    func makeRekognitionAPI(engine: FaceRecognitionEngine, backend: PipelineBackend, logger: Logger) async throws -> RekognitionAPI? {
+        guard case .identify(let recognizer) = engine.mode else {
+            ServiceLog.notice("the Rekognition API is off: it needs FaceNet weights (--weights)")
+            return nil
+        }
+        let keys: RekognitionKeys
+        do {
+            keys = try rekognitionOptions.keys()
+        } catch {
+            throw ServiceStartupError("\(error)", exitCode: StartupChecks.configurationExitCode)
+        }
+        if keys.isEmpty {
+            ServiceLog.notice("the Rekognition API has no keys: every call is refused. Set FACEREC_ACCESS_KEY_ID and FACEREC_SECRET_ACCESS_KEY, or --keys-file.")
+        }
+        let collections = try await RekognitionSetup.openCollections(dataDirectory: pipelineOptions.dataDirectory)
+        let analyzer = try RekognitionSetup.makeAnalyzer(facenet: recognizer.facenet, mtcnnWeights: URL(fileURLWithPath: recognition.mtcnnWeights),
+                                                         lanes: ProcessInfo.processInfo.activeProcessorCount,
+                                                         maxPending: rekognitionOptions.rekognitionMaxPending)
+        let operations = RekognitionOperations(collections: collections, analyzer: analyzer,
+                                               images: PipelineImageSource(backend: backend, logger: logger))
+        return RekognitionAPI(operations: operations, verifier: SigV4Verifier(keys: keys), logger: logger)
+    }
+}
+
+/// `facerec-server collections import`: a gallery file becomes a Rekognition collection.
+struct Collections: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Manage the Rekognition API's collections offline.", subcommands: [Import.self])
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Import a gallery (the course data.pt or a `facerec enroll` file) as a new collection: a face per embedding, a user per name.")
+
+        @Argument(help: "The gallery file.") var gallery: String
+        @Option(help: "The new collection's id (default: the file's stem).") var collectionId: String?
+        @OptionGroup var pipelineOptions: PipelineOptions
+
+        func run() async throws {
+            let url = URL(fileURLWithPath: gallery)
+            let loaded = try Gallery.load(contentsOf: url)
+            let id = collectionId ?? url.deletingPathExtension().lastPathComponent
+            let collections = try await RekognitionSetup.openCollections(dataDirectory: pipelineOptions.dataDirectory)
+            let report = try await RekognitionSetup.importGallery(loaded, collectionId: id, into: collections)
+            print("imported \(report.faces) faces and \(report.users) users into collection \(id)")
+        }
     }
 }
 

@@ -98,7 +98,7 @@ public struct UploadAPI: Sendable {
         mount(on: router.group().add(middleware: MetricsMiddleware<Context>(metrics: metrics)))
     }
 
-    private func mount<Context: RequestContext>(on router: some RouterMethods<Context>) {
+    func mount<Context: RequestContext>(on router: some RouterMethods<Context>) {
         router.get("/healthz") { _, _ in try self.health() }
         router.get("/readyz") { _, _ in try await self.readiness() }
         router.get("/metrics") { _, _ in await self.metricsText() }
