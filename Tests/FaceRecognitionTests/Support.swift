@@ -34,3 +34,56 @@ enum TestPaths {
         Comment(rawValue: "needs \(what) from FACEREC_TEST_DATA (default ../shared/data): not found at \(extendedData.path)")
     }
 }
+
+/// A committed fixture that could not be loaded: its path, what went wrong, and how to remake it.
+/// Static fixtures hold a `Result` and hand it out through a throwing accessor, so a missing or
+/// broken file fails the tests that need it, with this message, instead of ending the process
+/// (and every test after it) in a static initialiser.
+struct FixtureError: Error, CustomStringConvertible {
+    let path: String
+    let underlying: any Error
+    let remedy: String
+
+    var description: String { "cannot load fixture \(path): \(underlying) — \(remedy)" }
+
+    /// `load(url)`, its error wrapped with `url` and `remedy`.
+    static func loading<T>(_ url: URL, remedy: String, _ load: (URL) throws -> T) -> Result<T, any Error> {
+        Result { () throws(any Error) -> T in
+            do { return try load(url) } catch { throw FixtureError(path: url.path, underlying: error, remedy: remedy) }
+        }
+    }
+}
+
+/// Runs each test of the suite it marks on threads of its own instead of Swift's cooperative
+/// pool. The pool has one thread per core (two on CI) and runs every async test in the process:
+/// a synchronous test that computes for seconds (a FaceNet pass in a debug build) or waits for
+/// a child process (`facerec`) holds one of those threads all that time, and the time-bound
+/// tests beside it (long polls, leases, servers) stall. With this trait, the heavy tests only
+/// compete for the CPU, which the OS shares, never for the pool.
+struct OwnThreads: SuiteTrait, TestTrait, TestScoping {
+    var isRecursive: Bool { true }
+
+    func provideScope(for test: Test, testCase: Test.Case?,
+                      performing function: @Sendable () async throws -> Void) async throws {
+        try await withTaskExecutorPreference(ThreadPerJobExecutor.shared) { try await function() }
+    }
+}
+
+extension Trait where Self == OwnThreads {
+    /// The suite's tests run on threads of their own, off the cooperative pool (see ``OwnThreads``).
+    static var ownThreads: Self { OwnThreads() }
+}
+
+/// A task executor that runs each job on a new thread: a job of these tests is a whole
+/// synchronous test body, or the stretch of an async one between two suspensions.
+final class ThreadPerJobExecutor: TaskExecutor {
+    static let shared = ThreadPerJobExecutor()
+
+    func enqueue(_ job: consuming ExecutorJob) {
+        let job = UnownedJob(job)
+        let executor = asUnownedTaskExecutor()
+        let thread = Thread { job.runSynchronously(on: executor) }
+        thread.stackSize = 8 << 20
+        thread.start()
+    }
+}

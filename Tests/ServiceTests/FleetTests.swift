@@ -43,8 +43,8 @@ struct FleetTests {
         }
     }
 
-    static func workerArguments(extra: [String] = []) -> [String] {
-        EndToEndTests.recognitionArguments + ["--concurrency", "4", "--lanes", "1", "--batch-size", "4"] + extra
+    static func workerArguments(extra: [String] = []) throws -> [String] {
+        try EndToEndTests.recognitionArguments + ["--concurrency", "4", "--lanes", "1", "--batch-size", "4"] + extra
     }
 
     enum Backend: String, CaseIterable, CustomTestStringConvertible {
@@ -84,18 +84,11 @@ struct FleetTests {
         // the default 20 s long polls that a drain must not cut short.
         let waiter = ResultWaiter(output: pipeline.output, outputStore: pipeline.outputStore,
                                   storePollInterval: .milliseconds(500), receiveWaitTime: .seconds(1))
-        let api = UploadAPI(pipeline: pipeline, engine: ServiceFixtures.engine, waiter: waiter, metrics: ServiceMetrics(),
+        let api = UploadAPI(pipeline: pipeline, engine: try ServiceFixtures.engine, waiter: waiter, metrics: ServiceMetrics(),
                             configuration: .init(resultTimeout: UploadAPIConfiguration.defaultResultTimeout(visibilityTimeout: visibility)))
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let app = api.application(host: "127.0.0.1", port: 0) { portContinuation.yield($0) }
-        let server = Task { try? await app.runService(gracefulShutdownSignals: []) }
+        let server = try await ServedApplication.start { api.application(host: "127.0.0.1", port: 0, onListening: $0) }
         let consumer = Task { await waiter.run() }
-        defer {
-            server.cancel()
-            consumer.cancel()
-        }
-        var portIterator = ports.makeAsyncIterator()
-        let port = try #require(await portIterator.next())
+        defer { consumer.cancel() }
 
         var workers: [ChildProcess] = []
         for name in ["w1", "w2"] {
@@ -108,7 +101,7 @@ struct FleetTests {
         let pool = try ServiceFixtures.images(100)
         let files = (0..<backend.uploads).map { pool[$0 % pool.count] }
         let answered = Counter()
-        let client = UploadClient(baseURL: URL(string: "http://127.0.0.1:\(port)")!, timeout: 600)
+        let client = UploadClient(baseURL: server.baseURL, timeout: 600)
         let uploads = Task { await client.uploadAll(files, concurrency: 6) { answered.set($0) } }
         // Drain w1 a third of the way in, while uploads keep arriving.
         #expect(await eventually(timeout: .seconds(900)) { answered.value >= backend.uploads / 3 })
@@ -116,6 +109,7 @@ struct FleetTests {
         let drainedAt = answered.value
         #expect(await workers[0].waitForExit(timeout: .seconds(120)) == 0)
         let results = await uploads.value
+        await server.stop()
         #expect(answered.value > drainedAt + 10, "uploads went on after the drain")
 
         let answers = results.compactMap { try? $0.get() }
@@ -220,9 +214,9 @@ struct FleetTests {
         environment["AMI_ID"] = "ami-12345678"
         let children = Children()
         let commands: [(String, [String])] = [
-            ("facerec-server", ["--port", "0"] + EndToEndTests.recognitionArguments),
-            ("facerec-worker", Self.workerArguments()),
-            ("facerec-autoscaler", EndToEndTests.recognitionArguments),
+            ("facerec-server", ["--port", "0"] + (try EndToEndTests.recognitionArguments)),
+            ("facerec-worker", try Self.workerArguments()),
+            ("facerec-autoscaler", try EndToEndTests.recognitionArguments),
         ]
         for (name, arguments) in commands {
             let log = directory.appendingPathComponent("\(name).log")
