@@ -137,7 +137,7 @@ struct CLITests {
 /// `gallery add|remove|import` never rewrite a file facerec did not write: the course data.pt (a
 /// torch pickle) is refused without `--out`, with exit 5 and a one-line reason, and stays
 /// byte-for-byte the same whatever is asked.
-@Suite("facerec gallery: torch files are never rewritten")
+@Suite("facerec gallery: torch files are never rewritten", .ownThreads)
 struct CLIGalleryTorchTests {
     /// Whether `python3 -c "import torch"` works here (checked once, at test time).
     static let torchAvailable: Bool = (try? python(["-c", "import torch"]).status == 0) ?? false

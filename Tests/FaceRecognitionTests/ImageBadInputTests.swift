@@ -3,7 +3,7 @@ import Testing
 @testable import FaceRecognition
 
 /// Bad bytes never crash: each gives a typed error.
-@Suite("Image bad input")
+@Suite("Image bad input", .ownThreads)
 struct ImageBadInputTests {
     @Test("empty data")
     func empty() {

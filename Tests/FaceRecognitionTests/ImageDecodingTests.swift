@@ -3,7 +3,7 @@ import Testing
 @testable import FaceRecognition
 
 /// Every fixture variant decodes to the pixels PIL's `Image.open(f).convert("RGB")` gives.
-@Suite("Image decoding")
+@Suite("Image decoding", .ownThreads)
 struct ImageDecodingTests {
     /// PNG decoding is lossless and must match PIL exactly. JPEG output depends on the libjpeg
     /// build (PIL 13's wheel bundles libjpeg-turbo 3.2; Debian 12 links 2.1.5), but the ISLOW

@@ -3,7 +3,7 @@ import Testing
 @testable import FaceRecognition
 
 /// `resizedBilinear` against PIL's `Image.resize(size, Image.BILINEAR)`, bit for bit.
-@Suite("Image resize")
+@Suite("Image resize", .ownThreads)
 struct ImageResizeTests {
     @Test("bilinear resize matches PIL exactly", arguments: try ImageFixtures.manifest.resize)
     func matchesPIL(_ fixture: ImageFixtureManifest.ResizeCase) throws {
@@ -58,7 +58,7 @@ struct ImageResizeTests {
 }
 
 /// `cropped` follows PIL's `Image.crop`: boxes may leave the image; outside is black.
-@Suite("Image crop")
+@Suite("Image crop", .ownThreads)
 struct ImageCropTests {
     let image: RGBImage
 

@@ -3,7 +3,7 @@ import Testing
 
 @testable import FaceRecognition
 
-@Suite("Gallery files and matching")
+@Suite("Gallery files and matching", .ownThreads)
 struct GalleryTests {
     static let coursePT = TestPaths.data("data.pt")
 
@@ -142,7 +142,7 @@ struct RecognitionAgreementTests {
 
 /// `Gallery.save(to:)` replaces a file through a temporary file in the same directory and a
 /// rename: the target holds the old bytes or the new ones, and nothing else is left behind.
-@Suite("Gallery atomic save")
+@Suite("Gallery atomic save", .ownThreads)
 struct GalleryAtomicSaveTests {
     /// A fresh empty directory, removed by the caller.
     static func scratchDirectory() throws -> URL {

@@ -54,36 +54,63 @@ struct FixtureError: Error, CustomStringConvertible {
     }
 }
 
-/// Runs each test of the suite it marks on threads of its own instead of Swift's cooperative
-/// pool. The pool has one thread per core (two on CI) and runs every async test in the process:
-/// a synchronous test that computes for seconds (a FaceNet pass in a debug build) or waits for
-/// a child process (`facerec`) holds one of those threads all that time, and the time-bound
-/// tests beside it (long polls, leases, servers) stall. With this trait, the heavy tests only
-/// compete for the CPU, which the OS shares, never for the pool.
+/// Runs each test of the suite it marks on the threads of ``HeavyTestExecutor`` instead of
+/// Swift's cooperative pool. The pool has one thread per core (two on CI) and runs every async
+/// test in the process: a synchronous test that computes for seconds (a FaceNet pass in a debug
+/// build) or waits for a child process (`facerec`) holds one of those threads all that time, and
+/// the time-bound tests beside it (long polls, leases, servers) stall. With this trait the heavy
+/// tests take turns on threads of their own, as many as there are cores, and leave the pool to
+/// the rest.
 struct OwnThreads: SuiteTrait, TestTrait, TestScoping {
     var isRecursive: Bool { true }
 
     func provideScope(for test: Test, testCase: Test.Case?,
                       performing function: @Sendable () async throws -> Void) async throws {
-        try await withTaskExecutorPreference(ThreadPerJobExecutor.shared) { try await function() }
+        try await withTaskExecutorPreference(HeavyTestExecutor.shared) { try await function() }
     }
 }
 
 extension Trait where Self == OwnThreads {
-    /// The suite's tests run on threads of their own, off the cooperative pool (see ``OwnThreads``).
+    /// The suite's tests run on ``HeavyTestExecutor``, off the cooperative pool (see ``OwnThreads``).
     static var ownThreads: Self { OwnThreads() }
 }
 
-/// A task executor that runs each job on a new thread: a job of these tests is a whole
-/// synchronous test body, or the stretch of an async one between two suspensions.
-final class ThreadPerJobExecutor: TaskExecutor {
-    static let shared = ThreadPerJobExecutor()
+/// A task executor with a fixed set of threads (one per core) taking jobs in order: as wide as
+/// the cooperative pool, so the heavy suites run no wider than they did on it, but separate
+/// from it. A job here is a whole synchronous test body, or the stretch of an async one between
+/// two suspensions.
+final class HeavyTestExecutor: TaskExecutor, @unchecked Sendable {
+    // @unchecked: `jobs` is only touched under `condition`'s lock.
+    static let shared = HeavyTestExecutor(threads: max(2, ProcessInfo.processInfo.activeProcessorCount))
+
+    private let condition = NSCondition()
+    private var jobs: [UnownedJob] = []
+
+    private init(threads: Int) {
+        for index in 0..<threads {
+            let thread = Thread { [unowned self] in self.work() }
+            thread.name = "heavy-tests-\(index)"
+            thread.stackSize = 8 << 20
+            thread.start()
+        }
+    }
 
     func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
+        condition.lock()
+        jobs.append(job)
+        condition.signal()
+        condition.unlock()
+    }
+
+    private func work() {
         let executor = asUnownedTaskExecutor()
-        let thread = Thread { job.runSynchronously(on: executor) }
-        thread.stackSize = 8 << 20
-        thread.start()
+        while true {
+            condition.lock()
+            while jobs.isEmpty { condition.wait() }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job.runSynchronously(on: executor)
+        }
     }
 }

@@ -134,7 +134,7 @@ struct RecognitionWorkerTests {
         let recognizer = ScriptedRecognizer(gate: gate)
         let configuration = RecognitionWorker.Configuration(concurrency: 2, visibilityTimeout: .seconds(2),
                                                             leaseRenewalInterval: .milliseconds(50), receiveWaitTime: .seconds(1))
-        let counted = LeaseRenewalCounter(fixture.input)
+        let counted = CountingQueue(fixture.input)
         let first = fixture.worker(recognizer, configuration, input: counted)
         var runs = [Task { await first.run() }]
         #expect(await eventually { recognizer.callCount("slow.jpg") == 1 })

@@ -65,7 +65,7 @@ struct LocalPipelineFixture {
     }
 
     /// A worker on the fixture's queues and stores (`input` in place of the input queue, e.g. a
-    /// ``LeaseRenewalCounter`` over it).
+    /// ``CountingQueue`` over it).
     func worker(_ recognizer: any ImageRecognizing, _ configuration: RecognitionWorker.Configuration,
                 input: (any MessageQueue)? = nil) -> RecognitionWorker {
         RecognitionWorker(input: input ?? self.input, output: output, inputStore: inputStore, outputStore: outputStore,
@@ -85,23 +85,27 @@ struct LocalPipelineFixture {
     func remove() { try? FileManager.default.removeItem(at: directory) }
 }
 
-/// A queue that counts the lease renewals (`changeVisibility` calls) made through it, so a test
-/// can wait for the next renewal instead of sleeping for the renewal interval.
-final class LeaseRenewalCounter: MessageQueue, @unchecked Sendable {
-    // @unchecked: `count` is only touched under `lock`.
+/// A queue that counts the receives begun and the lease renewals (`changeVisibility` calls)
+/// made through it, so a test can wait for a worker's poll or its next renewal instead of
+/// sleeping for a guess of how long they take.
+final class CountingQueue: MessageQueue, @unchecked Sendable {
+    // @unchecked: the counts are only touched under `lock`.
     private let lock = NSLock()
     private var count = 0
+    private var receiveCount = 0
     let base: any MessageQueue
 
     init(_ base: any MessageQueue) { self.base = base }
 
     var renewals: Int { lock.withLock { count } }
+    var receives: Int { lock.withLock { receiveCount } }
 
     func send(_ body: String, attributes: [String: String]) async throws -> String {
         try await base.send(body, attributes: attributes)
     }
     func receive(maxMessages: Int, waitTime: Duration, visibilityTimeout: Duration?) async throws -> [ReceivedMessage] {
-        try await base.receive(maxMessages: maxMessages, waitTime: waitTime, visibilityTimeout: visibilityTimeout)
+        lock.withLock { receiveCount += 1 }
+        return try await base.receive(maxMessages: maxMessages, waitTime: waitTime, visibilityTimeout: visibilityTimeout)
     }
     func delete(receiptHandle: String) async throws { try await base.delete(receiptHandle: receiptHandle) }
     func changeVisibility(receiptHandle: String, timeout: Duration) async throws {
