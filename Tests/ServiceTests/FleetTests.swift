@@ -115,8 +115,6 @@ struct FleetTests {
         let answers = results.compactMap { try? $0.get() }
         #expect(answers.count == backend.uploads)
         #expect(answers.allSatisfy { $0.status == 200 }, "\(answers.filter { $0.status != 200 }.prefix(3))")
-        let slowest = answers.map(\.seconds).max() ?? .infinity
-        #expect(slowest < Double(visibility.components.seconds), "slowest answer \(slowest) s: a job was lost until its visibility timeout")
         let expected = try await ServiceFixtures.identify(pool)
         for (file, answer) in zip(files, answers) {
             let stem = file.deletingPathExtension().lastPathComponent
@@ -137,6 +135,17 @@ struct FleetTests {
         #expect(try await heartbeats.latest(of: "local-w2")?.state == .ready)
         workers[1].signal(SIGTERM)
         #expect(await workers[1].waitForExit(timeout: .seconds(120)) == 0)
+
+        // No job was lost until its visibility timeout (a logical check, not a latency bound):
+        // every job done on a second delivery is one the drain gave back.
+        var redelivered = 0
+        for name in ["w1", "w2"] {
+            let text = try String(contentsOf: directory.appendingPathComponent("\(name).log"), encoding: .utf8)
+            redelivered += text.split(separator: "\n").filter { $0.contains("job completed") && !$0.contains("receive-count=1 ") }.count
+        }
+        let givenBack = stopped.range(of: #"given back (\d+)"#, options: .regularExpression)
+            .flatMap { Int(stopped[$0].split(separator: " ").last ?? "") } ?? -1
+        #expect(redelivered == givenBack, "\(redelivered) jobs done on a later delivery, \(givenBack) given back by the drain")
     }
 
     @Test("facerec-worker in AWS mode on any machine (the environment `setup` prints): answers a job, heartbeats, drains on SIGTERM and exits 0")
