@@ -74,32 +74,37 @@ struct CurlTransportTests {
         #expect(refused?.host == "127.0.0.1:\(refusing.endpoint.port!)")
         #expect(refused?.detail.contains("curl error 7") == true, "\(String(describing: refused))")
 
+        // The server answers only once the test lets it, after the client has given up.
+        let answer = DispatchSemaphore(value: 0)
         let slow = try LocalHTTPServer { _ in
-            Thread.sleep(forTimeInterval: 2)
+            answer.wait()
             return .init(status: 200)
         }
-        defer { slow.stop() }
         let timedOut = await #expect(throws: AWSTransportError.self) {
             try await transport.send(request("GET", slow.endpoint), timeout: .milliseconds(300))
         }
+        answer.signal()
+        slow.stop()
         #expect(timedOut?.detail.contains("curl error 28") == true, "\(String(describing: timedOut))")
     }
 
-    @Test("cancelling the task ends a pending request with CancellationError, long before the answer")
+    @Test("cancelling the task ends a pending request with CancellationError, before the answer")
     func cancellation() async throws {
-        // libcurl calls the progress callback (where cancellation is noticed) about once a
-        // second on an idle transfer: the request should end ~1 s after the cancel, and well
-        // before the answer even on a loaded machine (measured up to 4 s beside the other suites).
+        // Events, not durations: the server holds the request until the test releases it, which
+        // it does only after the cancelled request has ended; an ignored cancel would instead
+        // end in the 30 s transfer timeout with an AWSTransportError.
+        let received = AsyncGate()
+        let answer = DispatchSemaphore(value: 0)
         let server = try LocalHTTPServer { _ in
-            Thread.sleep(forTimeInterval: 10)
+            received.open()
+            answer.wait()
             return .init(status: 200)
         }
-        defer { server.stop() }
-        let started = ContinuousClock.now
         let pending = Task { try await transport.send(request("POST", server.endpoint, body: Data("{}".utf8)), timeout: .seconds(30)) }
-        try await Task.sleep(for: .milliseconds(300))
+        await received.wait()
         pending.cancel()
         await #expect(throws: CancellationError.self) { try await pending.value }
-        #expect(ContinuousClock.now - started < .seconds(7))
+        answer.signal()
+        server.stop()
     }
 }

@@ -227,7 +227,8 @@ struct LocalQueueTests {
     func cancelledLongPoll() async throws {
         defer { try? FileManager.default.removeItem(at: directory) }
         let queue = try SQLiteMessageQueue(path: path, name: "jobs")
-        // Timed from before the poll starts: an ignored cancel would take the whole 20 s wait.
+        // Timed from before the poll starts: an ignored cancel would take the whole 20 s wait
+        // (the longest a receive may wait), a kept one a fraction of a second.
         let clock = ContinuousClock()
         let start = clock.now
         let poll = Task { try await queue.receive(maxMessages: 1, waitTime: .seconds(20), visibilityTimeout: nil) }

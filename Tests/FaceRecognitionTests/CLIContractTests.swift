@@ -6,11 +6,11 @@ import Testing
 /// The contract every `facerec` subcommand keeps (README, "The facerec tool"): exit statuses,
 /// one `facerec: ` prefix, file errors in plain words naming the path once, CLI flags (never
 /// library names) in messages, output formats chosen by extension.
-@Suite("facerec CLI contract")
+@Suite("facerec CLI contract", .ownThreads)
 struct CLIContractTests {
     typealias Run = (status: Int32, stdout: String, stderr: String)
 
-    static var weights: String { CLITests.weightsFile.path }
+    static var weights: String { get throws { try CLITests.weightsFile.path } }
     static let face = TestPaths.data("face_images_100/test_00.jpg").path
     static let face2 = TestPaths.data("face_images_100/test_01.jpg").path
     static let coursePT = GalleryTests.coursePT.path
@@ -54,13 +54,13 @@ struct CLIContractTests {
             ("detect", ["detect"] + none + [Self.face]),
             ("crop", ["crop"] + none + [Self.face, dir.appendingPathComponent("c.png").path]),
             ("crop (old --weights-dir)", ["crop", "--weights-dir", "/nonexistent/mtcnn", Self.face, dir.appendingPathComponent("c.png").path]),
-            ("identify", ["identify", "--weights", Self.weights, "--gallery", Self.coursePT] + none + [Self.face]),
-            ("embed", ["embed", "--weights", Self.weights] + none + [Self.face]),
-            ("verify", ["verify", "--weights", Self.weights] + none + [Self.face, Self.face2]),
-            ("enroll", ["enroll", "--weights", Self.weights, "--out", dir.appendingPathComponent("g.safetensors").path]
+            ("identify", ["identify", "--weights", try Self.weights, "--gallery", Self.coursePT] + none + [Self.face]),
+            ("embed", ["embed", "--weights", try Self.weights] + none + [Self.face]),
+            ("verify", ["verify", "--weights", try Self.weights] + none + [Self.face, Self.face2]),
+            ("enroll", ["enroll", "--weights", try Self.weights, "--out", dir.appendingPathComponent("g.safetensors").path]
                 + none + [dir.appendingPathComponent("people").path]),
             ("gallery add", ["gallery", "add", dir.appendingPathComponent("h.safetensors").path, "--name", "Ada",
-                             "--weights", Self.weights] + none + [Self.face]),
+                             "--weights", try Self.weights] + none + [Self.face]),
         ]
         for (name, arguments) in runs {
             let result = try Self.run(arguments)
@@ -118,7 +118,7 @@ struct CLIContractTests {
     @Test("a missing or wrong gallery exits 5")
     func badGallery() throws {
         for gallery in ["/nonexistent/data.pt", Self.face, "/tmp"] {
-            let identify = try Self.run(["identify", "--weights", Self.weights, "--gallery", gallery] + (try Self.mtcnn()) + [Self.face])
+            let identify = try Self.run(["identify", "--weights", try Self.weights, "--gallery", gallery] + (try Self.mtcnn()) + [Self.face])
             #expect(identify.status == 5, "\(identify.stderr)")
             Self.expectClean(identify)
             let list = try Self.run(["gallery", "list", gallery])
@@ -142,12 +142,12 @@ struct CLIContractTests {
         try Data([0xFF, 0xD8, 0xFF, 0xE0, 0, 1]).write(to: people.appendingPathComponent("broken.jpg"))
         let commands: [(String, ([String]) throws -> [String])] = [
             ("detect", { ["detect"] + (try Self.mtcnn()) + $0 }),
-            ("identify", { ["identify", "--weights", Self.weights, "--gallery", Self.coursePT] + (try Self.mtcnn()) + $0 }),
-            ("embed", { ["embed", "--weights", Self.weights] + (try Self.mtcnn()) + $0 }),
-            ("embed --no-detect", { ["embed", "--no-detect", "--weights", Self.weights] + $0 }),
+            ("identify", { ["identify", "--weights", try Self.weights, "--gallery", Self.coursePT] + (try Self.mtcnn()) + $0 }),
+            ("embed", { ["embed", "--weights", try Self.weights] + (try Self.mtcnn()) + $0 }),
+            ("embed --no-detect", { ["embed", "--no-detect", "--weights", try Self.weights] + $0 }),
             ("crop --out-dir", { ["crop", "--out-dir", out] + (try Self.mtcnn()) + $0 }),
             ("gallery add", { ["gallery", "add", dir.appendingPathComponent("g-\(UUID()).safetensors").path, "--name", "Ada",
-                               "--weights", Self.weights] + (try Self.mtcnn()) + $0 }),
+                               "--weights", try Self.weights] + (try Self.mtcnn()) + $0 }),
         ]
         for (name, arguments) in commands {
             let mixed = try Self.run(try arguments([good, bad, missing]))
@@ -161,7 +161,7 @@ struct CLIContractTests {
             #expect(allBad.stdout.isEmpty, "\(name)")
             Self.expectClean(allBad)
         }
-        let enroll = try Self.run(["enroll", "--weights", Self.weights, "--out", dir.appendingPathComponent("e.safetensors").path]
+        let enroll = try Self.run(["enroll", "--weights", try Self.weights, "--out", dir.appendingPathComponent("e.safetensors").path]
                                   + (try Self.mtcnn()) + [dir.appendingPathComponent("people").path])
         #expect(enroll.status == 4, "\(enroll.stderr)")
         #expect(try Gallery.load(contentsOf: dir.appendingPathComponent("e.safetensors")).names == ["Ada"])
@@ -172,16 +172,16 @@ struct CLIContractTests {
         let cases: [([String], String)] = [
             (["detect", "--min-face-size", "0", Self.face], "--min-face-size must be a positive number of pixels, got 0"),
             (["crop", "--min-face-size", "-3", Self.face, "/tmp/x.png"], "--min-face-size"),
-            (["identify", "--weights", Self.weights, "--gallery", Self.coursePT, "--threshold", "-1", Self.face],
+            (["identify", "--weights", try Self.weights, "--gallery", Self.coursePT, "--threshold", "-1", Self.face],
              "--threshold must be a distance of 0 or more (or none), got -1"),
-            (["verify", "--weights", Self.weights, "--threshold", "-0.5", Self.face, Self.face2], "--threshold"),
-            (["identify", "--weights", Self.weights, "--gallery", Self.coursePT, "--threshold", "near", Self.face], "--threshold"),
+            (["verify", "--weights", try Self.weights, "--threshold", "-0.5", Self.face, Self.face2], "--threshold"),
+            (["identify", "--weights", try Self.weights, "--gallery", Self.coursePT, "--threshold", "near", Self.face], "--threshold"),
             (["crop", "--size", "0", Self.face, "/tmp/x.png"], "--size must lie in 1...4096, got 0"),
-            (["identify", "--weights", Self.weights, "--gallery", Self.coursePT, "--top-k", "3", Self.face], "--json"),
+            (["identify", "--weights", try Self.weights, "--gallery", Self.coursePT, "--top-k", "3", Self.face], "--json"),
             (["detect", "--bogus", Self.face], "Unknown option '--bogus'"),
             (["gallery", "list"], "Missing expected argument"),
             (["convert", "only-one.pt"], "Missing expected argument"),
-            (["enroll", "--weights", Self.weights], "Missing expected argument"),
+            (["enroll", "--weights", try Self.weights], "Missing expected argument"),
         ]
         for (arguments, message) in cases {
             let result = try Self.run(arguments)
@@ -212,7 +212,7 @@ struct CLIContractTests {
         #expect(noFolder.status == 1)
         #expect(noFolder.stderr == "facerec: cannot create \(target): no such directory\n")
         // enroll on a folder that does not exist.
-        let enroll = try Self.run(["enroll", "--weights", Self.weights, "--out", dir.appendingPathComponent("g.safetensors").path,
+        let enroll = try Self.run(["enroll", "--weights", try Self.weights, "--out", dir.appendingPathComponent("g.safetensors").path,
                                    dir.appendingPathComponent("nobody").path])
         #expect(enroll.status == 1)
         #expect(enroll.stderr == "facerec: \(dir.appendingPathComponent("nobody").path): no such file\n")

@@ -5,7 +5,7 @@ import Testing
 
 /// `facerec evaluate` against counts the test computes itself, from the library's own
 /// recognition of the same images and the course's labels.
-@Suite("facerec evaluate")
+@Suite("facerec evaluate", .ownThreads)
 struct CLIEvaluateTests {
     @Test("face_images_100 with synthetic weights: accuracy, unknown rate, per-name counts and confusions match an independent count")
     func evaluate() throws {
@@ -54,7 +54,7 @@ struct CLIEvaluateTests {
         #expect(unknown > 0 && unknown < 100, "the threshold should split the faces")
 
         let arguments: [String] = ["evaluate", "--json", "--confusions", "1000", "--labels", csv.path,
-                                   "--weights", CLITests.weightsFile.path, "--gallery", GalleryTests.coursePT.path,
+                                   "--weights", try CLITests.weightsFile.path, "--gallery", GalleryTests.coursePT.path,
                                    "--threshold", "\(threshold)"]
         let result = try CLITests.run(arguments + (try CLITests.mtcnnArguments()) + [folder.path])
         #expect(result.status == 0, "\(result.stderr)")
@@ -76,7 +76,7 @@ struct CLIEvaluateTests {
         #expect(counts == counts.sorted(by: >), "most frequent first")
 
         // The text report says the same.
-        let textArguments: [String] = ["evaluate", "--labels", csv.path, "--weights", CLITests.weightsFile.path,
+        let textArguments: [String] = ["evaluate", "--labels", csv.path, "--weights", try CLITests.weightsFile.path,
                                        "--gallery", GalleryTests.coursePT.path, "--threshold", "\(threshold)"]
         let text = try CLITests.run(textArguments + (try CLITests.mtcnnArguments()) + [folder.appendingPathComponent("test_00.jpg").path])
         #expect(text.status == 0, "\(text.stderr)")
@@ -89,7 +89,7 @@ struct CLIEvaluateTests {
         let dir = try CLITests.scratch("labels")
         defer { try? FileManager.default.removeItem(at: dir) }
         let face = TestPaths.data("face_images_100/test_00.jpg").path
-        let base = ["evaluate", "--weights", CLITests.weightsFile.path, "--gallery", GalleryTests.coursePT.path]
+        let base = ["evaluate", "--weights", try CLITests.weightsFile.path, "--gallery", GalleryTests.coursePT.path]
         let missing = try CLITests.run(base + ["--labels", "/nonexistent.csv", face])
         #expect(missing.status == 1)
         #expect(missing.stderr == "facerec: labels /nonexistent.csv: no such file\n")

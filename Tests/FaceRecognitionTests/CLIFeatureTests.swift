@@ -11,7 +11,7 @@ import Darwin
 
 /// `facerec` on a terminal: the progress bar appears only there, never shares a line with a
 /// result or a message, and is gone at the end.
-@Suite("facerec CLI on a terminal",
+@Suite("facerec CLI on a terminal", .ownThreads,
        .enabled(if: TestPaths.hasData("face_images_1000/test_000.jpg"), TestPaths.needs("face_images_1000")))
 struct CLITerminalTests {
     /// Runs facerec with standard output and standard error on one pseudo-terminal: what a user sees.
@@ -88,13 +88,14 @@ struct CLITerminalTests {
     func progressOnTerminal() throws {
         let (dir, stems) = try Self.folder()
         defer { try? FileManager.default.removeItem(at: dir) }
-        let arguments = ["identify", "--weights", CLITests.weightsFile.path, "--gallery", GalleryTests.coursePT.path,
+        let arguments = ["identify", "--weights", try CLITests.weightsFile.path, "--gallery", GalleryTests.coursePT.path,
                          "--threshold", "none", "--jobs", "1"] + (try CLITests.mtcnnArguments()) + [dir.path]
         let result = try Self.runOnTerminal(arguments)
         #expect(result.status == 4)
         #expect(result.raw.contains("images/s"), "no progress bar on a terminal: \(result.raw)")
         let lines = Self.screen(result.raw)
-        let expected = stems.map { "\($0):\(RecognitionAgreementTests.expected[$0]!.name)" }
+        let agreement = try RecognitionAgreementTests.expected
+        let expected = stems.map { "\($0):\(agreement[$0]!.name)" }
         let warning = "facerec: \(dir.path)/test_010b.jpg: truncated image"
         // Every line on screen is exactly a result or the warning: no bar left, nothing run together.
         #expect(lines.filter { !$0.hasPrefix("facerec: ") } == expected, "\(lines)")
@@ -123,9 +124,9 @@ struct CLITerminalTests {
 }
 
 /// Folders as inputs, every face, and the commands built on them.
-@Suite("facerec CLI: folders and all faces")
+@Suite("facerec CLI: folders and all faces", .ownThreads)
 struct CLIFolderTests {
-    static var weights: String { CLITests.weightsFile.path }
+    static var weights: String { get throws { try CLITests.weightsFile.path } }
     static let multiface = TestPaths.data("photos/multiface.jpg").path
 
     static func json(_ text: String) throws -> [[String: Any]] {
@@ -160,11 +161,11 @@ struct CLIFolderTests {
         #expect(detect.status == 0, "\(detect.stderr)")
         #expect(try Self.json(detect.stdout).map { $0["image"] as! String } == expected)
 
-        let embed = try CLITests.run(["embed", "--no-detect", "--weights", Self.weights, dir.path])
+        let embed = try CLITests.run(["embed", "--no-detect", "--weights", try Self.weights, dir.path])
         #expect(embed.status == 0, "\(embed.stderr)")
         #expect(try Self.json(embed.stdout).map { $0["image"] as! String } == expected)
 
-        let identify = try CLITests.run(["identify", "--weights", Self.weights, "--gallery", GalleryTests.coursePT.path]
+        let identify = try CLITests.run(["identify", "--weights", try Self.weights, "--gallery", GalleryTests.coursePT.path]
                                         + (try CLITests.mtcnnArguments()) + [dir.path])
         #expect(identify.status == 0, "\(identify.stderr)")
         #expect(identify.stdout.split(separator: "\n").map { String($0.split(separator: ":")[0]) }
@@ -182,7 +183,7 @@ struct CLIFolderTests {
     func identifyAllFaces() throws {
         let boxes = try Self.multifaceBoxes()
         #expect(boxes.count >= 3)
-        let base = ["identify", "--weights", Self.weights, "--gallery", GalleryTests.coursePT.path, "--keep-all", "--json"]
+        let base = ["identify", "--weights", try Self.weights, "--gallery", GalleryTests.coursePT.path, "--keep-all", "--json"]
             + (try CLITests.mtcnnArguments())
         let result = try CLITests.run(base + ["--top-k", "3", Self.multiface])
         #expect(result.status == 0, "\(result.stderr)")
@@ -213,7 +214,7 @@ struct CLIFolderTests {
             #expect((object["candidates"] as? [[String: Any]])?.count == 1)
         }
         // Text mode: every face's name on the image's line.
-        let text = try CLITests.run(["identify", "--weights", Self.weights, "--gallery", GalleryTests.coursePT.path, "--keep-all",
+        let text = try CLITests.run(["identify", "--weights", try Self.weights, "--gallery", GalleryTests.coursePT.path, "--keep-all",
                                      "--threshold", "2"] + (try CLITests.mtcnnArguments()) + [Self.multiface])
         #expect(text.stdout == "multiface:" + loose.map { $0["name"] as! String }.joined(separator: ",") + "\n")
         // No face: one object saying so.
@@ -236,13 +237,13 @@ struct CLIFolderTests {
         try FileManager.default.copyItem(atPath: TestPaths.data("face_images_100/test_05.jpg").path,
                                          toPath: people.appendingPathComponent("a.jpg").path)
         let gallery = dir.appendingPathComponent("people.safetensors")
-        let enroll = try CLITests.run(["enroll", "--weights", Self.weights, "--out", gallery.path, "--threshold", "1.75"]
+        let enroll = try CLITests.run(["enroll", "--weights", try Self.weights, "--out", gallery.path, "--threshold", "1.75"]
                                       + (try CLITests.mtcnnArguments()) + [dir.appendingPathComponent("people").path])
         #expect(enroll.status == 0, "\(enroll.stderr)")
         #expect(try Gallery.load(contentsOf: gallery).threshold == DistanceThreshold(1.75, metric: .euclidean))
         let face = TestPaths.data("face_images_100/test_07.jpg").path
         func threshold(_ extra: [String], gallery: String) throws -> Double? {
-            let out = try CLITests.run(["identify", "--json", "--weights", Self.weights, "--gallery", gallery]
+            let out = try CLITests.run(["identify", "--json", "--weights", try Self.weights, "--gallery", gallery]
                                        + (try CLITests.mtcnnArguments()) + extra + [face])
             return try Self.json(out.stdout).first?["threshold"] as? Double
         }
@@ -259,7 +260,7 @@ struct CLIFolderTests {
     @Test("embed detects by default and embeds every face; --no-detect takes crops")
     func embedEveryFace() throws {
         let boxes = try Self.multifaceBoxes()
-        let result = try CLITests.run(["embed", "--weights", Self.weights] + (try CLITests.mtcnnArguments()) + [Self.multiface])
+        let result = try CLITests.run(["embed", "--weights", try Self.weights] + (try CLITests.mtcnnArguments()) + [Self.multiface])
         #expect(result.status == 0, "\(result.stderr)")
         let objects = try Self.json(result.stdout)
         #expect(objects.count == boxes.count)
@@ -272,7 +273,7 @@ struct CLIFolderTests {
             #expect(abs(norm - 1) < 1e-4)
         }
         // The largest face's embedding is the one identify matches (same crop, same network).
-        let identify = try CLITests.run(["identify", "--json", "--top-k", "1", "--weights", Self.weights, "--gallery",
+        let identify = try CLITests.run(["identify", "--json", "--top-k", "1", "--weights", try Self.weights, "--gallery",
                                          GalleryTests.coursePT.path] + (try CLITests.mtcnnArguments()) + [Self.multiface])
         let match = try #require(try Self.json(identify.stdout).first)
         let gallery = try Gallery.load(contentsOf: GalleryTests.coursePT)
@@ -305,7 +306,7 @@ struct CLIFolderTests {
         try FileManager.default.createDirectory(at: people.appendingPathComponent("Ada"), withIntermediateDirectories: true)
         try Data("x".utf8).write(to: people.appendingPathComponent("Ada/readme.txt"))
         let gallery = dir.appendingPathComponent("g.safetensors")
-        let enroll = try CLITests.run(["enroll", "--weights", Self.weights, "--out", gallery.path]
+        let enroll = try CLITests.run(["enroll", "--weights", try Self.weights, "--out", gallery.path]
                                       + (try CLITests.mtcnnArguments()) + [people.path])
         #expect(enroll.status == 1)
         #expect(enroll.stderr.hasPrefix("facerec: \(people.path): no images found"), "\(enroll.stderr)")
@@ -314,9 +315,9 @@ struct CLIFolderTests {
 }
 
 /// `facerec verify A B`.
-@Suite("facerec verify")
+@Suite("facerec verify", .ownThreads)
 struct CLIVerifyTests {
-    static var weights: String { CLITests.weightsFile.path }
+    static var weights: String { get throws { try CLITests.weightsFile.path } }
     static let a = TestPaths.data("face_images_100/test_00.jpg").path
     static let b = TestPaths.data("face_images_100/test_01.jpg").path
 
@@ -333,7 +334,7 @@ struct CLIVerifyTests {
         var sum: Float = 0
         for (x, y) in zip(ea, eb) { sum += (x - y) * (x - y) }
         let distance = sum.squareRoot()
-        let base = ["verify", "--weights", Self.weights] + (try CLITests.mtcnnArguments())
+        let base = ["verify", "--weights", try Self.weights] + (try CLITests.mtcnnArguments())
 
         let json = try CLITests.run(base + ["--json", Self.a, Self.b])
         #expect(json.status == 0, "\(json.stderr)")
@@ -372,7 +373,7 @@ struct CLIVerifyTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let flat = dir.appendingPathComponent("flat.png")
         try ImageEncoder.png(try RGBImage(width: 50, height: 50, pixels: [UInt8](repeating: 9, count: 50 * 50 * 3))).write(to: flat)
-        let base = ["verify", "--weights", Self.weights] + (try CLITests.mtcnnArguments())
+        let base = ["verify", "--weights", try Self.weights] + (try CLITests.mtcnnArguments())
         let noFace = try CLITests.run(base + [Self.a, flat.path])
         #expect(noFace.status == 1)
         #expect(noFace.stderr == "facerec: \(flat.path): no face found\n")

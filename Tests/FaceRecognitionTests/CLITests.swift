@@ -4,18 +4,20 @@ import Testing
 @testable import FaceRecognition
 
 /// The `facerec` executable as users run it: output formats, exit codes, batch behaviour.
-@Suite("facerec CLI")
+@Suite("facerec CLI", .ownThreads)
 struct CLITests {
     /// `facerec` is built next to the test bundle.
     static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         .appendingPathComponent("facerec")
 
-    /// The synthetic FaceNet weights as a safetensors file, written once per test process.
-    static let weightsFile: URL = {
+    /// The synthetic FaceNet weights as a safetensors file, written once per test process (a
+    /// failure fails the tests that need the file).
+    static var weightsFile: URL { get throws { try writtenWeights.get() } }
+    private static let writtenWeights = Result {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("facerec-cli-\(getpid()).safetensors")
-        try! SafeTensors.write(FaceNetParityTests.weights, to: url)
+        try SafeTensors.write(try FaceNetParityTests.weights, to: url)
         return url
-    }()
+    }
 
     /// A fresh scratch folder; the caller removes it.
     static func scratch(_ name: String = "cli") throws -> URL {
@@ -61,7 +63,8 @@ struct CLITests {
                                    "--gallery", GalleryTests.coursePT.path] + Self.mtcnnArguments() + images)
         #expect(result.status == 4, "stderr: \(result.stderr)")
         #expect(result.stderr.contains(broken.path))
-        let expected = stems.map { "\($0):\(RecognitionAgreementTests.expected[$0]!.name)" } + ["flat-\(getpid()):NoFace"]
+        let agreement = try RecognitionAgreementTests.expected
+        let expected = stems.map { "\($0):\(agreement[$0]!.name)" } + ["flat-\(getpid()):NoFace"]
         #expect(result.stdout.split(separator: "\n").map(String.init) == expected)
     }
 
@@ -83,7 +86,7 @@ struct CLITests {
 
     @Test("embed --no-detect prints facenet-pytorch's embedding as JSON")
     func embedNoDetect() throws {
-        let c = try #require(FaceNetParityTests.goldens.cases.first { $0.height == 160 && $0.inputs.count == 1 })
+        let c = try #require(try FaceNetParityTests.goldens.cases.first { $0.height == 160 && $0.inputs.count == 1 })
         let crop = FaceNetParityTests.fixtures.appendingPathComponent(c.inputs[0])
         let result = try Self.run(["embed", "--weights", Self.weightsFile.path, "--no-detect", crop.path])
         #expect(result.status == 0, "stderr: \(result.stderr)")
@@ -134,7 +137,7 @@ struct CLITests {
 /// `gallery add|remove|import` never rewrite a file facerec did not write: the course data.pt (a
 /// torch pickle) is refused without `--out`, with exit 5 and a one-line reason, and stays
 /// byte-for-byte the same whatever is asked.
-@Suite("facerec gallery: torch files are never rewritten")
+@Suite("facerec gallery: torch files are never rewritten", .ownThreads)
 struct CLIGalleryTorchTests {
     /// Whether `python3 -c "import torch"` works here (checked once, at test time).
     static let torchAvailable: Bool = (try? python(["-c", "import torch"]).status == 0) ?? false

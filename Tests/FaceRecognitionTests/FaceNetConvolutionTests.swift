@@ -12,7 +12,7 @@ import Testing
 /// 16-column strips, several images, maps wide enough for tile-row tasks (each worker taking a
 /// few tile rows through both transforms and its own products), scratch so small that the tile
 /// rows run in many chunks, and one or three worker threads.
-@Suite("FaceNet 3×3 convolution paths")
+@Suite("FaceNet 3×3 convolution paths", .ownThreads)
 struct FaceNetConvolutionTests {
     struct Shape: CustomStringConvertible {
         var cin: Int, cout: Int, n: Int, h: Int, w: Int, pad: Int, relu: Bool

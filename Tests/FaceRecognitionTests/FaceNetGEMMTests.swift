@@ -9,7 +9,7 @@ import Testing
 /// take 512 columns per block), deep products (16 columns per block, so rows are split between
 /// workers), batches of products, leading dimensions wider than the matrices, each epilogue,
 /// the AVX-512 (where the CPU has it), AVX2 and portable kernels, one to three workers.
-@Suite("FaceNet GEMM engine")
+@Suite("FaceNet GEMM engine", .ownThreads)
 struct FaceNetGEMMTests {
     struct Shape: CustomStringConvertible, Sendable {
         var m: Int, n: Int, k: Int, count: Int, ldbExtra: Int, ldcExtra: Int

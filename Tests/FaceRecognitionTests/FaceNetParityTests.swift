@@ -6,7 +6,7 @@ import Testing
 
 /// FaceNet against facenet-pytorch: the goldens were made by Tests/Fixtures/make_facenet_goldens.py
 /// running facenet-pytorch's InceptionResnetV1 with the same synthetic weights on real face crops.
-@Suite("FaceNet parity with facenet-pytorch")
+@Suite("FaceNet parity with facenet-pytorch", .ownThreads)
 struct FaceNetParityTests {
     struct Case: Decodable {
         let height: Int
@@ -21,26 +21,31 @@ struct FaceNetParityTests {
 
     static let fixtures = TestPaths.fixtures.appendingPathComponent("facenet")
 
-    static let goldens: Goldens = {
-        let data = try! Data(contentsOf: fixtures.appendingPathComponent("goldens.json"))
-        return try! JSONDecoder().decode(Goldens.self, from: data)
-    }()
+    static let remedy = "run Tests/Fixtures/make_facenet_goldens.py"
+
+    /// facenet-pytorch's embeddings; a missing or broken file fails the tests that read it.
+    static var goldens: Goldens { get throws { try loadedGoldens.get() } }
+    private static let loadedGoldens = FixtureError.loading(fixtures.appendingPathComponent("goldens.json"), remedy: remedy) {
+        try JSONDecoder().decode(Goldens.self, from: Data(contentsOf: $0))
+    }
 
     /// The synthetic weights, built once per test process (23.5 M parameters).
-    static let weights: StateDict = {
-        let stats = try! SafeTensors.read(contentsOf: fixtures.appendingPathComponent("bn_statistics.safetensors"))
-        return try! SyntheticFaceNetWeights.make(runningStatistics: stats)
-    }()
+    static var weights: StateDict { get throws { try loadedWeights.get() } }
+    private static let loadedWeights = FixtureError.loading(fixtures.appendingPathComponent("bn_statistics.safetensors"),
+                                                            remedy: remedy) {
+        try SyntheticFaceNetWeights.make(runningStatistics: try SafeTensors.read(contentsOf: $0))
+    }
 
-    static let facenet: FaceNet = try! FaceNet(stateDict: weights)
+    static var facenet: FaceNet { get throws { try loadedFaceNet.get() } }
+    private static let loadedFaceNet = Result { try FaceNet(stateDict: try loadedWeights.get()) }
 
     static func crops(_ c: Case) throws -> [RGBImage] {
         try c.inputs.map { try ImageDecoder.decode(contentsOf: fixtures.appendingPathComponent($0)) }
     }
 
-    @Test("embeddings match facenet-pytorch within 1e-4 per component", arguments: goldens.cases.indices)
+    @Test("embeddings match facenet-pytorch within 1e-4 per component", arguments: try goldens.cases.indices)
     func parity(caseIndex: Int) throws {
-        let c = Self.goldens.cases[caseIndex]
+        let c = try Self.goldens.cases[caseIndex]
         let crops = try Self.crops(c)
         #expect(crops.allSatisfy { $0.width == c.width && $0.height == c.height })
         let ours = try Self.facenet.embed(crops)
@@ -56,13 +61,14 @@ struct FaceNetParityTests {
 
     /// Case `caseIndex` on a fresh context: its max |Δ| against facenet-pytorch.
     static func worstOnContext(_ caseIndex: Int, kernels: cfn_kernel_set, threads: Int32) throws -> Float {
-        let c = goldens.cases[caseIndex]
+        let c = try goldens.cases[caseIndex]
         var input: [Float] = []
         for crop in try crops(c) { FaceNet.appendStandardized(crop, to: &input) }
         let context = try #require(InferenceContext())
         cfn_context_set_kernels(context.handle, kernels)
         cfn_context_set_threads(context.handle, threads)
         var output = [Float](repeating: .nan, count: c.inputs.count * 512)
+        let facenet = try self.facenet
         let status = input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
                 cfn_facenet_embed(facenet.model.handle, context.handle, x.baseAddress, Int32(c.inputs.count),
@@ -77,21 +83,21 @@ struct FaceNetParityTests {
     /// The test above runs the machine's kernels (Winograd for the 3×3 layers on AVX2); a
     /// portable context runs the GEMM over the unfolded input everywhere, through BLAS, the
     /// path of CPUs without AVX2.
-    @Test("the portable path (no Winograd) matches facenet-pytorch too", arguments: goldens.cases.indices)
+    @Test("the portable path (no Winograd) matches facenet-pytorch too", arguments: try goldens.cases.indices)
     func portableParity(caseIndex: Int) throws {
         #expect(try Self.worstOnContext(caseIndex, kernels: CFN_KERNELS_PORTABLE, threads: 0) <= 1e-4)
     }
 
     /// On a CPU with AVX-512 the test above runs the AVX-512 products; capped at AVX2, the
     /// products run the AVX2 micro-kernel, the path of CPUs without AVX-512.
-    @Test("the AVX2 kernels match facenet-pytorch too", arguments: goldens.cases.indices)
+    @Test("the AVX2 kernels match facenet-pytorch too", arguments: try goldens.cases.indices)
     func avx2Parity(caseIndex: Int) throws {
         #expect(try Self.worstOnContext(caseIndex, kernels: CFN_KERNELS_AVX2, threads: 0) <= 1e-4)
     }
 
     /// Three workers split every job unevenly (tasks, channel ranges, the shared packing of a
     /// narrow product), whatever the machine's core count.
-    @Test("a pass spread over three worker threads matches facenet-pytorch", arguments: goldens.cases.indices)
+    @Test("a pass spread over three worker threads matches facenet-pytorch", arguments: try goldens.cases.indices)
     func threeWorkers(caseIndex: Int) throws {
         #expect(try Self.worstOnContext(caseIndex, kernels: CFN_KERNELS_BEST, threads: 3) <= 1e-4)
         #expect(try Self.worstOnContext(caseIndex, kernels: CFN_KERNELS_AVX2, threads: 3) <= 1e-4)
@@ -105,7 +111,7 @@ struct FaceNetParityTests {
         // One thread per pass from a budget of its own (the shared one is left alone).
         let facenet = try FaceNet(stateDict: Self.weights,
                                   budget: ComputeBudget(threads: max(passes, 2), threadsPerPass: 1))
-        for c in Self.goldens.cases where c.inputs.count > 1 {
+        for c in try Self.goldens.cases where c.inputs.count > 1 {
             let ours = try facenet.embed(try Self.crops(c), concurrentPasses: passes)
             try #require(ours.count == c.embeddings.count)
             let worst = zip(ours.joined(), c.embeddings.joined()).map { abs($0 - $1) }.max() ?? .infinity
@@ -128,7 +134,7 @@ struct FaceNetParityTests {
             }
         }
         // The same closest pair as facenet-pytorch's on the same crops.
-        #expect(abs(Double(largest) - Double(Self.goldens.max_cross_person_cosine_160)) < 1e-4)
+        #expect(abs(Double(largest) - Double(try Self.goldens.max_cross_person_cosine_160)) < 1e-4)
     }
 
     @Test("a batch gives each image the embedding it gets alone")
@@ -150,10 +156,11 @@ struct FaceNetParityTests {
         for crop in try Self.crops(c) { FaceNet.appendStandardized(crop, to: &input) }
         let context = try #require(InferenceContext())
         var output = [Float](repeating: 0, count: 4 * 512)
+        let facenet = try Self.facenet
         func run(_ n: Int) -> cfn_status {
             input.withUnsafeBufferPointer { x in
                 output.withUnsafeMutableBufferPointer { y in
-                    cfn_facenet_embed(Self.facenet.model.handle, context.handle, x.baseAddress, Int32(n), 160, 160, y.baseAddress)
+                    cfn_facenet_embed(facenet.model.handle, context.handle, x.baseAddress, Int32(n), 160, 160, y.baseAddress)
                 }
             }
         }
@@ -195,30 +202,33 @@ struct FaceNetParityTests {
     func concurrentContexts() throws {
         let c = try #require(Self.goldens.cases.first { $0.height == 160 && $0.inputs.count == 4 })
         let crops = try Self.crops(c)
-        let expected = try Self.facenet.embed(crops)
+        let facenet = try Self.facenet
+        let expected = try facenet.embed(crops)
         let results = ResultsBox(count: 4)
         DispatchQueue.concurrentPerform(iterations: 4) { i in
-            results.set(i, try? Self.facenet.embed(crops))
+            results.set(i, try? facenet.embed(crops))
         }
         for i in 0..<4 { #expect(results.get(i) == expected) }
     }
 
     @Test("bad inputs are errors, not crashes")
     func badInputs() throws {
+        let facenet = try Self.facenet
         let tiny = try RGBImage(width: 79, height: 79, pixels: [UInt8](repeating: 128, count: 79 * 79 * 3))
-        #expect(throws: InferenceError.self) { try Self.facenet.embed([tiny]) }
+        #expect(throws: InferenceError.self) { try facenet.embed([tiny]) }
         #expect(throws: InferenceError.self) {
-            try Self.facenet.embed(standardized: [0, 1, 2], count: 1, height: 160, width: 160)
+            try facenet.embed(standardized: [0, 1, 2], count: 1, height: 160, width: 160)
         }
         let a = try RGBImage(width: 160, height: 160, pixels: [UInt8](repeating: 1, count: 160 * 160 * 3))
         let b = try RGBImage(width: 100, height: 100, pixels: [UInt8](repeating: 1, count: 100 * 100 * 3))
-        #expect(throws: InferenceError.self) { try Self.facenet.embed([a, b]) }
+        #expect(throws: InferenceError.self) { try facenet.embed([a, b]) }
     }
 
     @Test("weights: missing, misshapen and non-finite tensors are named")
     func badWeights() throws {
+        let weights = try Self.weights
         func message(_ edit: (inout StateDict) -> Void) -> String {
-            var dict = Self.weights
+            var dict = weights
             edit(&dict)
             do {
                 _ = try FaceNet(stateDict: dict)

@@ -7,7 +7,7 @@ import Testing
 /// has it and the plain loop on AVX2-capped contexts. Both checked against the definition, NaN
 /// propagation included, on the network's map sizes and on widths that end a 16-column group
 /// anywhere.
-@Suite("FaceNet max-pool")
+@Suite("FaceNet max-pool", .ownThreads)
 struct FaceNetPoolTests {
     @Test("3×3 stride-2 max-pool matches its definition", arguments: [(77, 77), (17, 17), (8, 8), (3, 35), (38, 67), (9, 3)],
           [CFN_KERNELS_BEST, CFN_KERNELS_AVX2])

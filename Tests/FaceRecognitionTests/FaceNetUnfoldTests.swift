@@ -12,7 +12,7 @@ import Testing
 /// per strip than runs allowed (the gather), and consecutive loads. Each result is held to the
 /// convolution's definition (summed in double) and, bit for bit, to the AVX2 path's: both feed
 /// the same FMA chains, so any difference is an unfolding error.
-@Suite("FaceNet unfolded convolutions")
+@Suite("FaceNet unfolded convolutions", .ownThreads)
 struct FaceNetUnfoldTests {
     struct Shape: CustomStringConvertible {
         var cin: Int, cout: Int, kh: Int, kw: Int, stride: Int, padH: Int, padW: Int

@@ -3,7 +3,7 @@ import Testing
 
 @testable import FaceRecognition
 
-@Suite("Face verification")
+@Suite("Face verification", .ownThreads)
 struct FaceVerificationTests {
     /// Unit vectors from a fixed generator.
     static func unitVectors(_ count: Int, dimension: Int = 512) -> [[Float]] {

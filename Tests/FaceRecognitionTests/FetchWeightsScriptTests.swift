@@ -3,7 +3,7 @@ import Testing
 
 /// weights/fetch_facenet_weights.sh fails cleanly (one-line reason, non-zero exit, no partial
 /// file) and installs only a file that passes its checks.
-@Suite("weights/fetch_facenet_weights.sh")
+@Suite("weights/fetch_facenet_weights.sh", .ownThreads)
 struct FetchWeightsScriptTests {
     static let script = TestPaths.packageRoot.appendingPathComponent("weights/fetch_facenet_weights.sh")
 

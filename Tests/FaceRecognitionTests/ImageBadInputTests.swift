@@ -3,7 +3,7 @@ import Testing
 @testable import FaceRecognition
 
 /// Bad bytes never crash: each gives a typed error.
-@Suite("Image bad input")
+@Suite("Image bad input", .ownThreads)
 struct ImageBadInputTests {
     @Test("empty data")
     func empty() {
@@ -129,9 +129,9 @@ struct ImageBadInputTests {
     }
 
     @Test("headers declaring huge images are refused before allocation",
-          arguments: ImageFixtures.manifest.huge.map(\.file))
+          arguments: try ImageFixtures.manifest.huge.map(\.file))
     func tooLarge(_ file: String) throws {
-        let huge = try #require(ImageFixtures.manifest.huge.first { $0.file == file })
+        let huge = try #require(try ImageFixtures.manifest.huge.first { $0.file == file })
         #expect(throws: ImageDecodingError.tooLarge(width: huge.width, height: huge.height, limit: 50_000_000)) {
             try ImageDecoder.decode(try ImageFixtures.data(file))
         }

@@ -3,7 +3,7 @@ import Testing
 @testable import FaceRecognition
 
 /// Every fixture variant decodes to the pixels PIL's `Image.open(f).convert("RGB")` gives.
-@Suite("Image decoding")
+@Suite("Image decoding", .ownThreads)
 struct ImageDecodingTests {
     /// PNG decoding is lossless and must match PIL exactly. JPEG output depends on the libjpeg
     /// build (PIL 13's wheel bundles libjpeg-turbo 3.2; Debian 12 links 2.1.5), but the ISLOW
@@ -14,7 +14,7 @@ struct ImageDecodingTests {
 
     static let noOrientation = DecodeOptions(applyEXIFOrientation: false)
 
-    @Test("decodes like PIL", arguments: ImageFixtures.manifest.decode)
+    @Test("decodes like PIL", arguments: try ImageFixtures.manifest.decode)
     func decodesLikePIL(_ fixture: ImageFixtureManifest.DecodeCase) throws {
         let decoded = try ImageDecoder.decodeWithMetadata(try ImageFixtures.data(fixture.file),
                                                           options: Self.noOrientation)
@@ -32,7 +32,7 @@ struct ImageDecodingTests {
     }
 
     @Test("EXIF orientation is applied by default, like ImageOps.exif_transpose",
-          arguments: ImageFixtures.manifest.decode.filter { $0.orientation != nil })
+          arguments: try ImageFixtures.manifest.decode.filter { $0.orientation != nil })
     func orientationApplied(_ fixture: ImageFixtureManifest.DecodeCase) throws {
         let data = try ImageFixtures.data(fixture.file)
         let decoded = try ImageDecoder.decodeWithMetadata(data)
@@ -49,7 +49,7 @@ struct ImageDecodingTests {
     }
 
     @Test("EXIF orientation is ignored when disabled (PIL/facenet-pytorch parity)",
-          arguments: ImageFixtures.manifest.decode.filter { $0.orientation != nil })
+          arguments: try ImageFixtures.manifest.decode.filter { $0.orientation != nil })
     func orientationIgnoredWhenDisabled(_ fixture: ImageFixtureManifest.DecodeCase) throws {
         let data = try ImageFixtures.data(fixture.file)
         let image = try ImageDecoder.decode(data, options: Self.noOrientation)
@@ -144,7 +144,7 @@ struct ImageDecodingTests {
 
     @Test("real shared images decode to PIL's pixels",
           .enabled(if: TestPaths.hasData("photos/paul_rudd.jpg"), TestPaths.needs("the portraits (photos/)")),
-          arguments: ImageFixtures.manifest.shared_patches)
+          arguments: try ImageFixtures.manifest.shared_patches)
     func sharedPatches(_ patch: ImageFixtureManifest.SharedPatch) throws {
         let url = TestPaths.data(patch.file)
         let image = try ImageDecoder.decode(contentsOf: url, options: Self.noOrientation)

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import FaceRecognition
 
-@Suite("Image PNG encoding")
+@Suite("Image PNG encoding", .ownThreads)
 struct ImageEncodingTests {
     @Test("PNG encode → decode round trip is lossless")
     func roundTrip() throws {
@@ -26,7 +26,7 @@ struct ImageEncodingTests {
 }
 
 /// The EXIF parser on hand-made TIFF blocks: both byte orders, and every kind of damage.
-@Suite("Image EXIF parser")
+@Suite("Image EXIF parser", .ownThreads)
 struct ImageEXIFParserTests {
     /// TIFF header + IFD0 with `entries` (tag, type, count, value) + next-IFD 0.
     static func tiff(bigEndian: Bool, entries: [(UInt16, UInt16, UInt32, UInt16)], ifdOffset: UInt32 = 8) -> [UInt8] {
@@ -114,7 +114,7 @@ struct ImageEXIFParserTests {
 }
 
 /// Every image in the shared data set decodes (real-world JPEGs: baseline, progressive, EXIF).
-@Suite("Image shared data")
+@Suite("Image shared data", .ownThreads)
 struct ImageSharedDataTests {
     static func jpegs(in dir: URL) -> [URL] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []

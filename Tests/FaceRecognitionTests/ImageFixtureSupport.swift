@@ -54,14 +54,12 @@ struct ImageFixtureManifest: Decodable {
 enum ImageFixtures {
     static let directory = TestPaths.fixtures.appendingPathComponent("images")
 
-    static let manifest: ImageFixtureManifest = {
-        let url = directory.appendingPathComponent("manifest.json")
-        do {
-            return try JSONDecoder().decode(ImageFixtureManifest.self, from: Data(contentsOf: url))
-        } catch {
-            fatalError("cannot load \(url.path): \(error) — run Tests/Fixtures/make_image_fixtures.py")
-        }
-    }()
+    /// What the image tests expect; a missing or broken manifest fails the tests that read it.
+    static var manifest: ImageFixtureManifest { get throws { try loadedManifest.get() } }
+    private static let loadedManifest = FixtureError.loading(directory.appendingPathComponent("manifest.json"),
+                                                             remedy: "run Tests/Fixtures/make_image_fixtures.py") {
+        try JSONDecoder().decode(ImageFixtureManifest.self, from: Data(contentsOf: $0))
+    }
 
     static func data(_ name: String) throws -> Data {
         try Data(contentsOf: directory.appendingPathComponent(name))

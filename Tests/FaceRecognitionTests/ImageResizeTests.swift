@@ -3,9 +3,9 @@ import Testing
 @testable import FaceRecognition
 
 /// `resizedBilinear` against PIL's `Image.resize(size, Image.BILINEAR)`, bit for bit.
-@Suite("Image resize")
+@Suite("Image resize", .ownThreads)
 struct ImageResizeTests {
-    @Test("bilinear resize matches PIL exactly", arguments: ImageFixtures.manifest.resize)
+    @Test("bilinear resize matches PIL exactly", arguments: try ImageFixtures.manifest.resize)
     func matchesPIL(_ fixture: ImageFixtureManifest.ResizeCase) throws {
         let source = try RGBImage(width: fixture.source_width, height: fixture.source_height,
                                   pixels: try ImageFixtures.expectedPixels(fixture.source))
@@ -20,7 +20,7 @@ struct ImageResizeTests {
     func extractFacePath() throws {
         // The face_crop goldens are PIL's crop of test_00.jpg resized; run the same steps on
         // our own decode of the shared file.
-        let manifest = ImageFixtures.manifest
+        let manifest = try ImageFixtures.manifest
         let patch = try #require(manifest.shared_patches.first { $0.file.hasSuffix("test_00.jpg") })
         let fixture = try #require(manifest.resize.first { $0.source == patch.expected && $0.width == 240 })
         let image = try ImageDecoder.decode(
@@ -58,16 +58,18 @@ struct ImageResizeTests {
 }
 
 /// `cropped` follows PIL's `Image.crop`: boxes may leave the image; outside is black.
-@Suite("Image crop")
+@Suite("Image crop", .ownThreads)
 struct ImageCropTests {
-    let image: RGBImage = {
+    let image: RGBImage
+
+    init() throws {
         // Pixel (x, y) = (x, y, x + 10 * y), easy to check.
         var pixels: [UInt8] = []
         for y in 0..<4 { for x in 0..<5 { pixels += [UInt8(x), UInt8(y), UInt8(x + 10 * y)] } }
-        return try! RGBImage(width: 5, height: 4, pixels: pixels)
-    }()
+        image = try RGBImage(width: 5, height: 4, pixels: pixels)
+    }
 
-    @Test("crop matches PIL's Image.crop", arguments: ImageFixtures.manifest.crop)
+    @Test("crop matches PIL's Image.crop", arguments: try ImageFixtures.manifest.crop)
     func matchesPIL(_ fixture: ImageFixtureManifest.CropCase) throws {
         let source = try RGBImage(width: fixture.source_width, height: fixture.source_height,
                                   pixels: try ImageFixtures.expectedPixels(fixture.source))

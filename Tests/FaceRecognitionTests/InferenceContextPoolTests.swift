@@ -5,7 +5,7 @@ import Testing
 
 /// The pool FaceNet and MTCNN share between concurrent callers (also run under ThreadSanitizer
 /// by scripts/sanitizers.sh thread).
-@Suite("InferenceContextPool")
+@Suite("InferenceContextPool", .ownThreads)
 struct InferenceContextPoolTests {
     /// Which contexts are borrowed right now, and every context ever handed out.
     final class Ledger: @unchecked Sendable {

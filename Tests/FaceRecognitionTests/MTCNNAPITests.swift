@@ -3,7 +3,7 @@ import Testing
 @testable import FaceRecognition
 
 /// MTCNN's public surface: errors, options, annotation, concurrent use.
-@Suite struct MTCNNAPITests {
+@Suite(.ownThreads) struct MTCNNAPITests {
     @Test func missingWeightsExplainHowToFetchThem() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("no-mtcnn-weights-\(UUID())")
         #expect { _ = try MTCNN(weightsDirectory: dir) } throws: { error in

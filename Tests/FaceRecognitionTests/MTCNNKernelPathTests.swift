@@ -8,7 +8,7 @@ import Testing
 /// The parity suites exercise whichever the machine picks; these tests force the portable one on
 /// a context and check it against facenet-pytorch's goldens and against the default path, and
 /// check that P-Net's row-range entry and the thread split don't change any result.
-@Suite struct MTCNNKernelPathTests {
+@Suite(.ownThreads) struct MTCNNKernelPathTests {
     let nets: [String: Any]
     let networks: MTCNNNetworks
 
@@ -146,7 +146,7 @@ import Testing
 
 /// The AVX2 loops of the stride-2 max pool only run on rows of 18+ columns: check them (and the
 /// forced portable loops) against the generic op, itself checked against PyTorch, NaN included.
-@Suite struct MTCNNPoolPathTests {
+@Suite(.ownThreads) struct MTCNNPoolPathTests {
     @Test func vectorAndPortableMaxPoolAgreeWithGenericOnWideRows() {
         for k: Int32 in [2, 3] {
             for h: Int32 in [3, 4, 9, 12] {
@@ -185,7 +185,7 @@ enum MTCNNVectorKernels {
     static let reason: Comment = "the AVX2 + FMA kernels are not available on this CPU (the portable path is tested as itself)"
 }
 
-@Suite(.enabled(if: MTCNNVectorKernels.available, MTCNNVectorKernels.reason))
+@Suite(.ownThreads, .enabled(if: MTCNNVectorKernels.available, MTCNNVectorKernels.reason))
 struct WinogradConvolutionTests {
     struct Layer {
         let cout: Int, cin: Int
@@ -305,7 +305,7 @@ struct WinogradConvolutionTests {
 
 /// P-Net's first layer runs fused on AVX2 (conv + PReLU + 2×2 max-pool in one pass, writing only
 /// the pooled quarter): it must give bit for bit what the direct kernel and then the pool give.
-@Suite(.enabled(if: MTCNNVectorKernels.available, MTCNNVectorKernels.reason))
+@Suite(.ownThreads, .enabled(if: MTCNNVectorKernels.available, MTCNNVectorKernels.reason))
 struct FusedConvolutionPoolTests {
     /// (h, w, rs): odd and even conv extents (the pool's ceil-mode edge row and column), widths
     /// with fewer than 8 whole windows (scalar only), a last vector tile shifted left to end on

@@ -5,7 +5,7 @@ import Testing
 
 /// P-Net, R-Net and O-Net forward passes against facenet-pytorch's modules on deterministic
 /// inputs (Tests/Fixtures/mtcnn/nets.json), and the builders' error reporting.
-@Suite struct MTCNNNetsTests {
+@Suite(.ownThreads) struct MTCNNNetsTests {
     let nets: [String: Any]
     let networks: MTCNNNetworks
 

@@ -4,7 +4,7 @@ import Foundation
 import Testing
 
 /// The MTCNN building-block ops against torch goldens (Tests/Fixtures/mtcnn/ops.json).
-@Suite struct MTCNNOpsTests {
+@Suite(.ownThreads) struct MTCNNOpsTests {
     let ops: [String: Any]
 
     init() throws {

@@ -4,7 +4,7 @@ import Testing
 
 /// End-to-end parity with facenet-pytorch's MTCNN(image_size=240, margin=0, min_face_size=20)
 /// on the shared face images and photos (goldens: Tests/Fixtures/make_mtcnn_goldens.py).
-@Suite(.serialized, .enabled(if: TestPaths.hasData("photos/paul_rudd.jpg", "face_images_1000/test_000.jpg"),
+@Suite(.serialized, .ownThreads, .enabled(if: TestPaths.hasData("photos/paul_rudd.jpg", "face_images_1000/test_000.jpg"),
                              TestPaths.needs("the portraits and face_images_1000")))
 struct MTCNNParityTests {
     struct Record {

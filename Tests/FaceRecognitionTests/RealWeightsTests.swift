@@ -6,7 +6,7 @@ import Testing
 /// With the real vggface2 weights (not downloadable on CI machines), the recognizer must print
 /// exactly the course's labels. Runs when FACENET_WEIGHTS points at 20180402-114759-vggface2.pt
 /// (or its safetensors conversion).
-@Suite("RealWeights: course labels with the vggface2 FaceNet")
+@Suite("RealWeights: course labels with the vggface2 FaceNet", .ownThreads)
 struct RealWeightsTests {
     static let weightsPath = ProcessInfo.processInfo.environment["FACENET_WEIGHTS"]
 

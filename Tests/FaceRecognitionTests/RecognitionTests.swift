@@ -3,7 +3,7 @@ import Testing
 
 @testable import FaceRecognition
 
-@Suite("Gallery files and matching")
+@Suite("Gallery files and matching", .ownThreads)
 struct GalleryTests {
     static let coursePT = TestPaths.data("data.pt")
 
@@ -73,22 +73,26 @@ struct GalleryTests {
 
 /// The course pipeline end to end against facenet-pytorch (make_identify_goldens.py): MTCNN(240)
 /// → largest face → InceptionResnetV1 (synthetic weights) → nearest data.pt entry by torch.dist.
-@Suite("Face recognition end to end")
+@Suite("Face recognition end to end", .ownThreads)
 struct RecognitionAgreementTests {
     struct Expected { let name: String; let margin: Double }
 
-    static let expected: [String: Expected] = {
-        let text = try! String(contentsOf: TestPaths.fixtures.appendingPathComponent("identify/face_images_1000_synthetic.csv"), encoding: .utf8)
+    /// facenet-pytorch's answers; a missing or broken file fails the tests that read it.
+    static var expected: [String: Expected] { get throws { try loadedExpected.get() } }
+    private static let loadedExpected = FixtureError.loading(
+        TestPaths.fixtures.appendingPathComponent("identify/face_images_1000_synthetic.csv"),
+        remedy: "run Tests/Fixtures/make_identify_goldens.py") { url in
+        let text = try String(contentsOf: url, encoding: .utf8)
         var rows: [String: Expected] = [:]
         for line in text.split(separator: "\n").dropFirst() {
             let f = line.split(separator: ",", omittingEmptySubsequences: false).map(String.init)
             rows[f[0]] = Expected(name: f[1], margin: Double(f[3]) ?? .infinity)
         }
         return rows
-    }()
+    }
 
     static func recognizer() throws -> FaceRecognizer {
-        FaceRecognizer(detector: try MTCNNTestSupport.detector(), facenet: FaceNetParityTests.facenet,
+        FaceRecognizer(detector: try MTCNNTestSupport.detector(), facenet: try FaceNetParityTests.facenet,
                        gallery: try Gallery.load(contentsOf: GalleryTests.coursePT))
     }
 
@@ -108,7 +112,7 @@ struct RecognitionAgreementTests {
             }
             for (file, faces) in zip(batch, try recognizer.recognize(batch: images)) {
                 let stem = String(file.dropLast(4))
-                let want = try #require(Self.expected[stem])
+                let want = try #require(try Self.expected[stem])
                 let got = faces.first?.match?.name ?? ""
                 if got == want.name { agree += 1 }
                 else if want.margin < 1e-5 { tiesExcused += 1 }
@@ -138,7 +142,7 @@ struct RecognitionAgreementTests {
 
 /// `Gallery.save(to:)` replaces a file through a temporary file in the same directory and a
 /// rename: the target holds the old bytes or the new ones, and nothing else is left behind.
-@Suite("Gallery atomic save")
+@Suite("Gallery atomic save", .ownThreads)
 struct GalleryAtomicSaveTests {
     /// A fresh empty directory, removed by the caller.
     static func scratchDirectory() throws -> URL {

@@ -3,7 +3,7 @@ import Testing
 import FaceRecognition
 
 /// Damaged and hostile inputs: every one must throw a descriptive WeightsError, never trap.
-@Suite("Weights: corrupt input")
+@Suite("Weights: corrupt input", .ownThreads)
 struct WeightsCorruptionTests {
     /// Loads through the public entry point and returns the error (nil if it loaded).
     private func loadError(_ data: Data, name: String = "bad.pt") -> (any Error)? {
@@ -216,7 +216,7 @@ struct WeightsCorruptionTests {
 }
 
 /// File-level failures: missing files and directories are reported with the path and the reason.
-@Suite("Weights: file access")
+@Suite("Weights: file access", .ownThreads)
 struct WeightsFileTests {
     @Test("a missing file, a directory, and an empty file")
     func fileErrors() throws {

@@ -2,7 +2,7 @@ import Testing
 import FaceRecognition
 
 /// `StateDict.require`, which the network builders use to validate checkpoints.
-@Suite("Weights: StateDict.require")
+@Suite("Weights: StateDict.require", .ownThreads)
 struct WeightsRequireTests {
     let dict = StateDict(tensors: [
         "conv1.weight": Tensor(shape: [2, 1, 1, 1], scalars: [1, 2]),

@@ -3,7 +3,7 @@ import Testing
 import FaceRecognition
 
 /// safetensors: files written by the Python `safetensors` package, and our own writer.
-@Suite("Weights: safetensors")
+@Suite("Weights: safetensors", .ownThreads)
 struct WeightsSafeTensorsTests {
     @Test("a file written by Python safetensors (F32/F16/BF16/F64, metadata) reads back identically")
     func pythonWritten() throws {
@@ -53,7 +53,7 @@ struct WeightsSafeTensorsTests {
 }
 
 /// `WeightsConversion` (behind `facerec convert`).
-@Suite("Weights: conversion to safetensors")
+@Suite("Weights: conversion to safetensors", .ownThreads)
 struct WeightsConversionTests {
     private func temporaryURL(_ name: String) -> URL {
         FileManager.default.temporaryDirectory.appendingPathComponent("weights-\(UUID().uuidString)-\(name)")

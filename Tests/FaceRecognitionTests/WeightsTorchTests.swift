@@ -3,7 +3,7 @@ import Testing
 import FaceRecognition
 
 /// Reading PyTorch checkpoints (zip and legacy) against torch's own values.
-@Suite("Weights: PyTorch checkpoints")
+@Suite("Weights: PyTorch checkpoints", .ownThreads)
 struct WeightsTorchTests {
     let expected: WeightsFixtures.Expected
 

@@ -34,12 +34,10 @@ struct EndToEndMotoTests {
         let pipeline = try Pipeline.open(.aws(cloud), environment: environment)
         #expect(pipeline.bucketNotifiesQueue)
 
-        let engine = ServiceFixtures.engine
+        let engine = try ServiceFixtures.engine
         let waiter = ResultWaiter(output: pipeline.output, outputStore: pipeline.outputStore, storePollInterval: .milliseconds(500), receiveWaitTime: .seconds(1))
         let api = UploadAPI(pipeline: pipeline, engine: engine, waiter: waiter, metrics: ServiceMetrics(),
                             configuration: .init(resultTimeout: .seconds(600)))
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let app = api.application(host: "127.0.0.1", port: 0) { portContinuation.yield($0) }
         let worker = RecognitionWorker(input: pipeline.input, output: pipeline.output, inputStore: pipeline.inputStore,
                                        outputStore: pipeline.outputStore, recognizer: engine,
                                        configuration: .init(concurrency: 2, receiveWaitTime: .seconds(1), inputBucket: pipeline.inputBucket))
@@ -50,10 +48,9 @@ struct EndToEndMotoTests {
         let scaler = AutoScaler(queue: pipeline.input, provider: provider,
                                 policy: try ScalingPolicy(minWorkers: 0, maxWorkers: 4, jobsPerWorker: 3, scaleInCooldown: .zero))
         let decisions = DecisionLog()
-        let tasks: [Task<Void, Never>] = [
-            Task { try? await app.runService(gracefulShutdownSignals: []) },
+        let server = try await ServedApplication.start { api.application(host: "127.0.0.1", port: 0, onListening: $0) }
+        var tasks: [Task<Void, Never>] = [
             Task { await waiter.run() },
-            Task { await worker.run() },
             Task {
                 while !Task.isCancelled {
                     if let decision = try? await scaler.reconcile() { decisions.append(decision) }
@@ -61,11 +58,14 @@ struct EndToEndMotoTests {
                 }
             },
         ]
-        var portIterator = ports.makeAsyncIterator()
-        let port = try #require(await portIterator.next())
-
         let files = try ServiceFixtures.images(12)
-        let results = await UploadClient(baseURL: URL(string: "http://127.0.0.1:\(port)")!, timeout: 600).uploadAll(files, concurrency: 12)
+        let uploads = Task { await UploadClient(baseURL: server.baseURL, timeout: 600).uploadAll(files, concurrency: 12) }
+        // Ordering, not speed: the worker starts only once the scaler has launched for the whole
+        // backlog (12 jobs at 3 per worker: the maximum of 4), so the scale-out cannot be raced
+        // by the backlog draining.
+        #expect(await eventually(timeout: .seconds(300)) { decisions.all.map(\.desired).max() == 4 }, "decisions: \(decisions.all)")
+        tasks.append(Task { await worker.run() })
+        let results = await uploads.value
         let answers = results.compactMap { try? $0.get() }
         #expect(answers.allSatisfy { $0.status == 200 })
         let expected = try await ServiceFixtures.identify(files)
@@ -78,13 +78,14 @@ struct EndToEndMotoTests {
             return idle && empty
         }
         #expect(drained)
+        await server.stop()
         tasks.forEach { $0.cancel() }
         for task in tasks { await task.value }
 
         let seen = decisions.all
         let launched = seen.compactMap { if case .launch(let count) = $0.action { count } else { nil } }.reduce(0, +)
         let terminated = seen.compactMap { if case .terminate(let ids) = $0.action { ids.count } else { nil } }.reduce(0, +)
-        #expect(launched >= 2, "decisions: \(seen)")
+        #expect(launched >= 4, "decisions: \(seen)")
         #expect(terminated == launched)
         #expect(seen.map(\.desired).max() ?? 0 <= 4)
 

@@ -11,8 +11,10 @@ struct EndToEndTests {
     static func bin(_ name: String) -> URL { ServiceFixtures.binaries.appendingPathComponent(name) }
 
     static var recognitionArguments: [String] {
-        ["--weights", ServiceFixtures.weightsFile.path, "--gallery", ServiceFixtures.gallery.path,
-         "--mtcnn-weights", ServiceFixtures.mtcnnDirectory.path]
+        get throws {
+            ["--weights", try ServiceFixtures.weightsFile.path, "--gallery", ServiceFixtures.gallery.path,
+             "--mtcnn-weights", ServiceFixtures.mtcnnDirectory.path]
+        }
     }
 
     static func queues(_ directory: URL) throws -> (input: SQLiteMessageQueue, output: SQLiteMessageQueue, deadLetter: SQLiteMessageQueue) {
@@ -82,7 +84,7 @@ struct EndToEndTests {
         try await pipeline.inputStore.put(try Data(contentsOf: photo), key: "multiface.jpg")
         try await pipeline.input.send("multiface.jpg")
 
-        let workerArguments = Self.recognitionArguments + ["--data-dir", directory.path, "--visibility-timeout", "3"]
+        let workerArguments = try Self.recognitionArguments + ["--data-dir", directory.path, "--visibility-timeout", "3"]
         let doomed = try ChildProcess(Self.bin("facerec-worker"), workerArguments, stderr: directory.appendingPathComponent("doomed.log"))
         #expect(await eventually(timeout: .seconds(120)) { (try? await pipeline.input.depth().inFlight) == 1 })
         doomed.signal(SIGKILL)

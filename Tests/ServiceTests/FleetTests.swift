@@ -43,8 +43,8 @@ struct FleetTests {
         }
     }
 
-    static func workerArguments(extra: [String] = []) -> [String] {
-        EndToEndTests.recognitionArguments + ["--concurrency", "4", "--lanes", "1", "--batch-size", "4"] + extra
+    static func workerArguments(extra: [String] = []) throws -> [String] {
+        try EndToEndTests.recognitionArguments + ["--concurrency", "4", "--lanes", "1", "--batch-size", "4"] + extra
     }
 
     enum Backend: String, CaseIterable, CustomTestStringConvertible {
@@ -84,18 +84,11 @@ struct FleetTests {
         // the default 20 s long polls that a drain must not cut short.
         let waiter = ResultWaiter(output: pipeline.output, outputStore: pipeline.outputStore,
                                   storePollInterval: .milliseconds(500), receiveWaitTime: .seconds(1))
-        let api = UploadAPI(pipeline: pipeline, engine: ServiceFixtures.engine, waiter: waiter, metrics: ServiceMetrics(),
+        let api = UploadAPI(pipeline: pipeline, engine: try ServiceFixtures.engine, waiter: waiter, metrics: ServiceMetrics(),
                             configuration: .init(resultTimeout: UploadAPIConfiguration.defaultResultTimeout(visibilityTimeout: visibility)))
-        let (ports, portContinuation) = AsyncStream<Int>.makeStream()
-        let app = api.application(host: "127.0.0.1", port: 0) { portContinuation.yield($0) }
-        let server = Task { try? await app.runService(gracefulShutdownSignals: []) }
+        let server = try await ServedApplication.start { api.application(host: "127.0.0.1", port: 0, onListening: $0) }
         let consumer = Task { await waiter.run() }
-        defer {
-            server.cancel()
-            consumer.cancel()
-        }
-        var portIterator = ports.makeAsyncIterator()
-        let port = try #require(await portIterator.next())
+        defer { consumer.cancel() }
 
         var workers: [ChildProcess] = []
         for name in ["w1", "w2"] {
@@ -108,7 +101,7 @@ struct FleetTests {
         let pool = try ServiceFixtures.images(100)
         let files = (0..<backend.uploads).map { pool[$0 % pool.count] }
         let answered = Counter()
-        let client = UploadClient(baseURL: URL(string: "http://127.0.0.1:\(port)")!, timeout: 600)
+        let client = UploadClient(baseURL: server.baseURL, timeout: 600)
         let uploads = Task { await client.uploadAll(files, concurrency: 6) { answered.set($0) } }
         // Drain w1 a third of the way in, while uploads keep arriving.
         #expect(await eventually(timeout: .seconds(900)) { answered.value >= backend.uploads / 3 })
@@ -116,13 +109,12 @@ struct FleetTests {
         let drainedAt = answered.value
         #expect(await workers[0].waitForExit(timeout: .seconds(120)) == 0)
         let results = await uploads.value
+        await server.stop()
         #expect(answered.value > drainedAt + 10, "uploads went on after the drain")
 
         let answers = results.compactMap { try? $0.get() }
         #expect(answers.count == backend.uploads)
         #expect(answers.allSatisfy { $0.status == 200 }, "\(answers.filter { $0.status != 200 }.prefix(3))")
-        let slowest = answers.map(\.seconds).max() ?? .infinity
-        #expect(slowest < Double(visibility.components.seconds), "slowest answer \(slowest) s: a job was lost until its visibility timeout")
         let expected = try await ServiceFixtures.identify(pool)
         for (file, answer) in zip(files, answers) {
             let stem = file.deletingPathExtension().lastPathComponent
@@ -143,6 +135,17 @@ struct FleetTests {
         #expect(try await heartbeats.latest(of: "local-w2")?.state == .ready)
         workers[1].signal(SIGTERM)
         #expect(await workers[1].waitForExit(timeout: .seconds(120)) == 0)
+
+        // No job was lost until its visibility timeout (a logical check, not a latency bound):
+        // every job done on a second delivery is one the drain gave back.
+        var redelivered = 0
+        for name in ["w1", "w2"] {
+            let text = try String(contentsOf: directory.appendingPathComponent("\(name).log"), encoding: .utf8)
+            redelivered += text.split(separator: "\n").filter { $0.contains("job completed") && !$0.contains("receive-count=1 ") }.count
+        }
+        let givenBack = stopped.range(of: #"given back (\d+)"#, options: .regularExpression)
+            .flatMap { Int(stopped[$0].split(separator: " ").last ?? "") } ?? -1
+        #expect(redelivered == givenBack, "\(redelivered) jobs done on a later delivery, \(givenBack) given back by the drain")
     }
 
     @Test("facerec-worker in AWS mode on any machine (the environment `setup` prints): answers a job, heartbeats, drains on SIGTERM and exits 0")
@@ -220,9 +223,9 @@ struct FleetTests {
         environment["AMI_ID"] = "ami-12345678"
         let children = Children()
         let commands: [(String, [String])] = [
-            ("facerec-server", ["--port", "0"] + EndToEndTests.recognitionArguments),
-            ("facerec-worker", Self.workerArguments()),
-            ("facerec-autoscaler", EndToEndTests.recognitionArguments),
+            ("facerec-server", ["--port", "0"] + (try EndToEndTests.recognitionArguments)),
+            ("facerec-worker", try Self.workerArguments()),
+            ("facerec-autoscaler", try EndToEndTests.recognitionArguments),
         ]
         for (name, arguments) in commands {
             let log = directory.appendingPathComponent("\(name).log")

@@ -101,7 +101,7 @@ struct FaceRecognitionEngineBatchingTests {
     func batchedEqualsAlone() async throws {
         let files = try ServiceFixtures.images(12)
         let images = try files.map { try ImageDecoder.decode(contentsOf: $0) }
-        let shared = ServiceFixtures.engine
+        let shared = try ServiceFixtures.engine
         guard case .identify(let recognizer) = shared.mode else { Issue.record("the fixture engine identifies"); return }
         let engine = FaceRecognitionEngine(mode: .identify(recognizer), lanes: 1, maxBatchSize: 8)
         let batched = try await withThrowingTaskGroup(of: (Int, ImageAnalysis).self) { group in
@@ -127,9 +127,10 @@ struct FaceRecognitionEngineBatchingTests {
     @Test("an undecodable image in a busy engine fails alone with UnprocessableImage")
     func badImageFailsAlone() async throws {
         let good = try Data(contentsOf: ServiceFixtures.images(1)[0])
-        async let first = ServiceFixtures.engine.analyze(good)
-        async let bad = error { try await ServiceFixtures.engine.analyze(Data("not an image".utf8)) }
-        async let second = ServiceFixtures.engine.analyze(good)
+        let engine = try ServiceFixtures.engine
+        async let first = engine.analyze(good)
+        async let bad = error { try await engine.analyze(Data("not an image".utf8)) }
+        async let second = engine.analyze(good)
         #expect(try await first == second)
         #expect(await bad is UnprocessableImage)
     }

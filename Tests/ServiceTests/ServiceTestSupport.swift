@@ -3,6 +3,9 @@ import CloudPipelineTestSupport
 import FaceRecognition
 import FaceRecognitionService
 import Foundation
+import Hummingbird
+import Logging
+import ServiceLifecycle
 
 /// Files and processes the service tests share.
 enum ServiceFixtures {
@@ -16,20 +19,23 @@ enum ServiceFixtures {
     /// FaceNet weights for the tests: the deterministic synthetic set (the real vggface2 weights
     /// cannot be downloaded here), written once per test process. Everything compared in these
     /// tests uses the same file, so names are consistent even though they are not meaningful.
-    static let weightsFile: URL = {
+    /// A failure (a missing fixture) fails the tests that need the file, not the process.
+    static var weightsFile: URL { get throws { try writtenWeights.get() } }
+    private static let writtenWeights = Result {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("facerec-service-\(getpid()).safetensors")
-        let stats = try! SafeTensors.read(contentsOf: packageRoot.appendingPathComponent("Tests/Fixtures/facenet/bn_statistics.safetensors"))
-        try! SafeTensors.write(try! SyntheticFaceNetWeights.make(runningStatistics: stats), to: url)
+        let stats = try SafeTensors.read(contentsOf: packageRoot.appendingPathComponent("Tests/Fixtures/facenet/bn_statistics.safetensors"))
+        try SafeTensors.write(try SyntheticFaceNetWeights.make(runningStatistics: stats), to: url)
         return url
-    }()
+    }
 
     /// The recognizer the API tests use in process (identify mode).
-    static let engine: FaceRecognitionEngine = {
-        let recognizer = FaceRecognizer(detector: try! MTCNN(weightsDirectory: mtcnnDirectory),
-                                        facenet: try! FaceNet(contentsOf: weightsFile),
-                                        gallery: try! Gallery.load(contentsOf: gallery))
+    static var engine: FaceRecognitionEngine { get throws { try loadedEngine.get() } }
+    private static let loadedEngine = Result {
+        let recognizer = FaceRecognizer(detector: try MTCNN(weightsDirectory: mtcnnDirectory),
+                                        facenet: try FaceNet(contentsOf: try writtenWeights.get()),
+                                        gallery: try Gallery.load(contentsOf: gallery))
         return FaceRecognitionEngine(mode: .identify(recognizer), lanes: 2)
-    }()
+    }
 
     /// The first `count` images of face_images_100, sorted.
     static func images(_ count: Int = 100) throws -> [URL] {
@@ -122,4 +128,44 @@ func listeningURL(_ line: String) -> URL? {
     let rest = line[start.lowerBound...]
     let end = rest.firstIndex(of: " ") ?? rest.endIndex
     return URL(string: String(rest[..<end]))
+}
+
+/// An application serving on a loopback port for one test. ``stop()`` shuts it down the way
+/// SIGTERM does in production (a graceful shutdown of its service group: stop accepting, let
+/// open requests finish, close), so a passing test logs no error; cancelling the task that runs
+/// it instead closes the channel under the server, which logs "Waiting on child channel:
+/// CancellationError()" and "Server shutdown error: Already closed" at error level.
+struct ServedApplication: Sendable {
+    let port: Int
+    var baseURL: URL { URL(string: "http://127.0.0.1:\(port)")! }
+    private let group: ServiceGroup
+    private let running: Task<Void, Never>
+
+    /// Starts the application `make` builds (handing it the listener callback), and returns
+    /// once it listens.
+    static func start<App: ApplicationProtocol>(_ make: (_ onListening: @escaping @Sendable (Int) -> Void) -> App) async throws
+        -> ServedApplication {
+        let (ports, continuation) = AsyncStream<Int>.makeStream()
+        let group = ServiceGroup(services: [make { continuation.yield($0) }], logger: Logger(label: "facerec.tests.server"))
+        let running = Task {
+            try? await group.run()
+            continuation.finish()
+        }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else {
+            await running.value
+            throw ServerDidNotStart()
+        }
+        return ServedApplication(port: port, group: group, running: running)
+    }
+
+    /// Shuts the server down gracefully and waits until it has.
+    func stop() async {
+        await group.triggerGracefulShutdown()
+        await running.value
+    }
+
+    struct ServerDidNotStart: Error, CustomStringConvertible {
+        var description: String { "the application stopped before it listened" }
+    }
 }

@@ -17,6 +17,7 @@ struct UploadAPITests {
         let directory: URL
         let pipeline: Pipeline
         let baseURL: URL
+        private let server: ServedApplication
         private let tasks: [Task<Void, Never>]
 
         init(configuration: UploadAPIConfiguration = .init(), startWorker: Bool = true, pipeline: Pipeline? = nil) async throws {
@@ -29,12 +30,12 @@ struct UploadAPITests {
                 self.pipeline = try Pipeline.open(backend)
             }
             let pipeline = self.pipeline
-            let engine = ServiceFixtures.engine
+            let engine = try ServiceFixtures.engine
             let waiter = ResultWaiter(output: pipeline.output, outputStore: pipeline.outputStore, storePollInterval: .milliseconds(200), receiveWaitTime: .seconds(1))
             let api = UploadAPI(pipeline: pipeline, engine: engine, waiter: waiter, metrics: ServiceMetrics(), configuration: configuration)
-            let (ports, continuation) = AsyncStream<Int>.makeStream()
-            let app = api.application(host: "127.0.0.1", port: 0) { continuation.yield($0) }
-            var tasks: [Task<Void, Never>] = [Task { try? await app.runService(gracefulShutdownSignals: []) }, Task { await waiter.run() }]
+            server = try await ServedApplication.start { api.application(host: "127.0.0.1", port: 0, onListening: $0) }
+            baseURL = server.baseURL
+            var tasks: [Task<Void, Never>] = [Task { await waiter.run() }]
             if startWorker {
                 let worker = RecognitionWorker(input: pipeline.input, output: pipeline.output, inputStore: pipeline.inputStore,
                                                outputStore: pipeline.outputStore, recognizer: engine,
@@ -42,12 +43,10 @@ struct UploadAPITests {
                 tasks.append(Task { await worker.run() })
             }
             self.tasks = tasks
-            var iterator = ports.makeAsyncIterator()
-            let port = await iterator.next() ?? 0
-            baseURL = URL(string: "http://127.0.0.1:\(port)")!
         }
 
         func stop() async {
+            await server.stop()
             tasks.forEach { $0.cancel() }
             for task in tasks { await task.value }
             try? FileManager.default.removeItem(at: directory)
@@ -135,7 +134,7 @@ struct UploadAPITests {
         // A worker comes along later: the result is at the 504's Location.
         let worker = RecognitionWorker(input: harness.pipeline.input, output: harness.pipeline.output,
                                        inputStore: harness.pipeline.inputStore, outputStore: harness.pipeline.outputStore,
-                                       recognizer: ServiceFixtures.engine, configuration: .init(receiveWaitTime: .seconds(1)))
+                                       recognizer: try ServiceFixtures.engine, configuration: .init(receiveWaitTime: .seconds(1)))
         let message = try #require(try await harness.pipeline.input.receive(maxMessages: 1, waitTime: .zero, visibilityTimeout: nil).first)
         guard case .completed = await worker.process(message) else { Issue.record("the job did not complete"); return }
         let collected = try await harness.request("GET", location)

@@ -25,7 +25,7 @@ struct UploadRoutesTests {
             pipeline = try Pipeline.open(backend)
             let waiter = ResultWaiter(output: pipeline.output, outputStore: pipeline.outputStore,
                                       storePollInterval: .milliseconds(200), receiveWaitTime: .seconds(1))
-            api = UploadAPI(pipeline: pipeline, engine: ServiceFixtures.engine, waiter: waiter, metrics: ServiceMetrics(),
+            api = UploadAPI(pipeline: pipeline, engine: try ServiceFixtures.engine, waiter: waiter, metrics: ServiceMetrics(),
                             configuration: configuration)
         }
 
@@ -39,7 +39,7 @@ struct UploadRoutesTests {
         /// Runs `body` with an in-process worker and the result waiter taking jobs.
         func withWorker<T>(_ body: () async throws -> T) async throws -> T {
             let worker = RecognitionWorker(input: pipeline.input, output: pipeline.output, inputStore: pipeline.inputStore,
-                                           outputStore: pipeline.outputStore, recognizer: ServiceFixtures.engine,
+                                           outputStore: pipeline.outputStore, recognizer: try ServiceFixtures.engine,
                                            configuration: .init(concurrency: 2, receiveWaitTime: .seconds(1)))
             let waiter = api.waiter
             let tasks = [Task { await worker.run() }, Task { await waiter.run() }]

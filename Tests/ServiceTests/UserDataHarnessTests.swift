@@ -29,7 +29,7 @@ struct UserDataHarnessTests {
         try await s3.createBucket(artifactsBucket)
         var sources = [
             WorkerInstallLayout.executable: ServiceFixtures.binaries.appendingPathComponent("facerec-worker"),
-            WorkerInstallLayout.facenetWeights: ServiceFixtures.weightsFile,
+            WorkerInstallLayout.facenetWeights: try ServiceFixtures.weightsFile,
             WorkerInstallLayout.gallery: ServiceFixtures.gallery,
         ]
         for file in WorkerInstallLayout.mtcnnFiles {

@@ -17,6 +17,28 @@
 extern "C" {
 #endif
 
+/* ---- FaceNet's stages ----------------------------------------------------------------------- */
+
+/*
+ * Testing: called with each stage's output during a forward pass, named as facenet-pytorch's
+ * InceptionResnetV1 modules ("conv2d_4b", "repeat_1", "mixed_6a", "repeat_2", "mixed_7a",
+ * "repeat_3", "block8", "last_bn"), in the CNHW layout (channel c of image k at
+ * x + (c·n + k)·h·w; last_bn: 512 × n × 1 × 1, before the L2 normalisation). `x` is valid only
+ * during the call.
+ */
+typedef void (*cfn_facenet_stage_observer)(void *user, const char *stage, const float *x,
+                                           int channels, int n, int h, int w);
+
+/*
+ * Testing: cfn_facenet_embed, handing each stage's output to `observer` (with `user`) as it is
+ * computed, so a test can compare every stage with facenet-pytorch's and name the first one
+ * that differs. `observer` NULL: exactly cfn_facenet_embed.
+ */
+cfn_status cfn_facenet_embed_observed(const cfn_facenet *model, cfn_context *ctx,
+                                      const float *images, int n, int height, int width,
+                                      float *embeddings, cfn_facenet_stage_observer observer,
+                                      void *user);
+
 /* ---- FaceNet's kernels ---------------------------------------------------------------------- */
 
 /*

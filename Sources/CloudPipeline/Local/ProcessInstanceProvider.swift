@@ -51,11 +51,16 @@ public final class ProcessInstanceProvider: InstanceProvider, @unchecked Sendabl
 
     private let lock = NSLock()
     private var entries: [String: Entry] = [:]
+    private let clock: @Sendable () -> Date
 
-    public init(command: Command, limit: Int = 16, logDirectory: URL? = nil) {
+    /// - Parameter clock: the wall clock that stamps each worker's launch time (injectable for
+    ///   tests, which judge start-up grace on a clock of their own).
+    public init(command: Command, limit: Int = 16, logDirectory: URL? = nil,
+                clock: @escaping @Sendable () -> Date = { Date() }) {
         self.command = command
         self.limit = limit
         self.logDirectory = logDirectory
+        self.clock = clock
     }
 
     public func running() async throws -> [WorkerInstance] {
@@ -147,7 +152,7 @@ public final class ProcessInstanceProvider: InstanceProvider, @unchecked Sendabl
         }
         let pid = try Self.spawn(path: command.executable.path, arguments: [command.executable.path] + command.arguments,
                                  environment: environment.map { "\($0.key)=\($0.value)" }, logPath: logPath)
-        let launchedAt = Date()
+        let launchedAt = clock()
         lock.withLock { entries[id] = Entry(pid: pid, launchedAt: launchedAt, stopping: false, exited: false) }
         return WorkerInstance(id: id, state: .running, launchedAt: launchedAt)
     }

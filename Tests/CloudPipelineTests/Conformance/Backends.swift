@@ -19,6 +19,9 @@ struct QueueSpec: Sendable {
 struct QueueUnderTest: Sendable {
     let queue: any MessageQueue
     let deadLetter: (any MessageQueue)?
+    /// Lets `duration` pass for the queue's leases: a logical clock's step where the backend
+    /// takes one (SQLite), a real wait where its clock is the server's (SQS on moto).
+    var passTime: @Sendable (Duration) async throws -> Void = { try await Task.sleep(for: $0) }
     /// Removes whatever the factory created.
     let cleanup: @Sendable () async -> Void
 }
@@ -59,15 +62,18 @@ enum StoreBackends {
 
 extension QueueBackend {
     /// A new SQLite file per test holding the queue and, when asked for, its dead-letter queue.
+    /// Its visibility deadlines follow a manual clock: leases expire when the test moves it.
     static let sqlite = QueueBackend(name: "SQLiteMessageQueue") { spec in
         let directory = try LocalTestDirectory.make("queue")
         let path = directory.appendingPathComponent("queue.db").path
+        let clock = ManualClock()
+        let now: @Sendable () -> Date = { clock.now() }
         let configuration = SQLiteMessageQueue.Configuration(
             visibilityTimeout: spec.visibilityTimeout,
             deadLetter: spec.maxReceiveCount.map { .init(queueName: "jobs-dlq", maxReceiveCount: $0) })
-        let queue = try SQLiteMessageQueue(path: path, name: "jobs", configuration: configuration)
-        let deadLetter = try spec.maxReceiveCount.map { _ in try SQLiteMessageQueue(path: path, name: "jobs-dlq") }
-        return QueueUnderTest(queue: queue, deadLetter: deadLetter) {
+        let queue = try SQLiteMessageQueue(path: path, name: "jobs", configuration: configuration, now: now)
+        let deadLetter = try spec.maxReceiveCount.map { _ in try SQLiteMessageQueue(path: path, name: "jobs-dlq", now: now) }
+        return QueueUnderTest(queue: queue, deadLetter: deadLetter, passTime: { clock.advance(by: $0) }) {
             queue.close()
             deadLetter?.close()
             try? FileManager.default.removeItem(at: directory)

@@ -70,9 +70,12 @@ struct AutoScalerHealthTests {
         defer { try? FileManager.default.removeItem(at: directory) }
         let queue = try SQLiteMessageQueue(path: directory.appendingPathComponent("q.sqlite").path, name: "input")
         let heartbeats = HeartbeatStore(store: try DirectoryObjectStore(root: directory.appendingPathComponent("out")))
-        let provider = ProcessInstanceProvider(command: .init(executable: URL(fileURLWithPath: "/bin/sh"), arguments: ["-c", "exec sleep 600"]))
-        defer { Task { try? await provider.terminateAll() } }
+        // Launch times and heartbeats on one manual clock: the grace is judged in logical time,
+        // however long the launches take on a loaded machine.
         let wall = ManualDateClock()
+        let provider = ProcessInstanceProvider(command: .init(executable: URL(fileURLWithPath: "/bin/sh"), arguments: ["-c", "exec sleep 600"]),
+                                               clock: { wall.now })
+        defer { Task { try? await provider.terminateAll() } }
         let health = FleetHealthCheck(heartbeats: heartbeats, startupGrace: .seconds(120), heartbeatTimeout: .seconds(60),
                                       clock: { wall.now })
         let scaler = AutoScaler(queue: queue, provider: provider,
@@ -96,7 +99,7 @@ struct AutoScalerHealthTests {
         #expect(first.replaced[ids[2]]?.contains("stopped") == true)
         #expect(first.running == 2 && first.action == .launch(2))
         // 61 s of silence from ids[0] and ids[1]: both count as dead now; ids[0] beats again
-        // first, and so do the replacements (launched on the real clock, long before this one).
+        // first, and so do the replacements (launched 61 s ago, within their grace).
         wall.advance(by: 61)
         try await beat(ids[0], .ready)
         for replacement in try await provider.running().map(\.id) where !ids.contains(replacement) {
@@ -130,7 +133,9 @@ struct AutoScalerHealthTests {
         #expect(try await scaler.reconcile().action == .launch(1))
         let original = try #require(try await provider.running().first).id
         #expect(try await scaler.reconcile().replaced.isEmpty)
-        wall.advance(by: 601)
+        // The launch time is moto's (real); the test's clock started before the launch. 900 s
+        // on it is past the 600 s grace however long the launch took on a loaded machine.
+        wall.advance(by: 900)
         let decision = try await scaler.reconcile()
         #expect(Array(decision.replaced.keys) == [original])
         #expect(decision.action == .launch(1))

@@ -121,19 +121,33 @@ struct RecognitionWorkerTests {
 
     @Test("a job longer than the visibility timeout keeps its lease and is processed once")
     func leaseRenewal() async throws {
-        let fixture = try LocalPipelineFixture()
+        // Logical time: the queue's deadlines follow `clock`, the job runs until `gate` opens,
+        // and each step waits for the worker's next renewal before moving the clock 1.5 s on,
+        // past the original 2 s lease from the second step. Without renewal the message becomes
+        // visible and the second worker takes it too.
+        let clock = ManualClock()
+        let fixture = try LocalPipelineFixture(clock: clock)
         defer { fixture.remove() }
         try await fixture.inputStore.put(Data("face:Slow".utf8), key: "slow.jpg")
         try await fixture.input.send("slow.jpg")
-        // The job lasts more than twice the lease; the renewals leave 1.6 s of slack each, so a
-        // loaded machine (tests in parallel) does not make a renewal late.
-        let recognizer = ScriptedRecognizer(delay: .milliseconds(4500))
+        let gate = AsyncGate()
+        let recognizer = ScriptedRecognizer(gate: gate)
         let configuration = RecognitionWorker.Configuration(concurrency: 2, visibilityTimeout: .seconds(2),
-                                                            leaseRenewalInterval: .milliseconds(400), receiveWaitTime: .seconds(1))
-        // Two workers compete: without renewal the second would get the message after 2 s.
-        let first = fixture.worker(recognizer, configuration)
+                                                            leaseRenewalInterval: .milliseconds(50), receiveWaitTime: .seconds(1))
+        let counted = CountingQueue(fixture.input)
+        let first = fixture.worker(recognizer, configuration, input: counted)
+        var runs = [Task { await first.run() }]
+        #expect(await eventually { recognizer.callCount("slow.jpg") == 1 })
+        // A second worker competes from now on.
         let second = fixture.worker(recognizer, configuration)
-        let runs = [Task { await first.run() }, Task { await second.run() }]
+        runs.append(Task { await second.run() })
+        for step in 1...4 {
+            let renewals = counted.renewals
+            #expect(await eventually { counted.renewals > renewals }, "step \(step): no renewal")
+            clock.advance(by: .milliseconds(1500))
+            #expect(try await fixture.input.depth().visible == 0, "step \(step): the lease lapsed")
+        }
+        gate.open()
         #expect(await eventually { (try? await fixture.input.depth().total) == 0 })
         runs.forEach { $0.cancel() }
         for run in runs { await run.value }

@@ -13,7 +13,7 @@ struct WorkerDrainTests {
         let moto = try await MotoEnvironment.shared()
         let sqs = SQSClient(configuration: moto.configuration())
         let queueURL = try await sqs.createQueue(name: MotoEnvironment.uniqueName("drain"), attributes: ["VisibilityTimeout": "120"])
-        let input = SQSMessageQueue(client: sqs, queueUrl: queueURL)
+        let input = CountingQueue(SQSMessageQueue(client: sqs, queueUrl: queueURL))
         let fixture = try LocalPipelineFixture()
         defer { fixture.remove() }
         try await fixture.inputStore.put(Data("face:Ana".utf8), key: "late.jpg")
@@ -22,8 +22,8 @@ struct WorkerDrainTests {
                                        outputStore: fixture.outputStore, recognizer: recognizer,
                                        configuration: .init(concurrency: 1, visibilityTimeout: .seconds(120), receiveWaitTime: .seconds(6)))
         let run = Task { await worker.run() }
-        // The worker's first long poll starts within milliseconds; give it a generous second.
-        try await Task.sleep(for: .seconds(1))
+        // The drain begins once the worker's first long poll is under way (an event, not a delay).
+        #expect(await eventually { input.receives >= 1 })
         run.cancel()
         // Sent after the drain began: only the poll under way can take it.
         try await input.send("late.jpg")

@@ -5,16 +5,18 @@ import Foundation
 /// A recognizer for testing the worker's queue semantics in isolation from the networks (the
 /// networks' own results are checked against facenet-pytorch elsewhere, and the service tests
 /// run the real engine end to end). It labels an image by its bytes' text, counts calls, and can
-/// be told to be slow or to fail.
+/// be told to be slow, to hold every job until a gate opens, or to fail.
 final class ScriptedRecognizer: ImageRecognizing, @unchecked Sendable {
     // @unchecked: the counters are only touched under `lock`.
     private let lock = NSLock()
     private var calls: [String: Int] = [:]
     let delay: Duration
+    let gate: AsyncGate?
     let transientFailures: Int
 
-    init(delay: Duration = .zero, transientFailures: Int = 0) {
+    init(delay: Duration = .zero, gate: AsyncGate? = nil, transientFailures: Int = 0) {
         self.delay = delay
+        self.gate = gate
         self.transientFailures = transientFailures
     }
 
@@ -26,6 +28,7 @@ final class ScriptedRecognizer: ImageRecognizing, @unchecked Sendable {
             return calls[key]!
         }
         if delay > .zero { try? await Task.sleep(for: delay) }
+        if let gate { await gate.wait() }
         if call <= transientFailures { throw Transient() }
         let text = String(decoding: imageData, as: UTF8.self)
         guard text.hasPrefix("face:") else { throw UnprocessableImage(reason: "not an image: \(imageData.count) bytes") }
@@ -45,20 +48,27 @@ struct LocalPipelineFixture {
     let inputStore: DirectoryObjectStore
     let outputStore: DirectoryObjectStore
 
-    init(visibilityTimeout: Duration = .seconds(30), maxReceiveCount: Int = 3) throws {
+    /// `clock`: the queues' visibility deadlines follow it instead of the wall clock.
+    init(visibilityTimeout: Duration = .seconds(30), maxReceiveCount: Int = 3, clock: ManualClock? = nil) throws {
         directory = try LocalTestDirectory.make("worker")
         let path = directory.appendingPathComponent("queues.sqlite").path
+        let now: @Sendable () -> Date
+        if let clock { now = { clock.now() } } else { now = { Date() } }
+        let options = SQLiteMessageQueue.Options(pollInterval: .milliseconds(20))
         input = try SQLiteMessageQueue(path: path, name: "input", configuration: .init(
             visibilityTimeout: visibilityTimeout, deadLetter: .init(queueName: "input-dlq", maxReceiveCount: maxReceiveCount)),
-            options: .init(pollInterval: .milliseconds(20)))
-        output = try SQLiteMessageQueue(path: path, name: "output", options: .init(pollInterval: .milliseconds(20)))
-        deadLetter = try SQLiteMessageQueue(path: path, name: "input-dlq", options: .init(pollInterval: .milliseconds(20)))
+            options: options, now: now)
+        output = try SQLiteMessageQueue(path: path, name: "output", options: options, now: now)
+        deadLetter = try SQLiteMessageQueue(path: path, name: "input-dlq", options: options, now: now)
         inputStore = try DirectoryObjectStore(root: directory.appendingPathComponent("in"))
         outputStore = try DirectoryObjectStore(root: directory.appendingPathComponent("out"))
     }
 
-    func worker(_ recognizer: any ImageRecognizing, _ configuration: RecognitionWorker.Configuration) -> RecognitionWorker {
-        RecognitionWorker(input: input, output: output, inputStore: inputStore, outputStore: outputStore,
+    /// A worker on the fixture's queues and stores (`input` in place of the input queue, e.g. a
+    /// ``CountingQueue`` over it).
+    func worker(_ recognizer: any ImageRecognizing, _ configuration: RecognitionWorker.Configuration,
+                input: (any MessageQueue)? = nil) -> RecognitionWorker {
+        RecognitionWorker(input: input ?? self.input, output: output, inputStore: inputStore, outputStore: outputStore,
                           recognizer: recognizer, configuration: configuration)
     }
 
@@ -73,4 +83,35 @@ struct LocalPipelineFixture {
     }
 
     func remove() { try? FileManager.default.removeItem(at: directory) }
+}
+
+/// A queue that counts the receives begun and the lease renewals (`changeVisibility` calls)
+/// made through it, so a test can wait for a worker's poll or its next renewal instead of
+/// sleeping for a guess of how long they take.
+final class CountingQueue: MessageQueue, @unchecked Sendable {
+    // @unchecked: the counts are only touched under `lock`.
+    private let lock = NSLock()
+    private var count = 0
+    private var receiveCount = 0
+    let base: any MessageQueue
+
+    init(_ base: any MessageQueue) { self.base = base }
+
+    var renewals: Int { lock.withLock { count } }
+    var receives: Int { lock.withLock { receiveCount } }
+
+    func send(_ body: String, attributes: [String: String]) async throws -> String {
+        try await base.send(body, attributes: attributes)
+    }
+    func receive(maxMessages: Int, waitTime: Duration, visibilityTimeout: Duration?) async throws -> [ReceivedMessage] {
+        lock.withLock { receiveCount += 1 }
+        return try await base.receive(maxMessages: maxMessages, waitTime: waitTime, visibilityTimeout: visibilityTimeout)
+    }
+    func delete(receiptHandle: String) async throws { try await base.delete(receiptHandle: receiptHandle) }
+    func changeVisibility(receiptHandle: String, timeout: Duration) async throws {
+        try await base.changeVisibility(receiptHandle: receiptHandle, timeout: timeout)
+        lock.withLock { count += 1 }
+    }
+    func depth() async throws -> QueueDepth { try await base.depth() }
+    func defaultVisibilityTimeout() async throws -> Duration { try await base.defaultVisibilityTimeout() }
 }

@@ -16,6 +16,7 @@
 #include "../core/context.h"
 #include "../core/weights.h"
 #include "../ops/ops.h"
+#include "../testing.h"
 
 #include <limits.h>
 #include <math.h>
@@ -486,6 +487,19 @@ static void mixed7a_forward(const workspace *ws, const mixed_7a *m, const float 
 
 cfn_status cfn_facenet_embed(const cfn_facenet *model, cfn_context *ctx, const float *images,
                              int n, int height, int width, float *embeddings) {
+    return cfn_facenet_embed_observed(model, ctx, images, n, height, width, embeddings, NULL, NULL);
+}
+
+/* Hands a stage's output (channels × n × h × w, CNHW) to the observer, when there is one. */
+static void observe(cfn_facenet_stage_observer observer, void *user, const char *stage,
+                    const float *x, int channels, int n, int h, int w) {
+    if (observer) observer(user, stage, x, channels, n, h, w);
+}
+
+cfn_status cfn_facenet_embed_observed(const cfn_facenet *model, cfn_context *ctx,
+                                      const float *images, int n, int height, int width,
+                                      float *embeddings, cfn_facenet_stage_observer observer,
+                                      void *user) {
     if (!ctx) return CFN_ERROR_INVALID_ARGUMENT;
     if (!model || !images || !embeddings)
         return cfn_context_fail(ctx, CFN_ERROR_INVALID_ARGUMENT,
@@ -538,18 +552,27 @@ cfn_status cfn_facenet_embed(const cfn_facenet *model, cfn_context *ctx, const f
     conv(&ws, &model->conv3b, a, n, d.h3, d.w3, b, relu);
     conv(&ws, &model->conv4a, b, n, d.h3, d.w3, a, relu);
     conv(&ws, &model->conv4b, a, n, d.h4, d.w4, b, relu);
+    observe(observer, user, "conv2d_4b", b, 256, n, d.h5, d.w5);
 
     for (int i = 0; i < BLOCK35_COUNT; ++i) block35_forward(&ws, &model->block35[i], b, n, d.h5, d.w5);
+    observe(observer, user, "repeat_1", b, 256, n, d.h5, d.w5);
     mixed6a_forward(&ws, &model->mixed6a, b, n, &d, a);
+    observe(observer, user, "mixed_6a", a, 896, n, d.h6, d.w6);
     for (int i = 0; i < BLOCK17_COUNT; ++i)
         factorised_forward(&ws, &model->block17[i], a, n, d.h6, d.w6);
+    observe(observer, user, "repeat_2", a, 896, n, d.h6, d.w6);
     mixed7a_forward(&ws, &model->mixed7a, a, n, &d, b);
-    for (int i = 0; i <= BLOCK8_COUNT; ++i)
+    observe(observer, user, "mixed_7a", b, 1792, n, d.h7, d.w7);
+    for (int i = 0; i < BLOCK8_COUNT; ++i)
         factorised_forward(&ws, &model->block8[i], b, n, d.h7, d.w7);
+    observe(observer, user, "repeat_3", b, 1792, n, d.h7, d.w7);
+    factorised_forward(&ws, &model->block8[BLOCK8_COUNT], b, n, d.h7, d.w7);
+    observe(observer, user, "block8", b, 1792, n, d.h7, d.w7);
 
     /* Pooled features are a 1792 × n matrix; last_linear + last_bn is a 1×1 conv over n pixels. */
     cfn_global_avgpool(b, 1792 * n, d.h7 * d.w7, ws.pooled);
     conv(&ws, &model->last, ws.pooled, n, 1, 1, ws.projected, CFN_ACTIVATION_NONE);
+    observe(observer, user, "last_bn", ws.projected, CFN_FACENET_EMBEDDING_SIZE, n, 1, 1);
     cfn_cnhw_to_nchw(ws.projected, CFN_FACENET_EMBEDDING_SIZE, n, 1, embeddings);
     cfn_l2_normalize_rows(embeddings, n, CFN_FACENET_EMBEDDING_SIZE);
     cfn_pool_park(pool); /* the helpers sleep until this context's next pass */
