@@ -9,13 +9,16 @@ struct DetectCommand: ParsableCommand {
         abstract: "Detect faces (facenet-pytorch MTCNN) and print one JSON line per image.",
         discussion: """
             Each line: {"image": PATH, "width": W, "height": H, "faces": [{"box": [x1, y1, x2, y2], \
-            "prob": p, "landmarks": [[x, y] x5], "quality": {"score", "sharpness", "brightness", \
-            "size", "yaw", "roll", "frontal"}}]}, faces in facenet-pytorch's order (largest \
+            "prob": p, "landmarks": [[x, y] x5], "orientation": 0, "quality": {"score", \
+            "sharpness", "brightness", "size", "yaw", "roll", "frontal"}}]}, faces in facenet-pytorch's order (largest \
             first). Without --keep-all only the selected (largest) face is listed. --min-quality \
             leaves out faces whose quality score is below it (the largest remaining face is the \
             selected one) and says how many on stderr. Folders are searched \
             recursively for JPEG and PNG files. EXIF orientation is ignored unless --apply-exif, \
-            as in the reference pipeline (PIL open + convert('RGB')).
+            as in the reference pipeline (PIL open + convert('RGB')). With --try-rotations an image \
+            without a face is searched again turned 90, 180 and 270 degrees clockwise; \
+            "orientation" is the turn whose best face is the most probable, and boxes and landmarks are given in \
+            the coordinates of the image as stored.
             """)
 
     @OptionGroup var detection: DetectionOptions
@@ -83,7 +86,7 @@ enum DetectionJSON {
             let box = face.box.array.map(number).joined(separator: ", ")
             let marks = face.landmarks.map { "[\(number($0.x)), \(number($0.y))]" }.joined(separator: ", ")
             return "{\"box\": [\(box)], \"prob\": \(number(face.probability)), \"landmarks\": [\(marks)], "
-                + "\quality\": \(QualityJSON.object(quality))}"
+                + "\"orientation\": \(face.orientation.rawValue), \"quality\": \(QualityJSON.object(quality))}"
         }
         return "{\"image\": \(string(path)), \"width\": \(image.width), \"height\": \(image.height), "
             + "\"faces\": [\(items.joined(separator: ", "))]}"

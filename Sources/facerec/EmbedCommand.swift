@@ -10,7 +10,7 @@ struct EmbedCommand: ParsableCommand {
         discussion: """
             By default faces are detected (MTCNN, every face, largest first) and each --size × \
             --size crop (default 240, as identify and enroll use) is embedded: {"image": PATH, \
-            "face": I, "box": [x1, y1, x2, y2], "prob": P, "embedding": [512 numbers]}. An image \
+            "face": I, "box": [x1, y1, x2, y2], "orientation": 0, "prob": P, "embedding": [512 numbers]}. An image \
             without a face prints nothing (a note on stderr). --min-quality skips detected faces \
             whose quality score is below it and says how many on stderr. With --no-detect each image is taken \
             as a face crop: resized to --size × --size (default 160, PIL bilinear) when it has \
@@ -87,7 +87,7 @@ struct EmbedCommand: ParsableCommand {
                 if found.isEmpty { CLI.note("\(path): no face found") }
                 for (i, crop) in crops.enumerated() {
                     let box = CLI.jsonArray(crop.face.box.array)
-                    pending.append(("\"image\": \(name), \"face\": \(i), \"box\": \(box), \"prob\": \(CLI.jsonNumber(crop.face.probability)), ",
+                    pending.append(("\"image\": \(name), \"face\": \(i), \"box\": \(box), \"orientation\": \(crop.face.orientation.rawValue), \"prob\": \(CLI.jsonNumber(crop.face.probability)), ",
                                     crop.image))
                     if pending.count >= batchSize { try flush() }
                 }

@@ -15,7 +15,7 @@ struct IdentifyCommand: ParsableCommand {
             --threshold, else the one stored in the gallery, else the vggface2 default \
             (Euclidean 1.1 on unit embeddings; cosine 0.605); --threshold none always takes the \
             nearest entry, as the course's reference pipeline does. With --json each line is one \
-            face: {"image", "face", "box", "prob", "name", "distance", "threshold", "metric", \
+            face: {"image", "face", "box", "orientation", "prob", "name", "distance", "threshold", "metric", \
             "candidates": [{"name", "distance"} x --top-k], "quality": {...} as in detect} (the \
             distance is the nearest entry's even when the threshold rejects it); an image without \
             a face is one line with "face": null and "name": "NoFace". --min-quality skips faces \
@@ -143,6 +143,7 @@ struct IdentifyCommand: ParsableCommand {
             let distance = f.candidates.first.map { CLI.jsonNumber($0.distance) } ?? "null"
             let candidates = f.candidates.map { "{\"name\": \(CLI.jsonString($0.name)), \"distance\": \(CLI.jsonNumber($0.distance))}" }
             return "{\"image\": \(image), \"face\": \(i), \"box\": \(CLI.jsonArray(f.face.box.array)), "
+                + "\"orientation\": \(f.face.orientation.rawValue), "
                 + "\"prob\": \(CLI.jsonNumber(f.face.probability)), \"name\": \(CLI.jsonString(name)), "
                 + "\"distance\": \(distance), \"threshold\": \(CLI.jsonNumber(threshold.value)), "
                 + "\"metric\": \"\(threshold.metric.rawValue)\", \"candidates\": [\(candidates.joined(separator: ", "))], "

@@ -31,15 +31,19 @@ public struct FacePoint: Sendable, Equatable {
 }
 
 /// One face found by ``MTCNN``: its box, the O-Net face probability and the five landmarks
-/// (left eye, right eye, nose, left and right mouth corner).
+/// (left eye, right eye, nose, left and right mouth corner), in the coordinates of the image as
+/// given, and how far that image was turned to find the face upright.
 public struct DetectedFace: Sendable, Equatable {
     public var box: FaceBox
     public var probability: Float
     public var landmarks: [FacePoint]
+    /// `.up` unless ``MTCNNOptions/tryRotations`` found the face only in a turned copy.
+    public var orientation: FaceOrientation = .up
 
-    public init(box: FaceBox, probability: Float, landmarks: [FacePoint]) {
+    public init(box: FaceBox, probability: Float, landmarks: [FacePoint], orientation: FaceOrientation = .up) {
         self.box = box
         self.probability = probability
         self.landmarks = landmarks
+        self.orientation = orientation
     }
 }

@@ -18,6 +18,9 @@ import Foundation
 /// - ``pose``: yaw, roll and a 0…1 frontal score from the landmarks (``FacePose``); nil without
 ///   usable landmarks.
 ///
+/// A face found in a turned copy of the image (``DetectedFace/orientation``) is measured there,
+/// upright, on the pixels its crop was taken from.
+///
 /// ``score`` is the weakest of four 0…1 parts, so `--min-quality 0.5` keeps faces that are at
 /// least half-way good in every respect:
 /// `min(sharpness / 100, 1)` (100 is the common blur-detection cut-off for the Laplacian
@@ -60,6 +63,11 @@ public struct FaceQuality: Sendable, Equatable, Codable {
 
     /// The quality of `face` in `image` (the image it was detected in).
     public static func assess(_ image: RGBImage, face: DetectedFace) -> FaceQuality {
+        if face.orientation != .up {
+            // Measured where the face was found, upright: the same pixels the crop was taken from.
+            return assess(image.oriented(face.orientation.exifOrientation),
+                          face: face.orientation.turned(face, width: image.width, height: image.height))
+        }
         let box = face.box
         let crop = image.cropped(x1: truncatedInt(max(box.x1, 0)), y1: truncatedInt(max(box.y1, 0)),
                                  x2: truncatedInt(min(box.x2, Float(image.width))),
