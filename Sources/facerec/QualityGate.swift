@@ -9,6 +9,9 @@ final class QualityGate: @unchecked Sendable {
 
     init(_ options: QualityOptions) { minimum = options.minQuality }
 
+    /// No filter: every face kept, with its quality.
+    init() { minimum = nil }
+
     /// Whether faces are filtered (the detector must then return every face, and the command
     /// takes the first kept one itself when it wants only the largest).
     var isActive: Bool { minimum != nil }
