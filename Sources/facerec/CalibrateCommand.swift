@@ -167,9 +167,10 @@ struct CalibrateCommand: ParsableCommand {
             for t in thresholds {
                 let r = c.rates(at: t)
                 let label = t == defaultThreshold ? "  (vggface2 default)" : t == suggested ? "  (suggested)" : ""
-                lines.append(String(format: "%-9.4f   ", t) + Self.percent(r.far).padding(toLength: 8, withPad: " ", startingAt: 0)
-                             + "  " + (Self.percent(r.frr).padding(toLength: 8, withPad: " ", startingAt: 0) + label)
-                                .trimmingCharacters(in: .whitespaces))
+                let far: String = Self.percent(r.far).padding(toLength: 8, withPad: " ", startingAt: 0)
+                let frr: String = Self.percent(r.frr).padding(toLength: 8, withPad: " ", startingAt: 0)
+                let row: String = String(format: "%-9.4f   ", t) + far + "  " + frr + label
+                lines.append(row.trimmingCharacters(in: .whitespaces))
             }
             return lines
         }
