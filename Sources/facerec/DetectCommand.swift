@@ -9,13 +9,20 @@ struct DetectCommand: ParsableCommand {
         abstract: "Detect faces (facenet-pytorch MTCNN) and print one JSON line per image.",
         discussion: """
             Each line: {"image": PATH, "width": W, "height": H, "faces": [{"box": [x1, y1, x2, y2], \
-            "prob": p, "landmarks": [[x, y] x5]}]}, faces in facenet-pytorch's order (largest first). \
-            Without --keep-all only the selected (largest) face is listed. Folders are searched \
+            "prob": p, "landmarks": [[x, y] x5], "orientation": 0, "quality": {"score", \
+            "sharpness", "brightness", "size", "yaw", "roll", "frontal"}}]}, faces in facenet-pytorch's order (largest \
+            first). Without --keep-all only the selected (largest) face is listed. --min-quality \
+            leaves out faces whose quality score is below it (the largest remaining face is the \
+            selected one) and says how many on stderr. Folders are searched \
             recursively for JPEG and PNG files. EXIF orientation is ignored unless --apply-exif, \
-            as in the reference pipeline (PIL open + convert('RGB')).
+            as in the reference pipeline (PIL open + convert('RGB')). With --try-rotations an image \
+            without a face is searched again turned 90, 180 and 270 degrees clockwise; \
+            "orientation" is the turn whose best face is the most probable, and boxes and landmarks are given in \
+            the coordinates of the image as stored.
             """)
 
     @OptionGroup var detection: DetectionOptions
+    @OptionGroup var quality: QualityOptions
     @OptionGroup var common: CommonOptions
 
     @Flag(name: .customLong("keep-all"), help: "List every face, not only the selected one.")
@@ -39,7 +46,8 @@ struct DetectCommand: ParsableCommand {
     }
 
     func run() throws {
-        let detector = try CLI.loadDetector(detection, mtcnn: detection.mtcnn(keepAll: keepAll))
+        let gate = QualityGate(quality)
+        let detector = try CLI.loadDetector(detection, mtcnn: detection.mtcnn(keepAll: keepAll || gate.isActive))
         let inputs = ImageInputs(images)
         var failed = inputs.reportFailures(), processed = 0
         let progress = ProgressBar(total: inputs.files.count)
@@ -48,11 +56,12 @@ struct DetectCommand: ParsableCommand {
             defer { progress.advance(by: 1) }
             do {
                 let image = try CLI.readImage(path, applyEXIF: detection.applyEXIF)
-                let faces = try detector.detect(image)
+                var faces = gate.filter(try detector.detect(image), in: image) { $0 }
+                if !keepAll { faces = Array(faces.prefix(1)) }
                 CLI.printLine(DetectionJSON.line(path: path, image: image, faces: faces))
                 processed += 1
                 if let annotate {
-                    try CLI.writeFile(try ImageEncoder.png(FaceAnnotation.annotate(image, faces: faces)), to: annotate)
+                    try CLI.writeFile(try ImageEncoder.png(FaceAnnotation.annotate(image, faces: faces.map(\.item))), to: annotate)
                 }
             } catch let failure as InputFailure {
                 failed += 1
@@ -65,21 +74,23 @@ struct DetectCommand: ParsableCommand {
             }
         }
         progress.finish()
+        gate.report()
         try CLI.finish(processed: processed, failed: failed)
     }
 }
 
 /// The JSON line format of `facerec detect`: the image, its size and its faces in the
-/// library's `DetectedFace` JSON form.
+/// library's `DetectedFace` JSON form, each with its `"quality"`.
 enum DetectionJSON {
     struct Line: Encodable {
         let image: String
         let width: Int
         let height: Int
-        let faces: [DetectedFace]
+        let faces: [AssessedFace<DetectedFace>]
     }
 
-    static func line(path: String, image: RGBImage, faces: [DetectedFace]) -> String {
-        CLI.jsonLine(Line(image: path, width: image.width, height: image.height, faces: faces))
+    static func line(path: String, image: RGBImage, faces: [(item: DetectedFace, quality: FaceQuality)]) -> String {
+        CLI.jsonLine(Line(image: path, width: image.width, height: image.height,
+                          faces: faces.map { AssessedFace(face: $0.item, quality: $0.quality) }))
     }
 }

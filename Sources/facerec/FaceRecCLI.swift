@@ -9,7 +9,8 @@ struct FaceRecCLI: ParsableCommand {
         discussion: "Exit status, the same in every subcommand: 0 ok, 1 failure, 3 FaceNet weights missing or wrong, 4 some inputs unreadable (the others processed), 5 gallery missing, wrong or refused, 6 MTCNN weights missing or wrong, 64 usage.",
         version: "facerec \(FaceRecognitionPackage.version)",
         subcommands: [IdentifyCommand.self, VerifyCommand.self, EmbedCommand.self, DetectCommand.self, CropCommand.self,
-                      EnrollCommand.self, GalleryCommand.self, EvaluateCommand.self, ConvertCommand.self]
+                      EnrollCommand.self, GalleryCommand.self, EvaluateCommand.self, CalibrateCommand.self, ClusterCommand.self,
+                      ConvertCommand.self]
     )
 }
 

@@ -15,11 +15,13 @@ struct IdentifyCommand: ParsableCommand {
             --threshold, else the one stored in the gallery, else the vggface2 default \
             (Euclidean 1.1 on unit embeddings; cosine 0.605); --threshold none always takes the \
             nearest entry, as the course's reference pipeline does. With --json each line is one \
-            face: {"image", "face", "box", "prob", "landmarks", "name", "distance", "match", \
-            "threshold", "metric", "candidates": [{"name", "index", "distance"} x --top-k]} \
-            (the library's RecognizedFace JSON; the distance is the nearest entry's \
-            even when the threshold rejects it); an image without a face is one line with \
-            "face": null and "name": "NoFace". Images are processed in parallel over the cores.
+            face: {"image", "face", "box", "prob", "landmarks", "orientation", "name", "distance", \
+            "match", "threshold", "metric", "candidates": [{"name", "index", "distance"} x --top-k], \
+            "quality": {...} as in detect} (the library's RecognizedFace JSON; the distance is the \
+            nearest entry's even when the threshold rejects it); an image without a face is one line \
+            with "face": null and "name": "NoFace". --min-quality skips faces whose quality score is \
+            below it (an image left without a face is NoFace, with "skipped": N in --json) and says \
+            how many on stderr. Images are processed in parallel over the cores.
             """
     )
 
@@ -50,6 +52,7 @@ struct IdentifyCommand: ParsableCommand {
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @OptionGroup var detection: DetectionOptions
+    @OptionGroup var quality: QualityOptions
     @OptionGroup var common: CommonOptions
 
     @Argument(help: "Images (JPEG or PNG) or folders of them.")
@@ -65,7 +68,9 @@ struct IdentifyCommand: ParsableCommand {
 
     func run() throws {
         let facenet = try CLI.loadFaceNet(weights)
-        let detector = try CLI.loadDetector(detection, mtcnn: detection.mtcnn(keepAll: keepAll))
+        let gate = QualityGate(quality)
+        // With --min-quality every face is recognised, and the largest one kept is taken here.
+        let detector = try CLI.loadDetector(detection, mtcnn: detection.mtcnn(keepAll: keepAll || gate.isActive))
         let loaded = try CLI.loadGallery(gallery)
         let limit = threshold.map { DistanceThreshold($0.value, metric: metric) }
             ?? loaded.threshold?.converted(to: metric) ?? FaceVerification.defaultThreshold(for: metric)
@@ -95,17 +100,21 @@ struct IdentifyCommand: ParsableCommand {
                         lines.set(i, nil, error: "\(error)")
                     }
                 }
+                func answer(_ i: Int, _ image: RGBImage, _ faces: [RecognizedFace]) {
+                    var kept = gate.filter(faces, in: image) { $0.face }
+                    if !keepAll { kept = Array(kept.prefix(1)) }
+                    lines.set(i, format(path: files[i], faces: kept, skipped: kept.isEmpty ? faces.count : 0,
+                                        threshold: limit), error: nil)
+                }
                 do {
                     let results = try recognizer.recognize(batch: decoded.map(\.1))
-                    for ((i, _), faces) in zip(decoded, results) {
-                        lines.set(i, format(path: files[i], faces: faces, threshold: limit), error: nil)
-                    }
+                    for ((i, image), faces) in zip(decoded, results) { answer(i, image, faces) }
                 } catch {
                     // As the service's MicroBatcher does: a failed batch is retried image by
                     // image, so one bad image fails alone, not its neighbours.
                     for (i, image) in decoded {
                         do {
-                            lines.set(i, format(path: files[i], faces: try recognizer.recognize(image), threshold: limit), error: nil)
+                            answer(i, image, try recognizer.recognize(image))
                         } catch {
                             lines.set(i, nil, error: "\(files[i]): \(error)")
                         }
@@ -117,20 +126,26 @@ struct IdentifyCommand: ParsableCommand {
         }
         lines.flushReady()
         progress.finish()
+        gate.report()
         try CLI.finish(processed: files.count - lines.failures, failed: inputFailures + lines.failures)
     }
 
-    private func format(path: String, faces: [RecognizedFace], threshold: DistanceThreshold) -> [String] {
+    /// The output lines of one image; `skipped`: faces --min-quality left out of an image left
+    /// without any.
+    private func format(path: String, faces assessed: [(item: RecognizedFace, quality: FaceQuality)], skipped: Int,
+                        threshold: DistanceThreshold) -> [String] {
         let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        let faces = assessed.map(\.item)
         guard json else {
             let names = keepAll && !faces.isEmpty
                 ? faces.map { $0.match?.name ?? FaceRecognizer.unknownLabel }.joined(separator: ",")
                 : FaceRecognizer.label(for: faces)
             return ["\(stem):\(names)"]
         }
-        guard !faces.isEmpty else { return [CLI.jsonLine(NoFaceLine(image: path))] }
-        return faces.enumerated().map { i, face in
-            CLI.jsonLine(FaceLine(image: path, face: i, recognized: face, threshold: threshold), omitsEmbeddings: true)
+        guard !faces.isEmpty else { return [CLI.jsonLine(NoFaceLine(image: path, skipped: skipped))] }
+        return assessed.enumerated().map { i, item in
+            CLI.jsonLine(FaceLine(image: path, face: i, recognized: item.item, quality: item.quality,
+                                  threshold: threshold), omitsEmbeddings: true)
         }
     }
 }
@@ -141,31 +156,36 @@ private struct FaceLine: Encodable {
     let image: String
     let face: Int
     let recognized: RecognizedFace
+    let quality: FaceQuality
     let threshold: DistanceThreshold
 
-    enum CodingKeys: String, CodingKey { case image, face, threshold, metric }
+    enum CodingKeys: String, CodingKey { case image, face, quality, threshold, metric }
 
     func encode(to encoder: any Encoder) throws {
         try recognized.encode(to: encoder)
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(image, forKey: .image)
         try container.encode(face, forKey: .face)
+        try container.encode(quality, forKey: .quality)
         try container.encode(threshold.value.isFinite ? threshold.value : nil, forKey: .threshold)
         try container.encode(threshold.metric, forKey: .metric)
     }
 }
 
-/// The line of an image without a face: `{"face": null, "image": …, "name": "NoFace"}`.
+/// The line of an image without a face: `{"face": null, "image": …, "name": "NoFace"}`, with
+/// `"skipped": N` when --min-quality left out the N faces it had.
 private struct NoFaceLine: Encodable {
     let image: String
+    let skipped: Int
 
-    enum CodingKeys: String, CodingKey { case image, face, name }
+    enum CodingKeys: String, CodingKey { case image, face, name, skipped }
 
     func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: CodingKeys.self)
         try container.encode(image, forKey: .image)
         try container.encodeNil(forKey: .face)
         try container.encode(FaceRecognizer.noFaceLabel, forKey: .name)
+        if skipped > 0 { try container.encode(skipped, forKey: .skipped) }
     }
 }
 

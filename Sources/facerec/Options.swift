@@ -30,6 +30,10 @@ struct DetectionOptions: ParsableArguments {
     @Flag(name: .customLong("apply-exif"), help: "Rotate images by their EXIF orientation first (the reference pipeline does not).")
     var applyEXIF = false
 
+    @Flag(name: .customLong("try-rotations"),
+          help: "When an image has no face, look again with it turned 90, 180 and 270 degrees clockwise and keep the turn with the most probable face (JSON gives it as \"orientation\"; boxes stay in the image's own coordinates).")
+    var tryRotations = false
+
     var weightsDirectory: URL {
         (mtcnnWeights ?? weightsDir).map { URL(fileURLWithPath: $0) } ?? MTCNN.defaultWeightsDirectory
     }
@@ -44,7 +48,8 @@ struct DetectionOptions: ParsableArguments {
     }
 
     func mtcnn(keepAll: Bool = false, imageSize: Int = 240, margin: Int = 0) -> MTCNNOptions {
-        MTCNNOptions(minFaceSize: minFaceSize, keepAll: keepAll, imageSize: imageSize, margin: margin)
+        MTCNNOptions(minFaceSize: minFaceSize, keepAll: keepAll, imageSize: imageSize, margin: margin,
+                     tryRotations: tryRotations)
     }
 }
 
@@ -80,3 +85,17 @@ extension Double {
 }
 
 extension MatchMetric: ExpressibleByArgument {}
+
+/// `--min-quality`: faces whose ``FaceQuality/score`` is below it are skipped.
+struct QualityOptions: ParsableArguments {
+    @Option(name: .customLong("min-quality"), parsing: .unconditional,
+            help: ArgumentHelp("Skip faces whose quality score (0-1: the weakest of sharpness, brightness, size and frontal pose; README) is below this.",
+                               valueName: "score"))
+    var minQuality: Float?
+
+    func validate() throws {
+        if let minQuality, !(minQuality >= 0 && minQuality <= 1) {
+            throw ValidationError("--min-quality must lie in 0...1, got \(minQuality)")
+        }
+    }
+}

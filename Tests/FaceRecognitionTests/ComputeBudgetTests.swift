@@ -6,7 +6,7 @@ import Testing
 /// One budget of threads for every detection and forward pass, counted for real: the budget's
 /// gauge counts each caller thread inside a pass, each MTCNN stage thread, and each FaceNet
 /// helper thread from its pass's first job to the pass's end (the C thread pool counts them).
-@Suite("ComputeBudget", .serialized)
+@Suite("ComputeBudget", .serialized, .ownThreads)
 struct ComputeBudgetTests {
     static let images: [RGBImage] = (0..<4).map { i in
         try! ImageDecoder.decode(contentsOf: TestPaths.data("face_images_100/test_0\(i).jpg"))

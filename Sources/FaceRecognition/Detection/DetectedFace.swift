@@ -41,9 +41,10 @@ public struct FacePoint: Sendable, Equatable {
 }
 
 /// One face found by ``MTCNN``: its box, the O-Net face probability and the five landmarks
-/// (left eye, right eye, nose, left and right mouth corner).
+/// (left eye, right eye, nose, left and right mouth corner), in the coordinates of the image as
+/// given, and how far that image was turned to find the face upright.
 ///
-/// JSON: `{"box": [x1, y1, x2, y2], "prob": p, "landmarks": [[x, y], …]}`.
+/// JSON: `{"box": [x1, y1, x2, y2], "prob": p, "landmarks": [[x, y], …], "orientation": 0}`.
 public struct DetectedFace: Sendable, Equatable {
     /// The face's box, unclamped.
     public var box: FaceBox
@@ -51,11 +52,14 @@ public struct DetectedFace: Sendable, Equatable {
     public var probability: Float
     /// Left eye, right eye, nose, left and right mouth corner.
     public var landmarks: [FacePoint]
+    /// `.up` unless ``MTCNNOptions/tryRotations`` found the face only in a turned copy.
+    public var orientation: FaceOrientation = .up
 
     /// A face from its parts.
-    public init(box: FaceBox, probability: Float, landmarks: [FacePoint]) {
+    public init(box: FaceBox, probability: Float, landmarks: [FacePoint], orientation: FaceOrientation = .up) {
         self.box = box
         self.probability = probability
         self.landmarks = landmarks
+        self.orientation = orientation
     }
 }

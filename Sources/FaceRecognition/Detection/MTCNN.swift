@@ -61,8 +61,30 @@ public struct MTCNN: Sendable {
     }
 
     /// Every face, in `MTCNN.detect` order: largest first when `selectLargest`, otherwise most
-    /// probable first.
+    /// probable first. With `tryRotations`, those of the first turn of the image that has any.
     public func detectAll(_ image: RGBImage) throws(MTCNNError) -> [DetectedFace] {
+        try upright(image, find: detectAllAsGiven).original
+    }
+
+    /// The faces `MTCNN.forward` returns: all of them (`keepAll`) or the selected one; empty
+    /// when there is no face. With `tryRotations`, those of the first turn of the image that has any.
+    public func detect(_ image: RGBImage) throws(MTCNNError) -> [DetectedFace] {
+        try upright(image, find: detectAsGiven).original
+    }
+
+    /// `detect` followed by `extract_face` (and `fixed_image_standardization` when
+    /// `postProcess`) for each face; with `tryRotations` the crops are taken from the turned
+    /// image, upright, and the faces reported in the image's own coordinates.
+    public func extractFaces(_ image: RGBImage) throws(MTCNNError) -> [FaceCrop] {
+        let found = try upright(image, find: detectAsGiven)
+        return zip(found.turned, found.original).map { turned, original in
+            var crop = extractFace(found.image, face: turned)
+            crop.face = original
+            return crop
+        }
+    }
+
+    private func detectAllAsGiven(_ image: RGBImage) throws(MTCNNError) -> [DetectedFace] {
         guard image.width > 0, image.height > 0 else { throw .emptyImage(width: image.width, height: image.height) }
         let pipeline = MTCNNPipeline(networks: networks, options: options, gauge: budget.gauge)
         let result = budget.withThreads(upTo: options.effectiveThreads) { granted in
@@ -79,19 +101,31 @@ public struct MTCNN: Sendable {
         return options.selectLargest ? FaceSelection.largestFirst(faces) : faces
     }
 
-    /// The faces `MTCNN.forward` returns: all of them (`keepAll`) or the selected one; empty
-    /// when there is no face.
-    public func detect(_ image: RGBImage) throws(MTCNNError) -> [DetectedFace] {
-        let faces = try detectAll(image)
+    private func detectAsGiven(_ image: RGBImage) throws(MTCNNError) -> [DetectedFace] {
+        let faces = try detectAllAsGiven(image)
         if options.keepAll { return faces }
         return FaceSelection.select(faces, method: options.effectiveSelectionMethod,
                                     imageWidth: image.width, imageHeight: image.height).map { [$0] } ?? []
     }
 
-    /// `detect` followed by `extract_face` (and `fixed_image_standardization` when
-    /// `postProcess`) for each face.
-    public func extractFaces(_ image: RGBImage) throws(MTCNNError) -> [FaceCrop] {
-        try detect(image).map { extractFace(image, face: $0) }
+    /// `find` on the image, then (with `tryRotations`, when nothing is found) on it turned 90°,
+    /// 180° and 270° clockwise, keeping the turn whose most probable face is the most probable
+    /// (MTCNN also finds faces, less surely, in a copy turned the wrong way, e.g. upside down):
+    /// the image searched, its faces, and the faces in the coordinates of the image as given.
+    private func upright(_ image: RGBImage, find: (RGBImage) throws(MTCNNError) -> [DetectedFace])
+        throws(MTCNNError) -> (image: RGBImage, turned: [DetectedFace], original: [DetectedFace]) {
+        let faces = try find(image)
+        guard options.tryRotations, faces.isEmpty else { return (image, faces, faces) }
+        var best: (image: RGBImage, orientation: FaceOrientation, faces: [DetectedFace], probability: Float)?
+        for orientation in FaceOrientation.allCases.dropFirst() {
+            let turned = image.oriented(orientation.exifOrientation)
+            let found = try find(turned)
+            guard let probability = found.map(\.probability).max() else { continue }
+            if probability > best?.probability ?? -.infinity { best = (turned, orientation, found, probability) }
+        }
+        guard let best else { return (image, [], []) }
+        return (best.image, best.faces,
+                best.faces.map { best.orientation.original($0, width: image.width, height: image.height) })
     }
 
     /// Borrows `count` contexts from the pool for `body` (nil when one cannot be allocated).

@@ -38,12 +38,19 @@ public struct MTCNNOptions: Sendable, Equatable {
     /// 0 picks one per active core, at most 4. The detector's ``ComputeBudget`` grants at most
     /// what is free, so concurrent detections share its threads. Results do not depend on it.
     public var threads: Int = 0
+    /// When the image as given has no face, look again in it turned 90°, 180° and 270°
+    /// clockwise, and report the faces of the turn whose best face is the most probable (with their
+    /// ``DetectedFace/orientation``, boxes and landmarks mapped back to the image as given,
+    /// crops taken upright). For photos from phones that stored them sideways without EXIF.
+    /// Off by default, as in facenet-pytorch.
+    public var tryRotations: Bool = false
 
     /// Options with facenet-pytorch's defaults, except `imageSize` 240; see each property.
     public init(minFaceSize: Double = 20, thresholds: (pnet: Float, rnet: Float, onet: Float) = (0.6, 0.7, 0.7),
                 factor: Double = 0.709, selectLargest: Bool = true,
                 selectionMethod: FaceSelectionMethod? = nil, keepAll: Bool = false,
-                imageSize: Int = 240, margin: Int = 0, postProcess: Bool = true, threads: Int = 0) {
+                imageSize: Int = 240, margin: Int = 0, postProcess: Bool = true, threads: Int = 0,
+                tryRotations: Bool = false) {
         self.minFaceSize = minFaceSize
         self.thresholds = thresholds
         self.factor = factor
@@ -54,6 +61,7 @@ public struct MTCNNOptions: Sendable, Equatable {
         self.margin = margin
         self.postProcess = postProcess
         self.threads = threads
+        self.tryRotations = tryRotations
     }
 
     /// `threads`, with 0 resolved to the active core count (at most 4).
@@ -73,6 +81,7 @@ public struct MTCNNOptions: Sendable, Equatable {
             && lhs.selectionMethod == rhs.selectionMethod && lhs.keepAll == rhs.keepAll
             && lhs.imageSize == rhs.imageSize && lhs.margin == rhs.margin
             && lhs.postProcess == rhs.postProcess && lhs.threads == rhs.threads
+            && lhs.tryRotations == rhs.tryRotations
     }
 
     /// Throws when a value would make the pyramid infinite or the crop meaningless.

@@ -5,7 +5,11 @@ import Foundation
 //
 //   FaceBox        [x1, y1, x2, y2]
 //   FacePoint      [x, y]
-//   DetectedFace   {"box": FaceBox, "prob": 0.9998, "landmarks": [FacePoint × 5]}
+//   DetectedFace   {"box": FaceBox, "prob": 0.9998, "landmarks": [FacePoint × 5], "orientation": 0}
+//                  (orientation: 0, 90, 180 or 270, FaceOrientation; absent reads as 0)
+//   FaceQuality    {"score": 0.98, "sharpness": 739.7, "brightness": 126.6, "size": 94.4,
+//                   "yaw": -10.2, "roll": -2.2, "frontal": 0.98}  (pose fields null without
+//                  landmarks; score is derived and recomputed on decoding)
 //   Match          {"name": "Alice", "index": 3, "distance": 0.61}
 //   RecognizedFace DetectedFace's fields, plus
 //                  {"name": match's name or "Unknown", "distance": nearest distance or null,
@@ -62,23 +66,25 @@ extension FacePoint: Codable {
 
 /// The keys of the per-face JSON objects.
 enum FaceCodingKeys: String, CodingKey {
-    case box, prob, landmarks, name, distance, match, candidates, embedding
+    case box, prob, landmarks, orientation, name, distance, match, candidates, embedding
 }
 
 extension DetectedFace: Codable {
-    /// `{"box": [x1, y1, x2, y2], "prob": p, "landmarks": [[x, y], …]}`.
+    /// `{"box": [x1, y1, x2, y2], "prob": p, "landmarks": [[x, y], …], "orientation": 0}`.
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.container(keyedBy: FaceCodingKeys.self)
         try container.encode(box, forKey: .box)
         try container.encode(probability, forKey: .prob)
         try container.encode(landmarks, forKey: .landmarks)
+        try container.encode(orientation, forKey: .orientation)
     }
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: FaceCodingKeys.self)
         self.init(box: try container.decode(FaceBox.self, forKey: .box),
                   probability: try container.decode(Float.self, forKey: .prob),
-                  landmarks: try container.decodeIfPresent([FacePoint].self, forKey: .landmarks) ?? [])
+                  landmarks: try container.decodeIfPresent([FacePoint].self, forKey: .landmarks) ?? [],
+                  orientation: try container.decodeIfPresent(FaceOrientation.self, forKey: .orientation) ?? .up)
     }
 }
 
@@ -172,5 +178,35 @@ extension Verification: Codable {
         self.init(distance: try container.decode(Float.self, forKey: .distance),
                   threshold: try container.decode(Float.self, forKey: .threshold),
                   metric: try container.decode(MatchMetric.self, forKey: .metric))
+    }
+}
+
+extension FaceQuality: Codable {
+    enum CodingKeys: String, CodingKey { case score, sharpness, brightness, size, yaw, roll, frontal }
+
+    /// `{"score", "sharpness", "brightness", "size", "yaw", "roll", "frontal"}`, flat, as the CLI
+    /// prints it; the pose fields are null when there is no pose.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(score, forKey: .score)
+        try container.encode(sharpness, forKey: .sharpness)
+        try container.encode(brightness, forKey: .brightness)
+        try container.encode(size, forKey: .size)
+        try container.encode(pose?.yaw, forKey: .yaw)
+        try container.encode(pose?.roll, forKey: .roll)
+        try container.encode(pose?.frontal, forKey: .frontal)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        let yaw = try container.decodeIfPresent(Float.self, forKey: .yaw)
+        let roll = try container.decodeIfPresent(Float.self, forKey: .roll)
+        let frontal = try container.decodeIfPresent(Float.self, forKey: .frontal)
+        var pose: FacePose?
+        if let yaw, let roll, let frontal { pose = FacePose(yaw: yaw, roll: roll, frontal: frontal) }
+        self.init(sharpness: try container.decode(Float.self, forKey: .sharpness),
+                  brightness: try container.decode(Float.self, forKey: .brightness),
+                  size: try container.decode(Float.self, forKey: .size),
+                  pose: pose)
     }
 }
