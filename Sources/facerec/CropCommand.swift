@@ -12,10 +12,13 @@ struct CropCommand: ParsableCommand {
             IMAGE-OR-FOLDER... writes DIR/STEM.png for each image (with --keep-all: \
             DIR/STEM_0.png, DIR/STEM_1.png, … one per face, largest first); images found in a \
             folder keep their sub-folder under DIR. An image without a face is reported and \
-            skipped. Output names must end in .png (there is no JPEG encoder).
+            skipped. --min-quality skips faces whose quality score is below it (the largest \
+            remaining face is the one written) and says how many on stderr. Output names must end \
+            in .png (there is no JPEG encoder).
             """)
 
     @OptionGroup var detection: DetectionOptions
+    @OptionGroup var quality: QualityOptions
     @OptionGroup var common: CommonOptions
 
     @Option(parsing: .unconditional, help: "Side of the square crop in pixels.")
@@ -48,11 +51,20 @@ struct CropCommand: ParsableCommand {
     }
 
     func run() throws {
-        let detector = try CLI.loadDetector(detection, mtcnn: detection.mtcnn(keepAll: keepAll, imageSize: size, margin: margin))
+        let gate = QualityGate(quality)
+        let detector = try CLI.loadDetector(detection, mtcnn: detection.mtcnn(keepAll: keepAll || gate.isActive, imageSize: size, margin: margin))
+        /// The crops to write: every face kept, or the largest one.
+        func facesToWrite(_ image: RGBImage) throws -> [FaceCrop] {
+            let kept = gate.filter(try detector.extractFaces(image), in: image) { $0.face }.map(\.item)
+            return keepAll ? kept : Array(kept.prefix(1))
+        }
         guard let outDir else {
             let image: RGBImage
             do { image = try CLI.readImage(paths[0], applyEXIF: detection.applyEXIF) } catch { throw CLI.fail("\(error)") }
-            guard let crop = try detector.extractFaces(image).first else { throw CLI.fail("\(paths[0]): no face found") }
+            guard let crop = try facesToWrite(image).first else {
+                gate.report()
+                throw CLI.fail("\(paths[0]): no face found")
+            }
             try CLI.writeFile(try ImageEncoder.png(crop.image), to: paths[1])
             return
         }
@@ -69,7 +81,7 @@ struct CropCommand: ParsableCommand {
                 CLI.warn("\(error)")
                 continue
             }
-            let crops = try detector.extractFaces(image)
+            let crops = try facesToWrite(image)
             processed += 1
             if crops.isEmpty { CLI.note("\(path): no face found") }
             let folder = (stem as NSString).deletingLastPathComponent
@@ -80,6 +92,7 @@ struct CropCommand: ParsableCommand {
             }
         }
         progress.finish()
+        gate.report()
         CLI.note("wrote \(written) crop(s) to \(outDir)")
         if processed > 0 && written == 0 { throw CLI.fail("no face found in any image") }
         try CLI.finish(processed: processed, failed: failed)

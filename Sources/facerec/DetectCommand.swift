@@ -9,13 +9,17 @@ struct DetectCommand: ParsableCommand {
         abstract: "Detect faces (facenet-pytorch MTCNN) and print one JSON line per image.",
         discussion: """
             Each line: {"image": PATH, "width": W, "height": H, "faces": [{"box": [x1, y1, x2, y2], \
-            "prob": p, "landmarks": [[x, y] x5]}]}, faces in facenet-pytorch's order (largest first). \
-            Without --keep-all only the selected (largest) face is listed. Folders are searched \
+            "prob": p, "landmarks": [[x, y] x5], "quality": {"score", "sharpness", "brightness", \
+            "size", "yaw", "roll", "frontal"}}]}, faces in facenet-pytorch's order (largest \
+            first). Without --keep-all only the selected (largest) face is listed. --min-quality \
+            leaves out faces whose quality score is below it (the largest remaining face is the \
+            selected one) and says how many on stderr. Folders are searched \
             recursively for JPEG and PNG files. EXIF orientation is ignored unless --apply-exif, \
             as in the reference pipeline (PIL open + convert('RGB')).
             """)
 
     @OptionGroup var detection: DetectionOptions
+    @OptionGroup var quality: QualityOptions
     @OptionGroup var common: CommonOptions
 
     @Flag(name: .customLong("keep-all"), help: "List every face, not only the selected one.")
@@ -39,7 +43,8 @@ struct DetectCommand: ParsableCommand {
     }
 
     func run() throws {
-        let detector = try CLI.loadDetector(detection, mtcnn: detection.mtcnn(keepAll: keepAll))
+        let gate = QualityGate(quality)
+        let detector = try CLI.loadDetector(detection, mtcnn: detection.mtcnn(keepAll: keepAll || gate.isActive))
         let inputs = ImageInputs(images)
         var failed = inputs.reportFailures(), processed = 0
         let progress = ProgressBar(total: inputs.files.count)
@@ -48,11 +53,12 @@ struct DetectCommand: ParsableCommand {
             defer { progress.advance(by: 1) }
             do {
                 let image = try CLI.readImage(path, applyEXIF: detection.applyEXIF)
-                let faces = try detector.detect(image)
+                var faces = gate.filter(try detector.detect(image), in: image) { $0 }
+                if !keepAll { faces = Array(faces.prefix(1)) }
                 CLI.printLine(DetectionJSON.line(path: path, image: image, faces: faces))
                 processed += 1
                 if let annotate {
-                    try CLI.writeFile(try ImageEncoder.png(FaceAnnotation.annotate(image, faces: faces)), to: annotate)
+                    try CLI.writeFile(try ImageEncoder.png(FaceAnnotation.annotate(image, faces: faces.map(\.item))), to: annotate)
                 }
             } catch let failure as InputFailure {
                 failed += 1
@@ -65,17 +71,19 @@ struct DetectCommand: ParsableCommand {
             }
         }
         progress.finish()
+        gate.report()
         try CLI.finish(processed: processed, failed: failed)
     }
 }
 
 /// The JSON line format of `facerec detect` (hand-written for a stable key order).
 enum DetectionJSON {
-    static func line(path: String, image: RGBImage, faces: [DetectedFace]) -> String {
-        let items = faces.map { face -> String in
+    static func line(path: String, image: RGBImage, faces: [(item: DetectedFace, quality: FaceQuality)]) -> String {
+        let items = faces.map { face, quality -> String in
             let box = face.box.array.map(number).joined(separator: ", ")
             let marks = face.landmarks.map { "[\(number($0.x)), \(number($0.y))]" }.joined(separator: ", ")
-            return "{\"box\": [\(box)], \"prob\": \(number(face.probability)), \"landmarks\": [\(marks)]}"
+            return "{\"box\": [\(box)], \"prob\": \(number(face.probability)), \"landmarks\": [\(marks)], "
+                + "\quality\": \(QualityJSON.object(quality))}"
         }
         return "{\"image\": \(string(path)), \"width\": \(image.width), \"height\": \(image.height), "
             + "\"faces\": [\(items.joined(separator: ", "))]}"

@@ -11,7 +11,8 @@ struct EmbedCommand: ParsableCommand {
             By default faces are detected (MTCNN, every face, largest first) and each --size × \
             --size crop (default 240, as identify and enroll use) is embedded: {"image": PATH, \
             "face": I, "box": [x1, y1, x2, y2], "prob": P, "embedding": [512 numbers]}. An image \
-            without a face prints nothing (a note on stderr). With --no-detect each image is taken \
+            without a face prints nothing (a note on stderr). --min-quality skips detected faces \
+            whose quality score is below it and says how many on stderr. With --no-detect each image is taken \
             as a face crop: resized to --size × --size (default 160, PIL bilinear) when it has \
             another size, standardised as facenet-pytorch's fixed_image_standardization \
             ((x − 127.5) / 128) and embedded: {"image": PATH, "embedding": [512 numbers]}.
@@ -31,6 +32,7 @@ struct EmbedCommand: ParsableCommand {
     var batchSize: Int = 8
 
     @OptionGroup var detection: DetectionOptions
+    @OptionGroup var quality: QualityOptions
     @OptionGroup var common: CommonOptions
 
     @Argument(help: "Images (JPEG or PNG) or folders of them.")
@@ -44,11 +46,15 @@ struct EmbedCommand: ParsableCommand {
             throw ValidationError("--size must lie in \(FaceNet.minimumInputSize)...4096, got \(inputSize)")
         }
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1, got \(batchSize)") }
+        if noDetect && quality.minQuality != nil {
+            throw ValidationError("--min-quality judges detected faces: it cannot be used with --no-detect")
+        }
     }
 
     func run() throws {
         let facenet = try CLI.loadFaceNet(weights)
         let detector = noDetect ? nil : try CLI.loadDetector(detection, mtcnn: detection.mtcnn(keepAll: true, imageSize: inputSize))
+        let gate = QualityGate(quality)
         let inputs = ImageInputs(images)
         var failed = inputs.reportFailures(), processed = 0
         // Faces waiting for a forward pass: the JSON fields before "embedding", and the crop.
@@ -76,8 +82,9 @@ struct EmbedCommand: ParsableCommand {
             processed += 1
             let name = CLI.jsonString(path)
             if let detector {
-                let crops = try detector.extractFaces(image)
-                if crops.isEmpty { CLI.note("\(path): no face found") }
+                let found = try detector.extractFaces(image)
+                let crops = gate.filter(found, in: image) { $0.face }.map(\.item)
+                if found.isEmpty { CLI.note("\(path): no face found") }
                 for (i, crop) in crops.enumerated() {
                     let box = CLI.jsonArray(crop.face.box.array)
                     pending.append(("\"image\": \(name), \"face\": \(i), \"box\": \(box), \"prob\": \(CLI.jsonNumber(crop.face.probability)), ",
@@ -93,6 +100,7 @@ struct EmbedCommand: ParsableCommand {
         }
         try flush()
         progress.finish()
+        gate.report()
         try CLI.finish(processed: processed, failed: failed)
     }
 }

@@ -16,9 +16,11 @@ struct IdentifyCommand: ParsableCommand {
             (Euclidean 1.1 on unit embeddings; cosine 0.605); --threshold none always takes the \
             nearest entry, as the course's reference pipeline does. With --json each line is one \
             face: {"image", "face", "box", "prob", "name", "distance", "threshold", "metric", \
-            "candidates": [{"name", "distance"} x --top-k]} (the distance is the nearest entry's \
-            even when the threshold rejects it); an image without a face is one line with \
-            "face": null and "name": "NoFace". Images are processed in parallel over the cores.
+            "candidates": [{"name", "distance"} x --top-k], "quality": {...} as in detect} (the \
+            distance is the nearest entry's even when the threshold rejects it); an image without \
+            a face is one line with "face": null and "name": "NoFace". --min-quality skips faces \
+            whose quality score is below it (an image left without a face is NoFace, with \
+            "skipped": N in --json) and says how many on stderr. Images are processed in parallel over the cores.
             """
     )
 
@@ -49,6 +51,7 @@ struct IdentifyCommand: ParsableCommand {
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @OptionGroup var detection: DetectionOptions
+    @OptionGroup var quality: QualityOptions
     @OptionGroup var common: CommonOptions
 
     @Argument(help: "Images (JPEG or PNG) or folders of them.")
@@ -64,7 +67,9 @@ struct IdentifyCommand: ParsableCommand {
 
     func run() throws {
         let facenet = try CLI.loadFaceNet(weights)
-        let detector = try CLI.loadDetector(detection, mtcnn: detection.mtcnn(keepAll: keepAll))
+        let gate = QualityGate(quality)
+        // With --min-quality every face is recognised, and the largest one kept is taken here.
+        let detector = try CLI.loadDetector(detection, mtcnn: detection.mtcnn(keepAll: keepAll || gate.isActive))
         let loaded = try CLI.loadGallery(gallery)
         let limit = threshold.map { DistanceThreshold($0.value, metric: metric) }
             ?? loaded.threshold?.converted(to: metric) ?? FaceVerification.defaultThreshold(for: metric)
@@ -96,8 +101,11 @@ struct IdentifyCommand: ParsableCommand {
                 }
                 do {
                     let results = try recognizer.recognize(batch: decoded.map(\.1))
-                    for ((i, _), faces) in zip(decoded, results) {
-                        lines.set(i, format(path: files[i], faces: faces, threshold: limit), error: nil)
+                    for ((i, image), faces) in zip(decoded, results) {
+                        var kept = gate.filter(faces, in: image) { $0.face }
+                        if !keepAll { kept = Array(kept.prefix(1)) }
+                        lines.set(i, format(path: files[i], faces: kept, skipped: kept.isEmpty ? faces.count : 0,
+                                            threshold: limit), error: nil)
                     }
                 } catch {
                     for (i, _) in decoded { lines.set(i, nil, error: "\(files[i]): \(error)") }
@@ -108,11 +116,16 @@ struct IdentifyCommand: ParsableCommand {
         }
         lines.flushReady()
         progress.finish()
+        gate.report()
         try CLI.finish(processed: files.count - lines.failures, failed: inputFailures + lines.failures)
     }
 
-    private func format(path: String, faces: [RecognizedFace], threshold: DistanceThreshold) -> [String] {
+    /// The output lines of one image; `skipped`: faces --min-quality left out of an image left
+    /// without any.
+    private func format(path: String, faces assessed: [(item: RecognizedFace, quality: FaceQuality)], skipped: Int,
+                        threshold: DistanceThreshold) -> [String] {
         let stem = URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent
+        let faces = assessed.map(\.item)
         guard json else {
             let names = keepAll && !faces.isEmpty
                 ? faces.map { $0.match?.name ?? FaceRecognizer.unknownLabel }.joined(separator: ",")
@@ -121,16 +134,19 @@ struct IdentifyCommand: ParsableCommand {
         }
         let image = CLI.jsonString(path)
         guard !faces.isEmpty else {
-            return ["{\"image\": \(image), \"face\": null, \"name\": \(CLI.jsonString(FaceRecognizer.noFaceLabel))}"]
+            let note = skipped > 0 ? ", \"skipped\": \(skipped)" : ""
+            return ["{\"image\": \(image), \"face\": null, \"name\": \(CLI.jsonString(FaceRecognizer.noFaceLabel))\(note)}"]
         }
-        return faces.enumerated().map { i, f in
+        return assessed.enumerated().map { i, item in
+            let f = item.item
             let name = f.match?.name ?? FaceRecognizer.unknownLabel
             let distance = f.candidates.first.map { CLI.jsonNumber($0.distance) } ?? "null"
             let candidates = f.candidates.map { "{\"name\": \(CLI.jsonString($0.name)), \"distance\": \(CLI.jsonNumber($0.distance))}" }
             return "{\"image\": \(image), \"face\": \(i), \"box\": \(CLI.jsonArray(f.face.box.array)), "
                 + "\"prob\": \(CLI.jsonNumber(f.face.probability)), \"name\": \(CLI.jsonString(name)), "
                 + "\"distance\": \(distance), \"threshold\": \(CLI.jsonNumber(threshold.value)), "
-                + "\"metric\": \"\(threshold.metric.rawValue)\", \"candidates\": [\(candidates.joined(separator: ", "))]}"
+                + "\"metric\": \"\(threshold.metric.rawValue)\", \"candidates\": [\(candidates.joined(separator: ", "))], "
+                + "\"quality\": \(QualityJSON.object(item.quality))}"
         }
     }
 }

@@ -80,3 +80,17 @@ extension Double {
 }
 
 extension MatchMetric: ExpressibleByArgument {}
+
+/// `--min-quality`: faces whose ``FaceQuality/score`` is below it are skipped.
+struct QualityOptions: ParsableArguments {
+    @Option(name: .customLong("min-quality"), parsing: .unconditional,
+            help: ArgumentHelp("Skip faces whose quality score (0-1: the weakest of sharpness, brightness, size and frontal pose; README) is below this.",
+                               valueName: "score"))
+    var minQuality: Float?
+
+    func validate() throws {
+        if let minQuality, !(minQuality >= 0 && minQuality <= 1) {
+            throw ValidationError("--min-quality must lie in 0...1, got \(minQuality)")
+        }
+    }
+}
