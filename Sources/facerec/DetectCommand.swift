@@ -83,7 +83,7 @@ enum DetectionJSON {
             let box = face.box.array.map(number).joined(separator: ", ")
             let marks = face.landmarks.map { "[\(number($0.x)), \(number($0.y))]" }.joined(separator: ", ")
             return "{\"box\": [\(box)], \"prob\": \(number(face.probability)), \"landmarks\": [\(marks)], "
-                + "\quality\": \(QualityJSON.object(quality))}"
+                + "\"quality\": \(QualityJSON.object(quality))}"
         }
         return "{\"image\": \(string(path)), \"width\": \(image.width), \"height\": \(image.height), "
             + "\"faces\": [\(items.joined(separator: ", "))]}"
