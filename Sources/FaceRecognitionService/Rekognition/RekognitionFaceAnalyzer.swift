@@ -64,6 +64,18 @@ public final class RekognitionFaceAnalyzer: Sendable {
         }
     }
 
+    /// The library's ``FaceQuality`` on Rekognition's 0–100 scales: Brightness = mean grey / 255 × 100,
+    /// Sharpness = 100 × min(Laplacian variance / 100, 1) (the library's sharpness part of its score).
+    static func quality(_ quality: FaceQuality) -> ImageQuality {
+        ImageQuality(Brightness: quality.brightness / 255 * 100,
+                     Sharpness: 100 * min(max(quality.sharpness, 0) / FaceQuality.sharpnessReference, 1))
+    }
+
+    /// The library's ``FacePose`` (yaw and roll from the landmarks; pitch is not estimated).
+    static func pose(_ pose: FacePose?) -> Pose {
+        Pose(Roll: pose?.roll ?? 0, Yaw: pose?.yaw ?? 0, Pitch: nil)
+    }
+
     static func analyze(_ data: Data, detector: MTCNN, facenet: FaceNet, decodeOptions: DecodeOptions) throws -> [AnalyzedFace] {
         let image: RGBImage
         do {
@@ -79,12 +91,13 @@ public final class RekognitionFaceAnalyzer: Sendable {
         let w = Float(image.width), h = Float(image.height)
         return zip(faces, embeddings).map { face, embedding in
             let box = face.box
+            let quality = FaceQuality.assess(image, face: face)
             let landmarkNames = ["eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight"]
             let landmarks = zip(landmarkNames, face.landmarks).map { Landmark(Type: $0, X: $1.x / w, Y: $1.y / h) }
             let detail = FaceDetail(
                 BoundingBox: BoundingBox(Width: (box.x2 - box.x1) / w, Height: (box.y2 - box.y1) / h, Left: box.x1 / w, Top: box.y1 / h),
-                Landmarks: landmarks, Pose: FacePoseEstimate.pose(landmarks: face.landmarks),
-                Quality: FaceQualityMeasure.quality(of: image, box: box), Confidence: min(100, face.probability * 100))
+                Landmarks: landmarks, Pose: Self.pose(quality.pose), Quality: Self.quality(quality),
+                Confidence: min(100, face.probability * 100))
             return AnalyzedFace(detail: detail, pixelWidth: box.x2 - box.x1, pixelHeight: box.y2 - box.y1,
                                 probability: face.probability, embedding: embedding)
         }
@@ -100,59 +113,4 @@ final class AdmissionCounter: @unchecked Sendable {
     init(limit: Int) { self.limit = limit }
     func enter() -> Bool { lock.withLock { guard count < limit else { return false }; count += 1; return true } }
     func leave() { lock.withLock { count -= 1 } }
-}
-
-/// Head pose from MTCNN's five landmarks (degrees). An estimate: roll is the eye line's angle;
-/// yaw and pitch come from where the nose sits between the eyes and between the eye and mouth
-/// lines (±90° at the extremes). Rekognition's model gives finer values.
-enum FacePoseEstimate {
-    static func pose(landmarks: [FacePoint]) -> Pose {
-        guard landmarks.count == 5 else { return Pose(Roll: 0, Yaw: 0, Pitch: 0) }
-        let (le, re, nose, ml, mr) = (landmarks[0], landmarks[1], landmarks[2], landmarks[3], landmarks[4])
-        let roll = atan2(re.y - le.y, re.x - le.x) * 180 / .pi
-        let eyeMid = FacePoint(x: (le.x + re.x) / 2, y: (le.y + re.y) / 2)
-        let mouthMid = FacePoint(x: (ml.x + mr.x) / 2, y: (ml.y + mr.y) / 2)
-        let eyeSpan = max(hypot(re.x - le.x, re.y - le.y), 1e-3)
-        let yawRatio = max(-1, min(1, 2 * (nose.x - eyeMid.x) / eyeSpan))
-        let faceHeight = max(mouthMid.y - eyeMid.y, 1e-3)
-        // A frontal face's nose tip sits about 55 % of the way from the eye line to the mouth line.
-        let pitchRatio = max(-1, min(1, ((nose.y - eyeMid.y) / faceHeight - 0.55) / 0.45))
-        return Pose(Roll: roll, Yaw: yawRatio * 90, Pitch: -pitchRatio * 90)
-    }
-}
-
-/// Brightness and sharpness of a face region, 0–100 (Rekognition's `Quality`).
-///
-/// Brightness: the mean luma (BT.601) of the box, /255 × 100. Sharpness: the variance `v` of the
-/// 4-neighbour Laplacian of the box's luma, mapped to 100 · (1 − e^(−v/1000)) (a flat region
-/// scores 0, a crisp face ~100).
-enum FaceQualityMeasure {
-    static func quality(of image: RGBImage, box: FaceBox) -> ImageQuality {
-        let x0 = max(0, Int(box.x1.rounded(.down))), y0 = max(0, Int(box.y1.rounded(.down)))
-        let x1 = min(image.width, Int(box.x2.rounded(.up))), y1 = min(image.height, Int(box.y2.rounded(.up)))
-        guard x1 - x0 >= 3, y1 - y0 >= 3 else { return ImageQuality(Brightness: 0, Sharpness: 0) }
-        let w = x1 - x0, h = y1 - y0
-        var luma = [Float](repeating: 0, count: w * h)
-        image.pixels.withUnsafeBufferPointer { p in
-            for y in 0..<h {
-                for x in 0..<w {
-                    let i = ((y0 + y) * image.width + (x0 + x)) * 3
-                    luma[y * w + x] = 0.299 * Float(p[i]) + 0.587 * Float(p[i + 1]) + 0.114 * Float(p[i + 2])
-                }
-            }
-        }
-        let mean = luma.reduce(0, +) / Float(luma.count)
-        var sum: Float = 0, sumSquares: Float = 0, n: Float = 0
-        for y in 1..<(h - 1) {
-            for x in 1..<(w - 1) {
-                let c = luma[y * w + x]
-                let l = luma[y * w + x - 1] + luma[y * w + x + 1] + luma[(y - 1) * w + x] + luma[(y + 1) * w + x] - 4 * c
-                sum += l
-                sumSquares += l * l
-                n += 1
-            }
-        }
-        let variance = n > 0 ? max(0, sumSquares / n - (sum / n) * (sum / n)) : 0
-        return ImageQuality(Brightness: mean / 255 * 100, Sharpness: 100 * (1 - exp(-variance / 1000)))
-    }
 }

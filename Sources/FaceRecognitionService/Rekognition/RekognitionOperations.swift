@@ -467,6 +467,9 @@ extension RekognitionError {
 /// | MEDIUM | 95 | 40 | 15 | 10 |
 /// | HIGH | 99 | 80 | 25 | 30 |
 ///
+/// (Brightness and Sharpness on the 0–100 scales of ``RekognitionFaceAnalyzer/quality(_:)``), plus
+/// `EXTREME_POSE` beyond 75° of yaw.
+///
 /// 16 px: a smaller face is enlarged more than fifteenfold to the 240-px crop FaceNet embeds (the
 /// course pipeline's crop size). AUTO keeps every other face the detector is sure of.
 struct QualityFilter {
@@ -494,7 +497,7 @@ struct QualityFilter {
         if min(face.pixelWidth, face.pixelHeight) < limits.side { out.append("SMALL_BOUNDING_BOX") }
         if face.detail.Quality.Brightness < limits.brightness { out.append("LOW_BRIGHTNESS") }
         if face.detail.Quality.Sharpness < limits.sharpness { out.append("LOW_SHARPNESS") }
-        if abs(face.detail.Pose.Yaw) > 75 || abs(face.detail.Pose.Pitch) > 75 { out.append("EXTREME_POSE") }
+        if abs(face.detail.Pose.Yaw) > 75 { out.append("EXTREME_POSE") }
         return out
     }
 }

@@ -36,7 +36,8 @@ public struct Landmark: Codable, Sendable, Equatable {
 public struct Pose: Codable, Sendable, Equatable {
     public var Roll: Float
     public var Yaw: Float
-    public var Pitch: Float
+    /// Not estimated (five landmarks constrain it poorly): left out of the JSON.
+    public var Pitch: Float?
 }
 
 public struct ImageQuality: Codable, Sendable, Equatable {

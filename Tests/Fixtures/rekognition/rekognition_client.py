@@ -91,7 +91,7 @@ def operations():
                   and [l["Type"] for l in detail["Landmarks"]] == ["eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight"]
                   and all(0 <= l["X"] <= 1 and 0 <= l["Y"] <= 1 for l in detail["Landmarks"])
                   and 0 <= detail["Quality"]["Brightness"] <= 100 and 0 <= detail["Quality"]["Sharpness"] <= 100
-                  and set(detail["Pose"]) == {"Roll", "Yaw", "Pitch"} and r["FaceModelVersion"])
+                  and set(detail["Pose"]) == {"Roll", "Yaw"} and r["FaceModelVersion"])
             indexed[stem] = face["FaceId"]
         check(f"IndexFaces {stem}", ok, r)
     # Index the same image again: same ImageId, new FaceId.
