@@ -136,8 +136,11 @@ struct FleetTests {
         workers[1].signal(SIGTERM)
         #expect(await workers[1].waitForExit(timeout: .seconds(120)) == 0)
 
-        // No job was lost until its visibility timeout (a logical check, not a latency bound):
-        // every job done on a second delivery is one the drain gave back.
+        // No job was lost until its visibility timeout (a logical check, not a latency bound): a
+        // job the drain dropped would come back after the timeout on a later delivery, so the
+        // jobs done on a later delivery are at most those the drain gave back. (Not equal: a run on
+        // moto on 2026-12-07 gave back 2 and logged 1 later delivery, so the receive count moto
+        // reports for a given-back message is not relied on.)
         var redelivered = 0
         for name in ["w1", "w2"] {
             let text = try String(contentsOf: directory.appendingPathComponent("\(name).log"), encoding: .utf8)
@@ -145,7 +148,8 @@ struct FleetTests {
         }
         let givenBack = stopped.range(of: #"given back (\d+)"#, options: .regularExpression)
             .flatMap { Int(stopped[$0].split(separator: " ").last ?? "") } ?? -1
-        #expect(redelivered == givenBack, "\(redelivered) jobs done on a later delivery, \(givenBack) given back by the drain")
+        #expect(givenBack >= 0, "w1's last line names no given-back count: \(stopped)")
+        #expect(redelivered <= givenBack, "\(redelivered) jobs done on a later delivery, \(givenBack) given back by the drain")
     }
 
     @Test("facerec-worker in AWS mode on any machine (the environment `setup` prints): answers a job, heartbeats, drains on SIGTERM and exits 0")
