@@ -53,8 +53,13 @@ public final class ProcessInstanceProvider: InstanceProvider, @unchecked Sendabl
     private var entries: [String: Entry] = [:]
     private let clock: @Sendable () -> Date
 
-    /// - Parameter clock: the wall clock that stamps each worker's launch time (injectable for
-    ///   tests, which judge start-up grace on a clock of their own).
+    /// - Parameters:
+    ///   - command: the worker command each launch runs.
+    ///   - limit: the most workers running at once.
+    ///   - logDirectory: where each worker's output goes (`<id>.log`); nil leaves it on this
+    ///     process's standard output and error.
+    ///   - clock: the wall clock that stamps each worker's launch time (injectable for tests,
+    ///     which judge start-up grace on a clock of their own).
     public init(command: Command, limit: Int = 16, logDirectory: URL? = nil,
                 clock: @escaping @Sendable () -> Date = { Date() }) {
         self.command = command

@@ -20,7 +20,7 @@ public enum ConsoleRoutes {
     /// Where the page is served.
     public static let path = "/ui"
 
-    /// Adds the console's routes to `router` (a ``Router`` or a group of one, at the root).
+    /// Adds the console's routes to `router` (a `Router` or a group of one, at the root).
     /// With `rekognition`, the page can also upload a gallery file as a new collection
     /// (`POST /ui/import-gallery`, signed and checked like that API's calls).
     public static func addRoutes<Context: RequestContext>(to router: some RouterMethods<Context>, rekognition: RekognitionAPI? = nil,

@@ -63,7 +63,7 @@ public struct CollectionContents: Sendable {
 public protocol FaceCollectionStore: Sendable {
     /// Every collection with its faces and users (read once at start-up).
     func loadAll() async throws -> [CollectionContents]
-    /// - Throws: ``FaceCollectionStoreError/alreadyExists`` when the id is taken.
+    /// - Throws: ``FaceCollectionStoreError/alreadyExists(_:)`` when the id is taken.
     func createCollection(_ collection: CollectionRecord) async throws
     /// Removes the collection, its faces and users.
     func deleteCollection(_ id: String) async throws

@@ -3,7 +3,7 @@ import Foundation
 
 /// The collections in memory, written through to a ``FaceCollectionStore``: every change is
 /// stored first and applied here after, so what searches see is always durable. Searches run on
-/// an immutable snapshot (a ``GalleryMatcher`` over the collection's embedding matrix, rebuilt
+/// an immutable snapshot (a `GalleryMatcher` over the collection's embedding matrix, rebuilt
 /// on the first search after a change) outside the actor, so they never queue behind writes.
 public actor FaceCollections {
     struct StoredCollection {
@@ -188,7 +188,7 @@ public actor FaceCollections {
     }
 }
 
-/// An immutable view of one collection's faces for brute-force search: one ``GalleryMatcher``
+/// An immutable view of one collection's faces for brute-force search: one `GalleryMatcher`
 /// (an SGEMV/SGEMM over the embedding matrix) with the faces in matrix row order.
 public struct SearchSnapshot: Sendable {
     /// Identifies this version of the collection (searches of one version are batched together).

@@ -32,7 +32,7 @@ public struct VerifiedCaller: Sendable, Equatable {
 
 /// Checks AWS Signature Version 4 (`Authorization` header form) on requests to this server.
 ///
-/// The canonical request and the signature are computed by the same ``SigV4Signer`` that signs
+/// The canonical request and the signature are computed by the same `SigV4Signer` that signs
 /// the pipeline's own S3/SQS requests (tested against the AWS SigV4 suite and botocore), over
 /// the headers the client lists in `SignedHeaders` and the SHA-256 of the body actually
 /// received, so a changed body or header fails like a wrong secret. Also checked: the

@@ -2,7 +2,7 @@ import FaceRecognition
 
 /// Rekognition's 0–100 `Similarity` from the Euclidean distance between two unit FaceNet
 /// embeddings (0 … 2), by one monotone, piecewise-linear map anchored at the library's default
-/// verification threshold (``FaceVerification/defaultThreshold``, 1.1):
+/// verification threshold (`FaceVerification.defaultThreshold`, 1.1):
 ///
 /// | distance d | similarity |
 /// |---|---|
