@@ -161,10 +161,15 @@ struct RecognitionWorkerTests {
         defer { fixture.remove() }
         try await fixture.inputStore.put(Data("face:Ana".utf8), key: "drain.jpg")
         try await fixture.input.send("drain.jpg")
-        let worker = fixture.worker(ScriptedRecognizer(delay: .seconds(1)), .init(receiveWaitTime: .seconds(1)))
+        // The job is held at `gate` until after the cancel, so it is truly in the recognizer (not
+        // merely received, which a drain rightly gives back) when the worker is told to stop.
+        let gate = AsyncGate()
+        let recognizer = ScriptedRecognizer(gate: gate)
+        let worker = fixture.worker(recognizer, .init(receiveWaitTime: .seconds(1)))
         let run = Task { await worker.run() }
-        #expect(await eventually { (try? await fixture.input.depth().inFlight) == 1 })
+        #expect(await eventually { recognizer.callCount("drain.jpg") == 1 })
         run.cancel()
+        gate.open()
         await run.value
         // Returned only after the job completed.
         #expect(try await fixture.outputStore.get(key: "drain") == Data("Ana".utf8))
