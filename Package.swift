@@ -109,8 +109,8 @@ let package = Package(
             "FaceRecognitionService", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Examples/SendImages"),
 
-        .testTarget(name: "FaceRecognitionTests", dependencies: ["FaceRecognition", "CFaceNet", "CFaceNetTesting"]),
-        // The moto server launcher, boto3 runner and scratch directories both test targets use.
+        .testTarget(name: "FaceRecognitionTests", dependencies: ["FaceRecognition", "CFaceNet", "CFaceNetTesting", "CloudPipelineTestSupport"]),
+        // The moto server launcher, boto3 runner, logical clock and scratch files the test targets use.
         .target(name: "CloudPipelineTestSupport", dependencies: ["CloudPipeline"], path: "Tests/Support/CloudPipelineTestSupport"),
         .testTarget(name: "CloudPipelineTests", dependencies: ["CloudPipeline", "CloudPipelineTestSupport"]),
         .testTarget(name: "ServiceTests", dependencies: [

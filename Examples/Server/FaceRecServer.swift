@@ -62,8 +62,9 @@ struct Serve: AsyncParsableCommand {
             ServiceLog.notice("--result-timeout \(wait) is not above the input queue's visibility timeout (\(visibility)): a job whose worker dies will be answered 504 (the result stays collectable at /v1/results/<id>)")
         }
         let engine = try recognition.makeEngine(lanes: ProcessInfo.processInfo.activeProcessorCount)
-        let waiter = ResultWaiter(output: pipeline.output, outputStore: pipeline.outputStore, logger: logger)
         let metrics = ServiceMetrics()
+        let waiter = ResultWaiter(output: pipeline.output, outputStore: pipeline.outputStore, logger: logger,
+                                  onResult: metrics.recordResult)
         let api = UploadAPI(pipeline: pipeline, engine: engine, waiter: waiter, metrics: metrics,
                             configuration: .init(maxBodyBytes: maxBodyBytes, resultTimeout: wait,
                                                  bearerToken: bearerToken ?? ProcessInfo.processInfo.environment["FACEREC_API_TOKEN"]),

@@ -40,12 +40,23 @@ enum CLI {
     /// Builds the detector, or exits 6 (weights missing or damaged) or 64 (an option out of range,
     /// named by its flag).
     static func loadDetector(_ options: DetectionOptions, mtcnn: MTCNNOptions) throws -> MTCNN {
-        let directory = options.weightsDirectory
+        let advice = "Run weights/fetch_mtcnn_weights.sh, or pass --mtcnn-weights DIR (or set FACEREC_MTCNN_WEIGHTS) to a folder holding pnet.pt, rnet.pt and onet.pt"
+        let directory: URL
+        if let explicit = options.explicitWeightsDirectory {
+            directory = explicit
+        } else {
+            // The library's lookup, so that the CLI finds weights wherever a program using the library would.
+            do {
+                directory = try WeightsLookup().mtcnnDirectory()
+            } catch {
+                let searched = if case .weightsNotFoundInSearchPath(let folders) = error { folders.joined(separator: ", ") } else { "\(error)" }
+                throw fail("MTCNN weights not found in \(searched) (searched in that order). \(advice)", status: ExitStatus.badDetectorWeights)
+            }
+        }
         do {
             return try MTCNN(weightsDirectory: directory, options: mtcnn)
         } catch .weightsNotFound(let file) {
-            throw fail("MTCNN weights not found: \(file). Run weights/fetch_mtcnn_weights.sh, or pass --mtcnn-weights DIR (or set FACEREC_MTCNN_WEIGHTS) to a folder holding pnet.pt, rnet.pt and onet.pt",
-                       status: ExitStatus.badDetectorWeights)
+            throw fail("MTCNN weights not found: \(file). \(advice)", status: ExitStatus.badDetectorWeights)
         } catch .invalidOption(let field, let reason) {
             throw fail("\(flag(forMTCNNField: field)) \(reason)", status: ExitStatus.usage)
         } catch {

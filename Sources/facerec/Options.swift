@@ -34,8 +34,10 @@ struct DetectionOptions: ParsableArguments {
           help: "When an image has no face, look again with it turned 90, 180 and 270 degrees clockwise and keep the turn with the most probable face (JSON gives it as \"orientation\"; boxes stay in the image's own coordinates).")
     var tryRotations = false
 
-    var weightsDirectory: URL {
-        (mtcnnWeights ?? weightsDir).map { URL(fileURLWithPath: $0) } ?? MTCNN.defaultWeightsDirectory
+    /// The folder given on the command line, if any; otherwise the library's ``WeightsLookup``
+    /// decides ($FACEREC_MTCNN_WEIGHTS, ./weights, the XDG data folder).
+    var explicitWeightsDirectory: URL? {
+        (mtcnnWeights ?? weightsDir).map { URL(fileURLWithPath: $0) }
     }
 
     func validate() throws {

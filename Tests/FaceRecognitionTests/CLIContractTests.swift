@@ -15,7 +15,9 @@ struct CLIContractTests {
     static let face2 = TestPaths.data("face_images_100/test_01.jpg").path
     static let coursePT = GalleryTests.coursePT.path
 
-    static func run(_ arguments: [String]) throws -> Run { try CLITests.run(arguments) }
+    static func run(_ arguments: [String], environment: [String: String]? = nil, in directory: URL? = nil) throws -> Run {
+        try CLITests.run(arguments, environment: environment, in: directory)
+    }
     static func mtcnn() throws -> [String] { try CLITests.mtcnnArguments() }
 
     /// Every stderr line of a failing run is ours (`facerec: `) or ArgumentParser's usage hint, and
@@ -40,6 +42,32 @@ struct CLIContractTests {
         let bad = dir.appendingPathComponent("text.jpg")
         try Data("not an image\n".utf8).write(to: bad)
         return (dir, good.path, bad.path)
+    }
+
+    @Test("without --mtcnn-weights the library's lookup decides: $FACEREC_MTCNN_WEIGHTS, then ./weights; none found lists every folder tried")
+    func detectorWeightsLookup() throws {
+        let dir = try CLITests.scratch("lookup")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let mtcnnFolder = try #require(try Self.mtcnn().last)
+        // A bare environment: no FACEREC_* from the test runner, a data folder of our own.
+        let bare = ["PATH": "/usr/bin:/bin", "XDG_DATA_HOME": dir.appendingPathComponent("data").path]
+
+        let fromEnvironment = try Self.run(["detect", Self.face], environment: bare.merging(["FACEREC_MTCNN_WEIGHTS": mtcnnFolder]) { $1 }, in: dir)
+        #expect(fromEnvironment.status == 0, "\(fromEnvironment.stderr)")
+
+        try FileManager.default.createSymbolicLink(at: dir.appendingPathComponent("weights"), withDestinationURL: URL(fileURLWithPath: mtcnnFolder))
+        let fromWorkingDirectory = try Self.run(["detect", Self.face], environment: bare, in: dir)
+        #expect(fromWorkingDirectory.status == 0, "\(fromWorkingDirectory.stderr)")
+        #expect(fromWorkingDirectory.stdout == fromEnvironment.stdout)
+        try FileManager.default.removeItem(at: dir.appendingPathComponent("weights"))
+
+        let nowhere = try Self.run(["detect", Self.face], environment: bare, in: dir)
+        #expect(nowhere.status == 6)
+        #expect(nowhere.stderr.hasPrefix("facerec: MTCNN weights not found in "), "\(nowhere.stderr)")
+        for folder in [dir.appendingPathComponent("weights").path, dir.appendingPathComponent("data/facerec/weights").path] {
+            #expect(nowhere.stderr.contains(folder), "\(folder) not named in: \(nowhere.stderr)")
+        }
+        Self.expectClean(nowhere)
     }
 
     @Test("missing MTCNN weights exit 6 in every subcommand that detects, naming --mtcnn-weights")

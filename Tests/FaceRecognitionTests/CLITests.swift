@@ -1,3 +1,4 @@
+import CloudPipelineTestSupport
 import Foundation
 import Testing
 
@@ -10,11 +11,11 @@ struct CLITests {
     static let binary = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
         .appendingPathComponent("facerec")
 
-    /// The synthetic FaceNet weights as a safetensors file, written once per test process (a
-    /// failure fails the tests that need the file).
+    /// The synthetic FaceNet weights as a safetensors file, written once per test process and
+    /// removed when it exits (a failure fails the tests that need the file).
     static var weightsFile: URL { get throws { try writtenWeights.get() } }
     private static let writtenWeights = Result {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("facerec-cli-\(getpid()).safetensors")
+        let url = ProcessScratchFiles.url("facerec-cli-weights.safetensors")
         try SafeTensors.write(try FaceNetParityTests.weights, to: url)
         return url
     }
@@ -26,10 +27,14 @@ struct CLITests {
         return dir
     }
 
-    static func run(_ arguments: [String]) throws -> (status: Int32, stdout: String, stderr: String) {
+    /// Runs `facerec`; `environment` replaces the process's, `directory` is its working directory.
+    static func run(_ arguments: [String], environment: [String: String]? = nil, in directory: URL? = nil)
+        throws -> (status: Int32, stdout: String, stderr: String) {
         let process = Process()
         process.executableURL = binary
         process.arguments = arguments
+        if let environment { process.environment = environment }
+        if let directory { process.currentDirectoryURL = directory }
         let out = Pipe(), err = Pipe()
         process.standardOutput = out
         process.standardError = err

@@ -17,12 +17,12 @@ enum ServiceFixtures {
     static let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 
     /// FaceNet weights for the tests: the deterministic synthetic set (the real vggface2 weights
-    /// cannot be downloaded here), written once per test process. Everything compared in these
+    /// cannot be downloaded here), written once per test process and removed when it exits. Everything compared in these
     /// tests uses the same file, so names are consistent even though they are not meaningful.
     /// A failure (a missing fixture) fails the tests that need the file, not the process.
     static var weightsFile: URL { get throws { try writtenWeights.get() } }
     private static let writtenWeights = Result {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("facerec-service-\(getpid()).safetensors")
+        let url = ProcessScratchFiles.url("facerec-service-weights.safetensors")
         let stats = try SafeTensors.read(contentsOf: packageRoot.appendingPathComponent("Tests/Fixtures/facenet/bn_statistics.safetensors"))
         try SafeTensors.write(try SyntheticFaceNetWeights.make(runningStatistics: stats), to: url)
         return url

@@ -23,9 +23,12 @@ struct UploadRoutesTests {
             let backend = PipelineBackend.local(LocalPipelineLayout(dataDirectory: directory))
             _ = try await PipelineSetup().run(backend)
             pipeline = try Pipeline.open(backend)
+            // Wired as facerec-server wires them: every result read feeds the metrics and the recent jobs.
+            let metrics = ServiceMetrics()
             let waiter = ResultWaiter(output: pipeline.output, outputStore: pipeline.outputStore,
-                                      storePollInterval: .milliseconds(200), receiveWaitTime: .seconds(1))
-            api = UploadAPI(pipeline: pipeline, engine: try ServiceFixtures.engine, waiter: waiter, metrics: ServiceMetrics(),
+                                      storePollInterval: .milliseconds(200), receiveWaitTime: .seconds(1),
+                                      onResult: metrics.recordResult)
+            api = UploadAPI(pipeline: pipeline, engine: try ServiceFixtures.engine, waiter: waiter, metrics: metrics,
                             configuration: configuration)
         }
 
@@ -147,6 +150,78 @@ struct UploadRoutesTests {
             #expect(status["status"] as? String == "done")
             #expect(status["name"] as? String == expected)
             #expect(status["line"] as? String == "\(stem):\(expected)")
+        }
+    }
+
+    @Test("GET /v1/jobs/recent lists worker results and recognitions newest first, as /metrics counts them; it needs the token")
+    func recentJobs() async throws {
+        let fixture = try await Fixture(configuration: .init(bearerToken: "s3cret-token"))
+        defer { fixture.remove() }
+        let files = try ServiceFixtures.images(2)
+        let (queued, recognized) = (try Data(contentsOf: files[0]), try Data(contentsOf: files[1]))
+        let (queuedLabel, recognizedAnalysis) = (try await ServiceFixtures.engine.analyze(queued).label,
+                                                 try await ServiceFixtures.engine.analyze(recognized))
+        let authorized = Self.authorization("Bearer s3cret-token")
+        var imageHeaders = authorized
+        imageHeaders[.contentType] = "image/jpeg"
+        try await fixture.application().test(.router) { [imageHeaders] client in
+            @Sendable func listing(_ query: String = "") async throws -> [[String: Any]] {
+                let response = try await client.execute(uri: "/v1/jobs/recent\(query)", method: .get, headers: authorized)
+                #expect(response.status == .ok)
+                return try #require(try Self.json(response)["jobs"] as? [[String: Any]])
+            }
+            #expect(try await client.execute(uri: "/v1/jobs/recent", method: .get).status == .unauthorized)
+            #expect(try await listing().isEmpty)
+
+            // Two queued jobs: an upload, and an object that is not an image (as a bucket event would bring).
+            let accepted = try await client.execute(uri: "/v1/images?filename=\(files[0].lastPathComponent)", method: .post,
+                                                    headers: imageHeaders, body: ByteBuffer(data: queued))
+            #expect(accepted.status == .accepted)
+            let uploadKey = try #require(try Self.json(accepted)["key"] as? String)
+            try await fixture.pipeline.inputStore.put(Data("not an image".utf8), key: "broken.jpg")
+            try await fixture.pipeline.input.send("broken.jpg")
+            let queue = try await fixture.withWorker {
+                var jobs: [[String: Any]] = []
+                _ = try await eventually(timeout: .seconds(120)) {
+                    jobs = try await listing()
+                    return jobs.count == 2
+                }
+                return jobs
+            }
+            let byKey = Dictionary(uniqueKeysWithValues: queue.map { ($0["key"] as? String ?? "", $0) })
+            let upload = try #require(byKey[uploadKey])
+            #expect(upload["source"] as? String == "queue")
+            #expect(upload["outcome"] as? String == "ok")
+            #expect(upload["result"] as? String == "\(files[0].deletingPathExtension().lastPathComponent):\(queuedLabel)")
+            let broken = try #require(byKey["broken.jpg"])
+            #expect(broken["outcome"] as? String == "error")
+            #expect(broken["result"] as? String == "broken:\(RecognitionWorker.errorLabel)")
+            #expect((broken["error"] as? String)?.isEmpty == false)
+
+            // Two in-process recognitions: a photo, then a text.
+            #expect(try await client.execute(uri: "/v1/recognize", method: .post, headers: authorized,
+                                             body: ByteBuffer(data: recognized)).status == .ok)
+            #expect(try await client.execute(uri: "/v1/recognize", method: .post, headers: authorized,
+                                             body: ByteBuffer(string: "not a photo")).status == .unsupportedMediaType)
+            let all = try await listing()
+            #expect(all.map { $0["source"] as? String } == ["recognize", "recognize", "queue", "queue"])
+            #expect(all[0]["outcome"] as? String == "error")
+            #expect(all[1]["outcome"] as? String == "ok")
+            #expect(all[1]["result"] as? String == recognizedAnalysis.label)
+            #expect(all[1]["faces"] as? Int == recognizedAnalysis.faces.count)
+            #expect(all[1]["key"] == nil)
+            #expect((all[1]["finishedAt"] as? String).flatMap { try? Date($0, strategy: .iso8601) } != nil)
+            #expect(try await listing("?limit=1").map { $0["outcome"] as? String } == ["error"])
+            for bad in ["0", "51", "two"] {
+                #expect(try await client.execute(uri: "/v1/jobs/recent?limit=\(bad)", method: .get, headers: authorized).status == .badRequest)
+            }
+
+            // The counters on /metrics describe the same four jobs.
+            let metrics = Self.text(try await client.execute(uri: "/metrics", method: .get))
+            for line in [#"facerec_results_total{outcome="ok"} 1"#, #"facerec_results_total{outcome="error"} 1"#,
+                         #"facerec_recognitions_total{outcome="ok"} 1"#, #"facerec_recognitions_total{outcome="error"} 1"#] {
+                #expect(metrics.contains(line), "\(line) not in /metrics")
+            }
         }
     }
 

@@ -516,7 +516,3 @@ public enum FleetDeploymentError: Error, Sendable, CustomStringConvertible {
         }
     }
 }
-
-extension FleetDeploymentError: LocalizedError {
-    public var errorDescription: String? { description }
-}

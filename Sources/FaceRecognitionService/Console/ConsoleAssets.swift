@@ -117,6 +117,8 @@ public enum ConsoleAssets {
         <table id="svc-jobs"><caption>Jobs by outcome</caption>
           <thead><tr><th scope="col">Outcome</th><th scope="col">Total</th><th scope="col">Last minute</th></tr></thead><tbody></tbody></table>
       </div>
+      <div class="scroll"><table id="svc-recent"><caption>Recent jobs, newest first</caption>
+        <thead><tr><th scope="col">Finished</th><th scope="col">How</th><th scope="col">Image</th><th scope="col">Result</th><th scope="col">Outcome</th></tr></thead><tbody></tbody></table></div>
       <div class="scroll"><table id="svc-routes"><caption>Requests by route and status</caption>
         <thead><tr><th scope="col">Route</th><th scope="col">Status</th><th scope="col">Total</th><th scope="col">Last minute</th></tr></thead><tbody></tbody></table></div>
     </section>
@@ -207,7 +209,7 @@ public enum ConsoleAssets {
     // The web console: plain JavaScript over the server's own APIs (no framework, nothing fetched
     // from elsewhere). Recognise and People speak the Rekognition-compatible API (AWS JSON 1.1,
     // signed with SigV4 like any AWS SDK) or the upload API's POST /v1/recognize (bearer token);
-    // Service reads GET /metrics. Credentials live in sessionStorage: this tab only.
+    // Service reads GET /metrics and GET /v1/jobs/recent (bearer token). Credentials live in sessionStorage: this tab only.
     'use strict';
 
     const $ = (selector, root = document) => root.querySelector(selector);
@@ -821,6 +823,7 @@ public enum ConsoleAssets {
         samplesSeen.push({ time: now, samples });
         while (samplesSeen.length > 1 && now - samplesSeen[1].time >= 60000) samplesSeen.shift();
         renderService(samples, samplesSeen[0].samples);
+        renderRecentJobs(await fetchRecentJobs());
         showError('#svc-error', null);
         say('#svc-status', `Updated ${new Date(now).toLocaleTimeString()}.`);
       } catch (error) {
@@ -844,14 +847,38 @@ public enum ConsoleAssets {
       }
       $('#svc-queues tbody').replaceChildren(...rows);
       const delta = (name, labels) => count(samples, name, labels) - count(before, name, labels);
-      const jobs = pick(samples, 'facerec_jobs_total').map((s) => el('tr', {},
-        el('th', { scope: 'row' }, s.labels.outcome), el('td', { class: 'num' }, String(s.value)),
-        el('td', { class: 'num' }, String(delta('facerec_jobs_total', s.labels)))));
-      $('#svc-jobs tbody').replaceChildren(...(jobs.length ? jobs : [el('tr', {}, el('td', { colspan: '3' }, 'No upload jobs yet.'))]));
+      const kinds = [['facerec_results_total', 'queued'], ['facerec_recognitions_total', 'recognised in process'], ['facerec_jobs_total', 'uploads waited for']];
+      const jobs = kinds.flatMap(([name, kind]) => pick(samples, name).map((s) => el('tr', { 'data-outcome': `${name}:${s.labels.outcome}` },
+        el('th', { scope: 'row' }, `${kind}: ${s.labels.outcome}`), el('td', { class: 'num' }, String(s.value)),
+        el('td', { class: 'num' }, String(delta(name, s.labels))))));
+      $('#svc-jobs tbody').replaceChildren(...(jobs.length ? jobs : [el('tr', {}, el('td', { colspan: '3' }, 'No jobs yet.'))]));
       const routes = pick(samples, 'facerec_http_requests_total').sort((a, b) => b.value - a.value);
       $('#svc-routes tbody').replaceChildren(...routes.map((s) => el('tr', {},
         el('td', {}, s.labels.route), el('td', { class: 'num' }, s.labels.status), el('td', { class: 'num' }, String(s.value)),
         el('td', { class: 'num' }, String(delta('facerec_http_requests_total', s.labels))))));
+    }
+
+    /** The server's newest finished jobs; null when it wants a bearer token this tab lacks. */
+    async function fetchRecentJobs() {
+      const headers = {};
+      const token = access.get().token;
+      if (token) headers.Authorization = 'Bearer ' + token;
+      const response = await fetch('/v1/jobs/recent', { headers, cache: 'no-store' });
+      if (response.status === 401) return null;
+      if (!response.ok) throw new ApiError(`The server answered HTTP ${response.status} for /v1/jobs/recent.`);
+      return (await response.json()).jobs;
+    }
+
+    function renderRecentJobs(jobs) {
+      const note = (text) => [el('tr', {}, el('td', { colspan: '5' }, text))];
+      if (jobs === null) { $('#svc-recent tbody').replaceChildren(...note('Recent jobs name people: enter the bearer token under Access to see them.')); return; }
+      const rows = jobs.map((job) => el('tr', { 'data-source': job.source },
+        el('td', {}, new Date(job.finishedAt).toLocaleTimeString()),
+        el('td', {}, job.source === 'queue' ? 'queue' : 'recognise'),
+        el('td', {}, job.key || '—'),
+        el('td', {}, job.faces === undefined ? job.result : `${job.result} (${job.faces} ${job.faces === 1 ? 'face' : 'faces'})`),
+        el('td', { class: job.outcome === 'ok' ? '' : 'error' }, job.error ? `${job.outcome}: ${job.error}` : job.outcome)));
+      $('#svc-recent tbody').replaceChildren(...(rows.length ? rows : note('No jobs have finished since the server started.')));
     }
 
     function setUpService() {

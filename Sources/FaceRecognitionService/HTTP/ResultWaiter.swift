@@ -27,13 +27,18 @@ public actor ResultWaiter {
     /// Long-poll wait of each output-queue receive. A shutdown waits for the poll under way to
     /// end (see `MessageQueue`: an aborted SQS poll could hide results), so at most this long.
     public let receiveWaitTime: Duration
+    /// Told of every result read from the output queue, awaited or not (the server passes
+    /// ``ServiceMetrics/recordResult(inputKey:result:)``).
+    private let onResult: (@Sendable (_ inputKey: String, _ result: Result) -> Void)?
     private var waiters: [String: [UUID: CheckedContinuation<Result?, Never>]] = [:]
     /// Results that arrived before their waiter registered (kept briefly, bounded).
     private var early: [String: Result] = [:]
     private var earlyOrder: [String] = []
 
     public init(output: any MessageQueue, outputStore: any ObjectStore, storePollInterval: Duration = .seconds(2),
-                receiveWaitTime: Duration = .seconds(20), logger: Logger = Logger(label: "facerec.server.results")) {
+                receiveWaitTime: Duration = .seconds(20), logger: Logger = Logger(label: "facerec.server.results"),
+                onResult: (@Sendable (_ inputKey: String, _ result: Result) -> Void)? = nil) {
+        self.onResult = onResult
         self.output = output
         self.outputStore = outputStore
         self.storePollInterval = storePollInterval
@@ -64,8 +69,10 @@ public actor ResultWaiter {
             for message in messages {
                 if let key = message.attributes[RecognitionWorker.OutputAttribute.inputKey] {
                     let status = message.attributes[RecognitionWorker.OutputAttribute.status] ?? "ok"
-                    deliver(key: key, result: Result(line: message.body, succeeded: status == "ok",
-                                                     errorReason: message.attributes[RecognitionWorker.OutputAttribute.error]))
+                    let result = Result(line: message.body, succeeded: status == "ok",
+                                        errorReason: message.attributes[RecognitionWorker.OutputAttribute.error])
+                    onResult?(key, result)
+                    deliver(key: key, result: result)
                 }
                 do {
                     try await output.delete(receiptHandle: message.receiptHandle)

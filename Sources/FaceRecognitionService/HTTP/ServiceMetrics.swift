@@ -3,15 +3,21 @@ import Foundation
 import Prometheus
 
 /// The service's Prometheus metrics (`GET /metrics`): requests by route and status, latency
-/// histograms, recognition outcomes, queue depths (read at scrape time) and waiting requests.
+/// histograms, job and recognition outcomes, queue depths (read at scrape time) and waiting
+/// requests; and the ``recentJobs`` behind those outcome counters (`GET /v1/jobs/recent`).
 public final class ServiceMetrics: Sendable {
     public let registry = PrometheusCollectorRegistry()
+    /// The jobs counted by ``recordResult(inputKey:result:)`` and
+    /// ``recordRecognition(_:)``/``recordRecognitionFailure(reason:)``, newest first.
+    public let recentJobs: RecentJobs
     private static let latencyBuckets: [Duration] = [
         .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
         .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10), .seconds(30), .seconds(60),
     ]
 
-    public init() {}
+    public init(recentJobs: RecentJobs = RecentJobs()) {
+        self.recentJobs = recentJobs
+    }
 
     private static func describe(_ name: String, _ help: String) -> MetricNameDescriptor {
         MetricNameDescriptor(metricName: name, unitName: "", helpText: help)
@@ -29,6 +35,29 @@ public final class ServiceMetrics: Sendable {
     /// Counts a job outcome seen by the upload tier (`ok`, `error`, `timeout`).
     public func recordJob(outcome: String) {
         registry.makeCounter(descriptor: Self.describe("facerec_jobs_total", "Upload jobs by outcome as seen by the API."), labels: [("outcome", outcome)]).increment()
+    }
+
+    /// Counts a worker's result read from the output queue (whoever queued the image) and lists
+    /// it among the recent jobs. ``ResultWaiter`` reports each one here when given this method.
+    public func recordResult(inputKey: String, result: ResultWaiter.Result) {
+        let outcome: RecentJobs.Entry.Outcome = result.succeeded ? .ok : .error
+        registry.makeCounter(descriptor: Self.describe("facerec_results_total", "Worker results read from the output queue, by outcome."),
+                             labels: [("outcome", outcome.rawValue)]).increment()
+        recentJobs.append(.init(source: .queue, key: inputKey, result: result.line, outcome: outcome, error: result.errorReason))
+    }
+
+    /// Counts an in-process recognition (`POST /v1/recognize`) and lists it among the recent jobs.
+    public func recordRecognition(_ analysis: ImageAnalysis) {
+        registry.makeCounter(descriptor: Self.describe("facerec_recognitions_total", "In-process recognitions (POST /v1/recognize), by outcome."),
+                             labels: [("outcome", "ok")]).increment()
+        recentJobs.append(.init(source: .recognize, result: analysis.label, outcome: .ok, faces: analysis.faces.count))
+    }
+
+    /// Counts an in-process recognition whose image could not be read.
+    public func recordRecognitionFailure(reason: String) {
+        registry.makeCounter(descriptor: Self.describe("facerec_recognitions_total", "In-process recognitions (POST /v1/recognize), by outcome."),
+                             labels: [("outcome", "error")]).increment()
+        recentJobs.append(.init(source: .recognize, result: RecognitionWorker.errorLabel, outcome: .error, error: reason))
     }
 
     /// Refreshes the gauges that are read at scrape time.

@@ -38,6 +38,7 @@ public struct UploadAPIConfiguration: Sendable {
 /// | `POST /v1/images` (multipart or raw image body) | 202 `{"id", "key", "result"}` |
 /// | `GET /v1/results/{id}` | 200 `{"status": "done"/"failed", "name", "line"}`, 202 pending, 404 unknown |
 /// | `POST /v1/recognize` (multipart or raw image body) | 200 JSON faces, boxes, names, distances (in process, no queue) |
+/// | `GET /v1/jobs/recent[?limit=N]` | 200 JSON `{"jobs": [...]}`: the newest finished jobs (worker results read from the output queue, in-process recognitions), newest first; see ``RecentJobs`` |
 /// | `GET /healthz` | 200 `{"status": "ok", ...}`: the process is alive |
 /// | `GET /readyz` | 200 `{"status": "ready"}`, or 503 `{"status": "unavailable", "problems": [...]}` when a queue or store cannot be reached with this process's credentials |
 /// | `GET /metrics` | Prometheus text |
@@ -107,6 +108,7 @@ public struct UploadAPI: Sendable {
         protected.post("/v1/images") { request, _ in try await self.submit(request) }
         protected.get("/v1/results/:id") { _, context in try await self.result(id: context.parameters.get("id") ?? "") }
         protected.post("/v1/recognize") { request, _ in try await self.recognize(request) }
+        protected.get("/v1/jobs/recent") { request, _ in try self.recentJobs(request) }
     }
 
     /// The HTTP server for this API on `host:port` (0: any free port); `onListening` gets the
@@ -168,10 +170,28 @@ public struct UploadAPI: Sendable {
     func recognize(_ request: Request) async throws -> Response {
         let upload = try await receiveImage(request, multipartOnly: false, validate: false)
         do {
-            return try Self.json(try await engine.analyze(upload.data), status: .ok)
+            let analysis = try await engine.analyze(upload.data)
+            metrics.recordRecognition(analysis)
+            return try Self.json(analysis, status: .ok)
         } catch let error as UnprocessableImage {
+            metrics.recordRecognitionFailure(reason: error.reason)
             throw HTTPError(.unsupportedMediaType, message: error.reason)
         }
+    }
+
+    /// The newest finished jobs (`?limit=`, 1 to ``RecentJobs/capacity``, default all kept).
+    func recentJobs(_ request: Request) throws -> Response {
+        let limit: Int
+        if let text = request.uri.queryParameters["limit"] {
+            guard let value = Int(text), (1...metrics.recentJobs.capacity).contains(value) else {
+                throw HTTPError(.badRequest, message: "limit must be a whole number from 1 to \(metrics.recentJobs.capacity)")
+            }
+            limit = value
+        } else {
+            limit = metrics.recentJobs.capacity
+        }
+        struct Listing: Encodable { let jobs: [RecentJobs.Entry] }
+        return try Self.json(Listing(jobs: metrics.recentJobs.newest(limit)), status: .ok)
     }
 
     func health() throws -> Response {
@@ -286,6 +306,7 @@ public struct UploadAPI: Sendable {
     static func json<T: Encodable>(_ value: T, status: HTTPResponse.Status) throws -> Response {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
+        encoder.dateEncodingStrategy = .iso8601
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(value))))

@@ -11,6 +11,7 @@ import base64
 import csv
 import json
 import pathlib
+import re
 import sys
 import tempfile
 import time
@@ -293,8 +294,15 @@ def run(console, args):
     console.until("the queue table", lambda: console.driver.find_elements(By.CSS_SELECTOR, "#svc-queues tr[data-queue=input]"))
     routes = console.find("#svc-routes").text
     assert "/v1/recognize" in routes, routes
+    # Recent jobs: the gallery recognitions above (one photo, one text file) as the server lists them.
+    console.until("recent jobs", lambda: console.driver.find_elements(By.CSS_SELECTOR, "#svc-recent tr[data-source=recognize]"))
+    recent = [row.text for row in console.driver.find_elements(By.CSS_SELECTOR, "#svc-recent tr[data-source=recognize]")]
+    assert any(row.endswith(" ok") and re.search(r"\(\d+ faces?\)", row) for row in recent), recent
+    assert any("error: " in row for row in recent), recent
+    outcomes = console.find("#svc-jobs").text
+    assert "recognised in process: ok" in outcomes and "recognised in process: error" in outcomes, outcomes
     console.shot("service")
-    ok("service: queues and requests by route shown")
+    ok(f"service: queues, requests by route and {len(recent)} recent jobs shown")
 
     # 360 px wide: nothing scrolls sideways.
     driver.set_window_size(360, 900)
