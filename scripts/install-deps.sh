@@ -31,4 +31,6 @@ PY
     command -v aws >/dev/null 2>&1 || python3 -m pip install -q awscli
     # Selenium drives Debian's chromium through chromium-driver (ConsoleBrowserTests).
     python3 -c 'import selenium' 2>/dev/null || python3 -m pip install -q 'selenium==4.51.0'
+    # Pillow writes the WebP photo the console test uploads.
+    python3 -c 'import PIL' 2>/dev/null || python3 -m pip install -q pillow
 fi

@@ -66,7 +66,7 @@ struct ConsoleBrowserTests {
         print(report)
         print("console screenshots: \(Self.artefacts.path)")
         #expect(status == 0, "the browser script failed:\n\(report)")
-        for check in ["asked for credentials once", "data.pt imported through the page", "multiface.jpg against the gallery", "multiface.jpg in the course collection", "a text file (collection)", "a text file (gallery)", "group photo is refused", "enrolled from three photos",
+        for check in ["asked for credentials once", "data.pt imported through the page", "multiface.jpg against the gallery", "multiface.jpg in the course collection", "a text file (collection)", "a text file (gallery)", "a WebP photo", "signed without crypto.subtle", "group photo is refused", "enrolled from three photos",
                       "the fourth photo is Emily", "labels the match Unknown", "renamed Gerry to Gerard", "service:", "at 360 px"] {
             #expect(report.contains(check), "no '\(check)' line in:\n\(report)")
         }

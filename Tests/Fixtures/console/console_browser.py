@@ -9,6 +9,8 @@ Prints one `ok: ...` line per check; any failed check exits non-zero with its re
 import argparse
 import base64
 import csv
+import hashlib
+import hmac
 import json
 import pathlib
 import re
@@ -209,6 +211,40 @@ def run(console, args):
         assert console.find("#rec-error").is_displayed() and "not an image" in error, error
         ok(f"a text file ({'collection' if source else 'gallery'}): {error!r}")
     console.shot("not-an-image")
+
+    # A format the server does not read (lossless WebP here, as HEIC would be in Safari): the page
+    # redraws it as PNG, and the faces are those of the same pixels sent as PNG by the test.
+    from PIL import Image
+    pixels = Image.open(multiface).convert("RGB")
+    webp, png = note.parent / "multiface.webp", note.parent / "multiface-pixels.png"
+    pixels.save(webp, "WEBP", lossless=True)
+    pixels.save(png)
+    console.recognise(webp)
+    status = console.find("#rec-status").text
+    rows, expected = console.face_rows(), console.recognize_api(png)
+    assert "sent as PNG" in status, status
+    assert len(rows) == len(expected["faces"]) >= 1, (rows, expected)
+    for row, face in zip(rows, expected["faces"]):
+        x1, y1, x2, y2 = face["box"]
+        assert all(abs(a - b) <= 1 for a, b in zip(row["box"], [x1, y1, x2 - x1, y2 - y1])), (row, face)
+    ok(f"a WebP photo: {status!r}, faces where /v1/recognize puts them in the same pixels as PNG")
+
+    # Signing without crypto.subtle (a plain-HTTP LAN address): the page's own SHA-256 and HMAC
+    # equal Python's, and the server accepts a call signed with them.
+    vectors = ["", "abc", "a" * 55, "a" * 56, "a" * 64, "é" * 40000]
+    got = driver.execute_script("return arguments[0].map((m) => hex(portableSHA256(utf8.encode(m))))"
+                                ".concat([hex(portableHMAC(utf8.encode('k'.repeat(100)), utf8.encode('msg'))), hex(portableHMAC(utf8.encode('key'), utf8.encode('')))])",
+                                vectors)
+    want = [hashlib.sha256(m.encode()).hexdigest() for m in vectors] + [
+        hmac.new(b"k" * 100, b"msg", "sha256").hexdigest(), hmac.new(b"key", b"", "sha256").hexdigest()]
+    assert got == want, (got, want)
+    listed = driver.execute_async_script("""
+        const done = arguments[arguments.length - 1];
+        Object.defineProperty(window.crypto, 'subtle', { value: undefined, configurable: true });
+        rekognition('ListCollections', {}).then((answer) => done(answer.CollectionIds), (error) => done('failed: ' + error.message))
+          .finally(() => { delete window.crypto.subtle; });""")
+    assert isinstance(listed, list) and "course" in listed, listed
+    ok(f"signed without crypto.subtle: SHA-256 and HMAC equal Python's on {len(want)} inputs; ListCollections answered {listed}")
 
     # People: a collection, two people from three photos each; a group photo is refused.
     console.go("people")

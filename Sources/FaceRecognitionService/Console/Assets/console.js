@@ -71,15 +71,67 @@ function setUpAccess() {
   });
 }
 
-// MARK: SigV4 (the signature every AWS SDK computes; crypto.subtle needs localhost or HTTPS)
+// MARK: SigV4 (the signature every AWS SDK computes)
 
 const utf8 = new TextEncoder();
 const hex = (buffer) => Array.from(new Uint8Array(buffer), (b) => b.toString(16).padStart(2, '0')).join('');
-const sha256 = (data) => crypto.subtle.digest('SHA-256', typeof data === 'string' ? utf8.encode(data) : data);
+const bytesOf = (data) => typeof data === 'string' ? utf8.encode(data) : new Uint8Array(data.buffer || data, data.byteOffset || 0, data.byteLength);
+
+// Browsers give crypto.subtle to secure pages only (HTTPS, localhost). On a plain-HTTP address on
+// the LAN the page signs with this FIPS 180-4 SHA-256 instead, so the console works there too
+// (the secret still never leaves the tab: only signatures are sent).
+const K256 = new Uint32Array([
+  0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
+  0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+  0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+  0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+  0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+  0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2]);
+function portableSHA256(message) {
+  const length = message.length, blocks = Math.ceil((length + 9) / 64);
+  const padded = new Uint8Array(blocks * 64);
+  padded.set(message);
+  padded[length] = 0x80;
+  const view = new DataView(padded.buffer);
+  view.setUint32(padded.length - 8, Math.floor(length / 0x20000000));
+  view.setUint32(padded.length - 4, (length * 8) >>> 0);
+  const hash = new Uint32Array([0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]);
+  const w = new Uint32Array(64);
+  const rotr = (x, n) => (x >>> n) | (x << (32 - n));
+  for (let block = 0; block < blocks; block++) {
+    for (let i = 0; i < 16; i++) w[i] = view.getUint32(block * 64 + i * 4);
+    for (let i = 16; i < 64; i++) {
+      const s0 = rotr(w[i - 15], 7) ^ rotr(w[i - 15], 18) ^ (w[i - 15] >>> 3), s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >>> 10);
+      w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+    }
+    let [a, b, c, d, e, f, g, h] = hash;
+    for (let i = 0; i < 64; i++) {
+      const t1 = h + (rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)) + ((e & f) ^ (~e & g)) + K256[i] + w[i];
+      const t2 = (rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+      [h, g, f, e, d, c, b, a] = [g, f, e, (d + t1) >>> 0, c, b, a, (t1 + t2) >>> 0];
+    }
+    [a, b, c, d, e, f, g, h].forEach((value, i) => { hash[i] += value; });
+  }
+  const out = new DataView(new ArrayBuffer(32));
+  hash.forEach((value, i) => out.setUint32(i * 4, value));
+  return out.buffer;
+}
+function portableHMAC(key, message) {  // RFC 2104
+  const block = new Uint8Array(64);
+  block.set(key.length > 64 ? new Uint8Array(portableSHA256(key)) : key);
+  const pad = (byte) => block.map((b) => b ^ byte);
+  const inner = new Uint8Array(portableSHA256(new Uint8Array([...pad(0x36), ...message])));
+  return portableSHA256(new Uint8Array([...pad(0x5c), ...inner]));
+}
+const subtle = () => (window.crypto && crypto.subtle) || null;
+async function sha256(data) {
+  return subtle() ? subtle().digest('SHA-256', bytesOf(data)) : portableSHA256(bytesOf(data));
+}
 async function hmac(key, text) {
-  const raw = typeof key === 'string' ? utf8.encode(key) : key;
-  const cryptoKey = await crypto.subtle.importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  return crypto.subtle.sign('HMAC', cryptoKey, utf8.encode(text));
+  const raw = bytesOf(key);
+  if (!subtle()) return portableHMAC(raw, utf8.encode(text));
+  const cryptoKey = await subtle().importKey('raw', raw, { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  return subtle().sign('HMAC', cryptoKey, utf8.encode(text));
 }
 
 const AMZ_JSON = 'application/x-amz-json-1.1';
@@ -137,9 +189,6 @@ function rekognition(operation, parameters) {
 async function signedCall({ path = '/', query = '', contentType = AMZ_JSON, target, body }) {
   const credentials = access.get();
   const signs = Boolean(credentials.keyId && credentials.secret);
-  if (signs && !(window.crypto && crypto.subtle)) {
-    throw new ApiError('Signing requests needs a secure page: open the console on localhost or over HTTPS.');
-  }
   let response;
   try {
     const headers = signs ? await signedHeaders({ path, query, contentType, target, body, credentials })
@@ -229,6 +278,26 @@ async function cropFace(bitmap, box) {
   return { canvas, bytes: new Uint8Array(await blob.arrayBuffer()) };
 }
 
+/**
+ * Bytes the server reads: JPEG and PNG as they are; a format this browser decodes but the server
+ * does not (HEIC in Safari, WebP, AVIF, GIF, BMP) redrawn upright as PNG (every pixel kept), or
+ * as JPEG past 4 megapixels (to stay under the 5 MB image limit); anything else as it is, for
+ * the server to refuse in words. `converted` names the format sent when it was redrawn.
+ */
+async function serverReadable(file) {
+  const bytes = new Uint8Array(await file.arrayBuffer());
+  const jpeg = bytes[0] === 0xFF && bytes[1] === 0xD8 && bytes[2] === 0xFF;
+  const png = bytes[0] === 0x89 && bytes[1] === 0x50 && bytes[2] === 0x4E && bytes[3] === 0x47;
+  if (jpeg || png || !bytes.length) return { bytes, converted: null };
+  const bitmap = await decode(file);
+  if (!bitmap) return { bytes, converted: null };
+  const canvas = el('canvas', { width: bitmap.width, height: bitmap.height });
+  canvas.getContext('2d').drawImage(bitmap, 0, 0);
+  const type = bitmap.width * bitmap.height <= 4e6 ? 'image/png' : 'image/jpeg';
+  const blob = await new Promise((resolve) => canvas.toBlob(resolve, type, 0.92));
+  return { bytes: new Uint8Array(await blob.arrayBuffer()), converted: type };
+}
+
 const round = (value, digits = 1) => (value === null || value === undefined || Number.isNaN(value)) ? '–' : value.toFixed(digits);
 
 // MARK: Recognise
@@ -250,12 +319,13 @@ async function recogniseFile(file) {
   const collection = $('#rec-source').value;
   say('#rec-status', `Looking for faces in ${file.name}…`);
   try {
-    const bytes = new Uint8Array(await file.arrayBuffer());
+    const { bytes, converted } = await serverReadable(file);
     if (!bytes.length) throw new ApiError('The file is empty.');
     if (collection) await recogniseInCollection(file, bytes, collection);
-    else await recogniseInGallery(file, bytes);
+    else await recogniseInGallery(file, bytes, converted);
     const count = recognition.faces.length;
-    say('#rec-status', count ? `${count} face${count > 1 ? 's' : ''} found in ${file.name}.` : `No face found in ${file.name}.`);
+    const how = converted ? ` (sent as ${converted === 'image/png' ? 'PNG' : 'JPEG'}: the server reads JPEG and PNG)` : '';
+    say('#rec-status', (count ? `${count} face${count > 1 ? 's' : ''} found in ${file.name}.` : `No face found in ${file.name}.`) + how);
   } catch (error) {
     say('#rec-status', '');
     showError('#rec-error', error);
@@ -263,8 +333,8 @@ async function recogniseFile(file) {
   render();
 }
 
-async function recogniseInGallery(file, bytes) {
-  const analysis = await recogniseWithGallery(bytes, file.type);
+async function recogniseInGallery(file, bytes, converted) {
+  const analysis = await recogniseWithGallery(bytes, converted || file.type);
   recognition.bitmap = await decode(file);
   recognition.width = analysis.width;
   recognition.height = analysis.height;
@@ -504,7 +574,7 @@ async function previewPhotos(files) {
   renderPreviews();
   await Promise.all(people.previews.map(async (preview) => {
     try {
-      const bytes = new Uint8Array(await preview.file.arrayBuffer());
+      const { bytes } = await serverReadable(preview.file);
       const faces = (await rekognition('DetectFaces', { Image: { Bytes: base64(bytes) } })).FaceDetails;
       const bitmap = await decode(preview.file);
       if (faces.length === 1 && bitmap) preview.canvas = (await cropFace(bitmap, faces[0].BoundingBox)).canvas;
