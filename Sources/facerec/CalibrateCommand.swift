@@ -175,25 +175,43 @@ struct CalibrateCommand: ParsableCommand {
             return lines
         }
 
+        /// `--json`: the figures above, and with `distances` every pair's distance and the ROC curve.
         func json(distances: Bool) -> String {
             let c = calibration
-            let n = CLI.jsonNumber
-            let rates = thresholds.map { t -> String in
-                let r = c.rates(at: t)
-                return "{\"threshold\": \(n(t)), \"far\": \(r.far), \"frr\": \(r.frr)}"
+            return CLI.jsonLine(JSONReport(
+                faces: faces, names: names, metric: metric.rawValue, genuinePairs: c.genuine.count, impostorPairs: c.impostor.count,
+                auc: c.auc, eer: c.eer, eerThreshold: c.eerThreshold, suggestedThreshold: suggested, defaultThreshold: defaultThreshold,
+                rates: thresholds.map { t in
+                    let r = c.rates(at: t)
+                    return .init(threshold: t, far: r.far, frr: r.frr)
+                },
+                genuine: distances ? c.genuine : nil, impostor: distances ? c.impostor : nil,
+                roc: distances ? .init(threshold: c.roc.map(\.threshold), far: c.roc.map(\.far), tpr: c.roc.map { 1 - $0.frr }) : nil))
+        }
+
+        struct JSONReport: Encodable {
+            struct Rates: Encodable { let threshold: Float; let far: Double; let frr: Double }
+            struct ROC: Encodable { let threshold: [Float]; let far: [Double]; let tpr: [Double] }
+            let faces: Int
+            let names: Int
+            let metric: String
+            let genuinePairs: Int
+            let impostorPairs: Int
+            let auc: Double
+            let eer: Double
+            let eerThreshold: Float
+            let suggestedThreshold: Float
+            let defaultThreshold: Float
+            let rates: [Rates]
+            let genuine: [Float]?
+            let impostor: [Float]?
+            let roc: ROC?
+
+            enum CodingKeys: String, CodingKey {
+                case faces, names, metric, auc, eer, rates, genuine, impostor, roc
+                case genuinePairs = "genuine_pairs", impostorPairs = "impostor_pairs", eerThreshold = "eer_threshold"
+                case suggestedThreshold = "suggested_threshold", defaultThreshold = "default_threshold"
             }
-            var text = "{\"faces\": \(faces), \"names\": \(names), \"metric\": \"\(metric.rawValue)\", "
-                + "\"genuine_pairs\": \(c.genuine.count), \"impostor_pairs\": \(c.impostor.count), "
-                + "\"auc\": \(c.auc), \"eer\": \(c.eer), \"eer_threshold\": \(n(c.eerThreshold)), "
-                + "\"suggested_threshold\": \(n(suggested)), \"default_threshold\": \(n(defaultThreshold)), "
-                + "\"rates\": [\(rates.joined(separator: ", "))]"
-            if distances {
-                text += ", \"genuine\": \(CLI.jsonArray(c.genuine)), \"impostor\": \(CLI.jsonArray(c.impostor)), "
-                    + "\"roc\": {\"threshold\": \(CLI.jsonArray(c.roc.map(\.threshold))), "
-                    + "\"far\": [\(c.roc.map { "\($0.far)" }.joined(separator: ", "))], "
-                    + "\"tpr\": [\(c.roc.map { "\(1 - $0.frr)" }.joined(separator: ", "))]}"
-            }
-            return text + "}"
         }
     }
 }

@@ -14,8 +14,8 @@ struct ClusterCommand: ParsableCommand {
             AgglomerativeClustering(linkage="single", distance_threshold=T) builds it). The \
             threshold is --threshold, else the one stored in --gallery (e.g. by `facerec calibrate \
             --gallery`), else the vggface2 default (Euclidean 1.1; cosine 0.605). Prints one JSON \
-            line per face, in input order: {"image", "face", "box", "orientation", "prob", \
-            "cluster", "cluster_size"}, clusters numbered from 0 in order of first appearance. \
+            line per face, in input order: {"box", "cluster", "cluster_size", "face", "image", \
+            "landmarks", "orientation", "prob"} (the face in the library's JSON form), clusters numbered from 0 in order of first appearance. \
             --out-dir DIR writes each face's crop to DIR/cluster_N/STEM_FACE.png.
             """)
 
@@ -64,9 +64,7 @@ struct ClusterCommand: ParsableCommand {
         for c in clusters { sizes[c] += 1 }
         var taken = Set<String>()
         for (face, cluster) in zip(faces, clusters) {
-            CLI.printLine("{\"image\": \(CLI.jsonString(face.path)), \"face\": \(face.index), \"box\": \(CLI.jsonArray(face.face.box.array)), "
-                          + "\"orientation\": \(face.face.orientation.rawValue), \"prob\": \(CLI.jsonNumber(face.face.probability)), "
-                          + "\"cluster\": \(cluster), \"cluster_size\": \(sizes[cluster])}")
+            CLI.printLine(CLI.jsonLine(ClusterLine(face: face, cluster: cluster, clusterSize: sizes[cluster])))
             if let outDir, let crop = face.crop {
                 let folder = (outDir as NSString).appendingPathComponent("cluster_\(cluster)")
                 try CLI.makeDirectory(folder)
@@ -110,5 +108,27 @@ enum FaceClustering {
             numbers[r] = numbers.count
             return numbers.count - 1
         }
+    }
+}
+
+/// One line of `facerec cluster`: the image, the face in the library's `DetectedFace` JSON form
+/// with its number, its cluster and that cluster's size.
+private struct ClusterLine: Encodable {
+    let face: EmbeddedFace
+    let cluster: Int
+    let clusterSize: Int
+
+    enum CodingKeys: String, CodingKey {
+        case image, face, cluster
+        case clusterSize = "cluster_size"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        try face.face.encode(to: encoder)
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(face.path, forKey: .image)
+        try container.encode(face.index, forKey: .face)
+        try container.encode(cluster, forKey: .cluster)
+        try container.encode(clusterSize, forKey: .clusterSize)
     }
 }

@@ -9,13 +9,14 @@ struct EmbedCommand: ParsableCommand {
         abstract: "Print the FaceNet embedding of every face as one JSON object per line.",
         discussion: """
             By default faces are detected (MTCNN, every face, largest first) and each --size × \
-            --size crop (default 240, as identify and enroll use) is embedded: {"image": PATH, \
-            "face": I, "box": [x1, y1, x2, y2], "orientation": 0, "prob": P, "embedding": [512 numbers]}. An image \
+            --size crop (default 240, as identify and enroll use) is embedded: {"box": [x1, y1, x2, y2], \
+            "embedding": [512 numbers], "face": I, "image": PATH, "landmarks": [[x, y] × 5], "orientation": 0, \
+            "prob": P} (the face in the library's JSON form, as detect prints it). An image \
             without a face prints nothing (a note on stderr). --min-quality skips detected faces \
             whose quality score is below it and says how many on stderr. With --no-detect each image is taken \
             as a face crop: resized to --size × --size (default 160, PIL bilinear) when it has \
             another size, standardised as facenet-pytorch's fixed_image_standardization \
-            ((x − 127.5) / 128) and embedded: {"image": PATH, "embedding": [512 numbers]}.
+            ((x − 127.5) / 128) and embedded: {"embedding": [512 numbers], "image": PATH}.
             """
     )
 
@@ -57,8 +58,8 @@ struct EmbedCommand: ParsableCommand {
         let gate = QualityGate(quality)
         let inputs = ImageInputs(images)
         var failed = inputs.reportFailures(), processed = 0
-        // Faces waiting for a forward pass: the JSON fields before "embedding", and the crop.
-        var pending: [(prefix: String, crop: RGBImage)] = []
+        // Faces waiting for a forward pass: where each came from, and its crop.
+        var pending: [(source: EmbeddingLine.Source, crop: RGBImage)] = []
         let progress = ProgressBar(total: inputs.files.count)
         defer { progress.finish() }
 
@@ -66,7 +67,7 @@ struct EmbedCommand: ParsableCommand {
             guard !pending.isEmpty else { return }
             let embeddings = try facenet.embed(pending.map(\.crop))
             for (item, embedding) in zip(pending, embeddings) {
-                CLI.printLine("{\(item.prefix)\"embedding\": \(CLI.jsonArray(embedding))}")
+                CLI.printLine(CLI.jsonLine(EmbeddingLine(source: item.source, embedding: embedding)))
             }
             pending.removeAll(keepingCapacity: true)
         }
@@ -80,21 +81,18 @@ struct EmbedCommand: ParsableCommand {
                 continue
             }
             processed += 1
-            let name = CLI.jsonString(path)
             if let detector {
                 let found = try detector.extractFaces(image)
                 let crops = gate.filter(found, in: image) { $0.face }.map(\.item)
                 if found.isEmpty { CLI.note("\(path): no face found") }
                 for (i, crop) in crops.enumerated() {
-                    let box = CLI.jsonArray(crop.face.box.array)
-                    pending.append(("\"image\": \(name), \"face\": \(i), \"box\": \(box), \"orientation\": \(crop.face.orientation.rawValue), \"prob\": \(CLI.jsonNumber(crop.face.probability)), ",
-                                    crop.image))
+                    pending.append((.detected(image: path, index: i, face: crop.face), crop.image))
                     if pending.count >= batchSize { try flush() }
                 }
             } else {
                 let crop = image.width == inputSize && image.height == inputSize
                     ? image : image.resizedBilinear(width: inputSize, height: inputSize)
-                pending.append(("\"image\": \(name), ", crop))
+                pending.append((.crop(image: path), crop))
                 if pending.count >= batchSize { try flush() }
             }
         }
@@ -102,5 +100,32 @@ struct EmbedCommand: ParsableCommand {
         progress.finish()
         gate.report()
         try CLI.finish(processed: processed, failed: failed)
+    }
+}
+
+/// One line of `facerec embed`: the image, the face in the library's `DetectedFace` JSON form
+/// with its number (none for --no-detect crops), and the embedding.
+struct EmbeddingLine: Encodable {
+    enum Source {
+        case detected(image: String, index: Int, face: DetectedFace)
+        case crop(image: String)
+    }
+
+    let source: Source
+    let embedding: [Float]
+
+    enum CodingKeys: String, CodingKey { case image, face, embedding }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        switch source {
+        case .detected(let image, let index, let face):
+            try face.encode(to: encoder)
+            try container.encode(image, forKey: .image)
+            try container.encode(index, forKey: .face)
+        case .crop(let image):
+            try container.encode(image, forKey: .image)
+        }
+        try container.encode(embedding, forKey: .embedding)
     }
 }

@@ -181,15 +181,51 @@ struct EvaluateCommand: ParsableCommand {
             return lines
         }
 
+        /// `--json`: the figures above, with at most `limit` confusions.
         func json(confusions limit: Int) -> String {
-            let names = perName.map { "\(CLI.jsonString($0.name)): {\"images\": \($0.total), \"correct\": \($0.correct)}" }
-            let confused = confusions.prefix(limit).map {
-                "{\"expected\": \(CLI.jsonString($0.expected)), \"predicted\": \(CLI.jsonString($0.predicted)), \"count\": \($0.count)}"
+            CLI.jsonLine(JSONReport(
+                images: total, correct: correct, accuracy: rate(correct), unknown: unknown, unknownRate: rate(unknown),
+                noFace: noFace, labelsWithoutImage: missingImages,
+                threshold: self.limit.value.isFinite ? self.limit.value : nil, metric: self.limit.metric.rawValue,
+                perName: Dictionary(uniqueKeysWithValues: perName.map { ($0.name, JSONReport.NameCount(images: $0.total, correct: $0.correct)) }),
+                confusions: confusions.prefix(limit).map { .init(expected: $0.expected, predicted: $0.predicted, count: $0.count) }))
+        }
+
+        struct JSONReport: Encodable {
+            struct NameCount: Encodable { let images: Int; let correct: Int }
+            struct Confusion: Encodable { let expected: String; let predicted: String; let count: Int }
+            let images: Int
+            let correct: Int
+            let accuracy: Double
+            let unknown: Int
+            let unknownRate: Double
+            let noFace: Int
+            let labelsWithoutImage: Int
+            /// Null for `--threshold none`.
+            let threshold: Float?
+            let metric: String
+            let perName: [String: NameCount]
+            let confusions: [Confusion]
+
+            enum CodingKeys: String, CodingKey {
+                case images, correct, accuracy, unknown, threshold, metric, confusions
+                case unknownRate = "unknown_rate", noFace = "no_face", labelsWithoutImage = "labels_without_image", perName = "per_name"
             }
-            return "{\"images\": \(total), \"correct\": \(correct), \"accuracy\": \(rate(correct)), \"unknown\": \(unknown), "
-                + "\"unknown_rate\": \(rate(unknown)), \"no_face\": \(noFace), \"labels_without_image\": \(missingImages), "
-                + "\"threshold\": \(CLI.jsonNumber(self.limit.value)), \"metric\": \"\(self.limit.metric.rawValue)\", "
-                + "\"per_name\": {\(names.joined(separator: ", "))}, \"confusions\": [\(confused.joined(separator: ", "))]}"
+
+            func encode(to encoder: any Encoder) throws {
+                var container = encoder.container(keyedBy: CodingKeys.self)
+                try container.encode(images, forKey: .images)
+                try container.encode(correct, forKey: .correct)
+                try container.encode(accuracy, forKey: .accuracy)
+                try container.encode(unknown, forKey: .unknown)
+                try container.encode(unknownRate, forKey: .unknownRate)
+                try container.encode(noFace, forKey: .noFace)
+                try container.encode(labelsWithoutImage, forKey: .labelsWithoutImage)
+                try container.encode(threshold, forKey: .threshold)  // null, not absent, for none
+                try container.encode(metric, forKey: .metric)
+                try container.encode(perName, forKey: .perName)
+                try container.encode(confusions, forKey: .confusions)
+            }
         }
     }
 }
