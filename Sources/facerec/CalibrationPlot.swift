@@ -6,6 +6,7 @@ import Foundation
 /// in grey, the curve in black, the EER point as a blue dot); on the right the genuine (green)
 /// and impostor (red) distance histograms, each scaled to its own tallest bar, over distances
 /// 0…the largest (grid every quarter), with the suggested threshold as a blue vertical line.
+/// Titles, axis names and the grid lines' values are written in ``PlotFont``.
 enum CalibrationPlot {
     static func png(_ c: Calibration, threshold: Float) throws -> Data {
         var canvas = PlotCanvas(width: 960, height: 420)
@@ -24,6 +25,15 @@ enum CalibrationPlot {
         }
         let eer = rocPixel(c.eer, 1 - c.eer)
         canvas.disc(eer, radius: 5, colour: PlotCanvas.blue)
+        canvas.text("ROC", x: roc.x, y: 8, scale: 2)
+        canvas.text("EER " + String(format: "%.2f%%", 100 * c.eer), x: roc.x + 60, y: 8, scale: 2, colour: PlotCanvas.blue)
+        canvas.text("TPR", x: 12, y: roc.y + roc.size / 8 - 3)
+        canvas.text("FAR", x: roc.x + roc.size / 2 - 8, y: roc.y + roc.size + 14)
+        for q in 0...4 {
+            let value = String(format: "%.2f", Double(q) / 4)
+            canvas.text(value, x: roc.x + roc.size * q / 4 - 12, y: roc.y + roc.size + 4)
+            canvas.text(value, x: 10, y: roc.y + roc.size - roc.size * q / 4 - 3)
+        }
 
         // Histogram panel: 500 × 360 at (440, 30).
         let panel = (x: 440, y: 30, width: 500, height: 360)
@@ -42,6 +52,16 @@ enum CalibrationPlot {
         let tx = panel.x + Int((Double(threshold / h.upper) * Double(panel.width)).rounded())
         if tx >= panel.x && tx <= panel.x + panel.width {
             canvas.line((tx, panel.y), (tx, panel.y + panel.height), colour: PlotCanvas.blue, thickness: 2)
+        }
+        var legendX = panel.x
+        for (label, colour) in [("genuine", PlotCanvas.green), ("impostor", PlotCanvas.red),
+                                ("threshold " + String(format: "%.4f", threshold), PlotCanvas.blue)] {
+            canvas.text(label, x: legendX, y: 8, scale: 2, colour: colour)
+            legendX += PlotCanvas.textWidth(label, scale: 2) + 24
+        }
+        canvas.text("distance", x: panel.x + panel.width / 2 - 24, y: panel.y + panel.height + 14)
+        for q in 0...4 {
+            canvas.text(String(format: "%.2f", Double(h.upper) * Double(q) / 4), x: panel.x + panel.width * q / 4 - 12, y: panel.y + panel.height + 4)
         }
         return try ImageEncoder.png(canvas.image())
     }
@@ -105,6 +125,21 @@ struct PlotCanvas {
         line((x, y), (x, y + h), colour: Self.black)
         line((x + w, y), (x + w, y + h), colour: Self.black)
     }
+
+    /// Writes `text` in ``PlotFont`` with its top left at (x, y), each font pixel `scale` pixels
+    /// wide; characters the font lacks are left blank.
+    mutating func text(_ text: String, x: Int, y: Int, scale: Int = 1, colour: Colour = Self.black) {
+        for (i, character) in text.enumerated() {
+            guard let glyph = PlotFont.glyph(character) else { continue }
+            for (row, bits) in glyph.enumerated() {
+                for (column, bit) in bits.enumerated() where bit == "#" {
+                    fill(x: x + (i * PlotFont.advance + column) * scale, y: y + row * scale, width: scale, height: scale, colour: colour)
+                }
+            }
+        }
+    }
+
+    static func textWidth(_ text: String, scale: Int = 1) -> Int { text.count * PlotFont.advance * scale }
 
     func image() throws -> RGBImage { try RGBImage(width: width, height: height, pixels: pixels) }
 }

@@ -105,6 +105,12 @@ struct CLICalibrateTests {
         var colours = Set<[UInt8]>()
         for y in 0..<image.height { for x in 0..<image.width { let p = image[x, y]; colours.insert([p.r, p.g, p.b]) } }
         #expect(colours.isSuperset(of: [[40, 160, 60], [220, 60, 50], [30, 90, 220], [0, 0, 0]]))
+        // Written labels: the grid values under the ROC panel and the titles above both panels
+        // (the panels' frames and bars lie between y 30 and 390 only).
+        func inked(_ xs: Range<Int>, _ ys: Range<Int>) -> Bool { ys.contains { y in xs.contains { x in image[x, y].r < 100 } } }
+        #expect(inked(30..<410, 393..<402), "no grid values under the ROC")
+        #expect(inked(40..<400, 8..<22), "no ROC title")
+        #expect(inked(440..<940, 8..<22), "no histogram legend")
 
         // The threshold went into a new gallery; the torch data.pt is untouched.
         let written = try Gallery.load(contentsOf: out)
