@@ -13,7 +13,8 @@ with the faster of the two runtimes in each round. FACEREC_DISABLE_AVX2=1 in the
 times our portable path (one OpenBLAS SGEMM per layer) instead of the SIMD kernels.
 
 Options after the suite go to both sides for `detection` (--data, --iterations, --images) and
-for `facenet` (--sizes, --batches, --seconds; the others to FaceRecBenchmarks only); `--rounds
+for `facenet` (--sizes, --batches, --seconds, and --impls for the reference alone; the others
+to FaceRecBenchmarks only); `--rounds
 N` alternates which side runs first for N rounds and prints every round's ratio and the median.
 Short rounds of one shape (`facenet --sizes 160 --batches 1 --rounds 9`) let more rounds share
 the machine's slow and fast spells. The load average is printed before each run: other
@@ -28,7 +29,7 @@ import sys
 REFERENCES = {"facenet": ["python3", "Benchmarks/reference.py"],
               "detection": ["python3", "Benchmarks/reference_detection.py", "--json"]}
 SHARED_DETECTION_OPTIONS = {"--data", "--iterations", "--images"}
-SHARED_FACENET_OPTIONS = {"--sizes", "--batches", "--seconds"}
+SHARED_FACENET_OPTIONS = {"--sizes", "--batches", "--seconds", "--impls"}
 
 
 def shared_options(extra, names):
