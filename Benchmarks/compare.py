@@ -7,8 +7,14 @@ the ratios (reference time / our time: above 1 means we are faster).
     python3 Benchmarks/compare.py detection --data ../shared/data --iterations 20 --rounds 4
                                                # reference: Benchmarks/reference_detection.py
 
+The facenet suite's references are facenet-pytorch eager, ONNX Runtime and OpenVINO (pip
+install onnxruntime openvino; a runtime not installed is left out); the last column compares us
+with the faster of the two runtimes in each round. FACEREC_DISABLE_AVX2=1 in the environment
+times our portable path (one OpenBLAS SGEMM per layer) instead of the SIMD kernels.
+
 Options after the suite go to both sides for `detection` (--data, --iterations, --images) and
-for `facenet` (--sizes, --batches, --seconds; the others to FaceRecBenchmarks only); `--rounds
+for `facenet` (--sizes, --batches, --seconds, and --impls for the reference alone; the others
+to FaceRecBenchmarks only); `--rounds
 N` alternates which side runs first for N rounds and prints every round's ratio and the median.
 Short rounds of one shape (`facenet --sizes 160 --batches 1 --rounds 9`) let more rounds share
 the machine's slow and fast spells. The load average is printed before each run: other
@@ -23,7 +29,7 @@ import sys
 REFERENCES = {"facenet": ["python3", "Benchmarks/reference.py"],
               "detection": ["python3", "Benchmarks/reference_detection.py", "--json"]}
 SHARED_DETECTION_OPTIONS = {"--data", "--iterations", "--images"}
-SHARED_FACENET_OPTIONS = {"--sizes", "--batches", "--seconds"}
+SHARED_FACENET_OPTIONS = {"--sizes", "--batches", "--seconds", "--impls"}
 
 
 def shared_options(extra, names):
@@ -33,6 +39,27 @@ def shared_options(extra, names):
         if extra[i] in names:
             shared += extra[i:i + 2]
     return shared
+
+
+RUNTIMES = ("onnxruntime", "openvino")
+FASTEST = "fastest runtime"
+
+
+def cpu_name():
+    """The CPU's model name, family and model as /proc/cpuinfo gives them (a VM may name only the
+    vendor: family 25 model 17 is AMD Zen 4), or the platform's processor string."""
+    fields = {}
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                key, _, value = line.partition(":")
+                fields.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    if "model name" in fields:
+        return f"{fields['model name']} (family {fields.get('cpu family', '?')}, model {fields.get('model', '?')})"
+    import platform
+    return platform.processor() or "unknown CPU"
 
 
 def run(command):
@@ -94,6 +121,7 @@ def facenet(extra):
     rounds, extra = pop_rounds(extra)
     shared = shared_options(extra, SHARED_FACENET_OPTIONS)
     ratios = {}
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs")
     for k in range(rounds):
         print("load average (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())
         ours_command = [".build/release/FaceRecBenchmarks", "facenet", "--json"] + extra
@@ -104,6 +132,8 @@ def facenet(extra):
             theirs = run(REFERENCES["facenet"] + shared)
             ours = run(ours_command)
         impls = sorted({r["impl"] for r in theirs})
+        if any(impl in RUNTIMES for impl in impls):
+            impls.append(FASTEST)
         print()
         if rounds > 1:
             print(f"round {k + 1} of {rounds} ({'ours' if k % 2 == 0 else 'reference'} first)")
@@ -114,7 +144,9 @@ def facenet(extra):
             key = (row["size"], row["batch"])
             cells = []
             for impl in impls:
-                ref = next((r for r in theirs if r["impl"] == impl and (r["size"], r["batch"]) == key), None)
+                matching = [r for r in theirs if (r["size"], r["batch"]) == key
+                            and (r["impl"] == impl or (impl == FASTEST and r["impl"] in RUNTIMES))]
+                ref = min(matching, key=lambda r: r["ms_per_face"], default=None)
                 if ref is None:
                     cells.append("-")
                     continue
@@ -122,10 +154,10 @@ def facenet(extra):
                 ratios.setdefault((row["size"], row["batch"], row.get("layout", ""), impl), []).append(ratio)
                 cells.append(f"{ref['ms_per_face']:8.2f} ms = {ratio:5.2f}x")
             print(f"{row['size']}x{row['size']} b{row['batch']:<2} {row['ms_per_face']:13.2f} " + " ".join(f"{c:>22}" for c in cells)
-                  + (f"   ({row['layout']})" if "layout" in row else ""))
+                  + (f"   ({row['layout']}, {row.get('kernels', '?')} kernels)" if "layout" in row else ""))
         print()
     if rounds > 1:
-        print("ratio (reference time / ours) per round, and the median:")
+        print(f"ratio (reference time / ours) per round, and the median; {cpu_name()}:")
         for (size, batch, layout, impl), values in ratios.items():
             print(f"{size}x{size} b{batch:<2} {impl:>14} " + " ".join(f"{v:5.2f}x" for v in values)
                   + f"   median {statistics.median(values):5.2f}x   ({layout})")

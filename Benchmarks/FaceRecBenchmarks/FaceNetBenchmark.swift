@@ -1,3 +1,4 @@
+import CFaceNet
 import COpenBLAS
 import FaceRecognition
 import Foundation
@@ -35,6 +36,8 @@ func runFaceNetBenchmark(_ arguments: [String]) throws {
     // Batch 8 runs twice: as one pass on the default threads (BLASThreads.count), and as one
     // pass per core with one thread each (FaceNet.embed's concurrentPasses).
     let cores = ProcessInfo.processInfo.activeProcessorCount
+    // "portable" without AVX2 + FMA, or under FACEREC_DISABLE_AVX2: one SGEMM per layer.
+    let kernels = String(cString: cfn_kernels_name())
     let defaultThreads = BLASThreads.count
     let layouts: [(batch: Int, blasThreads: Int)] =
         [(1, defaultThreads), (8, defaultThreads)] + (cores > 1 && defaultThreads != 1 ? [(8, 1)] : [])
@@ -65,10 +68,11 @@ func runFaceNetBenchmark(_ arguments: [String]) throws {
             let gflops = 2 * Double(FaceNetArchitecture.multiplyAccumulates(height: size, width: size)) * faces / elapsed / 1e9
             report(json: json,
                    ["suite": "facenet", "impl": "cfacenet", "size": size, "batch": batch, "layout": layout,
+                    "kernels": kernels,
                     "ms_per_face": msPerFace, "faces_per_s": 1000 / msPerFace, "gflops": gflops,
                     "ceiling_fraction": gflops / ceiling],
-                   text: String(format: "CFaceNet %d×%d batch %d (%@): %.2f ms/face, %.1f faces/s, %.1f GFLOPS (%.0f%% of sgemm)",
-                                size, size, batch, layout, msPerFace, 1000 / msPerFace, gflops, 100 * gflops / ceiling))
+                   text: String(format: "CFaceNet %d×%d batch %d (%@, %@ kernels): %.2f ms/face, %.1f faces/s, %.1f GFLOPS (%.0f%% of sgemm)",
+                                size, size, batch, layout, kernels, msPerFace, 1000 / msPerFace, gflops, 100 * gflops / ceiling))
         }
     }
     let peak = peakResidentMegabytes()

@@ -5,6 +5,7 @@ import Foundation
 let suites: [String: ([String]) throws -> Void] = [
     "detection": runDetectionBenchmark,
     "facenet": runFaceNetBenchmark,
+    "idle": runIdleBenchmark,
     "matching": runMatchingBenchmark,
     "synthetic-weights": runSyntheticWeights,
 ]

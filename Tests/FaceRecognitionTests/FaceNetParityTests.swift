@@ -1,4 +1,5 @@
 import CFaceNet
+import CFaceNetTesting
 import Foundation
 import Testing
 
@@ -39,6 +40,24 @@ struct FaceNetParityTests {
     static var facenet: FaceNet { get throws { try loadedFaceNet.get() } }
     private static let loadedFaceNet = Result { try FaceNet(stateDict: try loadedWeights.get()) }
 
+    /// The same weights in the portable path's layout (row-major, one SGEMM per layer over the
+    /// batch), which a CPU without AVX2 builds: built here whatever the CPU.
+    static var portableModel: FaceNet.Model { get throws { try loadedPortableModel.get() } }
+    private static let loadedPortableModel = Result { () throws -> FaceNet.Model in
+        var dict = try loadedWeights.get()
+        let pinned = PinnedTensors(consuming: &dict)
+        var message = [CChar](repeating: 0, count: 512)
+        var handle: OpaquePointer?
+        let status = pinned.withLookup { lookup, user in
+            cfn_facenet_create_portable(lookup, user, &handle, &message, message.count)
+        }
+        guard status == CFN_OK, let handle else {
+            throw InferenceError.fromBuild(status, network: "FaceNet",
+                                           message: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
+        return FaceNet.Model(handle)
+    }
+
     static func crops(_ c: Case) throws -> [RGBImage] {
         try c.inputs.map { try ImageDecoder.decode(contentsOf: fixtures.appendingPathComponent($0)) }
     }
@@ -60,7 +79,8 @@ struct FaceNetParityTests {
     }
 
     /// Case `caseIndex` on a fresh context: its max |Δ| against facenet-pytorch.
-    static func worstOnContext(_ caseIndex: Int, kernels: cfn_kernel_set, threads: Int32) throws -> Float {
+    static func worstOnContext(_ caseIndex: Int, kernels: cfn_kernel_set, threads: Int32,
+                               model: FaceNet.Model? = nil) throws -> Float {
         let c = try goldens.cases[caseIndex]
         var input: [Float] = []
         for crop in try crops(c) { FaceNet.appendStandardized(crop, to: &input) }
@@ -68,10 +88,10 @@ struct FaceNetParityTests {
         cfn_context_set_kernels(context.handle, kernels)
         cfn_context_set_threads(context.handle, threads)
         var output = [Float](repeating: .nan, count: c.inputs.count * 512)
-        let facenet = try self.facenet
+        let handle = try model?.handle ?? self.facenet.model.handle
         let status = input.withUnsafeBufferPointer { x in
             output.withUnsafeMutableBufferPointer { y in
-                cfn_facenet_embed(facenet.model.handle, context.handle, x.baseAddress, Int32(c.inputs.count),
+                cfn_facenet_embed(handle, context.handle, x.baseAddress, Int32(c.inputs.count),
                                   Int32(c.height), Int32(c.width), y.baseAddress)
             }
         }
@@ -86,6 +106,54 @@ struct FaceNetParityTests {
     @Test("the portable path (no Winograd) matches facenet-pytorch too", arguments: try goldens.cases.indices)
     func portableParity(caseIndex: Int) throws {
         #expect(try Self.worstOnContext(caseIndex, kernels: CFN_KERNELS_PORTABLE, threads: 0) <= 1e-4)
+    }
+
+    /// A CPU without AVX2 (arm64, or FACEREC_DISABLE_AVX2 set) builds its weights row-major and
+    /// runs each layer as one SGEMM over the whole batch after an im2col: that model, on one
+    /// thread (one SGEMM per layer), on two and on three (one SGEMM per worker's slice of
+    /// columns or rows, uneven with three).
+    @Test("the portable layout (one SGEMM per layer over the batch) matches facenet-pytorch",
+          arguments: try goldens.cases.indices)
+    func portableLayoutParity(caseIndex: Int) throws {
+        let model = try Self.portableModel
+        _ = try Self.facenet // its budget pins OpenBLAS to the caller: a SGEMM per worker's slice
+        for threads: Int32 in [1, 2, 3] {
+            let worst = try Self.worstOnContext(caseIndex, kernels: CFN_KERNELS_BEST, threads: threads, model: model)
+            #expect(worst <= 1e-4, "\(threads) threads: max |Δ| = \(worst)")
+        }
+    }
+
+    /// No idle spin: between passes a context's helper threads wait on a condition variable.
+    /// A pass sends them to sleep as it ends (they spin only between the jobs of a pass, and stop
+    /// at the first poll after the end), so they are asleep as soon as the OS has run them once
+    /// more; the wait below only leaves it the time to. A pool that kept spinning would fail.
+    @Test("a context's helper threads are asleep once its pass has ended, on both layouts")
+    func helpersSleepBetweenPasses() throws {
+        let c = try Self.goldens.cases[0]
+        var input: [Float] = []
+        for crop in try Self.crops(c) { FaceNet.appendStandardized(crop, to: &input) }
+        for model in [try Self.facenet.model, try Self.portableModel] {
+            let context = try #require(InferenceContext())
+            cfn_context_set_threads(context.handle, 3)
+            var output = [Float](repeating: .nan, count: c.inputs.count * 512)
+            for _ in 0..<2 {
+                let status = input.withUnsafeBufferPointer { x in
+                    output.withUnsafeMutableBufferPointer { y in
+                        cfn_facenet_embed(model.handle, context.handle, x.baseAddress, Int32(c.inputs.count),
+                                          Int32(c.height), Int32(c.width), y.baseAddress)
+                    }
+                }
+                try #require(status == CFN_OK)
+                var helpers: Int32 = 0, asleep = cfn_context_sleeping_helpers(context.handle, &helpers)
+                let deadline = Date().addingTimeInterval(10)
+                while asleep < helpers && Date() < deadline {
+                    Thread.sleep(forTimeInterval: 0.001)
+                    asleep = cfn_context_sleeping_helpers(context.handle, &helpers)
+                }
+                #expect(helpers == 2)
+                #expect(asleep == helpers)
+            }
+        }
     }
 
     /// On a CPU with AVX-512 the test above runs the AVX-512 products; capped at AVX2, the

@@ -88,6 +88,13 @@ typedef enum cfn_kernel_set {
 } cfn_kernel_set;
 void cfn_context_set_kernels(cfn_context *ctx, cfn_kernel_set kernels);
 /*
+ * The kernels the best set runs on this CPU, as a short name: "avx512", "avx2", or "portable"
+ * (no AVX2 + FMA: arm64, older x86-64, or the environment variable FACEREC_DISABLE_AVX2 set to
+ * anything but "" or "0" when the process first asks). On "portable", FaceNet keeps its weights
+ * row-major and runs each layer as one OpenBLAS SGEMM over the whole batch. Never NULL.
+ */
+const char *cfn_kernels_name(void);
+/*
  * Threads one FaceNet pass on this context uses, the caller's included (clamped to 1 … 64).
  * 0, the default, follows OpenBLAS's thread count at the time of the pass
  * (openblas_set_num_threads, OPENBLAS_NUM_THREADS), so that one setting sizes both. The helper

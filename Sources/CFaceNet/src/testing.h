@@ -39,6 +39,21 @@ cfn_status cfn_facenet_embed_observed(const cfn_facenet *model, cfn_context *ctx
                                       float *embeddings, cfn_facenet_stage_observer observer,
                                       void *user);
 
+/*
+ * Testing: cfn_facenet_create with the portable path's layout whatever the CPU: weights kept
+ * row-major and every layer run as one SGEMM over the whole batch (as on a CPU without AVX2,
+ * arm64, or under FACEREC_DISABLE_AVX2), so that path is checked on any machine.
+ */
+cfn_status cfn_facenet_create_portable(cfn_tensor_lookup_fn lookup, void *user, cfn_facenet **out,
+                                       char *message, size_t capacity);
+
+/*
+ * Testing: how many of the context's helper threads are asleep (waiting for a job on the pool's
+ * condition variable) right now, and in *helpers (when not NULL) how many it has. A pass ends
+ * by sending them to sleep, so between passes the two become equal at once.
+ */
+int cfn_context_sleeping_helpers(const cfn_context *ctx, int *helpers);
+
 /* ---- FaceNet's kernels ---------------------------------------------------------------------- */
 
 /*

@@ -1,5 +1,7 @@
 #include "context.h"
 
+#include "../testing.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,4 +115,12 @@ float *cfn_context_take(cfn_context *ctx, size_t count) {
     float *buffer = ctx->arena + ctx->arena_used;
     ctx->arena_used += cfn_aligned_floats(count);
     return buffer;
+}
+
+/* ---- test entry (testing.h) --------------------------------------------------------------- */
+
+int cfn_context_sleeping_helpers(const cfn_context *ctx, int *helpers) {
+    cfn_pool *pool = ctx ? ctx->pool : NULL;
+    if (helpers) *helpers = cfn_pool_workers(pool) - 1;
+    return cfn_pool_sleeping_helpers(pool);
 }

@@ -180,6 +180,8 @@ void cfn_pool_destroy(cfn_pool *pool) {
 
 int cfn_pool_workers(const cfn_pool *pool) { return pool ? pool->workers : 1; }
 
+int cfn_pool_sleeping_helpers(cfn_pool *pool) { return pool ? atomic_load(&pool->sleepers) : 0; }
+
 cfn_thread_gauge *cfn_pool_gauge(const cfn_pool *pool) { return pool ? pool->gauge : NULL; }
 
 void cfn_pool_park(cfn_pool *pool) {

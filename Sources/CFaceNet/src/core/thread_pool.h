@@ -31,6 +31,8 @@ cfn_thread_gauge *cfn_pool_gauge(const cfn_pool *pool);
 /* Ends a pass: the helpers stop spinning and sleep until the next job, and are no longer
    counted on the gauge. Without it they spin up to SPIN_POLLS polls after the last job. */
 void cfn_pool_park(cfn_pool *pool);
+/* Helpers asleep on the pool's condition variable now (0 for a NULL pool). */
+int cfn_pool_sleeping_helpers(cfn_pool *pool);
 /* Threads that take tasks (1 for a NULL pool). */
 int cfn_pool_workers(const cfn_pool *pool);
 

@@ -7,6 +7,9 @@
  * last_linear the same way. Every weight matrix is then packed for cfn_gemm_run (gemm_packed.h),
  * and the 3×3 stride-1 filters are also kept in Winograd form.
  *
+ * Without AVX2 + FMA (arm64, older x86-64, or FACEREC_DISABLE_AVX2 set) the weights stay
+ * row-major instead and every layer is one SGEMM over the whole batch (conv_blas.c).
+ *
  * Forward, in the CNHW layout of ops.h, on the context's worker threads: branches write
  * straight into their channel slice of the concatenation, and each residual block's 1×1
  * up-projection adds its scaled output to the block input in place, in the product's epilogue.
@@ -61,6 +64,7 @@ struct cfn_facenet {
 
     float *storage; /* every weight and bias, one allocation */
     size_t storage_floats;
+    int blas;       /* weights row-major for the portable path's SGEMMs (conv_blas.c) */
 };
 
 /* ---- Building ------------------------------------------------------------------------------ */
@@ -72,6 +76,7 @@ typedef struct builder {
     float *staging;  /* one layer's unpacked weights while it is folded (NULL while counting) */
     size_t staging_floats; /* the largest layer's (counted in the first pass) */
     int weight_rows;       /* panel rows of the layers being built (0: CFN_GEMM_MR) */
+    int blas;              /* keep weights row-major, no Winograd filters (conv_blas.c) */
 } builder;
 
 static float *builder_take(builder *b, size_t count) {
@@ -92,22 +97,34 @@ static void conv_init(builder *b, cfn_conv2d *conv, int cin, int cout, int kh, i
     conv->pad_h = ph;
     conv->pad_w = pw;
     const int depth = cfn_conv2d_depth(conv);
+    const size_t staged = (size_t)cout * depth;
+    if (staged > b->staging_floats) b->staging_floats = staged;
+    conv->blas = b->blas;
+    if (b->blas) {
+        conv->weight_rows = 0;
+        conv->weight = builder_take(b, staged);
+        conv->bias = builder_take(b, (size_t)cout);
+        conv->winograd = NULL;
+        return;
+    }
     conv->weight_rows = b->weight_rows;
     conv->weight =
         builder_take(b, cfn_gemm_packed_floats_rows(cout, depth, cfn_conv2d_panel_rows(conv)));
     conv->bias = builder_take(b, (size_t)cout);
     /* The 3×3 stride-1 layers also keep their filters in Winograd form (16/9 of their weights,
-       ~9 MB in all); the plain ones stay for CPUs without AVX2 and portable contexts. */
+       ~9 MB in all); the packed ones stay for portable contexts. */
     const size_t transformed = cfn_conv2d_winograd_weight_floats(conv);
     conv->winograd = transformed > 0 ? builder_take(b, transformed) : NULL;
-    const size_t staged = (size_t)cout * depth;
-    if (staged > b->staging_floats) b->staging_floats = staged;
 }
 
 /* Packs the staged weights (and their Winograd transform) into the layer's storage. */
 static void conv_seal(builder *b, cfn_conv2d *conv) {
     if (!b->storage) return;
     const int depth = cfn_conv2d_depth(conv);
+    if (conv->blas) {
+        memcpy((float *)conv->weight, b->staging, sizeof(float) * (size_t)conv->out_channels * depth);
+        return;
+    }
     cfn_gemm_pack_a_rows(b->staging, conv->out_channels, depth, depth, cfn_conv2d_panel_rows(conv),
                          (float *)conv->weight);
     if (conv->winograd) cfn_conv2d_winograd_pack(conv, b->staging, (float *)conv->winograd);
@@ -265,8 +282,9 @@ static cfn_status build(builder *b, cfn_facenet *m) {
     return CFN_OK;
 }
 
-cfn_status cfn_facenet_create(cfn_tensor_lookup_fn lookup, void *user, cfn_facenet **out,
-                              char *message, size_t capacity) {
+/* `blas`: weights row-major for the portable path, else packed for the SIMD kernels. */
+static cfn_status create(cfn_tensor_lookup_fn lookup, void *user, cfn_facenet **out,
+                         char *message, size_t capacity, int blas) {
     if (message && capacity) message[0] = '\0';
     if (!out)
         return cfn_message_fail(message, capacity, CFN_ERROR_INVALID_ARGUMENT, "out is NULL");
@@ -279,7 +297,8 @@ cfn_status cfn_facenet_create(cfn_tensor_lookup_fn lookup, void *user, cfn_facen
         return cfn_message_fail(message, capacity, CFN_ERROR_OUT_OF_MEMORY, "cannot allocate model");
 
     /* Pass 1 counts the floats every layer needs; pass 2 fills one allocation. */
-    builder b = {{lookup, user, message, capacity}, NULL, 0, NULL, 0};
+    builder b = {{lookup, user, message, capacity}, NULL, 0, NULL, 0, 0, blas};
+    model->blas = blas;
     cfn_status status = build(&b, model);
     if (status == CFN_OK) {
         model->storage_floats = b.used;
@@ -302,6 +321,18 @@ cfn_status cfn_facenet_create(cfn_tensor_lookup_fn lookup, void *user, cfn_facen
     }
     *out = model;
     return CFN_OK;
+}
+
+cfn_status cfn_facenet_create(cfn_tensor_lookup_fn lookup, void *user, cfn_facenet **out,
+                              char *message, size_t capacity) {
+    /* The layout follows the kernels this CPU runs: a model is read-only once built. */
+    return create(lookup, user, out, message, capacity,
+                  cfn_gemm_kernels_for(CFN_KERNELS_BEST) == CFN_GEMM_KERNELS_PORTABLE);
+}
+
+cfn_status cfn_facenet_create_portable(cfn_tensor_lookup_fn lookup, void *user, cfn_facenet **out,
+                                       char *message, size_t capacity) {
+    return create(lookup, user, out, message, capacity, 1);
 }
 
 void cfn_facenet_destroy(cfn_facenet *model) {
@@ -349,13 +380,38 @@ typedef struct workspace {
     size_t scratch_floats;
     float *pooled;           /* 1792 × n */
     float *projected;        /* 512 × n */
+    float *blas_scratch;     /* im2col matrices and residual products (portable models) */
     cfn_gemm_engine engine;  /* the context's workers and their packing scratch */
     int winograd;            /* 3×3 stride-1 layers by Winograd (0 on portable contexts) */
 } workspace;
 
 typedef struct plan {
-    size_t big, tmp, winograd, gemm, total; /* gemm: packing scratch of one worker */
+    size_t big, tmp, winograd, gemm, blas, total; /* gemm: packing scratch of one worker */
 } plan;
+
+/* The portable path's scratch: the largest im2col matrix of any layer, and the largest residual
+   product (width × P of a block's up-projection). */
+static size_t blas_need(const cfn_facenet *m, int n, int h, int w, const stage_dims *d) {
+    const struct {
+        const cfn_conv2d *conv;
+        int h, w;
+    } layers[] = {
+        {&m->conv1a, h, w},           {&m->conv2a, d->h1, d->w1},
+        {&m->conv2b, d->h2, d->w2},   {&m->conv4a, d->h3, d->w3},
+        {&m->conv4b, d->h4, d->w4},   {&m->block35[0].branch[0], d->h5, d->w5},
+        {&m->mixed6a.b0, d->h5, d->w5}, {&m->mixed6a.b1_3x3, d->h5, d->w5},
+        {&m->mixed6a.b1_s2, d->h5, d->w5}, {&m->block17[0].branch[0], d->h6, d->w6},
+        {&m->block17[0].branch[1], d->h6, d->w6}, {&m->mixed7a.b0_s2, d->h6, d->w6},
+        {&m->mixed7a.b1_s2, d->h6, d->w6}, {&m->mixed7a.b2_3x3, d->h6, d->w6},
+        {&m->mixed7a.b2_s2, d->h6, d->w6}, {&m->block8[0].branch[0], d->h7, d->w7},
+        {&m->block8[0].branch[1], d->h7, d->w7},
+    };
+    size_t most = (size_t)n * max_size(256 * (size_t)d->h5 * d->w5,
+                                       max_size(896 * (size_t)d->h6 * d->w6, 1792 * (size_t)d->h7 * d->w7));
+    for (size_t i = 0; i < sizeof layers / sizeof layers[0]; ++i)
+        most = max_size(most, cfn_conv2d_blas_scratch_floats(layers[i].conv, n, layers[i].h, layers[i].w));
+    return most;
+}
 
 /* Winograd scratch of a convolution: for all its tile rows at once, and the least it works
    with (one tile row). */
@@ -397,15 +453,21 @@ static plan plan_for(const cfn_facenet *m, int n, int h, int w, const stage_dims
     for (size_t i = 0; i < sizeof layers / sizeof layers[0]; ++i)
         p.gemm = max_size(p.gemm, cfn_gemm_scratch_floats(cfn_conv2d_depth(layers[i])));
     p.gemm = cfn_aligned_floats(p.gemm);
+    p.blas = m->blas ? blas_need(m, n, h, w, d) : 0;
 
     p.total = 2 * cfn_aligned_floats(p.big) + 3 * cfn_aligned_floats(p.tmp) +
               cfn_aligned_floats(p.winograd) + cfn_aligned_floats(1792 * (size_t)n) +
-              cfn_aligned_floats(512 * (size_t)n) + (size_t)workers * p.gemm;
+              cfn_aligned_floats(512 * (size_t)n) + (size_t)workers * p.gemm +
+              cfn_aligned_floats(p.blas);
     return p;
 }
 
 static void conv(const workspace *ws, const cfn_conv2d *c, const float *in, int n, int h, int w,
                  float *out, cfn_activation act) {
+    if (c->blas) {
+        cfn_conv2d_blas_forward(c, in, n, h, w, out, ws->blas_scratch, act, ws->engine.pool);
+        return;
+    }
     cfn_conv2d_forward(c, in, n, h, w, out, ws->scratch, ws->scratch_floats, act, ws->winograd,
                        &ws->engine);
 }
@@ -436,10 +498,15 @@ static void maxpool3x3_s2(const workspace *ws, const float *in, int planes, int 
 /* x (width × P) ← act(x + scale · (up · cat + bias)) in place, PyTorch's order of operations. */
 static void residual(const workspace *ws, const residual_block *blk, const float *cat, float *x,
                      int columns) {
+    const cfn_gemm_epilogue sum = {CFN_GEMM_RESIDUAL, blk->up.bias, blk->scale, blk->relu};
+    if (blk->up.blas) {
+        cfn_blas_product(ws->engine.pool, blk->up.out_channels, columns, blk->up.in_channels,
+                         blk->up.weight, cat, x, ws->blas_scratch, sum);
+        return;
+    }
     const cfn_gemm_job job = {blk->up.out_channels, columns, blk->up.in_channels, 1,
                               blk->up.weight, 0, cat, columns, 0, x, columns, 0,
-                              {CFN_GEMM_RESIDUAL, blk->up.bias, blk->scale, blk->relu},
-                              NULL, NULL, blk->up.weight_rows};
+                              sum, NULL, NULL, blk->up.weight_rows};
     cfn_gemm_run(&ws->engine, &job);
 }
 
@@ -536,6 +603,7 @@ cfn_status cfn_facenet_embed_observed(const cfn_facenet *model, cfn_context *ctx
     ws.scratch_floats = p.winograd;
     ws.pooled = cfn_context_take(ctx, 1792 * (size_t)n);
     ws.projected = cfn_context_take(ctx, 512 * (size_t)n);
+    ws.blas_scratch = cfn_context_take(ctx, p.blas);
     ws.engine.pool = pool;
     ws.engine.scratch = cfn_context_take(ctx, (size_t)workers * p.gemm);
     ws.engine.scratch_stride = p.gemm;

@@ -17,6 +17,7 @@
  */
 #include "ops.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -240,11 +241,20 @@ static int detect_avx512f(void) {
 }
 #endif
 
+/* FACEREC_DISABLE_AVX2 set to anything but "" or "0": the process runs as on a CPU without
+   AVX2 (x86-64 v1, or arm64), every op on its portable path. The SIMD kernels are compiled with
+   target attributes and chosen here at run time, so a build flag such as -mno-avx2 would not
+   keep them from running: this switch is what exercises the portable code on an AVX2 machine. */
+static int simd_disabled(void) {
+    const char *v = getenv("FACEREC_DISABLE_AVX2");
+    return v && v[0] && strcmp(v, "0") != 0;
+}
+
 int cfn_cpu_has_avx512f(void) {
 #if CFN_HAVE_X86
     static volatile int cached = -1;
     int v = cached;
-    if (v < 0) cached = v = detect_avx512f();
+    if (v < 0) cached = v = !simd_disabled() && detect_avx512f();
     return v;
 #else
     return 0;
@@ -256,7 +266,7 @@ int cfn_cpu_has_avx2_fma(void) {
     /* -1: not probed yet. Racing threads compute the same answer. */
     static volatile int cached = -1;
     int v = cached;
-    if (v < 0) cached = v = detect_avx2_fma();
+    if (v < 0) cached = v = !simd_disabled() && detect_avx2_fma();
     return v;
 #else
     return 0;

@@ -1,5 +1,5 @@
-/* The one place that calls BLAS: MTCNN's linear layers, and FaceNet's products on CPUs without
-   AVX2 (gemm_packed.c). */
+/* The one place that calls BLAS: MTCNN's linear layers, FaceNet's layers on CPUs without AVX2
+   (conv_blas.c), and its products on portable contexts (gemm_packed.c). */
 #include "ops.h"
 
 #include <cblas.h>

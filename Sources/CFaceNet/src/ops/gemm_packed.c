@@ -34,6 +34,14 @@ cfn_gemm_kernels cfn_gemm_kernels_for(cfn_kernel_set requested) {
     return CFN_GEMM_KERNELS_AVX512;
 }
 
+const char *cfn_kernels_name(void) {
+    switch (cfn_gemm_kernels_for(CFN_KERNELS_BEST)) {
+    case CFN_GEMM_KERNELS_AVX512: return "avx512";
+    case CFN_GEMM_KERNELS_AVX2: return "avx2";
+    default: return "portable";
+    }
+}
+
 size_t cfn_gemm_packed_floats_rows(int m, int k, int rows) {
     return (size_t)((m + rows - 1) / rows) * rows * (size_t)k + (rows == MR ? 0 : MR);
 }
@@ -873,7 +881,7 @@ static void task_avx2(void *arg, int task, int worker) {
 }
 #endif
 
-/* Without AVX2 (or on portable contexts): each panel, stored k × 6, is Aᵀ of a 6-row product
+/* Portable contexts over packed weights: each panel, stored k × 6, is Aᵀ of a 6-row product
    that BLAS computes into scratch; the epilogue then writes C. A produced B is computed strip
    by strip (each strip is a k × 16 matrix). */
 static void task_portable(void *arg, int task, int worker) {

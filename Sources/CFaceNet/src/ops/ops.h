@@ -34,6 +34,8 @@ typedef struct cfn_conv2d {
                               NULL */
     int weight_rows;       /* rows per panel of `weight`: CFN_GEMM_MR_WIDE, or 0 for
                               CFN_GEMM_MR (gemm_packed.h) */
+    int blas;              /* 1: `weight` is not packed but row-major, [out][depth], for the
+                              portable path's SGEMM (conv_blas.c); `winograd` is then NULL */
 } cfn_conv2d;
 
 /* Output extent of a convolution or floor-mode pooling along one axis (≤ 0: input too small). */
@@ -62,6 +64,23 @@ int cfn_conv2d_depth(const cfn_conv2d *conv);
 void cfn_conv2d_forward(const cfn_conv2d *conv, const float *in, int n, int h, int w, float *out,
                         float *scratch, size_t scratch_capacity, cfn_activation act, int winograd,
                         const cfn_gemm_engine *engine);
+
+/* ---- The portable path (conv_blas.c): weights row-major, one SGEMM per layer ------------- */
+
+/* Floats of the im2col matrix of a convolution over n images of h × w (0 for a pointwise one,
+   whose input is that matrix already). */
+size_t cfn_conv2d_blas_scratch_floats(const cfn_conv2d *conv, int n, int h, int w);
+
+/* out (CNHW) = act(conv(in) + bias) for a convolution with `blas` weights: the input unfolded
+   over the whole batch into `scratch` (cfn_conv2d_blas_scratch_floats), then one SGEMM (one per
+   worker of `pool` when OpenBLAS runs on its caller alone). */
+void cfn_conv2d_blas_forward(const cfn_conv2d *conv, const float *in, int n, int h, int w,
+                             float *out, float *scratch, cfn_activation act, cfn_pool *pool);
+
+/* C (m × n) = epilogue(A · B), A row-major m × k, B k × n and C with leading dimension n, as
+   cfn_gemm_run's epilogues; CFN_GEMM_RESIDUAL needs m × n floats of `product` (else NULL). */
+void cfn_blas_product(cfn_pool *pool, int m, int n, int k, const float *a, const float *b,
+                      float *c, float *product, cfn_gemm_epilogue epilogue);
 
 /* ---- Winograd F(2×2, 3×3) for CNHW convolutions (conv2d_winograd.c) ------------------------ */
 
@@ -256,9 +275,11 @@ int cfn_winograd_conv_forward(const cfn_winograd_conv *conv, const float *in, si
                               int rs, int images, int h, int w, int row_phase, float *out,
                               size_t out_plane, float *scratch);
 
-/* 1 when the CPU (and OS) support AVX2 and FMA. */
+/* 1 when the CPU (and OS) support AVX2 and FMA, and FACEREC_DISABLE_AVX2 is not set (then
+   every op takes its portable path, as on arm64). */
 int cfn_cpu_has_avx2_fma(void);
-/* 1 when the CPU has AVX-512F and the OS saves the ZMM and mask registers. */
+/* 1 when the CPU has AVX-512F and the OS saves the ZMM and mask registers (0 under
+   FACEREC_DISABLE_AVX2). */
 int cfn_cpu_has_avx512f(void);
 
 /* FaceNet's MaxPool2d(3, stride 2) (floor mode, no padding) of `planes` h × w planes: 16 output
