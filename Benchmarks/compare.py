@@ -79,6 +79,21 @@ def pop_rounds(extra):
     return int(extra[i + 1]), extra[:i] + extra[i + 2:]
 
 
+def detection_cpu():
+    """The CPU's model name and widest vector extension, from /proc/cpuinfo (Linux)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            info = f.read()
+    except OSError:
+        return "unknown"
+    name = next((line.split(":", 1)[1].strip() for line in info.splitlines()
+                 if line.startswith("model name")), "unknown")
+    flags = set(next((line.split(":", 1)[1].split() for line in info.splitlines()
+                      if line.startswith("flags")), []))
+    vector = "AVX-512" if "avx512f" in flags else "AVX2" if "avx2" in flags else "no AVX2"
+    return f"{name} ({vector})"
+
+
 def detection(extra):
     """Rounds of (ours, reference) with the order swapped every round, so that a slow spell of
     the machine (this VM kind drifts by ±20 % from minute to minute) falls on both sides
@@ -86,6 +101,7 @@ def detection(extra):
     rounds, extra = pop_rounds(extra)
     shared = shared_options(extra, SHARED_DETECTION_OPTIONS)
     ratios = {}
+    print(f"CPU: {detection_cpu()}, {os.cpu_count()} logical CPUs")
     for k in range(rounds):
         print("load average (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())
         if k % 2 == 0:

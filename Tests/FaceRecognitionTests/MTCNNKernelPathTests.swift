@@ -142,6 +142,36 @@ import Testing
         #expect(one == three)
         #expect(throws: MTCNNError.self) { try MTCNNTestSupport.detector(MTCNNOptions(threads: -1)) }
     }
+
+    /// The P-Net row split: every output row of every level goes to exactly one worker, at most
+    /// workers − 1 levels are cut between two workers, and the shares' work (rows × width)
+    /// differs by at most one row of the widest level.
+    @Test(arguments: [1, 2, 3, 5])
+    func pnetLevelSharesPartitionTheRows(workers: Int) {
+        let pyramid = FacePyramid(height: 1612, width: 1125, minFaceSize: 20, factor: 0.709)
+        let levels = pyramid.levels.map { level -> (rows: Int, width: Int) in
+            var oh: Int32 = 0, ow: Int32 = 0
+            cfn_mtcnn_pnet_output_size(Int32(level.height), Int32(level.width), &oh, &ow)
+            return (rows: Int(oh), width: level.width)
+        }
+        let shares = MTCNNPipeline.levelShares(levels + [(rows: 0, width: 30)], workers: workers)
+        #expect(shares.count == workers)
+        var covered = levels.map { [Int](repeating: 0, count: $0.rows) }
+        var split = Set<Int>(), owner: [Int: Int] = [:]
+        for (k, share) in shares.enumerated() {
+            for (index, r0, r1) in share {
+                #expect(r0 < r1 && index < levels.count)
+                for r in r0..<r1 { covered[index][r] += 1 }
+                if let other = owner[index], other != k { split.insert(index) }
+                owner[index] = k
+            }
+        }
+        #expect(covered.allSatisfy { $0.allSatisfy { $0 == 1 } })
+        #expect(split.count <= workers - 1)
+        let work = shares.map { $0.reduce(0) { $0 + ($1.2 - $1.1) * levels[$1.0].width } }
+        let widest = levels.map(\.width).max() ?? 0
+        #expect((work.max() ?? 0) - (work.min() ?? 0) <= 2 * widest, "\(work)")
+    }
 }
 
 /// The AVX2 loops of the stride-2 max pool only run on rows of 18+ columns: check them (and the
@@ -338,5 +368,46 @@ struct FusedConvolutionPoolTests {
         #expect(cfn_conv3x3_prelu_maxpool2(weight, nil, nil, 1, 3, input, 2, 8, 8, 1, &out) == -1)
         #expect(cfn_conv3x3_prelu_maxpool2(weight, nil, nil, 1, 3, input, 4, 4, 3, 1, &out) == -1)
         #expect(cfn_conv3x3_prelu_maxpool2(weight, nil, nil, 0, 3, input, 4, 4, 4, 1, &out) == -1)
+    }
+}
+
+/// P-Net's head runs fused on AVX2 (1×1 convolution, a branch-free two-logit softmax, the
+/// regressions written into the level's rows): it must give bit for bit what the direct kernel,
+/// cfn_softmax_rows and the copies give, ties and infinite logits included.
+@Suite(.ownThreads, .enabled(if: MTCNNVectorKernels.available, MTCNNVectorKernels.reason))
+struct FusedHeadTests {
+    /// (rows, width, rs): tails under 16 and under 8 cells, whole tiles, a stride past the width.
+    @Test(arguments: [(1, 1, 1), (3, 7, 7), (2, 16, 16), (5, 23, 29), (9, 40, 40), (4, 100, 104)])
+    func fusedEqualsConvolutionThenSoftmax(rows: Int, width: Int, rs: Int) throws {
+        let cin = 32
+        var state = UInt64(rows * 1_000 + width)
+        func next() -> Float {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int(state >> 40) % 2_001 - 1_000) / 1_000
+        }
+        var input = (0..<(cin * rows * rs)).map { _ in next() }
+        // An infinite input makes the first cell's logits ±∞ (the softmax's NaN paths).
+        input[0] = .infinity
+        for tie in [false, true] {
+            var weight = (0..<(6 * cin)).map { _ in next() * 0.3 }
+            var bias = (0..<6).map { _ in next() }
+            if tie { // identical logit rows: every cell is a tie (the softmax keeps x0 as maximum)
+                for c in 0..<cin { weight[cin + c] = weight[c] }
+                bias[1] = bias[0]
+            }
+            var fused = ([Float](repeating: -7, count: rows * width), [Float](repeating: -7, count: 4 * rows * width))
+            var unfused = ([Float](repeating: -8, count: rows * width), [Float](repeating: -8, count: 4 * rows * width))
+            try #require(cfn_pnet_head_paths(weight, bias, Int32(cin), input, Int32(rows), Int32(width), Int32(rs), 1,
+                                             &fused.0, &fused.1) == 1)
+            try #require(cfn_pnet_head_paths(weight, bias, Int32(cin), input, Int32(rows), Int32(width), Int32(rs), 0,
+                                             &unfused.0, &unfused.1) == 1)
+            let same = { (a: Float, b: Float) in a.bitPattern == b.bitPattern || (a.isNaN && b.isNaN) }
+            let firstProb = zip(fused.0, unfused.0).enumerated().first { !same($0.element.0, $0.element.1) }?.offset
+            let firstReg = zip(fused.1, unfused.1).enumerated().first { !same($0.element.0, $0.element.1) }?.offset
+            #expect(firstProb == nil, "\(rows)×\(width) tie \(tie): first probability difference at \(firstProb ?? -1)")
+            #expect(firstReg == nil, "\(rows)×\(width) tie \(tie): first regression difference at \(firstReg ?? -1)")
+            if tie { #expect(unfused.0.dropFirst().allSatisfy { $0 == 0.5 }) }
+            #expect(unfused.0.contains { !$0.isFinite }, "the ∞ row reached the softmax's NaN path")
+        }
     }
 }

@@ -163,6 +163,18 @@ int cfn_conv3x3_prelu_maxpool2(const float *weight, const float *bias, const flo
                                int out_channels, int in_channels, const float *in, int h, int w,
                                int rs, int fused, float *out);
 
+/*
+ * P-Net's head two ways, for testing one against the other: the 1×1 convolution of `cin`
+ * planes (rows × rs floats each, `rows` rows of `width` ≤ rs valid values) to 6 channels
+ * (`weight` [6][cin], `bias` [6]), the softmax of channels 0-1 and the regressions 2-5, written
+ * as P-Net writes them: prob (rows × width, the face probability) and reg (4 planes of
+ * rows × width). `fused` 1: the fused AVX2 kernel (ops/pnet_head.c); 0: the direct kernel, then
+ * cfn_softmax_rows and the copies. Returns 1 when done, 0 when the fused kernel was asked for
+ * on a CPU without AVX2 + FMA, −1 for bad arguments or no memory.
+ */
+int cfn_pnet_head_paths(const float *weight, const float *bias, int cin, const float *in,
+                        int rows, int width, int rs, int fused, float *prob, float *reg);
+
 #ifdef __cplusplus
 }
 #endif

@@ -95,6 +95,32 @@ struct MTCNNPipeline {
         max(1, min(contexts, units, work / parallelWork))
     }
 
+    /// Each worker's P-Net output rows, as (level index, first row, end row): the levels' rows
+    /// laid end to end, each weighted by its level's width (a row's work), cut into `workers`
+    /// runs of equal work. A level cut between two workers costs the 10 input rows both halves
+    /// read (conv1 and conv2 run on them twice) and a second band setup; cutting contiguous
+    /// runs splits at most `workers − 1` levels, where giving each worker a share of every level
+    /// split them all. Every row goes to exactly one worker, and a row's values do not depend on
+    /// which rows its worker computes with it (the banded kernel's contract).
+    static func levelShares(_ levels: [(rows: Int, width: Int)], workers: Int) -> [[(Int, Int, Int)]] {
+        let total = levels.reduce(0) { $0 + $1.rows * $1.width }
+        var shares = [[(Int, Int, Int)]](repeating: [], count: workers)
+        var offset = 0
+        for (index, level) in levels.enumerated() {
+            // Row of this level where the work position `x` falls, rounded up, in 0 ... rows:
+            // the same cut for the worker that ends there and the one that starts there.
+            func row(_ x: Int) -> Int {
+                min(max((x - offset + level.width - 1) / level.width, 0), level.rows)
+            }
+            for k in 0..<workers {
+                let r0 = row(total * k / workers), r1 = row(total * (k + 1) / workers)
+                if r1 > r0 { shares[k].append((index, r0, r1)) }
+            }
+            offset += level.rows * level.width
+        }
+        return shares
+    }
+
     /// `contexts`: one per thread (at least one), each used by one thread only.
     func run(_ image: RGBImage, contexts: [OpaquePointer]) throws(MTCNNError) -> [DetectedFace] {
         var boxes = try proposals(image, contexts)
@@ -138,13 +164,12 @@ struct MTCNNPipeline {
             reg.deallocate()
         }
         let workers = Self.workers(work: pixels * Self.pnetWorkPerPixel, units: pixels, contexts: contexts.count)
-        // Worker k computes the k-th share of every level's output rows, so the shares balance.
+        let shares = Self.levelShares(plans.map { (rows: $0.outHeight, width: $0.level.width) }, workers: workers)
         let failures = parallelFailures(workers, gauge: gauge) { k in
             let ctx = contexts[k]
             return image.pixels.withUnsafeBufferPointer { px -> MTCNNError? in
-                for plan in plans {
-                    let r0 = plan.outHeight * k / workers, r1 = plan.outHeight * (k + 1) / workers
-                    guard r1 > r0 else { continue }
+                for (index, r0, r1) in shares[k] {
+                    let plan = plans[index]
                     let status = cfn_mtcnn_pnet_forward_rgb8(
                         networks.pnet, ctx, px.baseAddress, Int32(image.width), Int32(image.height), image.width * 3,
                         Int32(plan.level.height), Int32(plan.level.width), Int32(r0), Int32(r1),
