@@ -1,0 +1,65 @@
+import Foundation
+
+/// A change to shared collections, as announced to every replica: what to read back from the
+/// store to bring memory up to date.
+public enum FaceCollectionChange: Sendable, Equatable {
+    /// Read everything again: the announcements (re)started, so earlier ones may have been missed.
+    case resync
+    /// The collection was created or deleted: read its record, faces and users again.
+    case collection(String)
+    /// These faces were inserted, deleted or (dis)associated: read them again (nil: every face
+    /// of the collection, for a change too large to list).
+    case faces(collection: String, faceIds: [String]?)
+    /// A user was created or deleted: read the collection's users again, and these faces whose
+    /// user changed (nil: every face).
+    case users(collection: String, faceIds: [String]?)
+}
+
+/// A ``FaceCollectionStore`` that several processes (server replicas) write: each write is
+/// announced, and each replica reads back what changed to keep its in-memory matrices current.
+public protocol SharedFaceCollectionStore: FaceCollectionStore {
+    /// The collection with its faces and users; nil when it does not exist.
+    func loadCollection(_ id: String) async throws -> CollectionContents?
+    /// Those of `faceIds` that exist in the collection.
+    func loadFaces(_ faceIds: [String], collection: String) async throws -> [FaceRecordValue]
+    func loadUsers(collection: String) async throws -> [UserRecord]
+    /// Yields every committed change by any writer, preceded by ``FaceCollectionChange/resync``
+    /// each time the announcements (re)connect; reconnects after a loss; returns when cancelled.
+    func followChanges(into sink: AsyncStream<FaceCollectionChange>.Continuation) async
+}
+
+/// A change as carried in a notification's payload (JSON, at most 8000 bytes in PostgreSQL).
+struct FaceCollectionChangeMessage: Codable, Equatable {
+    enum Kind: String, Codable { case collection, faces, users }
+    var collection: String
+    var kind: Kind
+    var faceIds: [String]?
+
+    /// Payloads above this are sent without their face ids (replicas then read the whole collection).
+    static let maxPayloadBytes = 7800
+
+    var change: FaceCollectionChange {
+        switch kind {
+        case .collection: return .collection(collection)
+        case .faces: return .faces(collection: collection, faceIds: faceIds)
+        case .users: return .users(collection: collection, faceIds: faceIds)
+        }
+    }
+
+    /// The JSON payload, without the face ids when they would not fit.
+    func payload() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .sortedKeys
+        if let data = try? encoder.encode(self), data.count <= Self.maxPayloadBytes {
+            return String(decoding: data, as: UTF8.self)
+        }
+        var whole = self
+        whole.faceIds = nil
+        return String(decoding: (try? encoder.encode(whole)) ?? Data(), as: UTF8.self)
+    }
+
+    /// The change a payload announces; nil for one this version cannot read (then resync).
+    static func change(fromPayload payload: String) -> FaceCollectionChange? {
+        (try? JSONDecoder().decode(Self.self, from: Data(payload.utf8)))?.change
+    }
+}
