@@ -92,3 +92,41 @@ struct FaceCollectionStoreConformanceTests {
         try await PostgresFaceCollectionStore.with(url, logger: Logger(label: "test")) { try await FaceCollectionStoreConformance.readBack($0) }
     }
 }
+
+@Suite("Collections database settings")
+struct CollectionsDatabaseSettingsTests {
+    @Test("--collections-database, else $FACEREC_COLLECTIONS_DATABASE, else SQLite under --data-dir")
+    func resolve() throws {
+        let directory = URL(fileURLWithPath: "/data")
+        #expect(try CollectionsDatabase.resolve(option: nil, environment: [:], dataDirectory: directory) == .sqlite(dataDirectory: directory))
+        let fromEnvironment = try CollectionsDatabase.resolve(option: nil, environment: ["FACEREC_COLLECTIONS_DATABASE": "postgres://a@h/db"],
+                                                              dataDirectory: directory)
+        #expect(fromEnvironment == .postgres(try PostgresDatabaseURL("postgres://a@h/db")))
+        let fromOption = try CollectionsDatabase.resolve(option: "postgresql://b@h2/db2", environment: ["FACEREC_COLLECTIONS_DATABASE": "postgres://a@h/db"],
+                                                         dataDirectory: directory)
+        #expect(fromOption == .postgres(try PostgresDatabaseURL("postgresql://b@h2/db2")))
+    }
+
+    @Test("URLs: TCP with port, password and sslmode; a Unix socket directory; malformed ones named")
+    func urls() throws {
+        let tcp = try PostgresDatabaseURL("postgres://face%20rec:p%40ss@db.internal:6543/collections?sslmode=require")
+        #expect(tcp.endpoint == .tcp(host: "db.internal", port: 6543))
+        #expect(tcp.username == "face rec" && tcp.password == "p@ss" && tcp.database == "collections" && tcp.tls == .require)
+        #expect(!tcp.description.contains("p@ss") && tcp.description.contains("***"), "the password stays out of logs")
+        let plain = try PostgresDatabaseURL("postgres://db/facerec")
+        #expect(plain.endpoint == .tcp(host: "db", port: 5432) && plain.username == "postgres" && plain.tls == .prefer)
+        let socket = try PostgresDatabaseURL("postgres://facerec@/facerec?host=/var/run/postgresql&port=5433")
+        #expect(socket.endpoint == .unixSocket(path: "/var/run/postgresql/.s.PGSQL.5433") && socket.tls == .disable)
+        for bad in ["mysql://a@h/db", "postgres:///db", "postgres://h:70000/db", "postgres://h/db?sslmode=maybe", "not a url"] {
+            #expect(throws: PostgresDatabaseURL.Invalid.self, "\(bad)") { try PostgresDatabaseURL(bad) }
+        }
+    }
+
+    @Test("an unreachable database fails at start with a storage error, not a hang")
+    func unreachable() async throws {
+        let url = try PostgresDatabaseURL("postgres://postgres@/db?host=/nonexistent-\(UUID().uuidString.prefix(8))")
+        await #expect(throws: FaceCollectionStoreError.self) {
+            try await RekognitionSetup.withCollections(.postgres(url), logger: Logger(label: "test")) { _ in () }
+        }
+    }
+}

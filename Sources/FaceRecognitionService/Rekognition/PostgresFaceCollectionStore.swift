@@ -59,28 +59,48 @@ public final class PostgresFaceCollectionStore: SharedFaceCollectionStore {
     /// The `application_name` of the connection that LISTENs.
     public static let listenerApplicationName = "facerec-server-listener"
 
-    /// Creates the tables if they are missing (replicas starting together take turns).
+    /// Creates the tables if they are missing (replicas starting together take turns), on a
+    /// connection of its own: an unreachable database or a refused login fails here, at once.
     public func prepareSchema() async throws {
-        try await transaction { connection in
-            try await connection.query("SELECT pg_advisory_xact_lock(7343001)", logger: self.logger)
-            try await connection.query("""
-                CREATE TABLE IF NOT EXISTS facerec_collections (
-                    id text PRIMARY KEY, created_at double precision NOT NULL, face_model_version text NOT NULL)
-                """, logger: self.logger)
-            try await connection.query("""
-                CREATE TABLE IF NOT EXISTS facerec_faces (
-                    collection text NOT NULL REFERENCES facerec_collections(id) ON DELETE CASCADE,
-                    face_id text NOT NULL, image_id text NOT NULL, external_image_id text,
-                    box_left real NOT NULL, box_top real NOT NULL, box_width real NOT NULL, box_height real NOT NULL,
-                    confidence real NOT NULL, user_id text, embedding bytea NOT NULL,
-                    PRIMARY KEY (collection, face_id))
-                """, logger: self.logger)
-            try await connection.query("""
-                CREATE TABLE IF NOT EXISTS facerec_users (
-                    collection text NOT NULL REFERENCES facerec_collections(id) ON DELETE CASCADE,
-                    user_id text NOT NULL, token text, PRIMARY KEY (collection, user_id))
-                """, logger: self.logger)
+        var configuration = listenerConfiguration
+        configuration.options.additionalStartupParameters = [("application_name", "facerec-server")]
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        } catch {
+            throw FaceCollectionStoreError.storage("cannot connect to PostgreSQL: \(Self.describe(error))")
         }
+        do {
+            try await connection.withTransaction(logger: logger) { connection in try await self.createTables(connection) }
+            try? await connection.close()
+        } catch let error as PostgresTransactionError {
+            try? await connection.close()
+            throw FaceCollectionStoreError.storage(Self.describe(error.closureError ?? error.commitError ?? error.beginError ?? error))
+        } catch {
+            try? await connection.close()
+            throw FaceCollectionStoreError.storage(Self.describe(error))
+        }
+    }
+
+    private func createTables(_ connection: PostgresConnection) async throws {
+        try await connection.query("SELECT pg_advisory_xact_lock(7343001)", logger: self.logger)
+        try await connection.query("""
+            CREATE TABLE IF NOT EXISTS facerec_collections (
+                id text PRIMARY KEY, created_at double precision NOT NULL, face_model_version text NOT NULL)
+            """, logger: self.logger)
+        try await connection.query("""
+            CREATE TABLE IF NOT EXISTS facerec_faces (
+                collection text NOT NULL REFERENCES facerec_collections(id) ON DELETE CASCADE,
+                face_id text NOT NULL, image_id text NOT NULL, external_image_id text,
+                box_left real NOT NULL, box_top real NOT NULL, box_width real NOT NULL, box_height real NOT NULL,
+                confidence real NOT NULL, user_id text, embedding bytea NOT NULL,
+                PRIMARY KEY (collection, face_id))
+            """, logger: self.logger)
+        try await connection.query("""
+            CREATE TABLE IF NOT EXISTS facerec_users (
+                collection text NOT NULL REFERENCES facerec_collections(id) ON DELETE CASCADE,
+                user_id text NOT NULL, token text, PRIMARY KEY (collection, user_id))
+            """, logger: self.logger)
     }
 
     // MARK: Reads
