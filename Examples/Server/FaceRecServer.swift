@@ -155,7 +155,8 @@ struct Collections: AsyncParsableCommand {
             let loaded = try Gallery.load(contentsOf: url)
             let id = collectionId ?? url.deletingPathExtension().lastPathComponent
             let database = try CollectionsDatabase.resolve(option: collectionsDatabase, dataDirectory: pipelineOptions.dataDirectory)
-            let report = try await RekognitionSetup.withCollections(database, logger: ServiceLogging.logger("facerec.collections")) {
+            let report = try await RekognitionSetup.withCollections(database, logger: ServiceLogging.logger("facerec.collections"),
+                                                                      followingOtherWriters: false) {
                 try await RekognitionSetup.importGallery(loaded, collectionId: id, into: $0)
             }
             print("imported \(report.faces) faces and \(report.users) users into collection \(id)")

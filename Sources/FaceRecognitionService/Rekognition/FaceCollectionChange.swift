@@ -35,7 +35,7 @@ struct FaceCollectionChangeMessage: Codable, Equatable {
     var kind: Kind
     var faceIds: [String]?
 
-    /// Payloads above this are sent without their face ids (replicas then read the whole collection).
+    /// The most payload bytes a notification carries (PostgreSQL's limit is 8,000).
     static let maxPayloadBytes = 7800
 
     var change: FaceCollectionChange {
@@ -46,16 +46,34 @@ struct FaceCollectionChangeMessage: Codable, Equatable {
         }
     }
 
-    /// The JSON payload, without the face ids when they would not fit.
-    func payload() -> String {
+    /// The JSON payloads announcing this change: one, or, when its FaceIds do not fit one
+    /// payload, one per slice of them (each notification then names the faces to read back, so a
+    /// large change never makes replicas re-read a whole collection).
+    func payloads() -> [String] {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
-        if let data = try? encoder.encode(self), data.count <= Self.maxPayloadBytes {
-            return String(decoding: data, as: UTF8.self)
+        func encoded(_ message: Self) -> String { String(decoding: (try? encoder.encode(message)) ?? Data(), as: UTF8.self) }
+        let whole = encoded(self)
+        guard whole.utf8.count > Self.maxPayloadBytes, let faceIds, !faceIds.isEmpty else { return [whole] }
+        // Each id costs its JSON text, quotes and a comma; the rest of the message is fixed. An id
+        // with characters JSON escapes is counted at the worst escape (6 bytes each).
+        var empty = self
+        empty.faceIds = []
+        let room = Self.maxPayloadBytes - encoded(empty).utf8.count
+        var payloads: [String] = [], slice: [String] = [], used = 0
+        for id in faceIds {
+            let escaped = id.utf8.contains { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x2F }
+            let cost = (escaped ? 6 : 1) * id.utf8.count + 3
+            if !slice.isEmpty, used + cost > room {
+                payloads.append(encoded(Self(collection: collection, kind: kind, faceIds: slice)))
+                slice = []
+                used = 0
+            }
+            slice.append(id)
+            used += cost
         }
-        var whole = self
-        whole.faceIds = nil
-        return String(decoding: (try? encoder.encode(whole)) ?? Data(), as: UTF8.self)
+        if !slice.isEmpty { payloads.append(encoded(Self(collection: collection, kind: kind, faceIds: slice))) }
+        return payloads
     }
 
     /// The change a payload announces; nil for one this version cannot read (then resync).

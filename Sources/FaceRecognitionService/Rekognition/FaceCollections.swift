@@ -70,6 +70,7 @@ public actor FaceCollections {
                     try await apply(pending, from: store)
                     break
                 } catch {
+                    if Task.isCancelled { break }  // shutting down: nothing to reload
                     ServiceLog.notice("cannot read a collections change back (\(error)); reloading every collection")
                     pending = .resync
                     try? await Task.sleep(for: .seconds(1))

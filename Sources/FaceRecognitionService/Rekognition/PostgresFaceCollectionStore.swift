@@ -10,7 +10,7 @@ import PostgresNIO
 /// embedding)` with the embedding as little-endian float32 `bytea` (as in the SQLite store) and
 /// the face's user in `user_id` (a face belongs to at most one user, as in Rekognition), and
 /// `facerec_users(collection, user_id, token)`. Every write is one transaction that also sends
-/// `NOTIFY facerec_collections` with what changed (``FaceCollectionChangeMessage``), so the
+/// `NOTIFY facerec_collections` with what changed (a JSON payload: collection, kind, FaceIds), so the
 /// announcement is delivered if and only if the change committed.
 public final class PostgresFaceCollectionStore: SharedFaceCollectionStore {
     /// The LISTEN/NOTIFY channel.
@@ -330,7 +330,9 @@ public final class PostgresFaceCollectionStore: SharedFaceCollectionStore {
 
     private func notify(_ message: FaceCollectionChangeMessage, on connection: PostgresConnection) async throws {
         // pg_notify inside the writing transaction: delivered at COMMIT, dropped on ROLLBACK.
-        try await connection.query("SELECT pg_notify(\(Self.channel), \(message.payload()))", logger: logger)
+        for payload in message.payloads() {
+            try await connection.query("SELECT pg_notify(\(Self.channel), \(payload))", logger: logger)
+        }
     }
 
     /// Runs `body` in a transaction, passing the store's own errors through and turning the
