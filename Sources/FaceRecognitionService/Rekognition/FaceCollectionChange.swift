@@ -8,7 +8,7 @@ public enum FaceCollectionChange: Sendable, Equatable {
     /// The collection was created or deleted: read its record, faces and users again.
     case collection(String)
     /// These faces were inserted, deleted or (dis)associated: read them again (nil: every face
-    /// of the collection, for a change too large to list).
+    /// of the collection, for a store that does not list them).
     case faces(collection: String, faceIds: [String]?)
     /// A user was created or deleted: read the collection's users again, and these faces whose
     /// user changed (nil: every face).
