@@ -2,14 +2,16 @@
 # Installs what a fresh Debian/Ubuntu machine lacks to build and test the package:
 # the C libraries (OpenBLAS, libjpeg-turbo, libpng, SQLite), pkg-config, and, for the tests
 # only, the moto server and boto3 (the AWS stand-in and the reference client) and the AWS CLI
-# (the deploy's user data downloads the worker with `aws s3 cp`; a test runs that script).
+# (the deploy's user data downloads the worker with `aws s3 cp`; a test runs that script),
+# and Debian's PostgreSQL 15 server for the shared-collections tests.
 # Safe to run again: it skips what is already there.
 set -euo pipefail
 
 packages=(libopenblas-dev libjpeg-dev libpng-dev libsqlite3-dev zlib1g-dev libcurl4-openssl-dev pkg-config)
 # The tests also drive the sqlite3 shell (a second process writing to the queue database) and
-# the web console in headless Chromium through its WebDriver.
-[ "${1:-}" = "--with-test-tools" ] && packages+=(sqlite3 chromium chromium-driver)
+# the web console in headless Chromium through its WebDriver; the PostgreSQL collection tests
+# start private PostgreSQL 15 servers from Debian's binaries (/usr/lib/postgresql/15/bin).
+[ "${1:-}" = "--with-test-tools" ] && packages+=(sqlite3 chromium chromium-driver postgresql-15)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -80,36 +80,45 @@ struct Serve: AsyncParsableCommand {
                                          metrics: metrics, logger: logger)
         }
         let host = self.host
-        // The Rekognition API in front: it takes the POST / calls that carry X-Amz-Target.
-        let rekognition = try await makeRekognitionAPI(engine: engine, backend: backend, logger: logger)
-        let router = rekognition?.makeRouter(with: api) ?? api.makeRouter()
-        ConsoleRoutes.addRoutes(to: router, rekognition: rekognition)  // the web console at /ui: a page over the APIs above
-        let app = Application(
-            router: router, configuration: .init(address: .hostname(host, port: port), serverName: "facerec-server"),
-            onServerRunning: { channel in
-                let bound = channel.localAddress?.port ?? port
-                let line = "facerec-server listening on http://\(host):\(bound) (backend: \(backend), recognition: \(engine.identifies ? "identify" : "detection only"))\n"
-                FileHandle.standardOutput.write(Data(line.utf8))
-            },
-            logger: logger)
+        let port = self.port
+        func serve(rekognition: RekognitionAPI?) async throws {
+            let router = rekognition?.makeRouter(with: api) ?? api.makeRouter()
+            ConsoleRoutes.addRoutes(to: router, rekognition: rekognition)  // the web console at /ui: a page over the APIs above
+            let app = Application(
+                router: router, configuration: .init(address: .hostname(host, port: port), serverName: "facerec-server"),
+                onServerRunning: { channel in
+                    let bound = channel.localAddress?.port ?? port
+                    let line = "facerec-server listening on http://\(host):\(bound) (backend: \(backend), recognition: \(engine.identifies ? "identify" : "detection only"))\n"
+                    FileHandle.standardOutput.write(Data(line.utf8))
+                },
+                logger: logger)
 
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { await waiter.run() }
-            if let fleet { group.addTask { await fleet.run() } }
-            try await app.runService()
-            group.cancelAll()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { await waiter.run() }
+                if let fleet { group.addTask { await fleet.run() } }
+                try await app.runService()
+                group.cancelAll()
+            }
+        }
+        // The Rekognition API in front: it takes the POST / calls that carry X-Amz-Target.
+        if case .identify(let recognizer) = engine.mode {
+            let database = try rekognitionOptions.collectionsDatabase(dataDirectory: pipelineOptions.dataDirectory)
+            logger.info("Rekognition collections in \(database)")
+            try await RekognitionSetup.withCollections(database, logger: logger) { collections in
+                try await serve(rekognition: makeRekognitionAPI(recognizer: recognizer, collections: collections, backend: backend, logger: logger))
+            }
+        } else {
+            ServiceLog.notice("the Rekognition API is off: it needs FaceNet weights (--weights)")
+            try await serve(rekognition: nil)
         }
         if let fleet { await fleet.shutDown() }
     }
 }
 
 extension Serve {
-    /// The Rekognition API over collections in --data-dir; nil in detection-only mode (it needs FaceNet).
-    func makeRekognitionAPI(engine: FaceRecognitionEngine, backend: PipelineBackend, logger: Logger) async throws -> RekognitionAPI? {
-        guard case .identify(let recognizer) = engine.mode else {
-            ServiceLog.notice("the Rekognition API is off: it needs FaceNet weights (--weights)")
-            return nil
-        }
+    /// The Rekognition API over `collections`, with the recognizer's FaceNet.
+    func makeRekognitionAPI(recognizer: FaceRecognizer, collections: FaceCollections, backend: PipelineBackend,
+                            logger: Logger) throws -> RekognitionAPI {
         let keys: RekognitionKeys
         do {
             keys = try rekognitionOptions.keys()
@@ -119,7 +128,6 @@ extension Serve {
         if keys.isEmpty {
             ServiceLog.notice("the Rekognition API has no keys: every call is refused. Set FACEREC_ACCESS_KEY_ID and FACEREC_SECRET_ACCESS_KEY, or --keys-file.")
         }
-        let collections = try await RekognitionSetup.openCollections(dataDirectory: pipelineOptions.dataDirectory)
         let analyzer = try RekognitionSetup.makeAnalyzer(facenet: recognizer.facenet, mtcnnWeights: URL(fileURLWithPath: recognition.mtcnnWeights),
                                                          lanes: ProcessInfo.processInfo.activeProcessorCount,
                                                          maxPending: rekognitionOptions.rekognitionMaxPending)
@@ -141,13 +149,17 @@ struct Collections: AsyncParsableCommand {
         @Argument(help: "The gallery file.") var gallery: String
         @Option(help: "The new collection's id (default: the file's stem).") var collectionId: String?
         @OptionGroup var pipelineOptions: PipelineOptions
+        @Option(help: CollectionsDatabaseHelp.text) var collectionsDatabase: String?
 
         func run() async throws {
             let url = URL(fileURLWithPath: gallery)
             let loaded = try Gallery.load(contentsOf: url)
             let id = collectionId ?? url.deletingPathExtension().lastPathComponent
-            let collections = try await RekognitionSetup.openCollections(dataDirectory: pipelineOptions.dataDirectory)
-            let report = try await RekognitionSetup.importGallery(loaded, collectionId: id, into: collections)
+            let database = try CollectionsDatabase.resolve(option: collectionsDatabase, dataDirectory: pipelineOptions.dataDirectory)
+            let report = try await RekognitionSetup.withCollections(database, logger: ServiceLogging.logger("facerec.collections"),
+                                                                      followingOtherWriters: false) {
+                try await RekognitionSetup.importGallery(loaded, collectionId: id, into: $0)
+            }
             print("imported \(report.faces) faces and \(report.users) users into collection \(id)")
         }
     }

@@ -10,7 +10,19 @@ public struct RekognitionOptions: ParsableArguments, Sendable {
     @Option(help: "Images the Rekognition API analyses or queues at once before answering ProvisionedThroughputExceededException.")
     public var rekognitionMaxPending = 256
 
+    @Option(help: CollectionsDatabaseHelp.text)
+    public var collectionsDatabase: String?
+
     public init() {}
+
+    /// SQLite under `dataDirectory`, or the PostgreSQL database of --collections-database / $FACEREC_COLLECTIONS_DATABASE.
+    public func collectionsDatabase(dataDirectory: URL, environment: [String: String] = ProcessInfo.processInfo.environment) throws -> CollectionsDatabase {
+        do {
+            return try CollectionsDatabase.resolve(option: collectionsDatabase, environment: environment, dataDirectory: dataDirectory)
+        } catch {
+            throw ServiceStartupError("--collections-database: \(error)", exitCode: StartupChecks.configurationExitCode)
+        }
+    }
 
     /// The keys from the environment and the keys file.
     public func keys(environment: [String: String] = ProcessInfo.processInfo.environment) throws -> RekognitionKeys {
@@ -20,4 +32,10 @@ public struct RekognitionOptions: ParsableArguments, Sendable {
         }
         return keys
     }
+}
+
+/// The --collections-database option's help, shared by the commands that open collections.
+public enum CollectionsDatabaseHelp {
+    public static let text = ArgumentHelp(
+        "PostgreSQL database for the Rekognition API's collections, shared by server replicas: postgres://user[:password]@host[:port]/db[?sslmode=disable|prefer|require] or postgres://user@/db?host=/socket/dir (default: $\(CollectionsDatabase.environmentVariable); none: SQLite in --data-dir).")
 }

@@ -18,16 +18,109 @@ public actor FaceCollections {
 
     private let store: any FaceCollectionStore
     private var collections: [String: StoredCollection] = [:]
+    /// False until a following replica has read the shared store once.
+    private var loaded = true
+    private var loadWaiters: [CheckedContinuation<Void, Never>] = []
 
     /// Loads every collection from `store`.
     public init(store: any FaceCollectionStore) async throws {
         self.store = store
         for contents in try await store.loadAll() {
-            collections[contents.collection.id] = StoredCollection(
-                record: contents.collection,
-                faces: Dictionary(uniqueKeysWithValues: contents.faces.map { ($0.faceId, $0) }),
-                users: Dictionary(uniqueKeysWithValues: contents.users.map { ($0.userId, $0) }))
+            collections[contents.collection.id] = StoredCollection(contents)
         }
+    }
+
+    /// Empty until ``follow(_:from:)`` has read `store` (await ``waitUntilLoaded()``): for a
+    /// store other replicas write, read only once its announcements are being received.
+    public init(following store: any SharedFaceCollectionStore) {
+        self.store = store
+        self.loaded = false
+    }
+
+    // MARK: Replication
+
+    /// Runs `body` with collections that follow `store`: read once its announcements are being
+    /// received, then kept current with every write any replica commits, until `body` returns.
+    public static func following<T: Sendable>(_ store: any SharedFaceCollectionStore,
+                                              _ body: (FaceCollections) async throws -> T) async throws -> T {
+        let (changes, sink) = AsyncStream.makeStream(of: FaceCollectionChange.self)
+        let collections = FaceCollections(following: store)
+        return try await withThrowingTaskGroup(of: Void.self, returning: T.self) { group in
+            group.addTask { await store.followChanges(into: sink) }
+            group.addTask { await collections.follow(changes, from: store) }
+            do {
+                try await collections.waitUntilLoaded()
+                let result = try await body(collections)
+                group.cancelAll()
+                return result
+            } catch {
+                group.cancelAll()
+                throw error
+            }
+        }
+    }
+
+    /// Applies the changes `store` announces, in order, reading back what each one changed;
+    /// returns when `changes` ends. A failed read becomes a full reload, retried each second.
+    public func follow(_ changes: AsyncStream<FaceCollectionChange>, from store: any SharedFaceCollectionStore) async {
+        for await change in changes {
+            var pending = change
+            while !Task.isCancelled {
+                do {
+                    try await apply(pending, from: store)
+                    break
+                } catch {
+                    if Task.isCancelled { break }  // shutting down: nothing to reload
+                    ServiceLog.notice("cannot read a collections change back (\(error)); reloading every collection")
+                    pending = .resync
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+        }
+        releaseLoadWaiters()
+    }
+
+    /// Returns once the collections were read (at once for a store only this process writes).
+    /// - Throws: `CancellationError` when following ended before the first read.
+    public func waitUntilLoaded() async throws {
+        if !loaded { await withCheckedContinuation { loadWaiters.append($0) } }
+        guard loaded else { throw CancellationError() }
+    }
+
+    /// Brings memory up to date with one change. Each read returns the store's current rows, and
+    /// every commit is announced after it is visible, so after the last announcement is applied
+    /// memory equals the store, whatever local writes interleaved.
+    func apply(_ change: FaceCollectionChange, from store: any SharedFaceCollectionStore) async throws {
+        switch change {
+        case .resync:
+            let all = try await store.loadAll()
+            collections = Dictionary(uniqueKeysWithValues: all.map { ($0.collection.id, StoredCollection($0)) })
+            loaded = true
+            releaseLoadWaiters()
+        case .collection(let id):
+            collections[id] = try await store.loadCollection(id).map(StoredCollection.init)
+        case .faces(let id, let faceIds), .users(let id, let faceIds):
+            guard let faceIds, collections[id] != nil else {
+                collections[id] = try await store.loadCollection(id).map(StoredCollection.init)
+                return
+            }
+            var users: [UserRecord]?
+            if case .users = change { users = try await store.loadUsers(collection: id) }
+            let rows = faceIds.isEmpty ? [] : try await store.loadFaces(faceIds, collection: id)
+            guard collections[id] != nil else { return }
+            if let users { collections[id]?.users = Dictionary(uniqueKeysWithValues: users.map { ($0.userId, $0) }) }
+            guard !faceIds.isEmpty else { return }
+            let found = Dictionary(rows.map { ($0.faceId, $0) }, uniquingKeysWith: { $1 })
+            for faceId in faceIds { collections[id]?.faces[faceId] = found[faceId] }
+            collections[id]?.snapshot = nil
+            collections[id]?.sortedFaceIds = nil
+        }
+    }
+
+    private func releaseLoadWaiters() {
+        let waiters = loadWaiters
+        loadWaiters = []
+        for waiter in waiters { waiter.resume() }
     }
 
     // MARK: Collections
@@ -185,6 +278,14 @@ public actor FaceCollections {
 
     static func alreadyExists(_ id: String) -> RekognitionError {
         .resourceAlreadyExists("The collection id: \(id) already exists")
+    }
+}
+
+extension FaceCollections.StoredCollection {
+    init(_ contents: CollectionContents) {
+        self.init(record: contents.collection,
+                  faces: Dictionary(contents.faces.map { ($0.faceId, $0) }, uniquingKeysWith: { $1 }),
+                  users: Dictionary(contents.users.map { ($0.userId, $0) }, uniquingKeysWith: { $1 }))
     }
 }
 

@@ -1,11 +1,30 @@
 import FaceRecognition
 import Foundation
+import Logging
 
 /// Builds the Rekognition API's parts from the service's configuration, and imports galleries.
 public enum RekognitionSetup {
     /// Collections persisted under `dataDirectory` (`collections.sqlite`), loaded into memory.
     public static func openCollections(dataDirectory: URL) async throws -> FaceCollections {
         try await FaceCollections(store: SQLiteFaceCollectionStore(dataDirectory: dataDirectory))
+    }
+
+    /// Runs `body` with the collections of `database`. On PostgreSQL this also runs, for the
+    /// body's duration, the connection pool and the follower that keeps memory current with
+    /// other replicas' writes (LISTEN/NOTIFY); the body starts once everything was read.
+    /// A one-shot writer (an import) passes `followingOtherWriters: false`: it reads the
+    /// collections once and does not listen.
+    public static func withCollections<T: Sendable>(_ database: CollectionsDatabase, logger: Logger, followingOtherWriters: Bool = true,
+                                                    _ body: (FaceCollections) async throws -> T) async throws -> T {
+        switch database {
+        case .sqlite(let directory):
+            return try await body(openCollections(dataDirectory: directory))
+        case .postgres(let url):
+            return try await PostgresFaceCollectionStore.with(url, logger: logger) { store in
+                guard followingOtherWriters else { return try await body(FaceCollections(store: store)) }
+                return try await FaceCollections.following(store, body)
+            }
+        }
     }
 
     /// The analyzer for a recognizer's networks: its FaceNet, and MTCNN loaded again from
