@@ -20,7 +20,7 @@ struct UserDataHarnessTests {
         #expect(try await runProcess("/usr/bin/env", ["aws", "--version"], environment: ProcessInfo.processInfo.environment) == 0,
                 "the AWS CLI is missing: scripts/install-deps.sh --with-test-tools installs it")
         let suffix = MotoEnvironment.uniqueName("ud")
-        var environment = try await moto.pipelineEnvironment(suffix: suffix)
+        let environment = try await moto.pipelineEnvironment(suffix: suffix)
         let cloud = try CloudConfiguration(environment: environment)
 
         // The artifacts, in the install layout under s3://artifacts/<prefix>/.
