@@ -32,6 +32,7 @@ struct EmbedCommand: ParsableCommand {
     var batchSize: Int = 8
 
     @OptionGroup var detection: DetectionOptions
+    @OptionGroup var precision: PrecisionOptions
     @OptionGroup var quality: QualityOptions
     @OptionGroup var common: CommonOptions
 
@@ -52,8 +53,12 @@ struct EmbedCommand: ParsableCommand {
     }
 
     func run() throws {
-        let facenet = try CLI.loadFaceNet(weights)
         let detector = noDetect ? nil : try CLI.loadDetector(detection, mtcnn: detection.mtcnn(keepAll: true, imageSize: inputSize))
+        let facenet = try CLI.loadFaceNet(weights, precision: try precision.facenetPrecision { image in
+            if let detector { return try detector.extractFaces(image).first?.image }
+            return image.width == inputSize && image.height == inputSize
+                ? image : image.resizedBilinear(width: inputSize, height: inputSize)
+        })
         let gate = QualityGate(quality)
         let inputs = ImageInputs(images)
         var failed = inputs.reportFailures(), processed = 0
