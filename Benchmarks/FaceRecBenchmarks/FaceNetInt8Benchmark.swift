@@ -78,17 +78,31 @@ func runFaceNetInt8Benchmark(_ arguments: [String]) throws {
     }
 }
 
-/// `FaceRecBenchmarks facenet-int8-accuracy [--data ../shared/data] [--set face_images_1000]`:
-/// the course pipeline's crops (MTCNN at 240, the largest face) of every image of the set,
-/// embedded by the float32 and the int8 network (calibrated on the largest faces of the 16 first
-/// face_images_100 images, cropped the same way): the cosine similarity of each pair, and how
-/// often both name the same nearest data.pt entry (torch.dist).
+/// `FaceRecBenchmarks facenet-int8-accuracy [--data ../shared/data] [--set face_images_1000]
+/// [--size 240] [--calibrate-on photos|face_images_100]`: the course pipeline's crops (MTCNN at
+/// --size, the largest face) of every image of the set, embedded by the float32 and the int8
+/// network (calibrated on every face of the photos in `<data>/photos`, cropped the same way:
+/// faces the set does not contain; or on face_images_100's, the set's own photos): the cosine
+/// similarity of each pair, and how often both name the same nearest data.pt entry (torch.dist).
 func runFaceNetInt8Accuracy(_ arguments: [String]) throws {
     var options = BenchmarkOptions(arguments)
     let data = options.value("--data") ?? "../shared/data"
     let set = options.value("--set") ?? "face_images_1000"
-    let detector = try MTCNN(weightsDirectory: MTCNN.defaultWeightsDirectory, options: MTCNNOptions(imageSize: 240))
-    let calibration = try faceImages("SampleData/face_images_100", count: 16).compactMap { try detector.extractFaces($0.image).first?.image }
+    let size = Int(options.value("--size") ?? "240") ?? 240
+    let detector = try MTCNN(weightsDirectory: MTCNN.defaultWeightsDirectory, options: MTCNNOptions(imageSize: size))
+    let calibration: [RGBImage]
+    if options.value("--calibrate-on") == "face_images_100" {
+        // The same ten photos as face_images_1000: calibration on the faces measured.
+        calibration = try faceImages("SampleData/face_images_100", count: 16).compactMap { try detector.extractFaces($0.image).first?.image }
+        print("calibrated on the largest faces of face_images_100's test_00 … test_15")
+    } else {
+        let everyFace = try MTCNN(weightsDirectory: MTCNN.defaultWeightsDirectory, options: MTCNNOptions(keepAll: true, imageSize: size))
+        let photos = try FileManager.default.contentsOfDirectory(atPath: "\(data)/photos").filter { $0.hasSuffix(".jpg") }.sorted()
+        calibration = try photos.flatMap {
+            try everyFace.extractFaces(try ImageDecoder.decode(contentsOf: URL(fileURLWithPath: "\(data)/photos/\($0)"))).map(\.image)
+        }
+        print("calibrated on \(calibration.count) faces of \(photos.joined(separator: ", "))")
+    }
     let nets = try syntheticFaceNets(calibration: calibration)
     let matcher = GalleryMatcher(gallery: try Gallery.load(contentsOf: URL(fileURLWithPath: "SampleData/data.pt")))
     let images = try faceImages("\(data)/\(set)")

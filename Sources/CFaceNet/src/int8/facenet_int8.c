@@ -329,12 +329,19 @@ typedef struct pass {
     cfn_q_kernels kernels;
 } pass;
 
+/* CFN_Q_CALIBRATE_MSE; CFACENET_INT8_CALIBRATION=max in the environment picks the largest value
+   instead (for comparing the two). */
+static int calibration_method(void) {
+    const char *v = getenv("CFACENET_INT8_CALIBRATION");
+    return v && strcmp(v, "max") == 0 ? CFN_Q_CALIBRATE_MAX : CFN_Q_CALIBRATE_MSE;
+}
+
 /* out (row stride ldo) ← conv(x: n × h × w pixels of conv->in_channels, row stride ldx). */
 static void run(const pass *s, const cfn_qconv *c, const float *x, int ldx, int n, int h, int w,
                 float *out, int ldo, cfn_qconv_epilogue e) {
     const int pixels = n * h * w;
     if (s->calibrating) {
-        const float most = cfn_q_max(x, pixels, c->in_channels, ldx, 0) / 255.0f;
+        const float most = cfn_q_calibrate_clip(x, pixels, c->in_channels, ldx, calibration_method()) / 255.0f;
         if (most > s->scales[c->scale_index]) s->scales[c->scale_index] = most;
     }
     const float scale = s->scales[c->scale_index] > 0.0f ? s->scales[c->scale_index] : 1.0f;

@@ -73,6 +73,13 @@ void cfn_q_quantize_image(const float *images, int n, int h, int w, float scale,
 /* The largest x[p · ldx + c] (absolute value when `absolute`), for calibration. */
 float cfn_q_max(const float *x, int pixels, int channels, int ldx, int absolute);
 
+/* ---- calibrate.c --------------------------------------------------------------------------- */
+
+#define CFN_Q_CALIBRATE_MAX 0 /* the largest value */
+#define CFN_Q_CALIBRATE_MSE 1 /* the least squared quantisation error */
+/* The clipping value of one layer's (non-negative) input for u8 quantisation: scale = it / 255. */
+float cfn_q_calibrate_clip(const float *x, int pixels, int channels, int ldx, int method);
+
 /* ---- nhwc_pool.c --------------------------------------------------------------------------- */
 
 /* MaxPool2d(3, stride 2), floor mode: `channels` channels of NHWC x (row stride ldx) into out
