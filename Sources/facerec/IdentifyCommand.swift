@@ -68,10 +68,12 @@ struct IdentifyCommand: ParsableCommand {
     }
 
     func run() throws {
+        // Weights are checked before the detector's (exit 3 before 6); int8 needs the detector first.
+        let float = precision.precision == .float32 ? try CLI.loadFaceNet(weights) : nil
         let gate = QualityGate(quality)
         // With --min-quality every face is recognised, and the largest one kept is taken here.
         let detector = try CLI.loadDetector(detection, mtcnn: detection.mtcnn(keepAll: keepAll || gate.isActive))
-        let facenet = try CLI.loadFaceNet(weights, precision: try precision.facenetPrecision { image in
+        let facenet = try float ?? CLI.loadFaceNet(weights, precision: try precision.facenetPrecision { image in
             try detector.extractFaces(image).first?.image
         })
         let loaded = try CLI.loadGallery(gallery)
