@@ -43,14 +43,19 @@ struct FaceNetInt8Tests {
         return acc
     }
 
-    @Test("each int8 kernel computes the exact integer product on random data, extremes included",
-          arguments: Kernels.allCases)
-    func kernelsExact(kernels: Kernels) throws {
-        try #require(kernels.available || kernels != .reference)
-        guard kernels.available else {
-            print("int8 \(kernels) kernels: not on this CPU, checked wherever they are")
-            return
-        }
+    @Test("the plain C int8 kernel computes the exact integer product on random data, extremes included")
+    func referenceExact() throws { try Self.checkExact(.reference) }
+
+    @Test("the AVX2 int8 kernel computes the exact integer product (no vpmaddubsw saturation)",
+          .enabled(if: Kernels.avx2.available, "this CPU lacks AVX2 + FMA"))
+    func avx2Exact() throws { try Self.checkExact(.avx2) }
+
+    @Test("the AVX-512 VNNI int8 kernel computes the exact integer product",
+          .enabled(if: Kernels.vnni.available, "this CPU lacks AVX-512 VNNI"))
+    func vnniExact() throws { try Self.checkExact(.vnni) }
+
+    /// Random products of several shapes on `kernels` against ``product(_:_:rows:columns:depth:)``.
+    static func checkExact(_ kernels: Kernels) throws {
         var bytes = Bytes(state: 0x5EED_0000 &+ UInt64(kernels.rawValue))
         // Rows one and several panels (odd counts take the one-panel tile); depths off and on the
         // groups of 4; columns below, at and past a micro-tile of 8.

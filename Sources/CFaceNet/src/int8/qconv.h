@@ -4,7 +4,7 @@
  * The int8 network keeps its activations in float32, NHWC (pixel-major: channel c of pixel p
  * at x + p · ld + c, so a channel slice of a concatenation is a column range), and quantises
  * each convolution's input on the way in: per tensor, u8 = clamp(round(x / scale) + zero_point)
- * with the scale calibrated for that layer (qconv.c), the zero point 0 after a ReLU and 128 for
+ * with the scale calibrated for that layer (calibrate.c), the zero point 0 after a ReLU and 128 for
  * the signed input image. Weights are quantised per output channel at build time (qgemm.h).
  */
 #ifndef CFN_INT8_QCONV_H
