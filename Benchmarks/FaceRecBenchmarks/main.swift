@@ -5,6 +5,8 @@ import Foundation
 let suites: [String: ([String]) throws -> Void] = [
     "detection": runDetectionBenchmark,
     "facenet": runFaceNetBenchmark,
+    "facenet-int8": runFaceNetInt8Benchmark,
+    "facenet-int8-accuracy": runFaceNetInt8Accuracy,
     "idle": runIdleBenchmark,
     "matching": runMatchingBenchmark,
     "synthetic-weights": runSyntheticWeights,

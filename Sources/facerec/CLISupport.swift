@@ -75,7 +75,7 @@ enum CLI {
     }
 
     /// Loads FaceNet weights, or exits 3 with a message saying what is wrong.
-    static func loadFaceNet(_ path: String) throws -> FaceNet {
+    static func loadFaceNet(_ path: String, precision: FaceNetPrecision = .float32) throws -> FaceNet {
         if let problem = FileProblem.reading(path) {
             if problem == .noSuchFile {
                 throw fail("FaceNet weights \(path): no such file. Run weights/fetch_facenet_weights.sh or see weights/README.md: point --weights at 20180402-114759-vggface2.pt (facenet-pytorch's release) or its safetensors conversion",
@@ -84,7 +84,7 @@ enum CLI {
             throw fail("FaceNet weights \(path): \(problem)", status: ExitStatus.badWeights)
         }
         do {
-            return try FaceNet(contentsOf: URL(fileURLWithPath: path))
+            return try FaceNet(contentsOf: URL(fileURLWithPath: path), precision: precision)
         } catch {
             throw fail("cannot use \(path) as FaceNet weights: \(withoutPath(path, error))", status: ExitStatus.badWeights)
         }

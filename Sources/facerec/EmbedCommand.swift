@@ -33,6 +33,7 @@ struct EmbedCommand: ParsableCommand {
     var batchSize: Int = 8
 
     @OptionGroup var detection: DetectionOptions
+    @OptionGroup var precision: PrecisionOptions
     @OptionGroup var quality: QualityOptions
     @OptionGroup var common: CommonOptions
 
@@ -53,8 +54,14 @@ struct EmbedCommand: ParsableCommand {
     }
 
     func run() throws {
-        let facenet = try CLI.loadFaceNet(weights)
+        // Weights are checked before the detector's (exit 3 before 6); int8 needs the detector first.
+        let float = precision.precision == .float32 ? try CLI.loadFaceNet(weights) : nil
         let detector = noDetect ? nil : try CLI.loadDetector(detection, mtcnn: detection.mtcnn(keepAll: true, imageSize: inputSize))
+        let facenet = try float ?? CLI.loadFaceNet(weights, precision: try precision.facenetPrecision { image in
+            if let detector { return try detector.extractFaces(image).first?.image }
+            return image.width == inputSize && image.height == inputSize
+                ? image : image.resizedBilinear(width: inputSize, height: inputSize)
+        })
         let gate = QualityGate(quality)
         let inputs = ImageInputs(images)
         var failed = inputs.reportFailures(), processed = 0

@@ -52,6 +52,7 @@ struct IdentifyCommand: ParsableCommand {
     var jobs: Int = ProcessInfo.processInfo.activeProcessorCount
 
     @OptionGroup var detection: DetectionOptions
+    @OptionGroup var precision: PrecisionOptions
     @OptionGroup var quality: QualityOptions
     @OptionGroup var common: CommonOptions
 
@@ -67,10 +68,14 @@ struct IdentifyCommand: ParsableCommand {
     }
 
     func run() throws {
-        let facenet = try CLI.loadFaceNet(weights)
+        // Weights are checked before the detector's (exit 3 before 6); int8 needs the detector first.
+        let float = precision.precision == .float32 ? try CLI.loadFaceNet(weights) : nil
         let gate = QualityGate(quality)
         // With --min-quality every face is recognised, and the largest one kept is taken here.
         let detector = try CLI.loadDetector(detection, mtcnn: detection.mtcnn(keepAll: keepAll || gate.isActive))
+        let facenet = try float ?? CLI.loadFaceNet(weights, precision: try precision.facenetPrecision { image in
+            try detector.extractFaces(image).first?.image
+        })
         let loaded = try CLI.loadGallery(gallery)
         let limit = threshold.map { DistanceThreshold($0.value, metric: metric) }
             ?? loaded.threshold?.converted(to: metric) ?? FaceVerification.defaultThreshold(for: metric)

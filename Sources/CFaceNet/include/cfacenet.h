@@ -156,6 +156,48 @@ size_t cfn_facenet_weight_bytes(const cfn_facenet *model);
 cfn_status cfn_facenet_embed(const cfn_facenet *model, cfn_context *ctx, const float *images,
                              int n, int height, int width, float *embeddings);
 
+/* ---- FaceNet in int8: an approximation, opt-in ----------------------------------------------- */
+
+/*
+ * The same network with int8 convolutions (u8 activations × 7-bit weights, int32 sums, AVX-512
+ * VNNI or AVX2 kernels where the CPU has them, plain C elsewhere; every path gives the same
+ * result). Weights are quantised per output channel when the model is built; each convolution's
+ * input is quantised per tensor with a scale calibrated on face crops. Residual additions,
+ * pooling, last_linear + last_bn and the L2 norm stay in float32. Embeddings approximate
+ * cfn_facenet_embed's (cosine similarity about 0.99 or more on face crops): never the default.
+ */
+typedef struct cfn_facenet_int8 cfn_facenet_int8;
+
+/* Activation scales of the int8 network: one per convolution. */
+#define CFN_FACENET_INT8_LAYERS 104
+
+/* Builds it from the tensors cfn_facenet_create takes, uncalibrated; errors as there. */
+cfn_status cfn_facenet_int8_create(cfn_tensor_lookup_fn lookup, void *user,
+                                   cfn_facenet_int8 **out, char *message, size_t capacity);
+void cfn_facenet_int8_destroy(cfn_facenet_int8 *model);
+/* Bytes of quantised weights (and the float last layer) held (0 for NULL). */
+size_t cfn_facenet_int8_weight_bytes(const cfn_facenet_int8 *model);
+/* CFN_FACENET_INT8_LAYERS (0 for NULL). */
+int cfn_facenet_int8_scale_count(const cfn_facenet_int8 *model);
+/*
+ * Calibrates the activation scales on n standardised face crops (as cfn_facenet_embed takes
+ * them): each convolution's input scale becomes the largest value it sees over the crops / 255
+ * (the image's: largest magnitude / 127), layer by layer through the int8 layers before it,
+ * in passes of 16 crops (each layer keeps the largest over the passes so far). Replaces any
+ * earlier scales. Not thread-safe: calibrate before sharing the model. Errors as
+ * cfn_facenet_embed.
+ */
+cfn_status cfn_facenet_int8_calibrate(cfn_facenet_int8 *model, cfn_context *ctx,
+                                      const float *images, int n, int height, int width);
+/* Copies the count (= cfn_facenet_int8_scale_count) scales out, or in (each positive and
+   finite); CFN_ERROR_INVALID_ARGUMENT otherwise. */
+cfn_status cfn_facenet_int8_get_scales(const cfn_facenet_int8 *model, float *scales, int count);
+cfn_status cfn_facenet_int8_set_scales(cfn_facenet_int8 *model, const float *scales, int count);
+/* As cfn_facenet_embed; CFN_ERROR_INVALID_ARGUMENT also when the model is not calibrated. */
+cfn_status cfn_facenet_int8_embed(const cfn_facenet_int8 *model, cfn_context *ctx,
+                                  const float *images, int n, int height, int width,
+                                  float *embeddings);
+
 #ifdef __cplusplus
 }
 #endif

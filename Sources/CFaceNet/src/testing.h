@@ -175,6 +175,18 @@ int cfn_conv3x3_prelu_maxpool2(const float *weight, const float *bias, const flo
 int cfn_pnet_head_paths(const float *weight, const float *bias, int cin, const float *in,
                         int rows, int width, int rs, int fused, float *prob, float *reg);
 
+/* ---- FaceNet's int8 kernels ----------------------------------------------------------------- */
+
+/*
+ * Testing: one int8 product on the kernels named by `kernels` (0 plain C, 1 AVX2, 2 AVX-512
+ * VNNI): acc (columns × rows, column-major) = W · X for int8 weights `w` (rows × depth,
+ * row-major, each in −63 … 63; rows a multiple of 16) and u8 activations `x` (columns × depth,
+ * column-major). Returns 1 when done, 0 when the CPU lacks the kernels asked for, −1 for bad
+ * arguments or no memory.
+ */
+int cfn_q_gemm_test(const int8_t *w, const uint8_t *x, int rows, int columns, int depth,
+                    int kernels, int32_t *acc);
+
 #ifdef __cplusplus
 }
 #endif

@@ -23,32 +23,44 @@ public final class FaceNet: Sendable {
     public static let minimumInputSize = Int(CFN_FACENET_MIN_INPUT)
 
     let model: Model
+    /// How the convolutions compute: ``FaceNetPrecision/float32`` (the default) or the int8
+    /// approximation.
+    public let precision: FaceNetPrecision.Kind
     /// The threads forward passes draw from.
     public let budget: ComputeBudget
     private let contexts: InferenceContextPool
 
-    /// The C model; destroyed with the last reference. Read-only after creation, so shareable.
+    /// The C model (a `cfn_facenet`, or a calibrated `cfn_facenet_int8` when `int8`); destroyed
+    /// with the last reference. Read-only after creation, so shareable.
     final class Model: @unchecked Sendable {
         let handle: OpaquePointer
-        init(_ handle: OpaquePointer) { self.handle = handle }
-        deinit { cfn_facenet_destroy(handle) }
+        let int8: Bool
+        init(_ handle: OpaquePointer, int8: Bool = false) {
+            self.handle = handle
+            self.int8 = int8
+        }
+        deinit { int8 ? cfn_facenet_int8_destroy(handle) : cfn_facenet_destroy(handle) }
     }
 
     /// Builds the network from a state dict with facenet-pytorch's key names
     /// (`conv2d_1a.conv.weight`, `repeat_1.0.branch0.conv.weight`, ..., `last_bn.running_var`).
     /// `logits.*` and `num_batches_tracked` entries are ignored.
     /// - Throws: `InferenceError.invalidWeights` naming the missing, misshapen or non-finite tensor.
-    public convenience init(stateDict: StateDict, budget: ComputeBudget = .shared) throws(InferenceError) {
+    /// - Parameter precision: ``FaceNetPrecision/float32`` (the default, exact to facenet-pytorch)
+    ///   or ``FaceNetPrecision/int8(calibration:)``, an approximation.
+    public convenience init(stateDict: StateDict, precision: FaceNetPrecision = .float32,
+                            budget: ComputeBudget = .shared) throws(InferenceError) {
         var copy = stateDict
-        try self.init(consuming: &copy, budget: budget)
+        try self.init(consuming: &copy, precision: precision, budget: budget)
     }
 
     /// Loads a `.pt` (zip or legacy) or `.safetensors` checkpoint and builds the network.
     /// - Throws: ``WeightsError`` when the file cannot be read or parsed, ``InferenceError``
     ///   when its tensors do not make a FaceNet.
-    public convenience init(contentsOf url: URL, budget: ComputeBudget = .shared) throws {
+    public convenience init(contentsOf url: URL, precision: FaceNetPrecision = .float32,
+                            budget: ComputeBudget = .shared) throws {
         var dict = try WeightsLoader.load(contentsOf: url)
-        try self.init(consuming: &dict, budget: budget)
+        try self.init(consuming: &dict, precision: precision, budget: budget)
     }
 
     /// Loads the checkpoint ``WeightsLookup/faceNetFile(explicit:)`` finds:
@@ -62,24 +74,53 @@ public final class FaceNet: Sendable {
 
     /// Builds from `dict`, releasing its tensors as they are copied (keeps peak memory at about
     /// one copy of the weights when the caller holds no other reference to them).
-    init(consuming dict: inout StateDict, budget: ComputeBudget = .shared) throws(InferenceError) {
+    init(consuming dict: inout StateDict, precision: FaceNetPrecision = .float32,
+         budget: ComputeBudget = .shared) throws(InferenceError) {
+        if case .int8(let crops) = precision { try FaceNetPrecision.checkCalibration(crops) }
         let pinned = PinnedTensors(consuming: &dict)
         var message = [CChar](repeating: 0, count: 512)
         var handle: OpaquePointer?
         let status = pinned.withLookup { lookup, user in
-            cfn_facenet_create(lookup, user, &handle, &message, message.count)
+            switch precision {
+            case .float32: cfn_facenet_create(lookup, user, &handle, &message, message.count)
+            case .int8: cfn_facenet_int8_create(lookup, user, &handle, &message, message.count)
+            }
         }
         guard status == CFN_OK, let handle else {
             throw InferenceError.fromBuild(status, network: "FaceNet",
                                            message: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
-        model = Model(handle)
+        model = Model(handle, int8: precision.kind == .int8)
+        self.precision = precision.kind
         self.budget = budget
         contexts = InferenceContextPool(budget: budget)
+        if case .int8(let crops) = precision { try calibrate(on: crops) }
+    }
+
+    /// Sets the int8 network's activation scales from `crops` in one pass (before the
+    /// instance is shared: nothing else can reach it yet).
+    private func calibrate(on crops: [RGBImage]) throws(InferenceError) {
+        var batch = [Float]()
+        for crop in crops { FaceNet.appendStandardized(crop, to: &batch) }
+        let height = crops[0].height, width = crops[0].width
+        let result: Result<Void, InferenceError> = budget.withThreads(upTo: budget.threadsPerPass) { granted in
+            contexts.withContext { context in
+                cfn_context_set_threads(context.handle, Int32(granted))
+                let status = budget.counting {
+                    cfn_facenet_int8_calibrate(model.handle, context.handle, batch, Int32(crops.count),
+                                               Int32(height), Int32(width))
+                }
+                return status == CFN_OK ? .success(())
+                    : .failure(.fromForward(status, network: "FaceNet int8 calibration", message: context.lastError))
+            } ?? .failure(.outOfMemory("cannot allocate an inference context"))
+        }
+        try result.get()
     }
 
     /// Bytes of (folded, packed) weights the network holds.
-    public var weightBytes: Int { cfn_facenet_weight_bytes(model.handle) }
+    public var weightBytes: Int {
+        model.int8 ? cfn_facenet_int8_weight_bytes(model.handle) : cfn_facenet_weight_bytes(model.handle)
+    }
 
     /// Embeds `count` standardised images given as one NCHW float buffer
     /// (`count × 3 × height × width`, values as `fixed_image_standardization` makes them).
@@ -159,7 +200,9 @@ public final class FaceNet: Sendable {
     private func forward(_ images: UnsafePointer<Float>, count: Int, height: Int, width: Int,
                          into output: UnsafeMutablePointer<Float>, on context: InferenceContext) -> Result<Void, InferenceError> {
         let status = budget.counting {
-            cfn_facenet_embed(model.handle, context.handle, images, Int32(count), Int32(height), Int32(width), output)
+            model.int8
+                ? cfn_facenet_int8_embed(model.handle, context.handle, images, Int32(count), Int32(height), Int32(width), output)
+                : cfn_facenet_embed(model.handle, context.handle, images, Int32(count), Int32(height), Int32(width), output)
         }
         return status == CFN_OK ? .success(()) : .failure(.fromForward(status, network: "FaceNet", message: context.lastError))
     }

@@ -1,0 +1,46 @@
+/* The int8 product's test entry (testing.h): every micro-tile over a whole matrix. */
+#include "../testing.h"
+#include "qgemm.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int cfn_q_gemm_test(const int8_t *w, const uint8_t *x, int rows, int columns, int depth,
+                    int kernels, int32_t *acc) {
+    if (!w || !x || !acc || rows < CFN_Q_PANEL || rows % CFN_Q_PANEL || columns < 1 || depth < 1 ||
+        kernels < 0 || kernels > 2)
+        return -1;
+    if (cfn_q_kernels_best((cfn_q_kernels)kernels) != (cfn_q_kernels)kernels) return 0;
+    const int depth4 = cfn_q_depth4(depth);
+    int8_t *packed = aligned_alloc(64, cfn_q_packed_bytes(rows, depth) + 64);
+    uint8_t *xs = malloc((size_t)columns * depth4);
+    if (!packed || !xs) {
+        free(packed);
+        free(xs);
+        return -1;
+    }
+    cfn_q_pack_weights(w, rows, depth, packed);
+    for (int p = 0; p < columns; ++p) {
+        memset(xs + (size_t)p * depth4, 0, (size_t)depth4);
+        memcpy(xs + (size_t)p * depth4, x + (size_t)p * depth, (size_t)depth);
+    }
+    const cfn_q_tile_fn tile = cfn_q_tile_for((cfn_q_kernels)kernels);
+    int32_t tile_acc[CFN_Q_COLUMNS * 2 * CFN_Q_PANEL] __attribute__((aligned(64)));
+    const int panels = rows / CFN_Q_PANEL;
+    for (int col0 = 0; col0 < columns; col0 += CFN_Q_COLUMNS) {
+        const int count = columns - col0 < CFN_Q_COLUMNS ? columns - col0 : CFN_Q_COLUMNS;
+        const uint8_t *cols[CFN_Q_COLUMNS];
+        for (int q = 0; q < CFN_Q_COLUMNS; ++q)
+            cols[q] = xs + (size_t)(col0 + (q < count ? q : 0)) * depth4;
+        for (int p = 0; p < panels; p += 2) {
+            const int used = panels - p >= 2 ? 2 : 1;
+            tile(packed + (size_t)p * CFN_Q_PANEL * depth4, used, depth4, cols, tile_acc);
+            for (int q = 0; q < count; ++q)
+                for (int r = 0; r < used * CFN_Q_PANEL; ++r)
+                    acc[(size_t)(col0 + q) * rows + p * CFN_Q_PANEL + r] = tile_acc[q * 2 * CFN_Q_PANEL + r];
+        }
+    }
+    free(packed);
+    free(xs);
+    return 1;
+}
