@@ -328,14 +328,18 @@ def run(console, args):
     # Service: queue depths, workers and request counts from /metrics, refreshed by the page.
     console.go("service")
     console.until("the queue table", lambda: console.driver.find_elements(By.CSS_SELECTOR, "#svc-queues tr[data-queue=input]"))
-    routes = console.find("#svc-routes").text
+    # The page redraws these tables every 5 seconds, so each is read in one script call (an
+    # element found before a redraw is gone after it).
+    def text_of(selector):
+        return driver.execute_script("return [...document.querySelectorAll(arguments[0])].map((e) => e.innerText)", selector)
+    routes = "\n".join(text_of("#svc-routes"))
     assert "/v1/recognize" in routes, routes
     # Recent jobs: the gallery recognitions above (one photo, one text file) as the server lists them.
-    console.until("recent jobs", lambda: console.driver.find_elements(By.CSS_SELECTOR, "#svc-recent tr[data-source=recognize]"))
-    recent = [row.text for row in console.driver.find_elements(By.CSS_SELECTOR, "#svc-recent tr[data-source=recognize]")]
+    console.until("recent jobs", lambda: text_of("#svc-recent tr[data-source=recognize]"))
+    recent = [" ".join(row.split()) for row in text_of("#svc-recent tr[data-source=recognize]")]
     assert any(row.endswith(" ok") and re.search(r"\(\d+ faces?\)", row) for row in recent), recent
     assert any("error: " in row for row in recent), recent
-    outcomes = console.find("#svc-jobs").text
+    outcomes = "\n".join(text_of("#svc-jobs"))
     assert "recognised in process: ok" in outcomes and "recognised in process: error" in outcomes, outcomes
     console.shot("service")
     ok(f"service: queues, requests by route and {len(recent)} recent jobs shown")
