@@ -128,7 +128,7 @@ extension Serve {
         if keys.isEmpty {
             ServiceLog.notice("the Rekognition API has no keys: every call is refused. Set FACEREC_ACCESS_KEY_ID and FACEREC_SECRET_ACCESS_KEY, or --keys-file.")
         }
-        let analyzer = try RekognitionSetup.makeAnalyzer(facenet: recognizer.facenet, mtcnnWeights: URL(fileURLWithPath: recognition.mtcnnWeights),
+        let analyzer = try RekognitionSetup.makeAnalyzer(facenet: recognizer.facenet, mtcnnWeights: URL(fileURLWithPath: recognition.configuration.mtcnnWeights),
                                                          lanes: ProcessInfo.processInfo.activeProcessorCount,
                                                          maxPending: rekognitionOptions.rekognitionMaxPending)
         let operations = RekognitionOperations(collections: collections, analyzer: analyzer,

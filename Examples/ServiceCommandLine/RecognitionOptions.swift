@@ -18,8 +18,8 @@ public struct RecognitionOptions: ParsableArguments, Sendable {
     @Option(help: "Gallery: the course data.pt or a gallery file from `facerec enroll` (needed with --weights).")
     public var gallery: String?
 
-    @Option(help: "Directory with MTCNN's pnet.pt, rnet.pt, onet.pt.")
-    public var mtcnnWeights: String = MTCNN.defaultWeightsDirectory.path
+    @Option(help: "Directory with MTCNN's pnet.pt, rnet.pt, onet.pt (default: $FACEREC_MTCNN_WEIGHTS, else ./weights, else ~/.local/share/facerec/weights).")
+    public var mtcnnWeights: String?
 
     @Option(help: "Distance beyond which a face is Unknown (default: always the nearest entry).")
     public var threshold: Float?
@@ -28,7 +28,9 @@ public struct RecognitionOptions: ParsableArguments, Sendable {
 
     /// The library's configuration these options describe.
     public var configuration: RecognitionConfiguration {
-        RecognitionConfiguration(weights: weights, gallery: gallery, mtcnnWeights: mtcnnWeights, threshold: threshold)
+        // Without the flag, the library's lookup (the first of those folders that holds the three files).
+        RecognitionConfiguration(weights: weights, gallery: gallery, mtcnnWeights: mtcnnWeights ?? MTCNN.defaultWeightsDirectory.path,
+                                 threshold: threshold)
     }
 
     public func validate() throws {

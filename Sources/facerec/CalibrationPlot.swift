@@ -32,7 +32,7 @@ enum CalibrationPlot {
         for q in 0...4 {
             let value = String(format: "%.2f", Double(q) / 4)
             canvas.text(value, x: roc.x + roc.size * q / 4 - 12, y: roc.y + roc.size + 4)
-            canvas.text(value, x: 10, y: roc.y + roc.size - roc.size * q / 4 - 3)
+            if q > 0 { canvas.text(value, x: 10, y: roc.y + roc.size - roc.size * q / 4 - 3) }  // the x axis's 0.00 serves both
         }
 
         // Histogram panel: 500 × 360 at (440, 30).

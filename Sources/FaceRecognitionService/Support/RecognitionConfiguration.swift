@@ -46,7 +46,8 @@ public struct RecognitionConfiguration: Sendable, Equatable {
         do {
             detector = try MTCNN(weightsDirectory: URL(fileURLWithPath: mtcnnWeights))
         } catch {
-            throw ServiceStartupError("cannot load the MTCNN weights from \(mtcnnWeights): \(error). Run weights/fetch_mtcnn_weights.sh.")
+            // The library's message says what is missing and how to fetch it; add where to point the service.
+            throw ServiceStartupError("\(error) Give their folder with --mtcnn-weights DIR or FACEREC_MTCNN_WEIGHTS.")
         }
         guard let weights else {
             ServiceLog.notice("no FaceNet weights given (--weights): running detection only. Results are NoFace or \(FaceRecognitionEngine.unidentifiedLabel), never a name.")
