@@ -45,9 +45,12 @@ public final class FaceNet: Sendable {
     /// Builds the network from a state dict with facenet-pytorch's key names
     /// (`conv2d_1a.conv.weight`, `repeat_1.0.branch0.conv.weight`, ..., `last_bn.running_var`).
     /// `logits.*` and `num_batches_tracked` entries are ignored.
+    /// - Parameters:
+    ///   - stateDict: the tensors by name.
+    ///   - precision: ``FaceNetPrecision/float32`` (the default, exact to facenet-pytorch) or
+    ///     ``FaceNetPrecision/int8(calibration:)``, an approximation.
+    ///   - budget: the compute budget its passes draw threads from.
     /// - Throws: `InferenceError.invalidWeights` naming the missing, misshapen or non-finite tensor.
-    /// - Parameter precision: ``FaceNetPrecision/float32`` (the default, exact to facenet-pytorch)
-    ///   or ``FaceNetPrecision/int8(calibration:)``, an approximation.
     public convenience init(stateDict: StateDict, precision: FaceNetPrecision = .float32,
                             budget: ComputeBudget = .shared) throws(InferenceError) {
         var copy = stateDict
@@ -67,7 +70,7 @@ public final class FaceNet: Sendable {
     /// `FACEREC_FACENET_WEIGHTS`, then ``WeightsLookup/faceNetFileName`` in `./weights` and in
     /// `$XDG_DATA_HOME/facerec/weights`.
     /// - Throws: ``WeightsError/notFound(what:searched:)`` listing the paths tried, or what
-    ///   ``init(contentsOf:budget:)`` throws.
+    ///   ``init(contentsOf:precision:budget:)`` throws.
     public convenience init(lookup: WeightsLookup = WeightsLookup(), budget: ComputeBudget = .shared) throws {
         try self.init(contentsOf: lookup.faceNetFile(), budget: budget)
     }
