@@ -107,7 +107,7 @@ struct FaceNetInt8Tests {
 
     /// The bound is what this synthetic-weight network reaches at 160×160 when calibrated on
     /// other faces (min 0.984, mean 0.990 on 2026-12-07); a broken int8 layer lands far below it.
-    /// The 0.995 is not reached here (README, "int8 FaceNet").
+    /// The 0.995 int8 aims for is not reached here (README, "int8 FaceNet").
     @Test("int8 embeddings are within cosine 0.98 of float32 on real 160×160 face crops it was not calibrated on")
     func cosineToFloat() throws {
         let facenet = try Self.int8
