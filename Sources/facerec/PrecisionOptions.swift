@@ -30,13 +30,19 @@ struct PrecisionOptions: ParsableArguments {
     func facenetPrecision(crop: (RGBImage) throws -> RGBImage?) throws -> FaceNetPrecision {
         guard precision == .int8 else { return .float32 }
         let inputs = ImageInputs(calibration)
+        guard !inputs.files.isEmpty else {
+            // One message: what is wrong with each path given (missing, empty, not an image).
+            let reasons = inputs.failures.map(\.description).joined(separator: "; ")
+            throw CLI.fail("--calibration: no image to calibrate on (\(reasons.isEmpty ? calibration.joined(separator: ", ") : reasons))",
+                           status: ExitCode.validationFailure.rawValue)
+        }
         _ = inputs.reportFailures()
         var crops: [RGBImage] = []
         for path in inputs.files where crops.count < FaceNetPrecision.maximumCalibrationCrops {
             do {
                 if let face = try crop(try CLI.readImage(path, applyEXIF: false)) { crops.append(face) }
             } catch {
-                CLI.warn("calibration image \(path): \(error)")
+                CLI.warn("--calibration: \(error)")  // the error names the file
             }
         }
         guard !crops.isEmpty else {

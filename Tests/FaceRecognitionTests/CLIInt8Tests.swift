@@ -34,6 +34,16 @@ struct CLIInt8Tests {
         #expect(stray.status == 64)
         let unknown = try CLITests.run(["embed", "--weights", CLITests.weightsFile.path, "--precision", "int4", crop.path])
         #expect(unknown.status == 64)
+        // An empty or missing calibration folder: one line saying why, with the path once.
+        let empty = try CLITests.scratch("int8-empty")
+        defer { try? FileManager.default.removeItem(at: empty) }
+        for folder in [empty.path, empty.appendingPathComponent("missing").path] {
+            let nothing = try CLITests.run(["embed", "--weights", CLITests.weightsFile.path, "--no-detect", "--precision", "int8",
+                                            "--calibration", folder, crop.path])
+            #expect(nothing.status == 64)
+            #expect(nothing.stderr.split(separator: "\n").count == 1, "\(nothing.stderr)")
+            #expect(nothing.stderr.hasPrefix("facerec: --calibration: no image to calibrate on (\(folder): "), "\(nothing.stderr)")
+        }
     }
 
     @Test("identify --precision int8 names four sample faces as float32 does")
