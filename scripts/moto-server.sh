@@ -19,6 +19,8 @@
 # tests pass their own PID, so a test run never leaves servers behind).
 # DIR defaults to $FACEREC_MOTO_STATE_DIR or /tmp/facerec-moto.
 set -euo pipefail
+# close_inherited_fds, stop_when_owner_exits
+source "$(dirname "$0")/lib/detached-server.sh"
 
 cmd="${1:-}"; shift || true
 state_dir="${FACEREC_MOTO_STATE_DIR:-/tmp/facerec-moto}"
@@ -63,19 +65,6 @@ stop_pidfile() {
   rm -f "$file"
 }
 
-# The servers and the watchdog outlive this script, so they must not inherit any descriptor
-# other than 0-2: a caller that learns of our exit through an inherited pipe or socket (as
-# Foundation's Process does on Linux) would otherwise wait until the servers stop.
-close_inherited_fds() {
-  local fd
-  for fd in $(ls /proc/$$/fd 2>/dev/null || ls /dev/fd 2>/dev/null); do
-    case "$fd" in
-      0|1|2|255) ;;
-      *[!0-9]*) ;;
-      *) eval "exec ${fd}>&-" 2>/dev/null || true ;;
-    esac
-  done
-}
 
 case "$cmd" in
   start)
@@ -115,9 +104,7 @@ export FACEREC_MOTO_SECRET_ACCESS_KEY=$secret_key
 export FACEREC_MOTO_NOAUTH_ENDPOINT=http://127.0.0.1:$noauth_port
 ENV
     if [ -n "$owner_pid" ]; then
-      script="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
-      nohup bash -c "while kill -0 $owner_pid 2>/dev/null; do sleep 1; done; exec '$script' stop --state-dir '$state_dir'" \
-        >/dev/null 2>&1 </dev/null &
+      stop_when_owner_exits "$owner_pid" "$(cd "$(dirname "$0")" && pwd)/$(basename "$0")" "$state_dir"
     fi
     cat "$state_dir/env"
     ;;

@@ -13,6 +13,8 @@
 # removes DIR once that process has exited (the Swift tests pass their own PID, so a test run,
 # even one that crashes, never leaves a server or its files behind). stop does the same at once.
 set -euo pipefail
+# close_inherited_fds, stop_when_owner_exits
+source "$(dirname "$0")/lib/detached-server.sh"
 
 cmd="${1:-}"; shift || true
 state_dir=""
@@ -31,18 +33,6 @@ as_server_user() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
-# The server and the watchdog outlive this script: they must not inherit descriptors other
-# than 0-2 (a caller waiting on an inherited pipe would wait until the server stops).
-close_inherited_fds() {
-  local fd
-  for fd in $(ls /proc/$$/fd 2>/dev/null || ls /dev/fd 2>/dev/null); do
-    case "$fd" in
-      0|1|2|255) ;;
-      *[!0-9]*) ;;
-      *) eval "exec ${fd}>&-" 2>/dev/null || true ;;
-    esac
-  done
-}
 
 stop_server() {
   if [ -f "$state_dir/data/postmaster.pid" ]; then
@@ -65,9 +55,7 @@ case "$cmd" in
       echo "postgres-server.sh: the server did not start:" >&2; cat "$state_dir/server.log" >&2; rm -rf "$state_dir"; exit 1; }
     echo "FACEREC_TEST_POSTGRES_URL=postgres://postgres@/postgres?host=$state_dir" >"$state_dir/env"
     if [ -n "$owner_pid" ]; then
-      script="$(cd "$(dirname "$0")" && pwd)/$(basename "$0")"
-      nohup bash -c "while kill -0 $owner_pid 2>/dev/null; do sleep 1; done; exec '$script' stop --state-dir '$state_dir'" \
-        >/dev/null 2>&1 </dev/null &
+      stop_when_owner_exits "$owner_pid" "$(cd "$(dirname "$0")" && pwd)/$(basename "$0")" "$state_dir"
     fi
     cat "$state_dir/env"
     ;;
