@@ -17,13 +17,7 @@ struct ConsoleBrowserTests {
         guard FileManager.default.isExecutableFile(atPath: chromium), FileManager.default.isExecutableFile(atPath: chromedriver) else {
             return false
         }
-        let probe = Process()
-        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        probe.arguments = ["python3", "-c", "import selenium, boto3"]
-        probe.standardError = FileHandle.nullDevice
-        guard (try? probe.run()) != nil else { return false }
-        probe.waitUntilExit()
-        return probe.terminationStatus == 0
+        return ServiceFixtures.pythonCanImport("selenium", "boto3")
     }()
 
     static let artefacts = ServiceFixtures.packageRoot.appendingPathComponent(".build/test-artefacts/console")

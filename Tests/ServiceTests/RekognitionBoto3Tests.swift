@@ -106,16 +106,7 @@ enum JSONValue: Decodable, CustomStringConvertible {
     }
 }
 
-private let boto3Available: Bool = {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", "import boto3"]
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return false }
-    process.waitUntilExit()
-    return process.terminationStatus == 0
-}()
+private let boto3Available = ServiceFixtures.pythonCanImport("boto3")
 
 /// boto3's `rekognition` client (and the AWS CLI) against `facerec-server`: every operation,
 /// pagination, Rekognition's error shapes, SigV4 refusals, durability across a restart.

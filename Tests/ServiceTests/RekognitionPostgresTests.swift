@@ -171,16 +171,7 @@ struct RekognitionPostgresTests {
     }
 }
 
-private let replicasClientAvailable: Bool = {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["python3", "-c", "import boto3"]
-    process.standardOutput = FileHandle.nullDevice
-    process.standardError = FileHandle.nullDevice
-    guard (try? process.run()) != nil else { return false }
-    process.waitUntilExit()
-    return process.terminationStatus == 0
-}()
+private let replicasClientAvailable = ServiceFixtures.pythonCanImport("boto3")
 
 /// Runs a step of `Tests/Fixtures/rekognition/replicas.py` against replicas A and B.
 private func replicasStep(_ step: String, _ a: RekognitionServer, _ b: RekognitionServer,

@@ -13,6 +13,18 @@ enum ServiceFixtures {
     static let mtcnnDirectory = packageRoot.appendingPathComponent("weights")
     static let gallery = AWSTestPaths.data("data.pt")
     static let faceImages = AWSTestPaths.data("face_images_100")
+    /// Whether `python3` can import every one of `modules` (the real clients some tests drive).
+    static func pythonCanImport(_ modules: String...) -> Bool {
+        let probe = Process()
+        probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        probe.arguments = ["python3", "-c", "import " + modules.joined(separator: ", ")]
+        probe.standardOutput = FileHandle.nullDevice
+        probe.standardError = FileHandle.nullDevice
+        guard (try? probe.run()) != nil else { return false }
+        probe.waitUntilExit()
+        return probe.terminationStatus == 0
+    }
+
     /// The executables, built next to the test bundle.
     static let binaries = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
 
