@@ -12,8 +12,8 @@ import Darwin
 /// environment; ids are `local-<8 hex digits>`, chosen before the launch so that the worker can
 /// be told its own id (``processIdentifier(of:)`` gives the pid). Exited workers are reaped
 /// whenever the provider is queried. Only processes this provider started are reported or
-/// terminated. `terminate` sends SIGTERM (the worker should finish or give back its current
-/// job and exit); the worker counts as `.stopping` until it exits and is no longer reported by
+/// terminated. `terminate` sends SIGTERM (the worker should finish its jobs in hand and
+/// exit); the worker counts as `.stopping` until it exits and is no longer reported by
 /// ``running()``. Processes still running when the provider is discarded are not killed;
 /// call ``terminateAll()`` for that.
 public final class ProcessInstanceProvider: InstanceProvider, @unchecked Sendable {

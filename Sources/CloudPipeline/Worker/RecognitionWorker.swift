@@ -18,9 +18,12 @@ import Logging
 /// - **Drain** (cancelling ``run()``; the executables do it on SIGTERM and on an Auto Scaling
 ///   scale-in): no new receive starts; a receive under way is not aborted (on SQS that could
 ///   hide the messages it was handed for their whole visibility timeout) but returns at the
-///   end of its wait, at most ``Configuration/receiveWaitTime``, and every message it brings is
-///   given back at once (visibility 0) for another worker; the jobs in hand finish and their
-///   results are written. Nothing stays hidden behind a worker that has gone.
+///   end of its wait, at most ``Configuration/receiveWaitTime``, and the messages it brings are
+///   jobs in hand like the others: they finish and their results are written before ``run()``
+///   returns. Nothing stays hidden behind a worker that has gone. (They are not given back:
+///   making a message visible again spends one of its `maxReceiveCount` receives without a
+///   try, so a message passed between draining workers, or delivered twice by SQS's
+///   at-least-once receive, could reach the dead-letter queue without ever being processed.)
 /// - **Heartbeats** (``Configuration/heartbeat``): `ready` when it starts and every interval,
 ///   `draining` when told to stop, `stopped` when it returns; the auto-scaler replaces
 ///   instances whose worker never started or went silent (``FleetHealthCheck``).
@@ -170,31 +173,15 @@ public struct RecognitionWorker: Sendable {
                 backoff = min(backoff * 2, .seconds(10))
                 continue
             }
-            if Task.isCancelled {
-                // Draining: a receive that was under way when the drain began brought these; no
-                // job of theirs has started, so another worker can take them at once.
-                await giveBack(messages)
-                break
-            }
+            let draining = Task.isCancelled
+            statistics.recordReceived(messages.count, whileDraining: draining)
             for message in messages {
+                // A receive that was under way when the drain began brought these: they are jobs
+                // in hand now (see the type's documentation for why they are not given back).
+                if draining { logger.info("finishing a job received while draining", metadata: ["message-id": "\(message.id)"]) }
                 // An unstructured task does not inherit cancellation: a SIGTERM lets the job in
                 // hand finish (and its result be written) instead of abandoning it half done.
                 _ = await Task { await self.process(message) }.value
-            }
-        }
-    }
-
-    /// Makes `messages` visible again now, without processing them.
-    private func giveBack(_ messages: [ReceivedMessage]) async {
-        for message in messages {
-            do {
-                try await Task { try await input.changeVisibility(receiptHandle: message.receiptHandle, timeout: .zero) }.value
-                statistics.recordGivenBack()
-                logger.info("gave back a message received while draining", metadata: ["message-id": "\(message.id)"])
-            } catch {
-                // It comes back after its visibility timeout instead.
-                logger.warning("could not give back a message received while draining",
-                               metadata: ["message-id": "\(message.id)", "error": "\(error)"])
             }
         }
     }
@@ -392,16 +379,23 @@ public struct RecognitionWorker: Sendable {
 /// Counters of a worker's jobs, readable while it runs.
 public final class WorkerStatistics: Sendable {
     public struct Snapshot: Sendable, Hashable, CustomStringConvertible {
+        /// Deliveries ``RecognitionWorker/run()`` took from the queue. Once it has returned, every
+        /// one of them has an outcome: `received == settled` (jobs passed to
+        /// ``RecognitionWorker/process(_:)`` directly are settled without being received).
+        public var received = 0
+        /// Of those, the deliveries a receive under way when the drain began brought (processed
+        /// like the others).
+        public var receivedWhileDraining = 0
         public var completed = 0
         public var ignored = 0
         public var failed = 0
         public var retried = 0
-        /// Messages received while draining and given back unprocessed.
-        public var givenBack = 0
         /// Seconds spent in completed jobs.
         public var busySeconds = 0.0
+        /// Deliveries with an outcome.
+        public var settled: Int { completed + ignored + failed + retried }
         public var description: String {
-            "completed \(completed), ignored \(ignored), failed \(failed), retried \(retried), given back \(givenBack)"
+            "received \(received) (\(receivedWhileDraining) while draining), completed \(completed), ignored \(ignored), failed \(failed), retried \(retried)"
         }
     }
 
@@ -411,8 +405,11 @@ public final class WorkerStatistics: Sendable {
 
     public func snapshot() -> Snapshot { state.withLock { $0 } }
 
-    func recordGivenBack() {
-        state.withLock { $0.givenBack += 1 }
+    func recordReceived(_ count: Int, whileDraining: Bool) {
+        state.withLock { value in
+            value.received += count
+            if whileDraining { value.receivedWhileDraining += count }
+        }
     }
 
     func record(_ outcome: RecognitionWorker.Outcome, seconds: Double) {
