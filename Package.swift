@@ -111,7 +111,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Examples/AutoScaler"),
         .executableTarget(name: "facerec-send", dependencies: [
-            "FaceRecognitionService", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "FaceRecognitionService", "ServiceCommandLine", .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ], path: "Examples/SendImages"),
 
         .testTarget(name: "FaceRecognitionTests", dependencies: ["FaceRecognition", "CFaceNet", "CFaceNetTesting", "CloudPipelineTestSupport"]),

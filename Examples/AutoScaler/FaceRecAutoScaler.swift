@@ -7,6 +7,8 @@ import ServiceCommandLine
 /// `facerec-autoscaler`: keeps the worker fleet in line with the input queue's backlog.
 @main
 struct FaceRecAutoScaler: AsyncParsableCommand {
+    static func main() async { await ServiceMain.run(Self.self) }
+
     static let configuration = CommandConfiguration(
         commandName: "facerec-autoscaler",
         abstract: "Scale workers with the backlog: EC2 instances on AWS, local processes otherwise.",

@@ -1,11 +1,14 @@
 import ArgumentParser
 import FaceRecognitionService
 import Foundation
+import ServiceCommandLine
 
 /// `facerec-send`: the workload generator. Uploads a folder to `POST /` concurrently, prints
 /// the answers, and scores them against a labels CSV.
 @main
 struct FaceRecSend: AsyncParsableCommand {
+    static func main() async { await ServiceMain.run(Self.self) }
+
     static let configuration = CommandConfiguration(
         commandName: "facerec-send",
         abstract: "Upload images to a facerec-server concurrently and gather the answers.",

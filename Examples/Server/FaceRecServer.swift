@@ -11,6 +11,8 @@ import ServiceCommandLine
 /// queue and store, auto-scaled local worker processes).
 @main
 struct FaceRecServer: AsyncParsableCommand {
+    static func main() async { await ServiceMain.run(Self.self) }
+
     static let configuration = CommandConfiguration(
         commandName: "facerec-server",
         abstract: "The face-recognition service: upload API, queue, auto-scaled workers.",

@@ -46,7 +46,17 @@ public struct RecognitionOptions: ParsableArguments, Sendable {
 
     /// See ``RecognitionConfiguration/makeEngine(lanes:maxBatchSize:)``.
     public func makeEngine(lanes: Int, maxBatchSize: Int = 8) throws -> FaceRecognitionEngine {
-        try configuration.makeEngine(lanes: lanes, maxBatchSize: maxBatchSize)
+        if mtcnnWeights == nil {
+            // No flag: say every folder the library's lookup tried, as `facerec` does, rather
+            // than only the first one the configuration fell back to.
+            do {
+                _ = try WeightsLookup().mtcnnDirectory()
+            } catch {
+                throw ServiceStartupError("\(error) Or give their folder with --mtcnn-weights DIR.",
+                                          exitCode: StartupChecks.configurationExitCode)
+            }
+        }
+        return try configuration.makeEngine(lanes: lanes, maxBatchSize: maxBatchSize)
     }
 }
 

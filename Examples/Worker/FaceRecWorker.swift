@@ -7,6 +7,8 @@ import ServiceCommandLine
 /// `facerec-worker`: takes recognition jobs from the input queue until SIGTERM.
 @main
 struct FaceRecWorker: AsyncParsableCommand {
+    static func main() async { await ServiceMain.run(Self.self) }
+
     static let configuration = CommandConfiguration(
         commandName: "facerec-worker",
         abstract: "Recognise queued images: input queue → recognition → result object + output queue.",

@@ -259,7 +259,7 @@ struct FleetTests {
             let text = try String(contentsOf: log, encoding: .utf8)
             #expect(status == StartupChecks.configurationExitCode, "\(name): \(text)")
             #expect(elapsed < .seconds(30), "\(name) took \(elapsed)")
-            #expect(text.contains("AWS refused the credentials: sqs GetQueueAttributes answered HTTP 403"), "\(name): \(text)")
+            #expect(text.contains("\(name): AWS refused the credentials: sqs GetQueueAttributes answered HTTP 403"), "\(name): \(text)")
             #expect(!text.contains(secret), "\(name) printed the secret")
         }
     }

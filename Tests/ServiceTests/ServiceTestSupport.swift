@@ -87,10 +87,11 @@ final class ChildProcess: @unchecked Sendable {
     private var partial = Data()
 
     init(_ executable: URL, _ arguments: [String], environment: [String: String] = ProcessInfo.processInfo.environment,
-         stderr: URL? = nil) throws {
+         stderr: URL? = nil, currentDirectory: URL? = nil) throws {
         process.executableURL = executable
         process.arguments = arguments
         process.environment = environment
+        if let currentDirectory { process.currentDirectoryURL = currentDirectory }
         let pipe = Pipe()
         process.standardOutput = pipe
         if let stderr {

@@ -37,9 +37,11 @@ public struct RecognitionConfiguration: Sendable, Equatable {
         return out
     }
 
-    /// Loads the networks. A missing weights file is an error; no `--weights` at all means
-    /// detection only, said plainly on stderr. `lanes` analyses run at once, each with its
-    /// share of the cores' BLAS threads, of up to `maxBatchSize` images.
+    /// Loads the networks. Weights or a gallery missing or unusable are a
+    /// ``ServiceStartupError`` with ``StartupChecks/configurationExitCode`` (restarting cannot
+    /// mend them); no `--weights` at all means detection only, said plainly on stderr. `lanes`
+    /// analyses run at once, each with its share of the cores' BLAS threads, of up to
+    /// `maxBatchSize` images.
     public func makeEngine(lanes: Int, maxBatchSize: Int = 8) throws -> FaceRecognitionEngine {
         BLASThreads.configure(parallelCallers: lanes)
         let detector: MTCNN
@@ -47,26 +49,28 @@ public struct RecognitionConfiguration: Sendable, Equatable {
             detector = try MTCNN(weightsDirectory: URL(fileURLWithPath: mtcnnWeights))
         } catch {
             // The library's message says what is missing and how to fetch it; add where to point the service.
-            throw ServiceStartupError("\(error) Give their folder with --mtcnn-weights DIR or FACEREC_MTCNN_WEIGHTS.")
+            throw ServiceStartupError("\(error) Give their folder with --mtcnn-weights DIR or FACEREC_MTCNN_WEIGHTS.",
+                                      exitCode: StartupChecks.configurationExitCode)
         }
         guard let weights else {
             ServiceLog.notice("no FaceNet weights given (--weights): running detection only. Results are NoFace or \(FaceRecognitionEngine.unidentifiedLabel), never a name.")
             return FaceRecognitionEngine(mode: .detectionOnly(detector), lanes: lanes, maxBatchSize: maxBatchSize)
         }
         guard FileManager.default.fileExists(atPath: weights) else {
-            throw ServiceStartupError("FaceNet weights not found at \(weights) (see weights/README.md)")
+            throw ServiceStartupError("FaceNet weights not found at \(weights) (see weights/README.md)",
+                                      exitCode: StartupChecks.configurationExitCode)
         }
         let facenet: FaceNet
         do {
             facenet = try FaceNet(contentsOf: URL(fileURLWithPath: weights))
         } catch {
-            throw ServiceStartupError("cannot use \(weights) as FaceNet weights: \(error)")
+            throw ServiceStartupError("cannot use \(weights) as FaceNet weights: \(error)", exitCode: StartupChecks.configurationExitCode)
         }
         let loadedGallery: Gallery
         do {
             loadedGallery = try Gallery.load(contentsOf: URL(fileURLWithPath: gallery ?? ""))
         } catch {
-            throw ServiceStartupError("cannot load the gallery \(gallery ?? "-"): \(error)")
+            throw ServiceStartupError("cannot load the gallery \(gallery ?? "-"): \(error)", exitCode: StartupChecks.configurationExitCode)
         }
         let recognizer = FaceRecognizer(detector: detector, facenet: facenet, gallery: loadedGallery,
                                         options: .init(threshold: threshold))
@@ -92,7 +96,11 @@ public struct ServiceStartupError: Error, CustomStringConvertible, Sendable {
 
 /// Plain messages for the operator on stderr (logs go through swift-log).
 public enum ServiceLog {
+    /// The name messages begin with: the executable's (`facerec-server`, `facerec-worker`, …).
+    public static let program = CommandLine.arguments.first.map { URL(fileURLWithPath: $0).lastPathComponent } ?? "facerec"
+
+    /// `program: message` on standard error.
     public static func notice(_ message: String) {
-        FileHandle.standardError.write(Data("facerec: \(message)\n".utf8))
+        FileHandle.standardError.write(Data("\(program): \(message)\n".utf8))
     }
 }
