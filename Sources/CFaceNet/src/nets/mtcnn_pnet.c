@@ -26,9 +26,9 @@ struct cfn_mtcnn_pnet {
 };
 
 static const mtcnn_conv_spec pnet_convs[3] = {
-    {"conv1", "prelu1", 3, 10, 3, 2, 2},
-    {"conv2", "prelu2", 10, 16, 3, 0, 0},
-    {"conv3", "prelu3", 16, 32, 3, 0, 0},
+    {"conv1", "prelu1", 3, 10, 3, 2, 2, 0},
+    {"conv2", "prelu2", 10, 16, 3, 0, 0, 0},
+    {"conv3", "prelu3", 16, 32, 3, 0, 0, 4},
 };
 static const mtcnn_head_spec pnet_heads[2] = {{"conv4_1", 2}, {"conv4_2", 4}};
 
@@ -113,7 +113,7 @@ typedef struct pnet_workspace {
 
 /* Scratch of conv3's Winograd kernel (the only P-Net layer that uses one). */
 static size_t winograd_scratch_floats(void) {
-    return cfn_winograd_conv_scratch_floats(pnet_convs[2].out_channels, pnet_convs[2].in_channels);
+    return cfn_winograd43_conv_scratch_floats(pnet_convs[2].out_channels, pnet_convs[2].in_channels);
 }
 
 static size_t workspace_floats(int max_rows, int width, int with_input) {
@@ -139,11 +139,12 @@ static pnet_workspace take_workspace(cfn_context *ctx, int max_rows, int width, 
 
 /*
  * One band: `rows` input rows × `width` (channel c at in + c·in_plane) → output rows
- * [r0, r0 + count) of prob (out_w wide) and reg (4 planes of out_plane).
+ * [r0, r0 + count) computed, of which [r0 + first, r0 + last) are written to prob (out_w wide)
+ * and reg (4 planes of out_plane).
  */
 static void pnet_band(const cfn_mtcnn_pnet *model, const float *in, size_t in_plane, int rows,
                       int width, const pnet_workspace *ws, int portable, float *prob, float *reg,
-                      size_t out_plane, int out_w, int r0) {
+                      size_t out_plane, int out_w, int r0, int first, int last) {
     const pnet_band_shape s = band_shape(rows, width);
     const int ph = s.pool_h, pw = s.pool_w;
     const size_t plane1 = (size_t)(rows - 2) * width;
@@ -160,20 +161,19 @@ static void pnet_band(const cfn_mtcnn_pnet *model, const float *in, size_t in_pl
                           ws->conv2, plane2, portable);
     /* conv2's output is (ph − 2) × (pw − 2) valid values in rows pw apart. */
     const mtcnn_conv_layer *conv3 = &model->convs[2];
-    if (portable || !conv3->has_winograd ||
-        !cfn_winograd_conv_forward(&conv3->winograd, ws->conv2, plane2, pw, 1, ph - 2, pw - 2, r0,
-                                   ws->conv3, plane3, ws->winograd))
+    if (portable || !mtcnn_winograd_forward(conv3, ws->conv2, plane2, pw, 1, ph - 2, pw - 2, r0,
+                                            ws->conv3, plane3, ws->winograd))
         cfn_flat_conv_forward(&model->convs[2].conv, ws->conv2, plane2, pw, plane3 - 2, ws->conv3,
                               plane3, portable);
-    const int count = ph - 4; /* == the band's output rows; out_w == pw − 4 */
-    /* The head, its softmax and the copies into the level's rows: fused on AVX2. */
-    if (cfn_pnet_head_forward(&model->head, ws->conv3, plane3, pw, count, out_w,
-                              prob + (size_t)r0 * out_w, reg + (size_t)r0 * out_w, out_plane,
-                              portable))
+    /* ph − 4 == the band's output rows; out_w == pw − 4. The head, its softmax and the copies
+       into the level's rows: fused on AVX2. */
+    const size_t at = (size_t)(r0 + first) * out_w;
+    if (cfn_pnet_head_forward(&model->head, ws->conv3 + (size_t)first * pw, plane3, pw,
+                              last - first, out_w, prob + at, reg + at, out_plane, portable))
         return;
     cfn_flat_conv_forward(&model->head, ws->conv3, plane3, pw, plane3 - 2, ws->head, plane3,
                           portable);
-    for (int oy = 0; oy < count; ++oy) {
+    for (int oy = first; oy < last; ++oy) {
         float *row = ws->head + (size_t)oy * pw;
         cfn_softmax_rows(row, 2, out_w, plane3);
         const size_t at = (size_t)(r0 + oy) * out_w;
@@ -184,10 +184,12 @@ static void pnet_band(const cfn_mtcnn_pnet *model, const float *in, size_t in_pl
     }
 }
 
-/* Output rows per band for a level `width` wide (at least 1). */
+/* Output rows per band for a level `width` wide: a multiple of 4 (at least 4), so that every
+   band but a level's last starts and ends on conv3's 4-row Winograd tiles and its values are
+   bit for bit the whole level's (cfn_winograd43_conv_forward). */
 static int band_rows(int width) {
-    const int band = PNET_BAND_PIXELS / (2 * width);
-    return band < 1 ? 1 : band;
+    const int band = PNET_BAND_PIXELS / (2 * width) / 4 * 4;
+    return band < 4 ? 4 : band;
 }
 
 cfn_status cfn_mtcnn_pnet_forward(const cfn_mtcnn_pnet *model, cfn_context *ctx,
@@ -216,7 +218,7 @@ cfn_status cfn_mtcnn_pnet_forward(const cfn_mtcnn_pnet *model, cfn_context *ctx,
         const int rows = r0 + count == out_h ? height - 2 * r0 : 2 * count + 10;
         /* The band is read in place: the planes keep the image's plane stride. */
         pnet_band(model, image + (size_t)2 * r0 * width, in_plane, rows, width, &ws,
-                  ctx->portable_kernels, prob, reg, out_plane, out_w, r0);
+                  ctx->portable_kernels, prob, reg, out_plane, out_w, r0, 0, count);
     }
     return CFN_OK;
 }
@@ -241,8 +243,14 @@ cfn_status cfn_mtcnn_pnet_forward_rgb8(const cfn_mtcnn_pnet *model, cfn_context 
         return cfn_context_fail(ctx, CFN_ERROR_INVALID_ARGUMENT,
                                 "P-Net: output rows [%d, %d) outside the level's %d rows",
                                 row_begin, row_end, out_h);
+    /* The rows computed: [row_begin, row_end) widened to multiples of 4 (or the level's end),
+       so that a range's values do not depend on where the level was cut between threads; the
+       rows outside the range are computed and dropped (at most 3 at each end). */
+    const int begin = row_begin / 4 * 4;
+    const int end = row_end == out_h || (row_end + 3) / 4 * 4 > out_h ? out_h : (row_end + 3) / 4 * 4;
+    if (row_begin == row_end) return CFN_OK;
     int band = band_rows(level_width);
-    if (band > row_end - row_begin) band = row_end - row_begin;
+    if (band > end - begin) band = end - begin;
     /* The last band of the level may run to the bottom edge: at most 2·band + 11 rows. */
     int max_rows = 2 * band + 11;
     if (max_rows > level_height) max_rows = level_height;
@@ -255,14 +263,17 @@ cfn_status cfn_mtcnn_pnet_forward_rgb8(const cfn_mtcnn_pnet *model, cfn_context 
     float *scratch = cfn_context_take(ctx, scratch_floats);
 
     const size_t out_plane = (size_t)out_h * out_w;
-    for (int r0 = row_begin; r0 < row_end; r0 += band) {
-        const int count = row_end - r0 < band ? row_end - r0 : band;
+    for (int r0 = begin; r0 < end; r0 += band) {
+        const int count = end - r0 < band ? end - r0 : band;
         const int rows = r0 + count == out_h ? level_height - 2 * r0 : 2 * count + 10;
+        const int first = row_begin > r0 ? row_begin - r0 : 0;
+        const int last = row_end < r0 + count ? row_end - r0 : count;
+        if (first >= last) continue;
         cfn_area_resample_rgb8_rows(rgb, stride, 0, 0, width, height, level_height, level_width,
                                     2 * r0, 2 * r0 + rows, ws.input, scratch,
                                     ctx->portable_kernels);
         pnet_band(model, ws.input, (size_t)rows * level_width, rows, level_width, &ws,
-                  ctx->portable_kernels, prob, reg, out_plane, out_w, r0);
+                  ctx->portable_kernels, prob, reg, out_plane, out_w, r0, first, last);
     }
     return CFN_OK;
 }
