@@ -5,10 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Winograd pays off where a transformed tile feeds enough input channels into the GEMM:
-   measured on P-Net, 1.3× on its 16-channel conv3, nothing on its 10-channel conv2. */
+/* The spec names the 3×3 layers that run Winograd: those with enough input channels for a
+   transformed tile to feed the GEMM (P-Net's 10-channel conv2 gained nothing from F(2×2), 1.65×
+   from F(4×4), alone; the 3-channel first layers stay direct). */
 static int uses_winograd(const mtcnn_conv_spec *spec) {
-    return spec->kernel == 3 && spec->in_channels >= 16;
+    return spec->kernel == 3 && spec->winograd_tile != 0;
 }
 
 /* F(4×4, 3×3) unless the spec asks for F(2×2) (R-Net's 9×9 maps: conv_winograd43.c says why). */
