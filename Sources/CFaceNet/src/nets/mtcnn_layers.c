@@ -12,36 +12,48 @@ static int uses_winograd(const mtcnn_conv_spec *spec) {
     return spec->kernel == 3 && spec->winograd_tile != 0;
 }
 
-/* F(4×4, 3×3) unless the spec asks for F(2×2) (R-Net's 9×9 maps: conv_winograd43.c says why). */
+/* The spec's tile side: 2, 3 or 4 (anything else: 4). */
 static int winograd_tile(const mtcnn_conv_spec *spec) {
-    return spec->winograd_tile == 2 ? 2 : 4;
+    return spec->winograd_tile == 2 || spec->winograd_tile == 3 ? spec->winograd_tile : 4;
 }
 
 size_t mtcnn_conv_floats(const mtcnn_conv_spec *spec) {
     const int cout = spec->out_channels, cin = spec->in_channels;
     size_t winograd = 0;
     if (uses_winograd(spec))
-        winograd = winograd_tile(spec) == 4 ? cfn_winograd43_conv_floats(cout, cin)
-                                            : cfn_winograd_conv_floats(cout, cin);
+        switch (winograd_tile(spec)) {
+        case 2: winograd = cfn_winograd_conv_floats(cout, cin); break;
+        case 3: winograd = cfn_winograd33_conv_floats(cout, cin); break;
+        default: winograd = cfn_winograd43_conv_floats(cout, cin); break;
+        }
     return cfn_flat_conv_floats(cout, cin, spec->kernel) + winograd;
 }
 
 size_t mtcnn_conv_scratch_floats(const mtcnn_conv_layer *layer) {
     const int cout = layer->conv.out_channels, cin = layer->conv.in_channels;
     if (!layer->has_winograd) return 0;
-    return layer->winograd_tile == 4 ? cfn_winograd43_conv_scratch_floats(cout, cin)
-                                     : cfn_winograd_conv_scratch_floats(cout, cin);
+    switch (layer->winograd_tile) {
+    case 2: return cfn_winograd_conv_scratch_floats(cout, cin);
+    case 3: return cfn_winograd33_conv_scratch_floats(cout, cin);
+    default: return cfn_winograd43_conv_scratch_floats(cout, cin);
+    }
 }
 
 int mtcnn_winograd_forward(const mtcnn_conv_layer *layer, const float *in, size_t in_plane, int rs,
                            int images, int h, int w, int row_phase, float *out, size_t out_plane,
                            float *scratch) {
     if (!layer->has_winograd || !scratch) return 0;
-    if (layer->winograd_tile == 4)
+    switch (layer->winograd_tile) {
+    case 2:
+        return cfn_winograd_conv_forward(&layer->winograd, in, in_plane, rs, images, h, w,
+                                         row_phase, out, out_plane, scratch);
+    case 3:
+        return cfn_winograd33_conv_forward(&layer->winograd, in, in_plane, rs, images, h, w,
+                                           row_phase, out, out_plane, scratch);
+    default:
         return cfn_winograd43_conv_forward(&layer->winograd, in, in_plane, rs, images, h, w,
                                            row_phase, out, out_plane, scratch);
-    return cfn_winograd_conv_forward(&layer->winograd, in, in_plane, rs, images, h, w, row_phase,
-                                     out, out_plane, scratch);
+    }
 }
 
 cfn_status mtcnn_load_conv(const cfn_weight_source *source, const mtcnn_conv_spec *spec,
@@ -62,12 +74,13 @@ cfn_status mtcnn_load_conv(const cfn_weight_source *source, const mtcnn_conv_spe
     *cursor = cfn_flat_conv_pack(&layer->conv, spec->out_channels, spec->in_channels,
                                  spec->kernel, w, b, a, *cursor);
     if (uses_winograd(spec)) {
+        const int cout = spec->out_channels, cin = spec->in_channels;
         layer->winograd_tile = winograd_tile(spec);
-        *cursor = layer->winograd_tile == 4
-                      ? cfn_winograd43_conv_pack(&layer->winograd, spec->out_channels,
-                                                 spec->in_channels, w, b, a, *cursor)
-                      : cfn_winograd_conv_pack(&layer->winograd, spec->out_channels,
-                                               spec->in_channels, w, b, a, *cursor);
+        switch (layer->winograd_tile) {
+        case 2: *cursor = cfn_winograd_conv_pack(&layer->winograd, cout, cin, w, b, a, *cursor); break;
+        case 3: *cursor = cfn_winograd33_conv_pack(&layer->winograd, cout, cin, w, b, a, *cursor); break;
+        default: *cursor = cfn_winograd43_conv_pack(&layer->winograd, cout, cin, w, b, a, *cursor); break;
+        }
         layer->has_winograd = 1;
     }
     layer->pool_kernel = spec->pool_kernel;

@@ -10,12 +10,14 @@
 /* Conv2d (no padding, stride 1) + PReLU, optionally followed by MaxPool2d(2 or 3, stride 2,
    ceil_mode=True): a packed direct convolution with the bias and PReLU fused, and for the 3×3
    layers with 16 or more input channels (where most of the nets' arithmetic is) the same
-   packed for Winograd F(4×4, 3×3) or F(2×2, 3×3), which the AVX2 path runs instead. */
+   packed for Winograd (F(4×4), F(3×3) or F(2×2)), which the AVX2 path runs instead. */
 typedef struct mtcnn_conv_layer {
     cfn_flat_conv conv;
     cfn_winograd_conv winograd;
     int has_winograd;
-    int winograd_tile; /* 4: F(4×4, 3×3) (conv_winograd43.c), 2: F(2×2, 3×3) (conv_winograd.c) */
+    /* 4: F(4×4, 3×3) (conv_winograd43.c), 3: F(3×3, 3×3) (conv_winograd33.c), 2: F(2×2, 3×3)
+       (conv_winograd.c) */
+    int winograd_tile;
     int pool_kernel, pool_stride; /* 0: no pooling */
 } mtcnn_conv_layer;
 
@@ -24,7 +26,8 @@ typedef struct mtcnn_conv_spec {
     int in_channels, out_channels, kernel;
     int pool_kernel, pool_stride;
     /* Output tile side of the layer's Winograd kernel, for the layers that take one (3×3, 16 or
-       more input channels): 4 for F(4×4, 3×3), 2 for F(2×2, 3×3); 0 for the others. */
+       more input channels): 4 for F(4×4, 3×3), 3 for F(3×3, 3×3), 2 for F(2×2, 3×3); 0 for
+       the others. */
     int winograd_tile;
 } mtcnn_conv_spec;
 

@@ -23,8 +23,8 @@
  *
  * A tile's 16 outputs are only worth its larger transforms when most of them are inside the
  * image: R-Net's 9×9 maps fill 81 of 144 (3×3 tiles) and ran slower than with F(2×2)
- * (conv_winograd.c), which it keeps; P-Net's wide levels and O-Net's 21×21 and 8×8 maps take
- * this kernel.
+ * (conv_winograd.c); R-Net takes F(3×3) (conv_winograd33.c), P-Net's conv2 and conv3 and
+ * O-Net's conv2 and conv3 this kernel.
  *
  * AVX2 + FMA only: the portable build keeps the direct convolution (callers choose).
  */

@@ -294,6 +294,21 @@ int cfn_winograd43_conv_forward(const cfn_winograd_conv *conv, const float *in, 
                                 int rs, int images, int h, int w, int row_phase, float *out,
                                 size_t out_plane, float *scratch);
 
+/* ---- Winograd F(3×3, 3×3) convolution (conv_winograd33.c) -------------------------------- */
+
+/* The same convolution with F(3×3, 3×3) (25 multiplications per 9 outputs and input channel):
+   [25][⌈out/4⌉][in][4] transformed filters, tiles of 3×3 gathered 8 at a time value by value,
+   for maps a few tiles wide (R-Net's 9×9). `row_phase` counts modulo 3. Writes only the
+   (h − 2) × (w − 2) results of each image. */
+size_t cfn_winograd33_conv_floats(int out_channels, int in_channels);
+float *cfn_winograd33_conv_pack(cfn_winograd_conv *conv, int out_channels, int in_channels,
+                                const float *weight, const float *bias, const float *slope,
+                                float *storage);
+size_t cfn_winograd33_conv_scratch_floats(int out_channels, int in_channels);
+int cfn_winograd33_conv_forward(const cfn_winograd_conv *conv, const float *in, size_t in_plane,
+                                int rs, int images, int h, int w, int row_phase, float *out,
+                                size_t out_plane, float *scratch);
+
 /* 1 when the CPU (and OS) support AVX2 and FMA, and FACEREC_DISABLE_AVX2 is not set (then
    every op takes its portable path, as on arm64). */
 int cfn_cpu_has_avx2_fma(void);
