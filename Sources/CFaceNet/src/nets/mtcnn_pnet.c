@@ -178,9 +178,10 @@ static void pnet_band(const cfn_mtcnn_pnet *model, const float *in, size_t in_pl
                               portable);
     /* out_w == pw − 4. The head, its softmax and the copies into the level's rows: fused on
        AVX2. */
-    const size_t at = (size_t)(r0 + first) * out_w;
+    const size_t first_cell = (size_t)(r0 + first) * out_w;
     if (cfn_pnet_head_forward(&model->head, ws->conv3 + (size_t)first * pw, plane3, pw,
-                              last - first, out_w, prob + at, reg + at, out_plane, portable))
+                              last - first, out_w, prob + first_cell, reg + first_cell, out_plane,
+                              portable))
         return;
     cfn_flat_conv_forward(&model->head, ws->conv3, plane3, pw, plane3 - 2, ws->head, plane3,
                           portable);
