@@ -144,7 +144,8 @@ void cfn_maxpool2d_s2_ceil_portable(const float *in, int planes, int h, int w, i
  * in each of in_channels planes (rows rs ≥ w floats apart, image k from row k·h) into
  * out_channels planes of the same size, where image k's (h − 2) × (w − 2) result starts at row
  * k·h. `winograd` 1: Winograd F(2×2, 3×3), with `row_phase` as cfn_winograd_conv_forward
- * (ops.h) documents; 0: the direct kernel. Returns 1 when done, 0 when Winograd was asked for
+ * (ops.h) documents; 2: Winograd F(4×4, 3×3) (cfn_winograd43_conv_forward, row_phase modulo
+ * 4); 0: the direct kernel. Returns 1 when done, 0 when Winograd was asked for
  * on a CPU without AVX2 + FMA, −1 for bad arguments or no memory.
  */
 int cfn_conv3x3_prelu(const float *weight, const float *bias, const float *slope, int out_channels,

@@ -5,21 +5,55 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Winograd pays off where a transformed tile feeds enough input channels into the GEMM:
-   measured on P-Net, 1.3× on its 16-channel conv3, nothing on its 10-channel conv2. */
+/* The spec names the 3×3 layers that run Winograd: those with enough input channels for a
+   transformed tile to feed the GEMM (P-Net's 10-channel conv2 gained nothing from F(2×2), 1.65×
+   from F(4×4), alone; the 3-channel first layers stay direct). */
 static int uses_winograd(const mtcnn_conv_spec *spec) {
-    return spec->kernel == 3 && spec->in_channels >= 16;
+    return spec->kernel == 3 && spec->winograd_tile != 0;
+}
+
+/* The spec's tile side: 2, 3 or 4 (anything else: 4). */
+static int winograd_tile(const mtcnn_conv_spec *spec) {
+    return spec->winograd_tile == 2 || spec->winograd_tile == 3 ? spec->winograd_tile : 4;
 }
 
 size_t mtcnn_conv_floats(const mtcnn_conv_spec *spec) {
-    return cfn_flat_conv_floats(spec->out_channels, spec->in_channels, spec->kernel) +
-           (uses_winograd(spec) ? cfn_winograd_conv_floats(spec->out_channels, spec->in_channels) : 0);
+    const int cout = spec->out_channels, cin = spec->in_channels;
+    size_t winograd = 0;
+    if (uses_winograd(spec))
+        switch (winograd_tile(spec)) {
+        case 2: winograd = cfn_winograd_conv_floats(cout, cin); break;
+        case 3: winograd = cfn_winograd33_conv_floats(cout, cin); break;
+        default: winograd = cfn_winograd43_conv_floats(cout, cin); break;
+        }
+    return cfn_flat_conv_floats(cout, cin, spec->kernel) + winograd;
 }
 
 size_t mtcnn_conv_scratch_floats(const mtcnn_conv_layer *layer) {
-    return layer->has_winograd ? cfn_winograd_conv_scratch_floats(layer->conv.out_channels,
-                                                                  layer->conv.in_channels)
-                               : 0;
+    const int cout = layer->conv.out_channels, cin = layer->conv.in_channels;
+    if (!layer->has_winograd) return 0;
+    switch (layer->winograd_tile) {
+    case 2: return cfn_winograd_conv_scratch_floats(cout, cin);
+    case 3: return cfn_winograd33_conv_scratch_floats(cout, cin);
+    default: return cfn_winograd43_conv_scratch_floats(cout, cin);
+    }
+}
+
+int mtcnn_winograd_forward(const mtcnn_conv_layer *layer, const float *in, size_t in_plane, int rs,
+                           int images, int h, int w, int row_phase, float *out, size_t out_plane,
+                           float *scratch) {
+    if (!layer->has_winograd || !scratch) return 0;
+    switch (layer->winograd_tile) {
+    case 2:
+        return cfn_winograd_conv_forward(&layer->winograd, in, in_plane, rs, images, h, w,
+                                         row_phase, out, out_plane, scratch);
+    case 3:
+        return cfn_winograd33_conv_forward(&layer->winograd, in, in_plane, rs, images, h, w,
+                                           row_phase, out, out_plane, scratch);
+    default:
+        return cfn_winograd43_conv_forward(&layer->winograd, in, in_plane, rs, images, h, w,
+                                           row_phase, out, out_plane, scratch);
+    }
 }
 
 cfn_status mtcnn_load_conv(const cfn_weight_source *source, const mtcnn_conv_spec *spec,
@@ -40,8 +74,13 @@ cfn_status mtcnn_load_conv(const cfn_weight_source *source, const mtcnn_conv_spe
     *cursor = cfn_flat_conv_pack(&layer->conv, spec->out_channels, spec->in_channels,
                                  spec->kernel, w, b, a, *cursor);
     if (uses_winograd(spec)) {
-        *cursor = cfn_winograd_conv_pack(&layer->winograd, spec->out_channels, spec->in_channels,
-                                         w, b, a, *cursor);
+        const int cout = spec->out_channels, cin = spec->in_channels;
+        layer->winograd_tile = winograd_tile(spec);
+        switch (layer->winograd_tile) {
+        case 2: *cursor = cfn_winograd_conv_pack(&layer->winograd, cout, cin, w, b, a, *cursor); break;
+        case 3: *cursor = cfn_winograd33_conv_pack(&layer->winograd, cout, cin, w, b, a, *cursor); break;
+        default: *cursor = cfn_winograd43_conv_pack(&layer->winograd, cout, cin, w, b, a, *cursor); break;
+        }
         layer->has_winograd = 1;
     }
     layer->pool_kernel = spec->pool_kernel;
@@ -102,9 +141,8 @@ void mtcnn_conv_layer_forward(const mtcnn_conv_layer *layer, const float *in, in
     mtcnn_conv_layer_out(layer, h, w, &ch, &cw, &oh, &ow);
     const int k = layer->conv.kernel;
     const size_t plane = (size_t)n * h * w;
-    if (portable || !layer->has_winograd || !scratch ||
-        !cfn_winograd_conv_forward(&layer->winograd, in, plane, w, n, h, w, 0, conv_out, plane,
-                                   scratch)) {
+    if (portable ||
+        !mtcnn_winograd_forward(layer, in, plane, w, n, h, w, 0, conv_out, plane, scratch)) {
         /* The n images as one tall image: rows straddling two images are computed and
            ignored. */
         const size_t positions = ((size_t)n * h - k + 1) * w - (k - 1);

@@ -10,11 +10,14 @@
 /* Conv2d (no padding, stride 1) + PReLU, optionally followed by MaxPool2d(2 or 3, stride 2,
    ceil_mode=True): a packed direct convolution with the bias and PReLU fused, and for the 3×3
    layers with 16 or more input channels (where most of the nets' arithmetic is) the same
-   packed for Winograd F(2×2, 3×3), which the AVX2 path runs instead. */
+   packed for Winograd (F(4×4), F(3×3) or F(2×2)), which the AVX2 path runs instead. */
 typedef struct mtcnn_conv_layer {
     cfn_flat_conv conv;
     cfn_winograd_conv winograd;
     int has_winograd;
+    /* 4: F(4×4, 3×3) (conv_winograd43.c), 3: F(3×3, 3×3) (conv_winograd33.c), 2: F(2×2, 3×3)
+       (conv_winograd.c) */
+    int winograd_tile;
     int pool_kernel, pool_stride; /* 0: no pooling */
 } mtcnn_conv_layer;
 
@@ -22,6 +25,10 @@ typedef struct mtcnn_conv_spec {
     const char *conv, *prelu;
     int in_channels, out_channels, kernel;
     int pool_kernel, pool_stride;
+    /* Output tile side of the layer's Winograd kernel, for the layers that take one (3×3, 16 or
+       more input channels): 4 for F(4×4, 3×3), 3 for F(3×3, 3×3), 2 for F(2×2, 3×3); 0 for
+       the others. */
+    int winograd_tile;
 } mtcnn_conv_spec;
 
 /* A head: a Linear or 1×1 Conv2d by name, `out` outputs; heads are stacked into one matrix. */
@@ -47,6 +54,12 @@ cfn_status mtcnn_load_conv(const cfn_weight_source *source, const mtcnn_conv_spe
  */
 cfn_status mtcnn_load_heads(const cfn_weight_source *source, const mtcnn_head_spec *heads,
                             int count, int in, int conv, float **cursor, cfn_flat_conv *out);
+
+/* The layer's Winograd convolution (its F(4×4) or F(2×2) kernel) of `images` stacked images, as
+   cfn_winograd_conv_forward; 0 (nothing done) when the layer has none or the CPU lacks AVX2. */
+int mtcnn_winograd_forward(const mtcnn_conv_layer *layer, const float *in, size_t in_plane, int rs,
+                           int images, int h, int w, int row_phase, float *out, size_t out_plane,
+                           float *scratch);
 
 /* Output extents of a conv layer (with its pooling) on h × w; ≤ 0 when the input is too small. */
 void mtcnn_conv_layer_out(const mtcnn_conv_layer *layer, int h, int w, int *conv_h, int *conv_w,

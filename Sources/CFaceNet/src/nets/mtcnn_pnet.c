@@ -5,9 +5,13 @@
  * image, which reproduces MaxPool2d's ceil_mode window at the bottom edge). The same bands let
  * several threads share one level: each computes a disjoint range of output rows.
  *
- * Every layer is a flat direct convolution (ops/conv_flat.c): activations keep the width of the
- * layer's input as their row stride, and the columns past the valid width are never read for a
- * valid output.
+ * Every layer is a flat convolution (ops/conv_flat.c, and on AVX2 Winograd F(4×4, 3×3) for
+ * conv2 and conv3, ops/conv_winograd43.c): activations keep the width of the layer's input as
+ * their row stride, and the columns past the valid width are never read for a valid output.
+ * Winograd's 4-row tiles make a band's values those of the whole level only when the band is
+ * cut on the level's multiples of 4 and its tiles see all their input rows: bands start on a
+ * multiple of 4 output rows and read 4 input rows more (conv2's last tile needs 2 pool rows
+ * below the band's), the extra rows computed and dropped.
  */
 #include "mtcnn_layers.h"
 
@@ -20,15 +24,15 @@
 #define PNET_HEADS 6 /* conv4_1 (2 logits) stacked over conv4_2 (4 regressions) */
 
 struct cfn_mtcnn_pnet {
-    mtcnn_conv_layer convs[3]; /* conv3 (63 % of the multiply-adds) runs Winograd on AVX2 */
+    mtcnn_conv_layer convs[3]; /* conv2 and conv3 (83 % of the multiply-adds) run Winograd on AVX2 */
     cfn_flat_conv head;
     float *storage;
 };
 
 static const mtcnn_conv_spec pnet_convs[3] = {
-    {"conv1", "prelu1", 3, 10, 3, 2, 2},
-    {"conv2", "prelu2", 10, 16, 3, 0, 0},
-    {"conv3", "prelu3", 16, 32, 3, 0, 0},
+    {"conv1", "prelu1", 3, 10, 3, 2, 2, 0},
+    {"conv2", "prelu2", 10, 16, 3, 0, 0, 4},
+    {"conv3", "prelu3", 16, 32, 3, 0, 0, 4},
 };
 static const mtcnn_head_spec pnet_heads[2] = {{"conv4_1", 2}, {"conv4_2", 4}};
 
@@ -108,12 +112,16 @@ static pnet_band_shape band_shape(int rows, int width) {
 typedef struct pnet_workspace {
     float *input; /* 3 × rows × width band of the resampled level (RGB8 entry only) */
     float *conv1, *pool1, *conv2, *conv3, *head;
-    float *winograd; /* conv3's Winograd scratch (mtcnn_conv_scratch_floats) */
+    float *winograd; /* conv2's and conv3's Winograd scratch */
 } pnet_workspace;
 
-/* Scratch of conv3's Winograd kernel (the only P-Net layer that uses one). */
+/* Scratch of the Winograd kernels of conv2 and conv3 (one at a time). */
 static size_t winograd_scratch_floats(void) {
-    return cfn_winograd_conv_scratch_floats(pnet_convs[2].out_channels, pnet_convs[2].in_channels);
+    const size_t conv2 = cfn_winograd43_conv_scratch_floats(pnet_convs[1].out_channels,
+                                                            pnet_convs[1].in_channels);
+    const size_t conv3 = cfn_winograd43_conv_scratch_floats(pnet_convs[2].out_channels,
+                                                            pnet_convs[2].in_channels);
+    return conv2 > conv3 ? conv2 : conv3;
 }
 
 static size_t workspace_floats(int max_rows, int width, int with_input) {
@@ -138,12 +146,13 @@ static pnet_workspace take_workspace(cfn_context *ctx, int max_rows, int width, 
 }
 
 /*
- * One band: `rows` input rows × `width` (channel c at in + c·in_plane) → output rows
- * [r0, r0 + count) of prob (out_w wide) and reg (4 planes of out_plane).
+ * One band: `rows` input rows × `width` (channel c at in + c·in_plane; at least 2·count + 10
+ * rows, band_input_rows) → output rows [r0, r0 + count) computed, of which [r0 + first,
+ * r0 + last) are written to prob (out_w wide) and reg (4 planes of out_plane).
  */
 static void pnet_band(const cfn_mtcnn_pnet *model, const float *in, size_t in_plane, int rows,
                       int width, const pnet_workspace *ws, int portable, float *prob, float *reg,
-                      size_t out_plane, int out_w, int r0) {
+                      size_t out_plane, int out_w, int r0, int count, int first, int last) {
     const pnet_band_shape s = band_shape(rows, width);
     const int ph = s.pool_h, pw = s.pool_w;
     const size_t plane1 = (size_t)(rows - 2) * width;
@@ -156,24 +165,27 @@ static void pnet_band(const cfn_mtcnn_pnet *model, const float *in, size_t in_pl
                                       2, ws->pool1, portable);
     }
     const size_t plane2 = (size_t)(ph - 2) * pw, plane3 = (size_t)(ph - 4) * pw;
-    cfn_flat_conv_forward(&model->convs[1].conv, ws->pool1, (size_t)ph * pw, pw, plane2 - 2,
-                          ws->conv2, plane2, portable);
-    /* conv2's output is (ph − 2) × (pw − 2) valid values in rows pw apart. */
-    const mtcnn_conv_layer *conv3 = &model->convs[2];
-    if (portable || !conv3->has_winograd ||
-        !cfn_winograd_conv_forward(&conv3->winograd, ws->conv2, plane2, pw, 1, ph - 2, pw - 2, r0,
-                                   ws->conv3, plane3, ws->winograd))
-        cfn_flat_conv_forward(&model->convs[2].conv, ws->conv2, plane2, pw, plane3 - 2, ws->conv3,
-                              plane3, portable);
-    const int count = ph - 4; /* == the band's output rows; out_w == pw − 4 */
-    /* The head, its softmax and the copies into the level's rows: fused on AVX2. */
-    if (cfn_pnet_head_forward(&model->head, ws->conv3, plane3, pw, count, out_w,
-                              prob + (size_t)r0 * out_w, reg + (size_t)r0 * out_w, out_plane,
+    const mtcnn_conv_layer *conv2 = &model->convs[1], *conv3 = &model->convs[2];
+    if (portable || !mtcnn_winograd_forward(conv2, ws->pool1, (size_t)ph * pw, pw, 1, ph, pw, r0,
+                                            ws->conv2, plane2, ws->winograd))
+        cfn_flat_conv_forward(&conv2->conv, ws->pool1, (size_t)ph * pw, pw, plane2 - 2, ws->conv2,
+                              plane2, portable);
+    /* conv2's output is (ph − 2) × (pw − 2) valid values in rows pw apart, of which conv3 needs
+       the first count + 2 (ph − 4 ≥ count: the band may have read rows for conv2's tiles). */
+    if (portable || !mtcnn_winograd_forward(conv3, ws->conv2, plane2, pw, 1, count + 2, pw - 2, r0,
+                                            ws->conv3, plane3, ws->winograd))
+        cfn_flat_conv_forward(&conv3->conv, ws->conv2, plane2, pw, plane3 - 2, ws->conv3, plane3,
+                              portable);
+    /* out_w == pw − 4. The head, its softmax and the copies into the level's rows: fused on
+       AVX2. */
+    const size_t first_cell = (size_t)(r0 + first) * out_w;
+    if (cfn_pnet_head_forward(&model->head, ws->conv3 + (size_t)first * pw, plane3, pw,
+                              last - first, out_w, prob + first_cell, reg + first_cell, out_plane,
                               portable))
         return;
     cfn_flat_conv_forward(&model->head, ws->conv3, plane3, pw, plane3 - 2, ws->head, plane3,
                           portable);
-    for (int oy = 0; oy < count; ++oy) {
+    for (int oy = first; oy < last; ++oy) {
         float *row = ws->head + (size_t)oy * pw;
         cfn_softmax_rows(row, 2, out_w, plane3);
         const size_t at = (size_t)(r0 + oy) * out_w;
@@ -184,10 +196,20 @@ static void pnet_band(const cfn_mtcnn_pnet *model, const float *in, size_t in_pl
     }
 }
 
-/* Output rows per band for a level `width` wide (at least 1). */
+/* Input rows a band of `count` output rows from output row r0 reads on a level `height` rows
+   high: 2·count + 10, plus 4 for conv2's last Winograd tile (2 pool rows), up to the level's
+   end (the last band takes the rest, for the ceil-mode pool's bottom window). */
+static int band_input_rows(int r0, int count, int out_h, int height) {
+    const int rest = height - 2 * r0;
+    return r0 + count == out_h || 2 * count + 14 > rest ? rest : 2 * count + 14;
+}
+
+/* Output rows per band for a level `width` wide: a multiple of 4 (at least 4), so that every
+   band but a level's last starts and ends on conv3's 4-row Winograd tiles and its values are
+   bit for bit the whole level's (cfn_winograd43_conv_forward). */
 static int band_rows(int width) {
-    const int band = PNET_BAND_PIXELS / (2 * width);
-    return band < 1 ? 1 : band;
+    const int band = PNET_BAND_PIXELS / (2 * width) / 4 * 4;
+    return band < 4 ? 4 : band;
 }
 
 cfn_status cfn_mtcnn_pnet_forward(const cfn_mtcnn_pnet *model, cfn_context *ctx,
@@ -204,7 +226,7 @@ cfn_status cfn_mtcnn_pnet_forward(const cfn_mtcnn_pnet *model, cfn_context *ctx,
     cfn_mtcnn_pnet_output_size(height, width, &out_h, &out_w);
     int band = band_rows(width);
     if (band >= out_h) band = out_h;
-    const int max_rows = band == out_h ? height : 2 * band + 10;
+    const int max_rows = band == out_h || 2 * band + 14 > height ? height : 2 * band + 14;
     cfn_status status = cfn_context_begin(ctx, workspace_floats(max_rows, width, 0));
     if (status != CFN_OK) return status;
     const pnet_workspace ws = take_workspace(ctx, max_rows, width, 0);
@@ -213,10 +235,10 @@ cfn_status cfn_mtcnn_pnet_forward(const cfn_mtcnn_pnet *model, cfn_context *ctx,
     const size_t out_plane = (size_t)out_h * out_w;
     for (int r0 = 0; r0 < out_h; r0 += band) {
         const int count = out_h - r0 < band ? out_h - r0 : band;
-        const int rows = r0 + count == out_h ? height - 2 * r0 : 2 * count + 10;
+        const int rows = band_input_rows(r0, count, out_h, height);
         /* The band is read in place: the planes keep the image's plane stride. */
         pnet_band(model, image + (size_t)2 * r0 * width, in_plane, rows, width, &ws,
-                  ctx->portable_kernels, prob, reg, out_plane, out_w, r0);
+                  ctx->portable_kernels, prob, reg, out_plane, out_w, r0, count, 0, count);
     }
     return CFN_OK;
 }
@@ -241,10 +263,16 @@ cfn_status cfn_mtcnn_pnet_forward_rgb8(const cfn_mtcnn_pnet *model, cfn_context 
         return cfn_context_fail(ctx, CFN_ERROR_INVALID_ARGUMENT,
                                 "P-Net: output rows [%d, %d) outside the level's %d rows",
                                 row_begin, row_end, out_h);
+    /* The rows computed: [row_begin, row_end) widened to multiples of 4 (or the level's end),
+       so that a range's values do not depend on where the level was cut between threads; the
+       rows outside the range are computed and dropped (at most 3 at each end). */
+    const int begin = row_begin / 4 * 4;
+    const int end = row_end == out_h || (row_end + 3) / 4 * 4 > out_h ? out_h : (row_end + 3) / 4 * 4;
+    if (row_begin == row_end) return CFN_OK;
     int band = band_rows(level_width);
-    if (band > row_end - row_begin) band = row_end - row_begin;
-    /* The last band of the level may run to the bottom edge: at most 2·band + 11 rows. */
-    int max_rows = 2 * band + 11;
+    if (band > end - begin) band = end - begin;
+    /* band_input_rows: at most 2·band + 14 (the level's last band: at most 2·band + 10). */
+    int max_rows = 2 * band + 14;
     if (max_rows > level_height) max_rows = level_height;
     const size_t scratch_floats = cfn_area_resample_scratch_floats(width, level_width);
     const size_t floats = workspace_floats(max_rows, level_width, 1) +
@@ -255,14 +283,17 @@ cfn_status cfn_mtcnn_pnet_forward_rgb8(const cfn_mtcnn_pnet *model, cfn_context 
     float *scratch = cfn_context_take(ctx, scratch_floats);
 
     const size_t out_plane = (size_t)out_h * out_w;
-    for (int r0 = row_begin; r0 < row_end; r0 += band) {
-        const int count = row_end - r0 < band ? row_end - r0 : band;
-        const int rows = r0 + count == out_h ? level_height - 2 * r0 : 2 * count + 10;
+    for (int r0 = begin; r0 < end; r0 += band) {
+        const int count = end - r0 < band ? end - r0 : band;
+        const int rows = band_input_rows(r0, count, out_h, level_height);
+        const int first = row_begin > r0 ? row_begin - r0 : 0;
+        const int last = row_end < r0 + count ? row_end - r0 : count;
+        if (first >= last) continue;
         cfn_area_resample_rgb8_rows(rgb, stride, 0, 0, width, height, level_height, level_width,
                                     2 * r0, 2 * r0 + rows, ws.input, scratch,
                                     ctx->portable_kernels);
         pnet_band(model, ws.input, (size_t)rows * level_width, rows, level_width, &ws,
-                  ctx->portable_kernels, prob, reg, out_plane, out_w, r0);
+                  ctx->portable_kernels, prob, reg, out_plane, out_w, r0, count, first, last);
     }
     return CFN_OK;
 }

@@ -250,20 +250,42 @@ int cfn_conv3x3_prelu(const float *weight, const float *bias, const float *slope
                       int in_channels, const float *in, int images, int h, int w, int rs,
                       int row_phase, int winograd, float *out) {
     if (!weight || !in || !out || out_channels <= 0 || in_channels <= 0 || images < 1 || h < 3 ||
-        w < 3 || rs < w)
+        w < 3 || rs < w || winograd < 0 || winograd > 3)
         return -1;
     const size_t plane = (size_t)images * h * rs;
     int done = 0;
     if (winograd) {
-        const size_t floats = cfn_winograd_conv_floats(out_channels, in_channels) +
-                              cfn_winograd_conv_scratch_floats(out_channels, in_channels);
+        /* 1: F(2×2, 3×3) (this file); 2: F(4×4, 3×3) (conv_winograd43.c); 3: F(3×3, 3×3)
+           (conv_winograd33.c). */
+        size_t floats;
+        if (winograd == 2)
+            floats = cfn_winograd43_conv_floats(out_channels, in_channels) +
+                     cfn_winograd43_conv_scratch_floats(out_channels, in_channels);
+        else if (winograd == 3)
+            floats = cfn_winograd33_conv_floats(out_channels, in_channels) +
+                     cfn_winograd33_conv_scratch_floats(out_channels, in_channels);
+        else
+            floats = cfn_winograd_conv_floats(out_channels, in_channels) +
+                     cfn_winograd_conv_scratch_floats(out_channels, in_channels);
         float *storage = malloc(floats * sizeof(float));
         if (!storage) return -1;
         cfn_winograd_conv conv;
-        float *scratch = cfn_winograd_conv_pack(&conv, out_channels, in_channels, weight, bias,
-                                                slope, storage);
-        done = cfn_winograd_conv_forward(&conv, in, plane, rs, images, h, w, row_phase, out, plane,
-                                         scratch);
+        if (winograd == 2) {
+            float *scratch = cfn_winograd43_conv_pack(&conv, out_channels, in_channels, weight,
+                                                      bias, slope, storage);
+            done = cfn_winograd43_conv_forward(&conv, in, plane, rs, images, h, w, row_phase, out,
+                                               plane, scratch);
+        } else if (winograd == 3) {
+            float *scratch = cfn_winograd33_conv_pack(&conv, out_channels, in_channels, weight,
+                                                      bias, slope, storage);
+            done = cfn_winograd33_conv_forward(&conv, in, plane, rs, images, h, w, row_phase, out,
+                                               plane, scratch);
+        } else {
+            float *scratch = cfn_winograd_conv_pack(&conv, out_channels, in_channels, weight, bias,
+                                                    slope, storage);
+            done = cfn_winograd_conv_forward(&conv, in, plane, rs, images, h, w, row_phase, out,
+                                             plane, scratch);
+        }
         free(storage);
     } else {
         float *storage = malloc(cfn_flat_conv_floats(out_channels, in_channels, 3) * sizeof(float));

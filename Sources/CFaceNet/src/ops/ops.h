@@ -275,6 +275,40 @@ int cfn_winograd_conv_forward(const cfn_winograd_conv *conv, const float *in, si
                               int rs, int images, int h, int w, int row_phase, float *out,
                               size_t out_plane, float *scratch);
 
+/* ---- Winograd F(4×4, 3×3) convolution (conv_winograd43.c) -------------------------------- */
+
+/* The same convolution with F(4×4, 3×3) (36 multiplications per 16 outputs and input channel
+   against F(2×2)'s 64), on the same cfn_winograd_conv whose weight then holds
+   [36][⌈out/4⌉][in][4] transformed filters: pack, scratch and forward as the F(2×2) functions
+   above, with these differences. Tiles are 4×4: `row_phase` counts modulo 4 (tiles start at
+   output row −(row_phase mod 4) of each image), and a band's values are bit for bit those of
+   the whole image when the band starts at a multiple of 4 of the whole image's output rows and
+   ends at one or at the image's end (a tile's rows depend, through rounding, on all of its 6
+   input rows). Writes only the (h − 2) × (w − 2) results of each image. */
+size_t cfn_winograd43_conv_floats(int out_channels, int in_channels);
+float *cfn_winograd43_conv_pack(cfn_winograd_conv *conv, int out_channels, int in_channels,
+                                const float *weight, const float *bias, const float *slope,
+                                float *storage);
+size_t cfn_winograd43_conv_scratch_floats(int out_channels, int in_channels);
+int cfn_winograd43_conv_forward(const cfn_winograd_conv *conv, const float *in, size_t in_plane,
+                                int rs, int images, int h, int w, int row_phase, float *out,
+                                size_t out_plane, float *scratch);
+
+/* ---- Winograd F(3×3, 3×3) convolution (conv_winograd33.c) -------------------------------- */
+
+/* The same convolution with F(3×3, 3×3) (25 multiplications per 9 outputs and input channel):
+   [25][⌈out/4⌉][in][4] transformed filters, tiles of 3×3 gathered 8 at a time value by value,
+   for maps a few tiles wide (R-Net's 9×9). `row_phase` counts modulo 3. Writes only the
+   (h − 2) × (w − 2) results of each image. */
+size_t cfn_winograd33_conv_floats(int out_channels, int in_channels);
+float *cfn_winograd33_conv_pack(cfn_winograd_conv *conv, int out_channels, int in_channels,
+                                const float *weight, const float *bias, const float *slope,
+                                float *storage);
+size_t cfn_winograd33_conv_scratch_floats(int out_channels, int in_channels);
+int cfn_winograd33_conv_forward(const cfn_winograd_conv *conv, const float *in, size_t in_plane,
+                                int rs, int images, int h, int w, int row_phase, float *out,
+                                size_t out_plane, float *scratch);
+
 /* 1 when the CPU (and OS) support AVX2 and FMA, and FACEREC_DISABLE_AVX2 is not set (then
    every op takes its portable path, as on arm64). */
 int cfn_cpu_has_avx2_fma(void);

@@ -1,0 +1,258 @@
+/*
+ * 3×3 convolution (stride 1, no padding) by Winograd's minimal filtering F(4×4, 3×3), with the
+ * bias and PReLU fused into the store: 36 multiplications per 4×4 outputs and input channel
+ * instead of the direct kernel's 144 (F(2×2, 3×3), which this kernel ran before 2026-12-07,
+ * needs 64). MTCNN spends most of its arithmetic in 3×3 layers (P-Net's 16→32, R-Net's 28→48,
+ * O-Net's 32→64 and 64→64) where the direct kernel (conv_flat.c) already runs close to the
+ * FMA peak: fewer multiplications are the only way left to make them faster.
+ *
+ * For each tile of 4×4 outputs, with d its 6×6 input window, g a 3×3 filter:
+ *     Y = Aᵀ [ Σ_c (G g_c Gᵀ) ⊙ (Bᵀ d_c B) ] A
+ * (Lavin & Gray, "Fast Algorithms for Convolutional Neural Networks", 2016; the matrices are in
+ * winograd_f43.h). G's sixths and twenty-fourths are applied in double and rounded once, and
+ * the transforms scale by at most 8, so the result differs from the direct sum by rounding
+ * alone (MTCNNKernelPathTests bounds it on the nets' layer shapes).
+ *
+ * Layout: planes with a row stride `rs` (a flat convolution's layout, conv_flat.c), holding one
+ * image or several stacked vertically. Tiles are gathered into segments of up to CHUNK tiles
+ * (runs of tile rows, across rows and images, so that narrow images still fill them): the
+ * segment's transformed input V[c][ξ][t] (ξ = 6i + j, the 36 transform-domain points), one
+ * small GEMM per ξ into M[o][ξ][t], then the inverse transform, bias and PReLU into the output
+ * rows. A segment's buffers stay in L2, and a tile's 36 points lie at fixed offsets
+ * (ξ·XI_STRIDE) from each other, which the transforms address without extra registers.
+ *
+ * A tile's 16 outputs are only worth its larger transforms when most of them are inside the
+ * image: R-Net's 9×9 maps fill 81 of 144 (3×3 tiles) and ran slower than with F(2×2)
+ * (conv_winograd.c); R-Net takes F(3×3) (conv_winograd33.c), P-Net's conv2 and conv3 and
+ * O-Net's conv2 and conv3 this kernel.
+ *
+ * AVX2 + FMA only: the portable build keeps the direct convolution (callers choose).
+ */
+#include "cfacenet_mtcnn.h"
+#include "ops.h"
+
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Tiles per segment; a multiple of 16 (the GEMM's column block). */
+#define CHUNK 64
+/* Floats between two points ξ of one channel: CHUNK tiles plus room for the 8 columns a
+   transform of a run's last tiles writes past the segment's end. */
+#define XI_STRIDE (CHUNK + 8)
+/* Transform-domain points per tile. */
+#define POINTS 36
+/* Floats between two channels of V or of M: 36 points, plus one cache line so that the GEMM's
+   loads of 16 channels (or stores of 4) do not all fall in one L1 set. */
+#define CHANNEL_STRIDE (POINTS * XI_STRIDE + 16)
+
+/* U = G g Gᵀ of one 3×3 filter for F(4×4, 3×3), in double: u[6i + j]. */
+static void filter_f43(const float *g, double u[POINTS]) {
+    static const double G[6][3] = {{1.0 / 4, 0, 0},
+                                   {-1.0 / 6, -1.0 / 6, -1.0 / 6},
+                                   {-1.0 / 6, 1.0 / 6, -1.0 / 6},
+                                   {1.0 / 24, 1.0 / 12, 1.0 / 6},
+                                   {1.0 / 24, -1.0 / 12, 1.0 / 6},
+                                   {0, 0, 1}};
+    double t[6][3]; /* G g */
+    for (int i = 0; i < 6; ++i)
+        for (int k = 0; k < 3; ++k)
+            t[i][k] = G[i][0] * g[k] + G[i][1] * g[3 + k] + G[i][2] * g[6 + k];
+    for (int i = 0; i < 6; ++i)
+        for (int j = 0; j < 6; ++j)
+            u[6 * i + j] = t[i][0] * G[j][0] + t[i][1] * G[j][1] + t[i][2] * G[j][2];
+}
+
+size_t cfn_winograd43_conv_floats(int out_channels, int in_channels) {
+    const size_t padded = (size_t)(out_channels + 3) / 4 * 4;
+    return POINTS * padded * (size_t)in_channels + 2 * padded;
+}
+
+size_t cfn_winograd43_conv_scratch_floats(int out_channels, int in_channels) {
+    const size_t padded = (size_t)(out_channels + 3) / 4 * 4;
+    return ((size_t)in_channels + padded) * CHANNEL_STRIDE;
+}
+
+float *cfn_winograd43_conv_pack(cfn_winograd_conv *conv, int out_channels, int in_channels,
+                                const float *weight, const float *bias, const float *slope,
+                                float *storage) {
+    const int padded = (out_channels + 3) / 4 * 4;
+    float *u = storage;
+    float *b = u + (size_t)POINTS * padded * in_channels;
+    float *a = b + padded;
+    memset(storage, 0, cfn_winograd43_conv_floats(out_channels, in_channels) * sizeof(float));
+    for (int o = 0; o < out_channels; ++o)
+        for (int c = 0; c < in_channels; ++c) {
+            double t[POINTS];
+            filter_f43(weight + ((size_t)o * in_channels + c) * 9, t);
+            for (int xi = 0; xi < POINTS; ++xi)
+                /* [ξ][o / 4][c][o % 4]: the GEMM broadcasts 4 output channels per c. */
+                u[(((size_t)xi * (padded / 4) + o / 4) * in_channels + c) * 4 + o % 4] = (float)t[xi];
+        }
+    conv->in_channels = in_channels;
+    conv->out_channels = out_channels;
+    conv->weight = u;
+    conv->bias = b;
+    conv->slope = cfn_pack_bias_slope(b, a, out_channels, bias, slope);
+    return a + padded;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include "winograd_f43.h"
+
+/* M[o][ξ][0, cols) = Σ_c U[ξ][o][c] · V[c][ξ][0, cols), cols a multiple of 16: 4 output
+   channels × 16 tiles in 8 accumulators (cfn_fma4x16, as conv_flat.c's tile16). */
+AVX2 static void transform_gemm(const float *u, const float *v, float *m, int cin, int cout_padded,
+                                int cols) {
+    const size_t c_stride = CHANNEL_STRIDE, o_stride = CHANNEL_STRIDE;
+    for (int xi = 0; xi < POINTS; ++xi) {
+        const float *vx = v + (size_t)xi * XI_STRIDE;
+        for (int ob = 0; ob < cout_padded / 4; ++ob) {
+            const float *w0 = u + ((size_t)xi * (cout_padded / 4) + ob) * cin * 4;
+            float *dst = m + (size_t)ob * 4 * o_stride + (size_t)xi * XI_STRIDE;
+            for (int t = 0; t < cols; t += 16) {
+                __m256 acc[8];
+                for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
+                const float *w = w0;
+                for (int c = 0; c < cin; ++c, w += 4)
+                    cfn_fma4x16(w, _mm256_loadu_ps(vx + (size_t)c * c_stride + t),
+                                _mm256_loadu_ps(vx + (size_t)c * c_stride + t + 8), acc);
+                for (int o = 0; o < 4; ++o) {
+                    _mm256_storeu_ps(dst + (size_t)o * o_stride + t, acc[2 * o]);
+                    _mm256_storeu_ps(dst + (size_t)o * o_stride + t + 8, acc[2 * o + 1]);
+                }
+            }
+        }
+    }
+}
+
+AVX2_INLINE __m256 activate(__m256 v, __m256 bias, const float *slope, __m256 a) {
+    v = _mm256_add_ps(v, bias);
+    return slope ? cfn_prelu8(v, a) : v;
+}
+
+/* Aᵀ M A of 8 tiles, then bias and PReLU. */
+AVX2_INLINE void output_tiles8(const float *m, const int stride, __m256 bias, const float *slope,
+                               __m256 a, __m256 y[4][4]) {
+    cfn_f43_output8(m, (size_t)stride, y);
+    for (int r = 0; r < 4; ++r)
+        for (int c = 0; c < 4; ++c) y[r][c] = activate(y[r][c], bias, slope, a);
+}
+
+/* A run of tiles of one tile row: output rows [y0, y0 + 4) of image `image`, tiles [tx0, tx0 +
+   count), at columns [col, col + count) of the segment's V and M. */
+typedef struct tile_run {
+    int image, y0, tx0, count, col;
+} tile_run;
+
+/* The input windows of a run, 8 tiles at a time. */
+AVX2_INLINE void input_run(const float *plane, int rs, int h, int w, const tile_run *run,
+                           float *vc) {
+    const float *image = plane + (size_t)run->image * h * rs;
+    const int y0 = run->y0;
+    int t = 0;
+    if (y0 >= 0 && y0 + 5 < h)
+        for (; t + 8 <= run->count && 4 * (run->tx0 + t) + 34 <= w; t += 8)
+            cfn_f43_input8(image + (size_t)y0 * rs + 4 * (run->tx0 + t), (size_t)rs,
+                           vc + run->col + t, XI_STRIDE);
+    /* The edge: fewer than 8 tiles, or a window past the image. Writes 8 columns: those past
+       the run belong to the next run (written after this one) or to the segment's padding. */
+    for (; t < run->count; t += 8)
+        cfn_f43_input8_edge(image, (size_t)rs, h, w, y0, 4 * (run->tx0 + t),
+                            run->count - t < 8 ? run->count - t : 8, vc + run->col + t,
+                            XI_STRIDE);
+}
+
+/* Aᵀ M A, bias and PReLU of one run for output channel o, into the image's rows. Writes only
+   the outputs inside the (h − 2) × (w − 2) block: 8 whole tiles inside it with vector stores,
+   the rest value by value. */
+AVX2_INLINE void output_run(const cfn_winograd_conv *conv, const float *mo, int o, float *plane,
+                            int rs, int h, int w, const tile_run *run) {
+    const int oh = h - 2, ow = w - 2;
+    const __m256 bias = _mm256_set1_ps(conv->bias[o]);
+    const __m256 a = _mm256_set1_ps(conv->slope ? conv->slope[o] : 0.0f);
+    /* The tile's rows inside the output: [r0, r1) of its 4 (a band's first tile row starts
+       above the band when its row phase is not 0; the image's last one may end below). */
+    const int r0 = run->y0 < 0 ? -run->y0 : 0;
+    const int r1 = oh - run->y0 < 4 ? oh - run->y0 : 4;
+    float *top = plane + (size_t)run->image * h * rs + (ptrdiff_t)run->y0 * rs; /* row r at top + r·rs */
+    int t = 0;
+    for (; t + 8 <= run->count && 4 * (run->tx0 + t) + 32 <= ow; t += 8) {
+        __m256 y[4][4];
+        output_tiles8(mo + run->col + t, XI_STRIDE, bias, conv->slope, a, y);
+        for (int r = r0; r < r1; ++r)
+            cfn_f43_store_interleaved(top + (ptrdiff_t)r * rs + 4 * (run->tx0 + t), y[r]);
+    }
+    for (; t < run->count; t += 8) { /* vector arithmetic, scalar stores inside the output */
+        __m256 y[4][4];
+        float lanes[4][4][8];
+        output_tiles8(mo + run->col + t, XI_STRIDE, bias, conv->slope, a, y);
+        for (int r = 0; r < 4; ++r)
+            for (int c = 0; c < 4; ++c) _mm256_storeu_ps(lanes[r][c], y[r][c]);
+        for (int k = 0; k < 8 && t + k < run->count; ++k) {
+            const int x = 4 * (run->tx0 + t + k);
+            for (int r = r0; r < r1; ++r)
+                for (int c = 0; c < 4 && x + c < ow; ++c)
+                    top[(ptrdiff_t)r * rs + x + c] = lanes[r][c][k];
+        }
+    }
+}
+
+/* One segment: the runs' input transforms, the GEMMs over their `tiles` columns, the inverse
+   transforms into the output. */
+AVX2 static void winograd_segment(const cfn_winograd_conv *conv, const float *in, size_t in_plane,
+                                  int rs, int h, int w, float *out, size_t out_plane,
+                                  const tile_run *runs, int run_count, int tiles, float *v,
+                                  float *m) {
+    const int cin = conv->in_channels, cout = conv->out_channels;
+    const int cols = (tiles + 15) / 16 * 16;
+    for (int c = 0; c < cin; ++c) {
+        float *vc = v + (size_t)c * CHANNEL_STRIDE;
+        for (int r = 0; r < run_count; ++r) input_run(in + (size_t)c * in_plane, rs, h, w, &runs[r], vc);
+        for (int t = tiles; t < cols; ++t) /* GEMM padding: zeros, not stale floats */
+            for (int xi = 0; xi < POINTS; ++xi) vc[xi * XI_STRIDE + t] = 0.0f;
+    }
+    transform_gemm(conv->weight, v, m, cin, (cout + 3) / 4 * 4, cols);
+    for (int o = 0; o < cout; ++o)
+        for (int r = 0; r < run_count; ++r)
+            output_run(conv, m + (size_t)o * CHANNEL_STRIDE, o, out + (size_t)o * out_plane, rs, h,
+                       w, &runs[r]);
+}
+#endif
+
+int cfn_winograd43_conv_forward(const cfn_winograd_conv *conv, const float *in, size_t in_plane,
+                                int rs, int images, int h, int w, int row_phase, float *out,
+                                size_t out_plane, float *scratch) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (!cfn_cpu_has_avx2_fma() || images < 1 || h < 3 || w < 3) return 0;
+    float *v = scratch;
+    float *m = scratch + (size_t)conv->in_channels * CHANNEL_STRIDE;
+    const int oh = h - 2, ow = w - 2, phase = row_phase & 3;
+    /* ⌈ow / 4⌉ tiles per tile row (the last may reach past the output); tile rows start at
+       output row −phase of each image. Runs are gathered into segments of up to CHUNK tiles,
+       so narrow images (R-Net's 9-wide outputs) still give the GEMM full rows. */
+    const int tiles_x = (ow + 3) / 4;
+    tile_run runs[CHUNK];
+    int run_count = 0, tiles = 0;
+    for (int image = 0; image < images; ++image)
+        for (int y0 = -phase; y0 < oh; y0 += 4)
+            for (int tx0 = 0; tx0 < tiles_x;) {
+                if (tiles == CHUNK) {
+                    winograd_segment(conv, in, in_plane, rs, h, w, out, out_plane, runs, run_count,
+                                     tiles, v, m);
+                    run_count = tiles = 0;
+                }
+                const int count = tiles_x - tx0 < CHUNK - tiles ? tiles_x - tx0 : CHUNK - tiles;
+                runs[run_count++] = (tile_run){image, y0, tx0, count, tiles};
+                tiles += count;
+                tx0 += count;
+            }
+    if (tiles > 0)
+        winograd_segment(conv, in, in_plane, rs, h, w, out, out_plane, runs, run_count, tiles, v, m);
+    return 1;
+#else
+    (void)conv; (void)in; (void)in_plane; (void)rs; (void)images; (void)h; (void)w;
+    (void)row_phase; (void)out; (void)out_plane; (void)scratch;
+    return 0;
+#endif
+}
