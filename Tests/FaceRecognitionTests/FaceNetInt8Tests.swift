@@ -75,7 +75,7 @@ struct FaceNetInt8Tests {
         #expect(cfn_q_gemm_test([Int8](repeating: 1, count: 16), [1], 15, 1, 1, kernels.rawValue, &acc) == -1)
     }
 
-    /// A float32 layer of the int8 network (conv2d_1a and conv2d_3b run in float32) on both
+    /// A float32 layer of the int8 network (conv2d_1a, 2a and 3b run in float32) on both
     /// builds of its loop: the same floats, and the convolution itself within float rounding.
     @Test("the int8 network's float32 layers give the same floats on the plain and AVX-512 builds, and the convolution")
     func floatLayerBuilds() throws {
@@ -149,9 +149,10 @@ struct FaceNetInt8Tests {
     }
 
     /// The bound is what this synthetic-weight network reaches at 160×160 when calibrated on
-    /// other faces (min 0.984, mean 0.990 on 2026-12-07); a broken int8 layer lands far below it.
-    /// The 0.995 int8 aims for is not reached here (README, "int8 FaceNet").
-    @Test("int8 embeddings are within cosine 0.98 of float32 on real 160×160 face crops it was not calibrated on")
+    /// other faces, less a margin (min 0.9944, mean 0.9959 on 2026-12-07; with every convolution
+    /// in int8 it was min 0.984, mean 0.990); a broken int8 layer lands far below it. The 0.995
+    /// int8 aims for is a 240×240 figure (``cosineAt240()``).
+    @Test("int8 embeddings are within cosine 0.99 of float32 on real 160×160 face crops it was not calibrated on")
     func cosineToFloat() throws {
         let facenet = try Self.int8
         #expect(facenet.precision == .int8)
@@ -162,8 +163,8 @@ struct FaceNetInt8Tests {
         let quantised = try facenet.embed(crops)
         let cosines = zip(float, quantised).map { Self.cosine($0, $1) }
         print("int8 vs float32 cosine on \(cosines.count) crops: min \(cosines.min()!), mean \(cosines.reduce(0, +) / Float(cosines.count))")
-        #expect(cosines.allSatisfy { $0 >= 0.98 }, "\(cosines)")
-        #expect(cosines.reduce(0, +) / Float(cosines.count) >= 0.985)
+        #expect(cosines.allSatisfy { $0 >= 0.99 }, "\(cosines)")
+        #expect(cosines.reduce(0, +) / Float(cosines.count) >= 0.993)
         // Not the float network in disguise: the embeddings do differ.
         #expect(cosines.contains { $0 < 0.99999 })
         // One image's embedding does not depend on its batch (the integer layers are exact; the
@@ -186,17 +187,18 @@ struct FaceNetInt8Tests {
         return (crops, try FaceNet(stateDict: try FaceNetParityTests.weights, precision: .int8(calibration: calibration)))
     }
 
-    /// What int8 aims for (README, "int8 FaceNet"), on the crops face_images_1000's figures come
-    /// from: every one at cosine ≥ 0.995 to float32 (min 0.9969 on 2026-12-07; all-int8
-    /// convolutions with the plain least-error clipping gave 0.9926 on face_images_1000).
-    @Test("int8 embeddings are within cosine 0.995 of float32 on the pipeline's 240×240 crops of face_images_1000's ten photos, calibrated on other faces")
+    /// int8 aims for cosine ≥ 0.995 to float32 on every crop of face_images_1000 (README, "int8
+    /// FaceNet"); on its ten photos, calibrated on multiface.jpg, the network reaches min 0.9982
+    /// (2026-12-07), and 0.9951 with every convolution in int8: the bound, 0.997, fails if the
+    /// float32 stem layers or the calibration regress.
+    @Test("int8 embeddings are within cosine 0.997 of float32 on the pipeline's 240×240 crops of face_images_1000's ten photos, calibrated on other faces")
     func cosineAt240() throws {
         let (crops, int8) = try Self.at240.get()
         let float = try FaceNetParityTests.facenet.embed(crops)
         let cosines = zip(float, try int8.embed(crops)).map { Self.cosine($0, $1) }
         print("int8 vs float32 cosine on the ten 240×240 crops: min \(cosines.min()!), mean \(cosines.reduce(0, +) / Float(cosines.count))")
         #expect(cosines.count == 10)
-        #expect(cosines.allSatisfy { $0 >= 0.995 }, "\(cosines)")
+        #expect(cosines.allSatisfy { $0 >= 0.997 }, "\(cosines)")
     }
 
     @Test("every kernel path gives the same int8 embeddings, bit for bit")

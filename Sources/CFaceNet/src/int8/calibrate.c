@@ -5,13 +5,6 @@
  * rounding error), values above cost their distance to c squared. Taking the largest value
  * (c = max) instead spends the 256 levels on rare outliers: on FaceNet's synthetic-weight
  * network that left the embeddings at cosine 0.965–0.99 to float32's.
- *
- * The value returned is CLIP_FACTOR times that least-error clip: the squared error of one
- * layer's input is not what the embedding feels, and clipping tighter than it (finer steps for
- * the bulk of the values, more clipped outliers) moved every face closer to float32. On the
- * synthetic-weight network, face_images_1000 at 240×240 calibrated on other faces, with
- * conv2d_1a and conv2d_3b in float32, min cosine per factor: 1.0 0.9958, 0.85 0.9962, 0.7 0.9971,
- * 0.55 0.9967, 0.4 0.88 (too many activations clipped).
  */
 #include "qconv.h"
 
@@ -20,7 +13,6 @@
 #include <string.h>
 
 #define CALIBRATION_BINS 2048
-#define CLIP_FACTOR 0.7
 
 float cfn_q_calibrate_clip(const float *x, int pixels, int channels, int ldx, int method) {
     const float most = cfn_q_max(x, pixels, channels, ldx, 0);
@@ -56,5 +48,5 @@ float cfn_q_calibrate_clip(const float *x, int pixels, int channels, int ldx, in
         }
     }
     free(hist);
-    return (float)(CLIP_FACTOR * best * width);
+    return (float)(best * width);
 }

@@ -244,14 +244,15 @@ static cfn_status build(qbuilder *b, cfn_facenet_int8 *m) {
 }
 
 /*
- * The convolutions kept in float32, by scale index: conv2d_1a (0: the image, 3 channels in, 0.4 %
- * of the network's multiply-adds) and conv2d_3b (3: the 1×1 after the stem's max pool, 0.5 %).
- * Keeping one layer group at a time in float32 (FaceRecBenchmarks facenet-int8-layers) shows
- * the stem's six convolutions carry most of the int8 error and these two the most of it per
- * multiply-add: with them in float32 the minimum cosine to float32 on face_images_1000 at
- * 240×240 rose from 0.9926 to 0.9958 (same calibration); the next, conv2d_2a (1), costs 4 %.
+ * The convolutions kept in float32, by scale index: conv2d_1a (0: on the image, 0.4 % of the
+ * network's multiply-adds), conv2d_2a (1: 4 %) and conv2d_3b (3: the 1×1 after the stem's max
+ * pool, 0.5 %). Keeping one layer group at a time in float32 (FaceRecBenchmarks
+ * facenet-int8-layers) shows the stem's six convolutions carry most of the int8 error, these
+ * three the most of it per multiply-add: with them in float32 the minimum cosine to float32 on
+ * face_images_1000 at 240×240, calibrated on other faces, rose from 0.9926 to 0.9970, at a few
+ * per cent of int8's time (docs/PERFORMANCE.md, "int8 FaceNet").
  */
-static const int FLOAT32_LAYERS[] = {0, 3};
+static const int FLOAT32_LAYERS[] = {0, 1, 3};
 
 /* CFACENET_INT8_FLOAT_LAYERS in the environment ("3,5-7"; a leading '!' takes the complement)
    replaces FLOAT32_LAYERS, for measuring each layer's share of the error. */
