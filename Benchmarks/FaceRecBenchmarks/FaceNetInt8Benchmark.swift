@@ -158,11 +158,13 @@ func runFaceNetInt8Accuracy(_ arguments: [String]) throws {
     for line in disagreements.prefix(20) { print("  " + line) }
 }
 
-/// `FaceRecBenchmarks facenet-int8-layers [--data ../shared/data] [--size 240] [--groups a-b,c,…]`:
+/// `FaceRecBenchmarks facenet-int8-layers [--data ../shared/data] [--size 240] [--groups "0;1-2;0,3"]`:
 /// each layer group's share of the int8 error. The ten distinct photos of face_images_1000
 /// (face_images_100's test_00 … test_09), MTCNN at --size, embedded in float32 and in int8 with
-/// one group of convolutions at a time kept in float32 (CFACENET_INT8_FLOAT_LAYERS), calibrated
-/// on the faces of `<data>/photos`: the min and mean cosine to float32 per group.
+/// one group of convolutions (scale indices, groups separated by ';'; by default each stem
+/// convolution, block and reduction) kept in float32 instead of the network's own choice
+/// (CFACENET_INT8_FLOAT_LAYERS; "!0-103": none), calibrated on the faces of `<data>/photos`:
+/// the min and mean cosine to float32 for the network's own choice ("default"), then per group.
 func runFaceNetInt8Layers(_ arguments: [String]) throws {
     var options = BenchmarkOptions(arguments)
     let data = options.value("--data") ?? "../shared/data"
