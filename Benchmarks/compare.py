@@ -6,6 +6,7 @@ the ratios (reference time / our time: above 1 means we are faster).
     python3 Benchmarks/compare.py facenet --rounds 3   # reference: Benchmarks/reference.py
     python3 Benchmarks/compare.py detection --data ../shared/data --iterations 20 --rounds 4
                                                # reference: Benchmarks/reference_detection.py
+    python3 Benchmarks/compare.py int8 --data ../shared/data   # our int8 FaceNet against our float32
 
 The facenet suite's references are facenet-pytorch eager, ONNX Runtime and OpenVINO (pip
 install onnxruntime openvino; a runtime not installed is left out); the last column compares us
@@ -19,6 +20,13 @@ N` alternates which side runs first for N rounds and prints every round's ratio 
 Short rounds of one shape (`facenet --sizes 160 --batches 1 --rounds 9`) let more rounds share
 the machine's slow and fast spells. The load average is printed before each run: other
 work on the machine slows both sides, rarely by the same amount.
+
+`int8` compares our opt-in int8 FaceNet with our float32 one: speed in one process
+(FaceRecBenchmarks facenet-int8, float32 and int8 alternating which runs first every round;
+--rounds, --seconds, --batches and --size go there), then accuracy (facenet-int8-accuracy: the
+cosine of each int8 embedding to its float32 one over --set, default face_images_1000 under
+--data, cropped by MTCNN at --crop-size, default 240, and how often both name the same nearest
+gallery entry; --calibrate-on goes there).
 """
 import json
 import os
@@ -179,14 +187,56 @@ def facenet(extra):
                   + f"   median {statistics.median(values):5.2f}x   ({layout})")
 
 
+INT8_SPEED_OPTIONS = {"--rounds", "--seconds", "--batches", "--size"}
+INT8_ACCURACY_OPTIONS = {"--data", "--set", "--calibrate-on"}
+
+
+def int8(extra):
+    """Our int8 FaceNet against our float32: the speed ratio (float32 time / int8 time) per
+    round and its median per batch, then the two accuracy figures."""
+    speed = shared_options(extra, INT8_SPEED_OPTIONS)
+    accuracy = shared_options(extra, INT8_ACCURACY_OPTIONS)
+    if "--crop-size" in extra:
+        accuracy += ["--size", extra[extra.index("--crop-size") + 1]]
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs")
+    print("load average (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())
+    rows = run([".build/release/FaceRecBenchmarks", "facenet-int8", "--json"] + speed)
+    print()
+    print(f"{'round':>5} {'first':>8} {'shape':>10} {'float32 ms/face':>16} {'int8 ms/face':>13} {'ratio':>7} {'load':>6}")
+    ratios = {}
+    for row in rows:
+        ratios.setdefault((row["size"], row["batch"]), []).append(row["ratio"])
+        print(f"{row['round']:>5} {row['first']:>8} {row['size']}x{row['size']} b{row['batch']:<2} "
+              f"{row['float32_ms_per_face']:16.2f} {row['int8_ms_per_face']:13.2f} {row['ratio']:6.2f}x {row['load']:6.2f}")
+    print()
+    print("int8 speed-up over float32 (float32 time / int8 time), median of the rounds:")
+    for (size, batch), values in ratios.items():
+        print(f"{size}x{size} b{batch:<2} " + " ".join(f"{v:5.2f}x" for v in sorted(values))
+              + f"   median {statistics.median(values):5.2f}x")
+    print()
+    print("load average (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())
+    for row in run([".build/release/FaceRecBenchmarks", "facenet-int8-accuracy", "--json"] + accuracy):
+        faces = row["faces"]
+        print()
+        print(f"accuracy on {row['set']} (MTCNN at {row['size']}, {faces} faces), calibrated on {row['calibrated_on']}:")
+        print(f"  cosine(int8, float32): min {row['min_cosine']:.4f}, 1st percentile {row['p1_cosine']:.4f}, "
+              f"median {row['median_cosine']:.4f}; >= 0.995: {faces - row['below_0995']} of {faces}")
+        print(f"  identify agreement with float32 (nearest gallery entry): {row['agree']} / {faces}"
+              f" = {100 * row['agree'] / max(faces, 1):.1f} %")
+        for line in row["disagreements"][:10]:
+            print("    " + line)
+
+
 def main():
     suite = sys.argv[1] if len(sys.argv) > 1 else "facenet"
     if suite == "detection":
         detection(sys.argv[2:])
     elif suite == "facenet":
         facenet(sys.argv[2:])
+    elif suite == "int8":
+        int8(sys.argv[2:])
     else:
-        sys.exit(f"unknown suite {suite!r}: facenet or detection")
+        sys.exit(f"unknown suite {suite!r}: facenet, detection or int8")
 
 
 if __name__ == "__main__":

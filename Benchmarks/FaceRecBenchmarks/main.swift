@@ -7,6 +7,7 @@ let suites: [String: ([String]) throws -> Void] = [
     "facenet": runFaceNetBenchmark,
     "facenet-int8": runFaceNetInt8Benchmark,
     "facenet-int8-accuracy": runFaceNetInt8Accuracy,
+    "facenet-int8-layers": runFaceNetInt8Layers,
     "idle": runIdleBenchmark,
     "matching": runMatchingBenchmark,
     "synthetic-weights": runSyntheticWeights,

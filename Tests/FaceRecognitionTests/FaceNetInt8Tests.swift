@@ -75,6 +75,49 @@ struct FaceNetInt8Tests {
         #expect(cfn_q_gemm_test([Int8](repeating: 1, count: 16), [1], 15, 1, 1, kernels.rawValue, &acc) == -1)
     }
 
+    /// A float32 layer of the int8 network (conv2d_1a, 2a and 3b run in float32) on both
+    /// builds of its loop: the same floats, and the convolution itself within float rounding.
+    @Test("the int8 network's float32 layers give the same floats on the plain and AVX-512 builds, and the convolution")
+    func floatLayerBuilds() throws {
+        var bytes = Bytes(state: 0xF10A7)
+        func random() -> Float { Float(Int(bytes.next()) - 128) / 128 }
+        // conv2d_1a's shape (3 channels, 3×3 stride 2, no padding) and a padded 3×3 and a 1×1.
+        for (cin, cout, k, stride, pad) in [(3, 32, 3, 2, 0), (5, 16, 3, 1, 1), (64, 80, 1, 1, 0)] {
+            let n = 2, h = 9, w = 7
+            let x = (0..<n * h * w * cin).map { _ in random() }
+            let weight = (0..<cout * cin * k * k).map { _ in random() }
+            let bias = (0..<cout).map { _ in random() }
+            let oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1
+            var plain = [Float](repeating: .nan, count: n * oh * ow * cout)
+            #expect(cfn_fconv_test(x, Int32(n), Int32(h), Int32(w), Int32(cin), weight, bias, Int32(cout), Int32(k),
+                                   Int32(stride), Int32(pad), 0, &plain) == 1)
+            for image in 0..<n {
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        for o in 0..<cout {
+                            var sum = Double(bias[o])
+                            for c in 0..<cin {
+                                for ky in 0..<k {
+                                    for kx in 0..<k {
+                                        let iy = oy * stride - pad + ky, ix = ox * stride - pad + kx
+                                        guard iy >= 0, iy < h, ix >= 0, ix < w else { continue }
+                                        sum += Double(x[((image * h + iy) * w + ix) * cin + c]) * Double(weight[((o * cin + c) * k + ky) * k + kx])
+                                    }
+                                }
+                            }
+                            let got = plain[((image * oh + oy) * ow + ox) * cout + o]
+                            #expect(abs(Double(got) - sum) <= 1e-4 * max(1, abs(sum)), "\(cin)→\(cout) k\(k) at \(image),\(oy),\(ox),\(o)")
+                        }
+                    }
+                }
+            }
+            var wide = [Float](repeating: .nan, count: plain.count)
+            let ran = cfn_fconv_test(x, Int32(n), Int32(h), Int32(w), Int32(cin), weight, bias, Int32(cout), Int32(k),
+                                     Int32(stride), Int32(pad), 1, &wide)
+            if ran == 1 { #expect(wide == plain, "\(cin)→\(cout) k\(k)") } else { #expect(ran == 0) }
+        }
+    }
+
     // ---- The network --------------------------------------------------------------------------
 
     /// The largest face of face_images_100 images (real photos, 64×64), cropped by MTCNN at
@@ -106,9 +149,10 @@ struct FaceNetInt8Tests {
     }
 
     /// The bound is what this synthetic-weight network reaches at 160×160 when calibrated on
-    /// other faces (min 0.984, mean 0.990 on 2026-12-07); a broken int8 layer lands far below it.
-    /// The 0.995 int8 aims for is not reached here (README, "int8 FaceNet").
-    @Test("int8 embeddings are within cosine 0.98 of float32 on real 160×160 face crops it was not calibrated on")
+    /// other faces, less a margin (min 0.9944, mean 0.9959 on 2026-12-07; with every convolution
+    /// in int8 it was min 0.984, mean 0.990); a broken int8 layer lands far below it. The 0.995
+    /// int8 aims for is a 240×240 figure (``cosineAt240()``).
+    @Test("int8 embeddings are within cosine 0.99 of float32 on real 160×160 face crops it was not calibrated on")
     func cosineToFloat() throws {
         let facenet = try Self.int8
         #expect(facenet.precision == .int8)
@@ -119,14 +163,42 @@ struct FaceNetInt8Tests {
         let quantised = try facenet.embed(crops)
         let cosines = zip(float, quantised).map { Self.cosine($0, $1) }
         print("int8 vs float32 cosine on \(cosines.count) crops: min \(cosines.min()!), mean \(cosines.reduce(0, +) / Float(cosines.count))")
-        #expect(cosines.allSatisfy { $0 >= 0.98 }, "\(cosines)")
-        #expect(cosines.reduce(0, +) / Float(cosines.count) >= 0.985)
+        #expect(cosines.allSatisfy { $0 >= 0.99 }, "\(cosines)")
+        #expect(cosines.reduce(0, +) / Float(cosines.count) >= 0.993)
         // Not the float network in disguise: the embeddings do differ.
         #expect(cosines.contains { $0 < 0.99999 })
         // One image's embedding does not depend on its batch (the integer layers are exact; the
         // float last layer's BLAS product may round differently for another batch size).
         let alone = try facenet.embed([crops[5]])[0]
         #expect(zip(alone, quantised[5]).allSatisfy { abs($0 - $1) <= 1e-5 })
+    }
+
+    /// The pipeline's crops (MTCNN at 240×240) of the ten distinct photos face_images_1000 repeats
+    /// (face_images_100's test_00 … test_09), and the int8 network calibrated on multiface.jpg's
+    /// faces cropped the same way: other people.
+    static let at240 = Result { () throws -> (crops: [RGBImage], int8: FaceNet) in
+        let group = try ImageDecoder.decode(contentsOf: TestPaths.data("photos/multiface.jpg"))
+        let calibration = try MTCNNTestSupport.detector(MTCNNOptions(keepAll: true, imageSize: 240)).extractFaces(group).map(\.image)
+        let detector = try MTCNNTestSupport.detector(MTCNNOptions(imageSize: 240))
+        let crops = try (0..<10).map { i in
+            let image = try ImageDecoder.decode(contentsOf: TestPaths.data(String(format: "face_images_100/test_%02d.jpg", i)))
+            return try #require(try detector.extractFaces(image).first).image
+        }
+        return (crops, try FaceNet(stateDict: try FaceNetParityTests.weights, precision: .int8(calibration: calibration)))
+    }
+
+    /// int8 aims for cosine ≥ 0.995 to float32 on every crop of face_images_1000 (README, "int8
+    /// FaceNet"); on its ten photos, calibrated on multiface.jpg, the network reaches min 0.9982
+    /// (2026-12-07), and 0.9951 with every convolution in int8: the bound, 0.997, fails if the
+    /// float32 stem layers or the calibration regress.
+    @Test("int8 embeddings are within cosine 0.997 of float32 on the pipeline's 240×240 crops of face_images_1000's ten photos, calibrated on other faces")
+    func cosineAt240() throws {
+        let (crops, int8) = try Self.at240.get()
+        let float = try FaceNetParityTests.facenet.embed(crops)
+        let cosines = zip(float, try int8.embed(crops)).map { Self.cosine($0, $1) }
+        print("int8 vs float32 cosine on the ten 240×240 crops: min \(cosines.min()!), mean \(cosines.reduce(0, +) / Float(cosines.count))")
+        #expect(cosines.count == 10)
+        #expect(cosines.allSatisfy { $0 >= 0.997 }, "\(cosines)")
     }
 
     @Test("every kernel path gives the same int8 embeddings, bit for bit")

@@ -161,10 +161,11 @@ cfn_status cfn_facenet_embed(const cfn_facenet *model, cfn_context *ctx, const f
 /*
  * The same network with int8 convolutions (u8 activations × 7-bit weights, int32 sums, AVX-512
  * VNNI or AVX2 kernels where the CPU has them, plain C elsewhere; every path gives the same
- * result). Weights are quantised per output channel when the model is built; each convolution's
+ * result), but for conv2d_1a, 2a and 3b, kept in float32 (5 % of the work, much of the
+ * error). Weights are quantised per output channel when the model is built; each convolution's
  * input is quantised per tensor with a scale calibrated on face crops. Residual additions,
  * pooling, last_linear + last_bn and the L2 norm stay in float32. Embeddings approximate
- * cfn_facenet_embed's (cosine similarity about 0.99 or more on face crops): never the default.
+ * cfn_facenet_embed's (cosine similarity about 0.995 or more on face crops): never the default.
  */
 typedef struct cfn_facenet_int8 cfn_facenet_int8;
 
@@ -175,14 +176,15 @@ typedef struct cfn_facenet_int8 cfn_facenet_int8;
 cfn_status cfn_facenet_int8_create(cfn_tensor_lookup_fn lookup, void *user,
                                    cfn_facenet_int8 **out, char *message, size_t capacity);
 void cfn_facenet_int8_destroy(cfn_facenet_int8 *model);
-/* Bytes of quantised weights (and the float last layer) held (0 for NULL). */
+/* Bytes of weights held, quantised and float32 (0 for NULL). */
 size_t cfn_facenet_int8_weight_bytes(const cfn_facenet_int8 *model);
 /* CFN_FACENET_INT8_LAYERS (0 for NULL). */
 int cfn_facenet_int8_scale_count(const cfn_facenet_int8 *model);
 /*
  * Calibrates the activation scales on n standardised face crops (as cfn_facenet_embed takes
- * them): each convolution's input scale becomes the largest value it sees over the crops / 255
- * (the image's: largest magnitude / 127), layer by layer through the int8 layers before it,
+ * them): each int8 convolution's input scale becomes the clipping value with the least squared
+ * quantisation error over the values it sees over the crops / 255 (the float32 layers' scales
+ * are unused), layer by layer through the int8 layers before it,
  * in passes of 16 crops (each layer keeps the largest over the passes so far). Replaces any
  * earlier scales. Not thread-safe: calibrate before sharing the model. Errors as
  * cfn_facenet_embed.

@@ -1,12 +1,13 @@
 /*
  * FaceNet (Inception-ResNet-v1) with int8 convolutions: an approximation of cfn_facenet, opt-in.
  *
- * Every convolution runs on int8 (qconv.h): its weights, BatchNorm folded exactly as the float
- * network folds them, quantised per output channel at build time; its input quantised per
- * tensor with a scale calibrated on face crops (cfn_facenet_int8_calibrate: the largest value
- * each layer's input takes over the calibration batch, itself run through the int8 layers
- * before it). The residual additions, the pooling, last_linear + last_bn and the L2 norm stay
- * in float32, and so do the activations between layers (NHWC: a branch writes its channel
+ * Every convolution but FLOAT32_LAYERS runs on int8 (qconv.h): its weights, BatchNorm folded
+ * exactly as the float network folds them, quantised per output channel at build time; its
+ * input quantised per tensor with a scale calibrated on face crops (cfn_facenet_int8_calibrate:
+ * a clipping value of what each layer's input takes over the calibration batch, calibrate.c,
+ * itself run through the int8 layers before it). FLOAT32_LAYERS run in float32 (fconv.c). The
+ * residual additions, the pooling, last_linear + last_bn and the L2 norm stay in float32, and
+ * so do the activations between layers (NHWC: a branch writes its channel
  * slice of the concatenation, a residual block's up-projection adds into its input in place).
  * Branch opening 1×1 convolutions that read the same input are stacked, as in the float net.
  */
@@ -41,7 +42,9 @@ struct cfn_facenet_int8 {
     q_block block8[6];
     float *last_weight; /* 1792 × 512: last_linear with last_bn folded, transposed */
     float *last_bias;   /* 512 */
-    int layers;         /* int8 convolutions (CFN_FACENET_INT8_LAYERS) */
+    int layers;         /* convolutions (CFN_FACENET_INT8_LAYERS) */
+    unsigned char float_layer[CFN_FACENET_INT8_LAYERS]; /* 1: that convolution runs in float32 */
+    const cfn_qconv *conv[CFN_FACENET_INT8_LAYERS];     /* every convolution, by scale index */
     float scales[CFN_FACENET_INT8_LAYERS]; /* each one's input scale; 0 until calibrated */
     unsigned char *storage;
     size_t storage_bytes, weight_bytes;
@@ -57,6 +60,8 @@ typedef struct qbuilder {
     int8_t *matrix;         /* the same quantised, (ky, kx, channel) order */
     size_t staging_floats, matrix_bytes;
     int layers;
+    const unsigned char *float_layer;
+    const cfn_qconv **conv;
 } qbuilder;
 
 static void *take(qbuilder *b, size_t bytes) {
@@ -81,7 +86,11 @@ static void qconv_init(qbuilder *b, cfn_qconv *c, int cin, int cout, int kh, int
     c->row_sum = take(b, sizeof(int32_t) * cout);
     c->bias = take(b, sizeof(float) * cout);
     c->scale_index = b->layers++;
+    b->conv[c->scale_index] = c;
     c->zero_point = zero_point;
+    c->float_weight = b->float_layer[c->scale_index]
+                          ? take(b, sizeof(float) * (size_t)cout * cin * kh * kw)
+                          : NULL;
     const size_t staged = (size_t)cout * cin * kh * kw, matrix = (size_t)cout * c->depth4;
     if (staged > b->staging_floats) b->staging_floats = staged;
     if (matrix > b->matrix_bytes) b->matrix_bytes = matrix;
@@ -89,6 +98,7 @@ static void qconv_init(qbuilder *b, cfn_qconv *c, int cin, int cout, int kh, int
 
 static void qconv_seal(qbuilder *b, cfn_qconv *c) {
     if (!b->storage) return;
+    if (c->float_weight) cfn_fconv_set_weights(c, b->staging, (float *)c->float_weight);
     cfn_qconv_set_weights(c, b->staging, b->matrix, (int8_t *)c->weight, (float *)c->weight_scale,
                           (int32_t *)c->row_sum);
 }
@@ -233,6 +243,49 @@ static cfn_status build(qbuilder *b, cfn_facenet_int8 *m) {
     return CFN_OK;
 }
 
+/*
+ * The convolutions kept in float32, by scale index: conv2d_1a (0: on the image, 0.4 % of the
+ * network's multiply-adds), conv2d_2a (1: 4 %) and conv2d_3b (3: the 1×1 after the stem's max
+ * pool, 0.5 %). Keeping one layer group at a time in float32 (FaceRecBenchmarks
+ * facenet-int8-layers) shows the stem's six convolutions carry most of the int8 error, these
+ * three the most of it per multiply-add: with them in float32 the minimum cosine to float32 on
+ * face_images_1000 at 240×240, calibrated on other faces, rose from 0.9926 to 0.9970, at a few
+ * per cent of int8's time (docs/PERFORMANCE.md, "int8 FaceNet").
+ */
+static const int FLOAT32_LAYERS[] = {0, 1, 3};
+
+/* CFACENET_INT8_FLOAT_LAYERS in the environment ("3,5-7"; a leading '!' takes the complement)
+   replaces FLOAT32_LAYERS, for measuring each layer's share of the error. */
+static void choose_float_layers(unsigned char *mask) {
+    memset(mask, 0, CFN_FACENET_INT8_LAYERS);
+    const char *v = getenv("CFACENET_INT8_FLOAT_LAYERS");
+    if (!v) {
+        for (size_t i = 0; i < sizeof FLOAT32_LAYERS / sizeof FLOAT32_LAYERS[0]; ++i)
+            mask[FLOAT32_LAYERS[i]] = 1;
+        return;
+    }
+    int invert = 0;
+    if (*v == '!') {
+        invert = 1;
+        ++v;
+    }
+    while (*v) {
+        char *end;
+        long a = strtol(v, &end, 10), z = a;
+        if (end == v) break;
+        v = end;
+        if (*v == '-') {
+            z = strtol(v + 1, &end, 10);
+            v = end;
+        }
+        for (long i = a; i <= z; ++i)
+            if (i >= 0 && i < CFN_FACENET_INT8_LAYERS) mask[i] = 1;
+        if (*v == ',') ++v;
+    }
+    if (invert)
+        for (int i = 0; i < CFN_FACENET_INT8_LAYERS; ++i) mask[i] = !mask[i];
+}
+
 cfn_status cfn_facenet_int8_create(cfn_tensor_lookup_fn lookup, void *user,
                                    cfn_facenet_int8 **out, char *message, size_t capacity) {
     if (message && capacity) message[0] = '\0';
@@ -244,8 +297,11 @@ cfn_status cfn_facenet_int8_create(cfn_tensor_lookup_fn lookup, void *user,
     cfn_facenet_int8 *model = calloc(1, sizeof *model);
     if (!model)
         return cfn_message_fail(message, capacity, CFN_ERROR_OUT_OF_MEMORY, "cannot allocate model");
+    choose_float_layers(model->float_layer);
     qbuilder b;
     memset(&b, 0, sizeof b);
+    b.float_layer = model->float_layer;
+    b.conv = model->conv;
     b.source = (cfn_weight_source){lookup, user, message, capacity};
     cfn_status status = build(&b, model); /* pass 1 counts */
     if (status == CFN_OK) {
@@ -340,6 +396,24 @@ static int calibration_method(void) {
 static void run(const pass *s, const cfn_qconv *c, const float *x, int ldx, int n, int h, int w,
                 float *out, int ldo, cfn_qconv_epilogue e) {
     const int pixels = n * h * w;
+    if (c->float_weight) {
+        const float *end = x + (size_t)(pixels - 1) * ldx + c->in_channels;
+        if (out < end && x < out + (size_t)pixels * ldo) {
+            /* An Inception branch's convolution in place (never one of FLOAT32_LAYERS; only
+               CFACENET_INT8_FLOAT_LAYERS picks one): its input, copied contiguous into the
+               u8 buffer, which holds at least 4 · in_channels bytes a pixel for every such
+               branch (forward's sizes). */
+            float *copy = (float *)s->xq;
+            for (int p = 0; p < pixels; ++p)
+                memcpy(copy + (size_t)p * c->in_channels, x + (size_t)p * ldx,
+                       sizeof(float) * (size_t)c->in_channels);
+            x = copy;
+            ldx = c->in_channels;
+        }
+        cfn_fconv_forward(c, x, ldx, n, h, w, out, ldo, e, s->pool, s->scratch, s->scratch_stride,
+                          cfn_cpu_has_avx512f());
+        return;
+    }
     if (s->calibrating) {
         const float most = cfn_q_calibrate_clip(x, pixels, c->in_channels, ldx, calibration_method()) / 255.0f;
         if (most > s->scales[c->scale_index]) s->scales[c->scale_index] = most;
@@ -416,6 +490,8 @@ static cfn_status forward(const cfn_facenet_int8 *m, float *scales, int calibrat
     size_t scratch_stride = 0;
     for (size_t i = 0; i < sizeof widest / sizeof widest[0]; ++i)
         scratch_stride = scratch_need(widest[i], scratch_stride);
+    for (int i = 0; i < m->layers; ++i)
+        if (m->conv[i]->float_weight) scratch_stride = max2(scratch_stride, cfn_fconv_scratch_bytes(m->conv[i]));
     scratch_stride = (scratch_stride + 63) & ~(size_t)63;
 
     const int threads = ctx->threads > 0 ? ctx->threads : cfn_gemm_threads();
@@ -448,6 +524,16 @@ static cfn_status forward(const cfn_facenet_int8 *m, float *scales, int calibrat
 
     /* The image: signed, zero point 128, scale from its largest magnitude. */
     const cfn_qconv *c1 = &m->conv1a;
+    if (c1->float_weight) {
+        /* The image to NHWC in b (free until conv2a; it holds 32 · h1 · w1 ≥ 3 · h · w floats
+           an image). */
+        const size_t plane = (size_t)height * width;
+        for (int i = 0; i < n; ++i)
+            for (size_t p = 0; p < plane; ++p)
+                for (int ch = 0; ch < 3; ++ch)
+                    b[((size_t)i * plane + p) * 3 + ch] = images[((size_t)i * 3 + ch) * plane + p];
+        run(&s, c1, b, 3, n, height, width, a, 32, RELU);
+    } else {
     if (calibrating) {
         float most = 0.0f;
         const size_t count = (size_t)n * 3 * height * width;
@@ -458,6 +544,7 @@ static cfn_status forward(const cfn_facenet_int8 *m, float *scales, int calibrat
     cfn_q_quantize_image(images, n, height, width, image_scale, 128, s.xq);
     cfn_qconv_forward(c1, s.xq, n, height, width, image_scale, a, 32, RELU, pool,
                       s.scratch, s.scratch_stride, s.kernels);
+    }
     run(&s, &m->conv2a, a, 32, n, d.h1, d.w1, b, 32, RELU);
     run(&s, &m->conv2b, b, 32, n, d.h2, d.w2, a, 64, RELU);
     cfn_nhwc_maxpool3x3_s2(a, n, d.h2, d.w2, 64, 64, b, 64);

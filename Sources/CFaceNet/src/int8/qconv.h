@@ -27,6 +27,7 @@ typedef struct cfn_qconv {
     const float *bias;          /* [out_channels] */
     int scale_index;            /* its input's scale in the model's activation scales */
     int zero_point;             /* its input's: 0 (after a ReLU) or 128 (the image) */
+    const float *float_weight;  /* NULL, or (ky, kx, channel) depth × out_channels: float32 layer */
 } cfn_qconv;
 
 /* How a product's results land in `out`. */
@@ -61,6 +62,20 @@ void cfn_qconv_forward(const cfn_qconv *conv, const uint8_t *xq, int n, int h, i
                        float in_scale, float *out, int ldo, cfn_qconv_epilogue epilogue,
                        cfn_pool *pool, uint8_t *scratch, size_t scratch_stride,
                        cfn_q_kernels kernels);
+
+/* ---- fconv.c ------------------------------------------------------------------------------ */
+
+/* Scratch bytes one worker needs for `conv` in float32. */
+size_t cfn_fconv_scratch_bytes(const cfn_qconv *conv);
+/* As cfn_qconv_forward, in float32 with conv->float_weight, on the float NHWC input x (row
+   stride ldx, not overlapping out), with the loop's AVX-512 build (avx512: 1, the CPU must
+   have it) or its plain one: both give the same floats. */
+void cfn_fconv_forward(const cfn_qconv *conv, const float *x, int ldx, int n, int h, int w,
+                       float *out, int ldo, cfn_qconv_epilogue epilogue, cfn_pool *pool,
+                       unsigned char *scratch, size_t scratch_stride, int avx512);
+/* Reorders float weights [out][in][kh][kw] (PyTorch's order) into conv->float_weight's
+   (ky, kx, channel) × out order at `dst`. */
+void cfn_fconv_set_weights(const cfn_qconv *conv, const float *w, float *dst);
 
 /* ---- quantize.c ---------------------------------------------------------------------------- */
 

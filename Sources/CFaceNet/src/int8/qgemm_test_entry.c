@@ -1,6 +1,9 @@
-/* The int8 product's test entry (testing.h): every micro-tile over a whole matrix. */
+/* The int8 network's test entries (testing.h): every micro-tile over a whole matrix, and one
+   float32 layer on either build of its loop. */
 #include "../testing.h"
+#include "qconv.h"
 #include "qgemm.h"
+#include "../ops/ops.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -42,5 +45,39 @@ int cfn_q_gemm_test(const int8_t *w, const uint8_t *x, int rows, int columns, in
     }
     free(packed);
     free(xs);
+    return 1;
+}
+
+int cfn_fconv_test(const float *x, int n, int h, int w, int in_channels, const float *weight,
+                   const float *bias, int out_channels, int kernel, int stride, int pad,
+                   int avx512, float *out) {
+    if (!x || !weight || !bias || !out || n < 1 || h < kernel || w < kernel || in_channels < 1 ||
+        out_channels < 16 || out_channels % 16 || kernel < 1 || stride < 1 || pad < 0 ||
+        avx512 < 0 || avx512 > 1)
+        return -1;
+    if (avx512 && !cfn_cpu_has_avx512f()) return 0;
+    cfn_qconv c;
+    memset(&c, 0, sizeof c);
+    c.in_channels = in_channels;
+    c.out_channels = out_channels;
+    c.kernel_h = c.kernel_w = kernel;
+    c.stride = stride;
+    c.pad_h = c.pad_w = pad;
+    c.bias = bias;
+    const size_t weights = (size_t)out_channels * in_channels * kernel * kernel;
+    float *fw = malloc(sizeof(float) * weights);
+    unsigned char *scratch = malloc(cfn_fconv_scratch_bytes(&c) + 64);
+    if (!fw || !scratch) {
+        free(fw);
+        free(scratch);
+        return -1;
+    }
+    cfn_fconv_set_weights(&c, weight, fw);
+    c.float_weight = fw;
+    const cfn_qconv_epilogue plain = {0, 1.0f, 0};
+    cfn_fconv_forward(&c, x, in_channels, n, h, w, out, out_channels, plain, NULL, scratch,
+                      cfn_fconv_scratch_bytes(&c) + 64, avx512);
+    free(fw);
+    free(scratch);
     return 1;
 }
