@@ -70,12 +70,15 @@ def cpu_name():
     return platform.processor() or "unknown CPU"
 
 
-def run(command):
+def run(command, echo=True):
+    """Runs `command` and returns its JSON lines; `echo` prints them too (the suites whose
+    tables below do not already show every field)."""
     print("$", " ".join(command), flush=True)
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-    for row in rows:
-        print("  ", json.dumps(row))
+    if echo:
+        for row in rows:
+            print("  ", json.dumps(row))
     return rows
 
 
@@ -200,7 +203,7 @@ def int8(extra):
         accuracy += ["--size", extra[extra.index("--crop-size") + 1]]
     print(f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs")
     print("load average (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())
-    rows = run([".build/release/FaceRecBenchmarks", "facenet-int8", "--json"] + speed)
+    rows = run([".build/release/FaceRecBenchmarks", "facenet-int8", "--json"] + speed, echo=False)
     print()
     print(f"{'round':>5} {'first':>8} {'shape':>10} {'float32 ms/face':>16} {'int8 ms/face':>13} {'ratio':>7} {'load':>6}")
     ratios = {}
@@ -209,13 +212,13 @@ def int8(extra):
         print(f"{row['round']:>5} {row['first']:>8} {row['size']}x{row['size']} b{row['batch']:<2} "
               f"{row['float32_ms_per_face']:16.2f} {row['int8_ms_per_face']:13.2f} {row['ratio']:6.2f}x {row['load']:6.2f}")
     print()
-    print("int8 speed-up over float32 (float32 time / int8 time), median of the rounds:")
+    print("int8 speed-up over float32 (float32 time / int8 time) on FaceNet's input crops, median of the rounds:")
     for (size, batch), values in ratios.items():
         print(f"{size}x{size} b{batch:<2} " + " ".join(f"{v:5.2f}x" for v in sorted(values))
               + f"   median {statistics.median(values):5.2f}x")
     print()
     print("load average (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())
-    for row in run([".build/release/FaceRecBenchmarks", "facenet-int8-accuracy", "--json"] + accuracy):
+    for row in run([".build/release/FaceRecBenchmarks", "facenet-int8-accuracy", "--json"] + accuracy, echo=False):
         faces = row["faces"]
         print()
         print(f"accuracy on {row['set']} (MTCNN at {row['size']}, {faces} faces), calibrated on {row['calibrated_on']}:")
@@ -225,9 +228,14 @@ def int8(extra):
               f" = {100 * row['agree'] / max(faces, 1):.1f} %")
         for line in row["disagreements"][:10]:
             print("    " + line)
+        if len(row["disagreements"]) > 10:
+            print(f"    … and {len(row['disagreements']) - 10} more")
 
 
 def main():
+    if any(argument in ("-h", "--help") for argument in sys.argv[1:]):
+        print(__doc__)
+        return
     suite = sys.argv[1] if len(sys.argv) > 1 else "facenet"
     if suite == "detection":
         detection(sys.argv[2:])

@@ -27,13 +27,18 @@ if [ ! -f "$FACENET" ]; then
         echo "    Detection still runs; identification needs them: see weights/README.md."
     fi
 fi
-echo "==> building the service (release; the first build takes about 10 minutes on 2 cores)"
-swift build -c release --product facerec-server >/dev/null
-swift build -c release --product facerec-worker >/dev/null
-swift build -c release --product facerec-send >/dev/null
-swift build -c release --product facerec >/dev/null
-BIN=.build/release
+echo "==> building the service (release; the first build takes about 10 minutes on 2 cores; log: $OUT/build.log)"
 mkdir -p "$OUT"
+: >"$OUT/build.log"
+for product in facerec-server facerec-worker facerec-send facerec; do
+    # SwiftPM's fetch lines and dependency warnings go to the log; a failed build shows its end.
+    if ! swift build -c release --product "$product" >>"$OUT/build.log" 2>&1; then
+        tail -40 "$OUT/build.log" >&2
+        echo "run-local.sh: the release build of $product failed; the whole log is $OUT/build.log" >&2
+        exit 1
+    fi
+done
+BIN=.build/release
 
 RECOGNITION=(--mtcnn-weights weights)
 LABELS=()
@@ -59,6 +64,9 @@ cat "$PORT_FILE"
 echo "==> facerec-send: $DATA/face_images_100 → $URL (answers in $OUT/answers.txt)"
 "$BIN/facerec-send" --url "$URL" --concurrency 32 "${LABELS[@]}" "$DATA/face_images_100" | tee "$OUT/answers.txt" | head -5
 echo "    ... $(wc -l < "$OUT/answers.txt") answers"
+if [ ! -f "$FACENET" ]; then
+    echo "    (every answer is NoFace or Unidentified: no FaceNet weights at $FACENET, so the service only detects; weights/README.md says how to get them)"
+fi
 kill -TERM $SERVER; wait $SERVER || true
 trap - EXIT
 echo "    service stopped (workers drained); logs: $OUT/server.log, .facerec/service/logs/"
