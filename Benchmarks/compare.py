@@ -228,8 +228,9 @@ def int8(extra):
               f" = {100 * row['agree'] / max(faces, 1):.1f} %")
         for line in row["disagreements"][:10]:
             print("    " + line)
-        if len(row["disagreements"]) > 10:
-            print(f"    … and {len(row['disagreements']) - 10} more")
+        shown = min(10, len(row["disagreements"]))
+        if faces - row["agree"] > shown:
+            print(f"    … and {faces - row['agree'] - shown} more")
 
 
 def main():
