@@ -46,6 +46,34 @@ AVX2_INLINE void cfn_fma4x16(const float *w, __m256 x0, __m256 x1, __m256 acc[8]
     }
 }
 
+/* The transform-domain GEMM of a Winograd convolution (F(2×2), F(3×3) and F(4×4) share it):
+   M[o][ξ][0, cols) = Σ_c U[ξ][o][c] · V[c][ξ][0, cols) for each of the `points` points ξ, cols
+   a multiple of 16; 4 output channels × 16 tiles in 8 accumulators (cfn_fma4x16). V and M keep
+   a channel every `channel_stride` floats and a point every `xi_stride`; U holds, per point,
+   cout_padded / 4 groups of cin × 4 weights. Always inlined, so each kernel's constants fold. */
+AVX2_INLINE void cfn_winograd_gemm(const float *u, const float *v, float *m, int points, size_t xi_stride,
+                                   size_t channel_stride, int cin, int cout_padded, int cols) {
+    for (int xi = 0; xi < points; ++xi) {
+        const float *vx = v + (size_t)xi * xi_stride;
+        for (int ob = 0; ob < cout_padded / 4; ++ob) {
+            const float *w0 = u + ((size_t)xi * (cout_padded / 4) + ob) * cin * 4;
+            float *dst = m + (size_t)ob * 4 * channel_stride + (size_t)xi * xi_stride;
+            for (int t = 0; t < cols; t += 16) {
+                __m256 acc[8];
+                for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
+                const float *w = w0;
+                for (int c = 0; c < cin; ++c, w += 4)
+                    cfn_fma4x16(w, _mm256_loadu_ps(vx + (size_t)c * channel_stride + t),
+                                _mm256_loadu_ps(vx + (size_t)c * channel_stride + t + 8), acc);
+                for (int o = 0; o < 4; ++o) {
+                    _mm256_storeu_ps(dst + (size_t)o * channel_stride + t, acc[2 * o]);
+                    _mm256_storeu_ps(dst + (size_t)o * channel_stride + t + 8, acc[2 * o + 1]);
+                }
+            }
+        }
+    }
+}
+
 /* CFN_MAX_NAN(m, v) (ops.h) on 8 lanes (v where v > m or v is NaN): max_ps returns its
    second operand when either is NaN, so a NaN in m is put back explicitly. */
 AVX2_INLINE __m256 cfn_max_nan8(__m256 m, __m256 v) {

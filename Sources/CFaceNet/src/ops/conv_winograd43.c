@@ -104,26 +104,7 @@ float *cfn_winograd43_conv_pack(cfn_winograd_conv *conv, int out_channels, int i
    channels × 16 tiles in 8 accumulators (cfn_fma4x16, as conv_flat.c's tile16). */
 AVX2 static void transform_gemm(const float *u, const float *v, float *m, int cin, int cout_padded,
                                 int cols) {
-    const size_t c_stride = CHANNEL_STRIDE, o_stride = CHANNEL_STRIDE;
-    for (int xi = 0; xi < POINTS; ++xi) {
-        const float *vx = v + (size_t)xi * XI_STRIDE;
-        for (int ob = 0; ob < cout_padded / 4; ++ob) {
-            const float *w0 = u + ((size_t)xi * (cout_padded / 4) + ob) * cin * 4;
-            float *dst = m + (size_t)ob * 4 * o_stride + (size_t)xi * XI_STRIDE;
-            for (int t = 0; t < cols; t += 16) {
-                __m256 acc[8];
-                for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
-                const float *w = w0;
-                for (int c = 0; c < cin; ++c, w += 4)
-                    cfn_fma4x16(w, _mm256_loadu_ps(vx + (size_t)c * c_stride + t),
-                                _mm256_loadu_ps(vx + (size_t)c * c_stride + t + 8), acc);
-                for (int o = 0; o < 4; ++o) {
-                    _mm256_storeu_ps(dst + (size_t)o * o_stride + t, acc[2 * o]);
-                    _mm256_storeu_ps(dst + (size_t)o * o_stride + t + 8, acc[2 * o + 1]);
-                }
-            }
-        }
-    }
+    cfn_winograd_gemm(u, v, m, POINTS, XI_STRIDE, CHANNEL_STRIDE, cin, cout_padded, cols);
 }
 
 AVX2_INLINE __m256 activate(__m256 v, __m256 bias, const float *slope, __m256 a) {
