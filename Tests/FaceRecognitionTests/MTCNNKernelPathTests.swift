@@ -143,34 +143,32 @@ import Testing
         #expect(throws: MTCNNError.self) { try MTCNNTestSupport.detector(MTCNNOptions(threads: -1)) }
     }
 
-    /// The P-Net row split: every output row of every level goes to exactly one worker, at most
-    /// workers − 1 levels are cut between two workers, and the shares' work (rows × width)
-    /// differs by at most one row of the widest level.
-    @Test(arguments: [1, 2, 3, 5])
-    func pnetLevelSharesPartitionTheRows(workers: Int) {
+    /// P-Net's pieces of work: every output row of every level in exactly one piece, each piece
+    /// one whole band (starting on a multiple of the level's band rows, which is a multiple of
+    /// 4, and as long as one unless it ends the level), in level and row order.
+    @Test func pnetBandsPartitionTheRows() {
         let pyramid = FacePyramid(height: 1612, width: 1125, minFaceSize: 20, factor: 0.709)
         let levels = pyramid.levels.map { level -> (rows: Int, width: Int) in
             var oh: Int32 = 0, ow: Int32 = 0
             cfn_mtcnn_pnet_output_size(Int32(level.height), Int32(level.width), &oh, &ow)
             return (rows: Int(oh), width: level.width)
         }
-        let shares = MTCNNPipeline.levelShares(levels + [(rows: 0, width: 30)], workers: workers)
-        #expect(shares.count == workers)
+        let bands = MTCNNPipeline.pnetBands(levels + [(rows: 0, width: 30)])
         var covered = levels.map { [Int](repeating: 0, count: $0.rows) }
-        var split = Set<Int>(), owner: [Int: Int] = [:]
-        for (k, share) in shares.enumerated() {
-            for (index, r0, r1) in share {
-                #expect(r0 < r1 && index < levels.count)
-                for r in r0..<r1 { covered[index][r] += 1 }
-                if let other = owner[index], other != k { split.insert(index) }
-                owner[index] = k
-            }
+        var previous = (-1, -1)
+        for (index, r0, r1) in bands {
+            #expect(index < levels.count && r0 < r1)
+            let band = Int(cfn_mtcnn_pnet_band_rows(Int32(levels[index].width)))
+            #expect(band >= 4 && band % 4 == 0)
+            #expect(r0 % band == 0)
+            #expect(r1 - r0 == band || r1 == levels[index].rows)
+            #expect((index, r0) > previous)
+            previous = (index, r0)
+            for r in r0..<r1 { covered[index][r] += 1 }
         }
         #expect(covered.allSatisfy { $0.allSatisfy { $0 == 1 } })
-        #expect(split.count <= workers - 1)
-        let work = shares.map { $0.reduce(0) { $0 + ($1.2 - $1.1) * levels[$1.0].width } }
-        let widest = levels.map(\.width).max() ?? 0
-        #expect((work.max() ?? 0) - (work.min() ?? 0) <= 2 * widest, "\(work)")
+        // The portrait's first level is cut into several pieces: the threads share it.
+        #expect(bands.filter { $0.0 == 0 }.count > 2)
     }
 }
 

@@ -77,6 +77,14 @@ cfn_status cfn_mtcnn_pnet_forward_rgb8(const cfn_mtcnn_pnet *model, cfn_context 
                                        int level_height, int level_width, int row_begin,
                                        int row_end, float *prob, float *reg);
 
+/*
+ * Output rows of one of the bands P-Net computes a level `level_width` wide in (a multiple of 4,
+ * at least 4). A cfn_mtcnn_pnet_forward_rgb8 call for rows [k·band, (k + 1)·band) (or to the
+ * level's end) runs exactly one band and reads no input row the band would not read in a call
+ * for the whole level: cutting a level there shares it between threads at no extra cost.
+ */
+int cfn_mtcnn_pnet_band_rows(int level_width);
+
 /* ---- R-Net: 24×24 refinement network -------------------------------------------------------- */
 
 #define CFN_MTCNN_RNET_INPUT 24

@@ -95,30 +95,23 @@ struct MTCNNPipeline {
         max(1, min(contexts, units, work / parallelWork))
     }
 
-    /// Each worker's P-Net output rows, as (level index, first row, end row): the levels' rows
-    /// laid end to end, each weighted by its level's width (a row's work), cut into `workers`
-    /// runs of equal work. A level cut between two workers costs the 10 input rows both halves
-    /// read (conv1 and conv2 run on them twice) and a second band setup; cutting contiguous
-    /// runs splits at most `workers − 1` levels, where giving each worker a share of every level
-    /// split them all. Every row goes to exactly one worker, and a row's values do not depend on
-    /// which rows its worker computes with it (the banded kernel's contract).
-    static func levelShares(_ levels: [(rows: Int, width: Int)], workers: Int) -> [[(Int, Int, Int)]] {
-        let total = levels.reduce(0) { $0 + $1.rows * $1.width }
-        var shares = [[(Int, Int, Int)]](repeating: [], count: workers)
-        var offset = 0
-        for (index, level) in levels.enumerated() {
-            // Row of this level where the work position `x` falls, rounded up, in 0 ... rows:
-            // the same cut for the worker that ends there and the one that starts there.
-            func row(_ x: Int) -> Int {
-                min(max((x - offset + level.width - 1) / level.width, 0), level.rows)
+    /// P-Net's work as pieces of one band each, (level index, first row, end row), levels in
+    /// order and rows top to bottom. The threads take the pieces in turn (``WorkCounter``): the
+    /// pyramid's levels differ in cost per row in ways rows × width does not capture (each level
+    /// resamples the whole image, the small ones wholly in their halo rows), so a split fixed in
+    /// advance left one thread waiting for the other by a fifth of P-Net's time. Cutting on
+    /// bands costs nothing: a band reads its own halo rows in any case
+    /// (`cfn_mtcnn_pnet_band_rows`), and the pieces are the bands a single thread would run,
+    /// so every row has the same values whatever thread computes it.
+    static func pnetBands(_ levels: [(rows: Int, width: Int)]) -> [(Int, Int, Int)] {
+        var bands: [(Int, Int, Int)] = []
+        for (index, level) in levels.enumerated() where level.rows > 0 {
+            let band = Int(cfn_mtcnn_pnet_band_rows(Int32(level.width)))
+            for r0 in stride(from: 0, to: level.rows, by: band) {
+                bands.append((index, r0, min(r0 + band, level.rows)))
             }
-            for k in 0..<workers {
-                let r0 = row(total * k / workers), r1 = row(total * (k + 1) / workers)
-                if r1 > r0 { shares[k].append((index, r0, r1)) }
-            }
-            offset += level.rows * level.width
         }
-        return shares
+        return bands
     }
 
     /// `contexts`: one per thread (at least one), each used by one thread only.
@@ -163,12 +156,14 @@ struct MTCNNPipeline {
             prob.deallocate()
             reg.deallocate()
         }
-        let workers = Self.workers(work: pixels * Self.pnetWorkPerPixel, units: pixels, contexts: contexts.count)
-        let shares = Self.levelShares(plans.map { (rows: $0.outHeight, width: $0.level.width) }, workers: workers)
+        let bands = Self.pnetBands(plans.map { (rows: $0.outHeight, width: $0.level.width) })
+        let workers = Self.workers(work: pixels * Self.pnetWorkPerPixel, units: bands.count, contexts: contexts.count)
+        let counter = WorkCounter(count: bands.count)
         let failures = parallelFailures(workers, gauge: gauge) { k in
             let ctx = contexts[k]
             return image.pixels.withUnsafeBufferPointer { px -> MTCNNError? in
-                for (index, r0, r1) in shares[k] {
+                while let next = counter.take() {
+                    let (index, r0, r1) = bands[next]
                     let plan = plans[index]
                     let status = cfn_mtcnn_pnet_forward_rgb8(
                         networks.pnet, ctx, px.baseAddress, Int32(image.width), Int32(image.height), image.width * 3,
@@ -180,7 +175,6 @@ struct MTCNNPipeline {
             }
         }
         if let failure = failures.first { throw failure }
-
         var picked: [CandidateBox] = []
         let threshold = options.thresholds.pnet
         for plan in plans {

@@ -7,24 +7,34 @@ enum NonMaximumSuppression {
     static func torchvision(_ boxes: [CandidateBox], threshold: Double) -> [Int] {
         let n = boxes.count
         if n == 0 { return [] }
-        let order = (0..<n).sorted { a, b in
-            boxes[a].score != boxes[b].score ? boxes[a].score > boxes[b].score : a < b
+        let order = boxes.indices.map { (score: boxes[$0].score, index: $0) }
+            .sorted { a, b in a.score != b.score ? a.score > b.score : a.index < b.index }
+            .map(\.index)
+        // Corners and areas in score order, one column each: P-Net's pyramid gives thousands of
+        // boxes, and the quadratic loop then reads contiguous floats.
+        let columns = UnsafeMutableBufferPointer<Float>.allocate(capacity: 5 * n)
+        let suppressed = UnsafeMutableBufferPointer<Bool>.allocate(capacity: n)
+        defer {
+            columns.deallocate()
+            suppressed.deallocate()
         }
-        var suppressed = [Bool](repeating: false, count: n)
+        let x1 = columns.baseAddress!, y1 = x1 + n, x2 = y1 + n, y2 = x2 + n, area = y2 + n
+        for (position, i) in order.enumerated() {
+            let b = boxes[i]
+            (x1[position], y1[position], x2[position], y2[position]) = (b.x1, b.y1, b.x2, b.y2)
+            area[position] = (b.x2 - b.x1) * (b.y2 - b.y1)
+        }
+        suppressed.initialize(repeating: false)
         var keep: [Int] = []
-        boxes.withUnsafeBufferPointer { b in
-            let areas = b.map { ($0.x2 - $0.x1) * ($0.y2 - $0.y1) }
-            for (pos, i) in order.enumerated() where !suppressed[i] {
-                keep.append(i)
-                let bi = b[i], ai = areas[i]
-                for j in order[(pos + 1)...] where !suppressed[j] {
-                    let bj = b[j]
-                    let w = max(Float(0), min(bi.x2, bj.x2) - max(bi.x1, bj.x1))
-                    let h = max(Float(0), min(bi.y2, bj.y2) - max(bi.y1, bj.y1))
-                    let inter = w * h
-                    let iou = inter / (ai + areas[j] - inter)
-                    if Double(iou) > threshold { suppressed[j] = true }
-                }
+        for i in 0..<n where !suppressed[i] {
+            keep.append(order[i])
+            let (ix1, iy1, ix2, iy2, ia) = (x1[i], y1[i], x2[i], y2[i], area[i])
+            for j in (i + 1)..<n where !suppressed[j] {
+                let w = max(Float(0), min(ix2, x2[j]) - max(ix1, x1[j]))
+                let h = max(Float(0), min(iy2, y2[j]) - max(iy1, y1[j]))
+                let inter = w * h
+                let iou = inter / (ia + area[j] - inter)
+                if Double(iou) > threshold { suppressed[j] = true }
             }
         }
         return keep

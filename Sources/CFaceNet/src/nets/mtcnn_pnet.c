@@ -212,6 +212,10 @@ static int band_rows(int width) {
     return band < 4 ? 4 : band;
 }
 
+int cfn_mtcnn_pnet_band_rows(int level_width) {
+    return band_rows(level_width > 0 ? level_width : 1);
+}
+
 cfn_status cfn_mtcnn_pnet_forward(const cfn_mtcnn_pnet *model, cfn_context *ctx,
                                   const float *image, int height, int width, float *prob,
                                   float *reg) {
