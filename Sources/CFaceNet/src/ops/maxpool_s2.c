@@ -98,6 +98,15 @@ void cfn_maxpool2d_s2_ceil_portable(const float *in, int planes, int h, int w, i
 
 void cfn_maxpool2d_s2_ceil_strided(const float *in, int planes, int h, int w, size_t row_stride,
                                    size_t plane_stride, int kernel, float *out, int portable) {
+    const size_t out_plane = (size_t)cfn_pool_out_extent(h, kernel, 2, 0, 1) *
+                             (size_t)cfn_pool_out_extent(w, kernel, 2, 0, 1);
+    cfn_maxpool2d_s2_ceil_to(in, planes, h, w, row_stride, plane_stride, kernel, out, out_plane,
+                             portable);
+}
+
+void cfn_maxpool2d_s2_ceil_to(const float *in, int planes, int h, int w, size_t row_stride,
+                              size_t plane_stride, int kernel, float *out, size_t out_plane,
+                              int portable) {
     const int out_h = cfn_pool_out_extent(h, kernel, 2, 0, 1);
     const int out_w = cfn_pool_out_extent(w, kernel, 2, 0, 1);
     /* Output columns whose whole window lies inside the row. */
@@ -113,7 +122,7 @@ void cfn_maxpool2d_s2_ceil_strided(const float *in, int planes, int h, int w, si
 #endif
     for (int p = 0; p < planes; ++p) {
         const float *src = in + (size_t)p * plane_stride;
-        float *dst = out + (size_t)p * out_h * out_w;
+        float *dst = out + (size_t)p * out_plane;
         for (int oy = 0; oy < out_h; ++oy, dst += out_w) {
             const int y0 = 2 * oy;
             const float *r0 = src + (size_t)y0 * row_stride;

@@ -159,6 +159,12 @@ void cfn_maxpool2d_s2_ceil(const float *in, int planes, int h, int w, int kernel
 void cfn_maxpool2d_s2_ceil_strided(const float *in, int planes, int h, int w, size_t row_stride,
                                    size_t plane_stride, int kernel, float *out, int portable);
 
+/* The same with output plane p at out + p · out_plane (planes of a CNHW batch: one image's
+   channels lie n images' planes apart). */
+void cfn_maxpool2d_s2_ceil_to(const float *in, int planes, int h, int w, size_t row_stride,
+                              size_t plane_stride, int kernel, float *out, size_t out_plane,
+                              int portable);
+
 /* Copies the h × w top-left block of strided planes into compact planes (planes × h × w). */
 void cfn_compact_planes(const float *in, int planes, int h, int w, size_t row_stride,
                         size_t plane_stride, float *out);
