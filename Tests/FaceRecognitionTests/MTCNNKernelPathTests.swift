@@ -443,3 +443,58 @@ struct FusedHeadTests {
         }
     }
 }
+
+/// P-Net's conv3 runs with its head on AVX2 (the F(4×4) outputs of all 32 channels of 8 tiles
+/// kept in L1 and put through the 1×1 head there, never stored): it must give bit for bit what
+/// the F(4×4) convolution followed by the fused head gives (itself checked against the direct
+/// kernel above), on every row phase, row range and width, an infinite input included.
+@Suite(.ownThreads, .enabled(if: MTCNNVectorKernels.available, MTCNNVectorKernels.reason))
+struct FusedConvolutionHeadTests {
+    /// (h, w, rs, row phase, first, last): one tile row and several, partial tiles at the right
+    /// and bottom edges, rows dropped at both ends, more tiles than one 64-tile segment.
+    @Test(arguments: [(6, 6, 6, 0, 0, 4), (10, 21, 24, 0, 0, 8), (14, 37, 40, 2, 1, 11),
+                      (7, 70, 70, 3, 0, 5), (30, 150, 152, 1, 3, 27), (9, 300, 300, 0, 4, 7)])
+    func fusedEqualsConvolutionThenHead(h: Int, w: Int, rs: Int, phase: Int, first: Int, last: Int) throws {
+        let cin = 16, cout = 32
+        var state = UInt64(h * 1_000 + w)
+        func next() -> Float {
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Float(Int(state >> 40) % 2_001 - 1_000) / 1_000
+        }
+        var input = (0..<(cin * h * rs)).map { _ in next() }
+        input[rs + 1] = .infinity
+        let weight = (0..<(cout * cin * 9)).map { _ in next() * 0.2 }
+        let bias = (0..<cout).map { _ in next() }, slope = (0..<cout).map { _ in next() * 0.5 }
+        let headWeight = (0..<(6 * cout)).map { _ in next() * 0.3 }, headBias = (0..<6).map { _ in next() }
+        let cells = (last - first) * (w - 2)
+        var fused = ([Float](repeating: -7, count: cells), [Float](repeating: -7, count: 4 * cells))
+        var unfused = ([Float](repeating: -8, count: cells), [Float](repeating: -8, count: 4 * cells))
+        for (flag, out) in [(Int32(1), 0), (0, 1)] {
+            let status = out == 0
+                ? cfn_winograd43_pnet_head_paths(weight, bias, slope, Int32(cout), Int32(cin), headWeight, headBias, input,
+                                                 Int32(h), Int32(w), Int32(rs), Int32(phase), Int32(first), Int32(last),
+                                                 flag, &fused.0, &fused.1)
+                : cfn_winograd43_pnet_head_paths(weight, bias, slope, Int32(cout), Int32(cin), headWeight, headBias, input,
+                                                 Int32(h), Int32(w), Int32(rs), Int32(phase), Int32(first), Int32(last),
+                                                 flag, &unfused.0, &unfused.1)
+            try #require(status == 1)
+        }
+        let same = { (a: Float, b: Float) in a.bitPattern == b.bitPattern || (a.isNaN && b.isNaN) }
+        let firstProb = zip(fused.0, unfused.0).enumerated().first { !same($0.element.0, $0.element.1) }?.offset
+        let firstReg = zip(fused.1, unfused.1).enumerated().first { !same($0.element.0, $0.element.1) }?.offset
+        #expect(firstProb == nil, "first probability difference at \(firstProb ?? -1)")
+        #expect(firstReg == nil, "first regression difference at \(firstReg ?? -1)")
+        // Every cell was written (the fill values are gone) and the probabilities are real ones.
+        #expect(!fused.0.contains(-7) && !fused.1.contains(-7))
+        #expect(fused.0.filter { $0.isFinite }.allSatisfy { $0 >= 0 && $0 <= 1 })
+    }
+
+    @Test func badArgumentsAreRefused() {
+        var prob = [Float](repeating: 0, count: 64), reg = [Float](repeating: 0, count: 256)
+        let w = [Float](repeating: 0.1, count: 32 * 16 * 9), hw = [Float](repeating: 0.1, count: 6 * 32)
+        let b = [Float](repeating: 0, count: 6), input = [Float](repeating: 0, count: 16 * 8 * 8)
+        // last past the output's rows, then an empty row range
+        #expect(cfn_winograd43_pnet_head_paths(w, nil, nil, 32, 16, hw, b, input, 8, 8, 8, 0, 0, 7, 1, &prob, &reg) == -1)
+        #expect(cfn_winograd43_pnet_head_paths(w, nil, nil, 32, 16, hw, b, input, 8, 8, 8, 0, 3, 3, 1, &prob, &reg) == -1)
+    }
+}

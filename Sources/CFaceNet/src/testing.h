@@ -176,6 +176,21 @@ int cfn_conv3x3_prelu_maxpool2(const float *weight, const float *bias, const flo
 int cfn_pnet_head_paths(const float *weight, const float *bias, int cin, const float *in,
                         int rows, int width, int rs, int fused, float *prob, float *reg);
 
+/*
+ * P-Net's conv3 and head two ways, for testing one against the other: PReLU(conv3x3(in) + bias)
+ * by Winograd F(4×4, 3×3) of one h × w image in `cin` planes (rows rs ≥ w floats apart), tiles
+ * from output row −(row_phase mod 4), to `cout` channels, then P-Net's head (`head_weight`
+ * [6][cout], `head_bias` [6]) on output rows [first, last): prob ((last − first) × (w − 2)) and
+ * reg (4 such planes). `fused` 1: cfn_winograd43_conv_pnet_head; 0: cfn_winograd43_conv_forward
+ * into a buffer, then cfn_pnet_head_forward. Returns 1 when done, 0 on a CPU without AVX2 + FMA,
+ * −1 for bad arguments or no memory.
+ */
+int cfn_winograd43_pnet_head_paths(const float *weight, const float *bias, const float *slope,
+                                   int cout, int cin, const float *head_weight,
+                                   const float *head_bias, const float *in, int h, int w, int rs,
+                                   int row_phase, int first, int last, int fused, float *prob,
+                                   float *reg);
+
 /* ---- FaceNet's int8 kernels ----------------------------------------------------------------- */
 
 /*

@@ -115,11 +115,11 @@ typedef struct pnet_workspace {
     float *winograd; /* conv2's and conv3's Winograd scratch */
 } pnet_workspace;
 
-/* Scratch of the Winograd kernels of conv2 and conv3 (one at a time). */
+/* Scratch of the Winograd kernels of conv2 and of conv3 with the head (one at a time). */
 static size_t winograd_scratch_floats(void) {
     const size_t conv2 = cfn_winograd43_conv_scratch_floats(pnet_convs[1].out_channels,
                                                             pnet_convs[1].in_channels);
-    const size_t conv3 = cfn_winograd43_conv_scratch_floats(pnet_convs[2].out_channels,
+    const size_t conv3 = cfn_winograd43_head_scratch_floats(pnet_convs[2].out_channels,
                                                             pnet_convs[2].in_channels);
     return conv2 > conv3 ? conv2 : conv3;
 }
@@ -171,14 +171,20 @@ static void pnet_band(const cfn_mtcnn_pnet *model, const float *in, size_t in_pl
         cfn_flat_conv_forward(&conv2->conv, ws->pool1, (size_t)ph * pw, pw, plane2 - 2, ws->conv2,
                               plane2, portable);
     /* conv2's output is (ph − 2) × (pw − 2) valid values in rows pw apart, of which conv3 needs
-       the first count + 2 (ph − 4 ≥ count: the band may have read rows for conv2's tiles). */
+       the first count + 2 (ph − 4 ≥ count: the band may have read rows for conv2's tiles).
+       On AVX2 conv3 runs with the head, its output never stored. */
+    const size_t first_cell = (size_t)(r0 + first) * out_w;
+    if (!portable && conv3->has_winograd && conv3->winograd_tile == 4 &&
+        cfn_winograd43_conv_pnet_head(&conv3->winograd, &model->head, ws->conv2, plane2, pw,
+                                      count + 2, pw - 2, r0, first, last, prob + first_cell,
+                                      reg + first_cell, out_plane, ws->winograd))
+        return;
     if (portable || !mtcnn_winograd_forward(conv3, ws->conv2, plane2, pw, 1, count + 2, pw - 2, r0,
                                             ws->conv3, plane3, ws->winograd))
         cfn_flat_conv_forward(&conv3->conv, ws->conv2, plane2, pw, plane3 - 2, ws->conv3, plane3,
                               portable);
     /* out_w == pw − 4. The head, its softmax and the copies into the level's rows: fused on
        AVX2. */
-    const size_t first_cell = (size_t)(r0 + first) * out_w;
     if (cfn_pnet_head_forward(&model->head, ws->conv3 + (size_t)first * pw, plane3, pw,
                               last - first, out_w, prob + first_cell, reg + first_cell, out_plane,
                               portable))

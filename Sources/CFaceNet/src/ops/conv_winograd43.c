@@ -28,6 +28,7 @@
  *
  * AVX2 + FMA only: the portable build keeps the direct convolution (callers choose).
  */
+#include "../testing.h"
 #include "cfacenet_mtcnn.h"
 #include "ops.h"
 
@@ -98,6 +99,7 @@ float *cfn_winograd43_conv_pack(cfn_winograd_conv *conv, int out_channels, int i
 }
 
 #if defined(__x86_64__) || defined(__i386__)
+#include "face_probability.h"
 #include "winograd_f43.h"
 
 /* M[o][ξ][0, cols) = Σ_c U[ξ][o][c] · V[c][ξ][0, cols), cols a multiple of 16: 4 output
@@ -181,10 +183,11 @@ AVX2_INLINE void output_run(const cfn_winograd_conv *conv, const float *mo, int 
 
 /* One segment: the runs' input transforms, the GEMMs over their `tiles` columns, the inverse
    transforms into the output. */
-AVX2 static void winograd_segment(const cfn_winograd_conv *conv, const float *in, size_t in_plane,
-                                  int rs, int h, int w, float *out, size_t out_plane,
-                                  const tile_run *runs, int run_count, int tiles, float *v,
-                                  float *m) {
+/* A segment's transform-domain product M: the runs' input transforms into V, then the GEMMs
+   over their `tiles` columns. */
+AVX2_INLINE void segment_product(const cfn_winograd_conv *conv, const float *in, size_t in_plane,
+                                 int rs, int h, int w, const tile_run *runs, int run_count,
+                                 int tiles, float *v, float *m) {
     const int cin = conv->in_channels, cout = conv->out_channels;
     const int cols = (tiles + 15) / 16 * 16;
     for (int c = 0; c < cin; ++c) {
@@ -194,10 +197,96 @@ AVX2 static void winograd_segment(const cfn_winograd_conv *conv, const float *in
             for (int xi = 0; xi < POINTS; ++xi) vc[xi * XI_STRIDE + t] = 0.0f;
     }
     transform_gemm(conv->weight, v, m, cin, (cout + 3) / 4 * 4, cols);
+}
+
+AVX2 static void winograd_segment(const cfn_winograd_conv *conv, const float *in, size_t in_plane,
+                                  int rs, int h, int w, float *out, size_t out_plane,
+                                  const tile_run *runs, int run_count, int tiles, float *v,
+                                  float *m) {
+    const int cout = conv->out_channels;
+    segment_product(conv, in, in_plane, rs, h, w, runs, run_count, tiles, v, m);
     for (int o = 0; o < cout; ++o)
         for (int r = 0; r < run_count; ++r)
             output_run(conv, m + (size_t)o * CHANNEL_STRIDE, o, out + (size_t)o * out_plane, rs, h,
                        w, &runs[r]);
+}
+
+/* P-Net's head on 8 tiles of one run: the convolution's outputs of every channel (bias, PReLU)
+   into `ybuf` (channel o's 16 tile positions at ybuf + 128·o, lanes = tiles), the 1×1 head
+   over them, then the face probability and the regressions of the rows in [first, last) and the
+   columns inside the output, into `prob` and `reg`. The head's sums run over the channels in
+   order from zero with the bias after them, as cfn_pnet_head_forward's do, so the values are
+   its values bit for bit. */
+AVX2_INLINE void head_tiles8(const cfn_winograd_conv *conv, const cfn_flat_conv *head,
+                             const float *mt, const tile_run *run, int t, int ow, int first,
+                             int last, float *ybuf, float *prob, float *reg, size_t reg_plane) {
+    const int cout = conv->out_channels;
+    for (int o = 0; o < cout; ++o) {
+        const __m256 bias = _mm256_set1_ps(conv->bias[o]);
+        const __m256 a = _mm256_set1_ps(conv->slope ? conv->slope[o] : 0.0f);
+        __m256 y[4][4];
+        output_tiles8(mt + (size_t)o * CHANNEL_STRIDE, XI_STRIDE, bias, conv->slope, a, y);
+        for (int q = 0; q < 16; ++q) _mm256_storeu_ps(ybuf + 128 * o + 8 * q, y[q / 4][q % 4]);
+    }
+    /* logits[j][r][32]: head channel j at tile row r, 8 tiles × 4 columns in image order. */
+    float logits[6][4][32];
+    const float *wa = head->weight, *wb = head->weight + (size_t)cout * CFN_FLAT_CONV_BLOCK;
+    for (int q = 0; q < 16; q += 2) { /* two tile positions: 12 accumulators */
+        __m256 acc[2][6];
+        for (int i = 0; i < 6; ++i) acc[0][i] = acc[1][i] = _mm256_setzero_ps();
+        for (int o = 0; o < cout; ++o) {
+            const __m256 x0 = _mm256_loadu_ps(ybuf + 128 * o + 8 * q);
+            const __m256 x1 = _mm256_loadu_ps(ybuf + 128 * o + 8 * q + 8);
+            for (int j = 0; j < 6; ++j) {
+                const __m256 wj = _mm256_broadcast_ss(j < 4 ? wa + 4 * o + j : wb + 4 * o + j - 4);
+                acc[0][j] = _mm256_fmadd_ps(wj, x0, acc[0][j]);
+                acc[1][j] = _mm256_fmadd_ps(wj, x1, acc[1][j]);
+            }
+        }
+        for (int j = 0; j < 6; ++j) {
+            const __m256 b = _mm256_set1_ps(head->bias[j]);
+            acc[0][j] = _mm256_add_ps(acc[0][j], b);
+            acc[1][j] = _mm256_add_ps(acc[1][j], b);
+        }
+        /* Positions q and q + 1 are columns c, c + 1 of tile row q / 4: park them as the
+           interleaved store wants them, four columns at a time. */
+        for (int j = 0; j < 6; ++j) {
+            float *row = logits[j][q / 4];
+            float lanes[2][8];
+            _mm256_storeu_ps(lanes[0], acc[0][j]);
+            _mm256_storeu_ps(lanes[1], acc[1][j]);
+            for (int k = 0; k < 8; ++k) {
+                row[4 * k + q % 4] = lanes[0][k];
+                row[4 * k + q % 4 + 1] = lanes[1][k];
+            }
+        }
+    }
+    const int x0 = 4 * (run->tx0 + t);
+    const int tiles = run->count - t < 8 ? run->count - t : 8;
+    int n = ow - x0 < 4 * tiles ? ow - x0 : 4 * tiles;
+    for (int r = 0; r < 4; ++r) {
+        const int y = run->y0 + r;
+        if (y < first || y >= last) continue;
+        float *prob_row = prob + (size_t)(y - first) * ow + x0;
+        for (int c = 0; c < n; c += 16)
+            cfn_face_probability16(logits[0][r] + c, logits[1][r] + c, n - c < 16 ? n - c : 16,
+                                   prob_row + c);
+        for (int j = 0; j < 4; ++j)
+            memcpy(reg + (size_t)j * reg_plane + (size_t)(y - first) * ow + x0, logits[2 + j][r],
+                   sizeof(float) * (size_t)n);
+    }
+}
+
+AVX2 static void segment_head(const cfn_winograd_conv *conv, const cfn_flat_conv *head,
+                              const float *in, size_t in_plane, int rs, int h, int w,
+                              const tile_run *runs, int run_count, int tiles, float *v, float *m,
+                              float *ybuf, int first, int last, float *prob, float *reg,
+                              size_t reg_plane) {
+    segment_product(conv, in, in_plane, rs, h, w, runs, run_count, tiles, v, m);
+    for (int r = 0; r < run_count; ++r)
+        for (int t = 0; t < runs[r].count; t += 8)
+            head_tiles8(conv, head, m + runs[r].col + t, &runs[r], t, w - 2, first, last, ybuf,
+                        prob, reg, reg_plane);
 }
 #endif
 
@@ -236,4 +325,94 @@ int cfn_winograd43_conv_forward(const cfn_winograd_conv *conv, const float *in, 
     (void)row_phase; (void)out; (void)out_plane; (void)scratch;
     return 0;
 #endif
+}
+
+size_t cfn_winograd43_head_scratch_floats(int out_channels, int in_channels) {
+    return cfn_winograd43_conv_scratch_floats(out_channels, in_channels) +
+           (size_t)128 * out_channels;
+}
+
+int cfn_winograd43_conv_pnet_head(const cfn_winograd_conv *conv, const cfn_flat_conv *head,
+                                  const float *in, size_t in_plane, int rs, int h, int w,
+                                  int row_phase, int first, int last, float *prob, float *reg,
+                                  size_t reg_plane, float *scratch) {
+#if defined(__x86_64__) || defined(__i386__)
+    if (!cfn_cpu_has_avx2_fma() || h < 3 || w < 3 || head->kernel != 1 ||
+        head->out_channels != 6 || head->slope || head->in_channels != conv->out_channels)
+        return 0;
+    float *v = scratch;
+    float *m = scratch + (size_t)conv->in_channels * CHANNEL_STRIDE;
+    float *ybuf = m + (size_t)((conv->out_channels + 3) / 4 * 4) * CHANNEL_STRIDE;
+    const int oh = h - 2, ow = w - 2, phase = row_phase & 3;
+    if (first < 0) first = 0;
+    if (last > oh) last = oh;
+    const int tiles_x = (ow + 3) / 4;
+    tile_run runs[CHUNK];
+    int run_count = 0, tiles = 0;
+    /* Tile rows as cfn_winograd43_conv_forward lays them (from output row −phase), those with
+       no row in [first, last) left out: a tile's values do not depend on the others. */
+    for (int y0 = -phase; y0 < oh; y0 += 4) {
+        if (y0 + 4 <= first || y0 >= last) continue;
+        for (int tx0 = 0; tx0 < tiles_x;) {
+            if (tiles == CHUNK) {
+                segment_head(conv, head, in, in_plane, rs, h, w, runs, run_count, tiles, v, m,
+                             ybuf, first, last, prob, reg, reg_plane);
+                run_count = tiles = 0;
+            }
+            const int count = tiles_x - tx0 < CHUNK - tiles ? tiles_x - tx0 : CHUNK - tiles;
+            runs[run_count++] = (tile_run){0, y0, tx0, count, tiles};
+            tiles += count;
+            tx0 += count;
+        }
+    }
+    if (tiles > 0)
+        segment_head(conv, head, in, in_plane, rs, h, w, runs, run_count, tiles, v, m, ybuf,
+                     first, last, prob, reg, reg_plane);
+    return 1;
+#else
+    (void)conv; (void)head; (void)in; (void)in_plane; (void)rs; (void)h; (void)w;
+    (void)row_phase; (void)first; (void)last; (void)prob; (void)reg; (void)reg_plane;
+    (void)scratch;
+    return 0;
+#endif
+}
+
+/* ---- test entry (testing.h) --------------------------------------------------------- */
+
+int cfn_winograd43_pnet_head_paths(const float *weight, const float *bias, const float *slope,
+                                   int cout, int cin, const float *head_weight,
+                                   const float *head_bias, const float *in, int h, int w, int rs,
+                                   int row_phase, int first, int last, int fused, float *prob,
+                                   float *reg) {
+    if (!weight || !head_weight || !head_bias || !in || !prob || !reg || cout <= 0 || cin <= 0 ||
+        h < 3 || w < 3 || rs < w || first < 0 || last > h - 2 || first >= last)
+        return -1;
+    const size_t conv_floats = cfn_winograd43_conv_floats(cout, cin);
+    const size_t head_floats = cfn_flat_conv_floats(6, cout, 1);
+    const size_t scratch_floats = cfn_winograd43_head_scratch_floats(cout, cin);
+    const size_t plane = (size_t)h * rs;
+    const size_t out_floats = fused ? 0 : (size_t)cout * plane;
+    float *storage = malloc((conv_floats + head_floats + scratch_floats + out_floats) * sizeof(float));
+    if (!storage) return -1;
+    cfn_winograd_conv conv;
+    cfn_flat_conv head;
+    cfn_winograd43_conv_pack(&conv, cout, cin, weight, bias, slope, storage);
+    cfn_flat_conv_pack(&head, 6, cout, 1, head_weight, head_bias, NULL, storage + conv_floats);
+    float *scratch = storage + conv_floats + head_floats;
+    const int ow = w - 2;
+    const size_t reg_plane = (size_t)(last - first) * ow;
+    int done;
+    if (fused) {
+        done = cfn_winograd43_conv_pnet_head(&conv, &head, in, plane, rs, h, w, row_phase, first,
+                                             last, prob, reg, reg_plane, scratch);
+    } else {
+        float *out = scratch + scratch_floats;
+        done = cfn_winograd43_conv_forward(&conv, in, plane, rs, 1, h, w, row_phase, out, plane,
+                                           scratch);
+        if (done)
+            done = cfn_pnet_head_forward(&head, out + (size_t)first * rs, plane, rs, last - first,
+                                         ow, prob, reg, reg_plane, 0);
+    }
+    free(storage);
+    return done;
 }

@@ -300,6 +300,22 @@ int cfn_winograd43_conv_forward(const cfn_winograd_conv *conv, const float *in, 
                                 int rs, int images, int h, int w, int row_phase, float *out,
                                 size_t out_plane, float *scratch);
 
+/*
+ * P-Net's conv3 and head in one pass: cfn_winograd43_conv_forward of one image (rs, h, w,
+ * row_phase as there) followed by cfn_pnet_head_forward on its output rows [first, last), without
+ * storing the convolution's output (the largest of P-Net's buffers, which the head read back
+ * from L3). `head`: the 1×1 convolution to 6 channels over the convolution's output channels.
+ * Writes prob[(y − first)·(w − 2) + x] and reg[j·reg_plane + (y − first)·(w − 2) + x] for the
+ * rows y in [first, last) and the columns x < w − 2, bit-identical to the two calls. `scratch`:
+ * cfn_winograd43_head_scratch_floats. Returns 0 (nothing done) without AVX2 + FMA or for another
+ * head.
+ */
+size_t cfn_winograd43_head_scratch_floats(int out_channels, int in_channels);
+int cfn_winograd43_conv_pnet_head(const cfn_winograd_conv *conv, const cfn_flat_conv *head,
+                                  const float *in, size_t in_plane, int rs, int h, int w,
+                                  int row_phase, int first, int last, float *prob, float *reg,
+                                  size_t reg_plane, float *scratch);
+
 /* ---- Winograd F(3×3, 3×3) convolution (conv_winograd33.c) -------------------------------- */
 
 /* The same convolution with F(3×3, 3×3) (25 multiplications per 9 outputs and input channel):
