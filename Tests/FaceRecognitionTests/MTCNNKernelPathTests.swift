@@ -100,6 +100,32 @@ import Testing
         #expect(MTCNNTestSupport.maxAbsDiff(m1, m2) < 1e-5)
     }
 
+    /// Area resampling's vector paths (16-bit column sums; windows of up to 4 pixels from the
+    /// precomputed window arrays, wider ones by a loop per column) against the portable one
+    /// (32-bit sums), on windows from 1 to 18 pixels, whole images and offset regions.
+    @Test func vectorResamplingEqualsPortableForEveryWindowWidth() throws {
+        let (width, height) = (157, 203)
+        let pixels = (0..<(width * height * 3)).map { UInt8(truncatingIfNeeded: ($0 * 7919) >> 3) }
+        let ctx = try context(portable: false), portable = try context(portable: true)
+        defer {
+            cfn_context_destroy(ctx)
+            cfn_context_destroy(portable)
+        }
+        // (x0, y0, x1, y1, out h, out w): windows 1–2, 3–5, 7–9, 14–16 and 17–18 pixels wide.
+        let cases = [(0, 0, 157, 203, 121, 94), (0, 0, 157, 203, 50, 40), (0, 0, 157, 203, 25, 20),
+                     (0, 0, 157, 203, 14, 11), (0, 0, 157, 203, 12, 9), (13, 21, 150, 190, 24, 24),
+                     (5, 7, 120, 130, 48, 48), (2, 3, 140, 200, 12, 12)]
+        for (x0, y0, x1, y1, oh, ow) in cases {
+            var fast = [Float](repeating: .nan, count: 3 * oh * ow), slow = fast
+            try #require(cfn_mtcnn_resample(ctx, pixels, Int32(width), Int32(height), width * 3, Int32(x0), Int32(y0),
+                                            Int32(x1), Int32(y1), Int32(oh), Int32(ow), &fast) == CFN_OK)
+            try #require(cfn_mtcnn_resample(portable, pixels, Int32(width), Int32(height), width * 3, Int32(x0), Int32(y0),
+                                            Int32(x1), Int32(y1), Int32(oh), Int32(ow), &slow) == CFN_OK)
+            #expect(fast == slow, "region \(x0),\(y0)–\(x1),\(y1) to \(oh)×\(ow)")
+            #expect(!fast.contains { $0.isNaN })
+        }
+    }
+
     @Test func rgb8RowRangesEqualResampleThenWholeLevel() throws {
         // A synthetic 203×157 RGB8 image, level 121×94: the row-range entry (split in three
         // uneven ranges) must give exactly what resampling the level and running P-Net on it does.
