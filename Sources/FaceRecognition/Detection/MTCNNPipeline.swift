@@ -159,6 +159,15 @@ struct MTCNNPipeline {
         let bands = Self.pnetBands(plans.map { (rows: $0.outHeight, width: $0.level.width) })
         let workers = Self.workers(work: pixels * Self.pnetWorkPerPixel, units: bands.count, contexts: contexts.count)
         let counter = WorkCounter(count: bands.count)
+        // Each level's proposals (its boxes and their NMS) are made by the thread that finishes
+        // the level's last band, while the other threads go on with other levels' bands.
+        let levelsLeft = Countdowns(bands.reduce(into: [Int](repeating: 0, count: plans.count)) { $0[$1.0] += 1 })
+        let levelBoxes = UnsafeMutableBufferPointer<[CandidateBox]>.allocate(capacity: plans.count)
+        levelBoxes.initialize(repeating: [])
+        defer {
+            _ = levelBoxes.deinitialize()
+            levelBoxes.deallocate()
+        }
         let failures = parallelFailures(workers, gauge: gauge) { k in
             let ctx = contexts[k]
             return image.pixels.withUnsafeBufferPointer { px -> MTCNNError? in
@@ -170,29 +179,16 @@ struct MTCNNPipeline {
                         Int32(plan.level.height), Int32(plan.level.width), Int32(r0), Int32(r1),
                         prob.baseAddress! + plan.offset, reg.baseAddress! + 4 * plan.offset)
                     guard status == CFN_OK else { return .inference(stage: "P-Net", reason: contextError(ctx, status)) }
+                    if levelsLeft.finish(index) {
+                        levelBoxes[index] = levelProposals(plan, prob: prob.baseAddress! + plan.offset,
+                                                           reg: reg.baseAddress! + 4 * plan.offset)
+                    }
                 }
                 return nil
             }
         }
         if let failure = failures.first { throw failure }
-        var picked: [CandidateBox] = []
-        let threshold = options.thresholds.pnet
-        for plan in plans {
-            // generateBoundingBox: cells in row-major order (mask.nonzero()), corners
-            // floor((2·x + 1) / scale) and floor((2·x + 12) / scale) in float32.
-            let scale = Float(plan.level.scale)
-            let n = plan.outHeight * plan.outWidth, owi = plan.outWidth
-            let p = prob.baseAddress! + plan.offset, r = reg.baseAddress! + 4 * plan.offset
-            var boxes: [CandidateBox] = []
-            for i in 0..<n where p[i] >= threshold {
-                let bx = Float(i % owi), by = Float(i / owi)
-                boxes.append(CandidateBox(
-                    x1: ((2 * bx + 1) / scale).rounded(.down), y1: ((2 * by + 1) / scale).rounded(.down),
-                    x2: ((2 * bx + 12) / scale).rounded(.down), y2: ((2 * by + 12) / scale).rounded(.down),
-                    score: p[i], reg: (r[i], r[n + i], r[2 * n + i], r[3 * n + i])))
-            }
-            for k in NonMaximumSuppression.torchvision(boxes, threshold: 0.5) { picked.append(boxes[k]) }
-        }
+        let picked = Array(levelBoxes.joined())
         return NonMaximumSuppression.torchvision(picked, threshold: 0.7).map { k in
             // Stage-1 regression uses the +0 width (unlike bbreg).
             let b = picked[k]
@@ -201,6 +197,24 @@ struct MTCNNPipeline {
                                 x2: b.x2 + b.reg.2 * regw, y2: b.y2 + b.reg.3 * regh,
                                 score: b.score).squared()
         }
+    }
+
+    /// One level's P-Net proposals: `generateBoundingBox` (cells in row-major order, as
+    /// `mask.nonzero()` gives them, corners floor((2·x + 1) / scale) and floor((2·x + 12) /
+    /// scale) in float32) and their NMS at 0.5.
+    private func levelProposals(_ plan: LevelPlan, prob p: UnsafePointer<Float>, reg r: UnsafePointer<Float>) -> [CandidateBox] {
+        let threshold = options.thresholds.pnet
+        let scale = Float(plan.level.scale)
+        let n = plan.outHeight * plan.outWidth, owi = plan.outWidth
+        var boxes: [CandidateBox] = []
+        for i in 0..<n where p[i] >= threshold {
+            let bx = Float(i % owi), by = Float(i / owi)
+            boxes.append(CandidateBox(
+                x1: ((2 * bx + 1) / scale).rounded(.down), y1: ((2 * by + 1) / scale).rounded(.down),
+                x2: ((2 * bx + 12) / scale).rounded(.down), y2: ((2 * by + 12) / scale).rounded(.down),
+                score: p[i], reg: (r[i], r[n + i], r[2 * n + i], r[3 * n + i])))
+        }
+        return NonMaximumSuppression.torchvision(boxes, threshold: 0.5).map { boxes[$0] }
     }
 
     // MARK: Stage 2: R-Net on 24×24 crops
