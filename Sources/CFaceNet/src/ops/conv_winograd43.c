@@ -271,9 +271,15 @@ AVX2_INLINE void head_tiles8(const cfn_winograd_conv *conv, const cfn_flat_conv 
         for (int c = 0; c < n; c += 16)
             cfn_face_probability16(logits[0][r] + c, logits[1][r] + c, n - c < 16 ? n - c : 16,
                                    prob_row + c);
-        for (int j = 0; j < 4; ++j)
-            memcpy(reg + (size_t)j * reg_plane + (size_t)(y - first) * ow + x0, logits[2 + j][r],
-                   sizeof(float) * (size_t)n);
+        for (int j = 0; j < 4; ++j) {
+            float *dst = reg + (size_t)j * reg_plane + (size_t)(y - first) * ow + x0;
+            /* A whole group's 32 values in vector moves, not a call to memmove (1.5 % of the
+               portrait's time when every copy was one). */
+            if (n == 32)
+                for (int k = 0; k < 32; k += 8)
+                    _mm256_storeu_ps(dst + k, _mm256_loadu_ps(logits[2 + j][r] + k));
+            else memcpy(dst, logits[2 + j][r], sizeof(float) * (size_t)n);
+        }
     }
 }
 

@@ -31,9 +31,12 @@ AVX2_INLINE void cfn_face_probability16(const float *x0, const float *x1, int n,
     for (int h = 0; h < 2; ++h) {
         const __m256 el = _mm256_loadu_ps(d + 8 * h);
         const __m256 e0 = _mm256_blendv_ps(eh[h], el, gt[h]), e1 = _mm256_blendv_ps(el, eh[h], gt[h]);
-        _mm256_storeu_ps(p + 8 * h, _mm256_div_ps(e1, _mm256_add_ps(e0, e1)));
+        /* 16 cells straight to `prob`; fewer through p (a copy loop of variable length is a
+           call to memmove). */
+        _mm256_storeu_ps((n == 16 ? prob : p) + 8 * h, _mm256_div_ps(e1, _mm256_add_ps(e0, e1)));
     }
-    for (int k = 0; k < n; ++k) prob[k] = p[k];
+    if (n < 16)
+        for (int k = 0; k < n; ++k) prob[k] = p[k];
 }
 
 #endif
