@@ -68,8 +68,10 @@ void mtcnn_conv_layer_out(const mtcnn_conv_layer *layer, int h, int w, int *conv
 /*
  * Runs a conv layer on n compact images stacked per channel (CNHW, h × w): the convolution
  * into `conv_out` (C × n·h·w, flat layout), then the pooling, or for a layer without pooling
- * the copy of the valid region, into `out` (compact CNHW). `scratch`: the layer's
- * mtcnn_conv_scratch_floats. `portable` as cfn_flat_conv_forward (and no Winograd).
+ * the copy of the valid region, into `out` (compact CNHW). A pooled layer without Winograd
+ * (the nets' first) runs image by image through the first C × h·w floats of `conv_out`.
+ * `scratch`: the layer's mtcnn_conv_scratch_floats. `portable` as cfn_flat_conv_forward (and
+ * no Winograd).
  */
 void mtcnn_conv_layer_forward(const mtcnn_conv_layer *layer, const float *in, int n, int h,
                               int w, float *conv_out, float *out, float *scratch, int portable);

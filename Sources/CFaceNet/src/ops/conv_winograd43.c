@@ -26,6 +26,9 @@
  * (conv_winograd.c); R-Net takes F(3×3) (conv_winograd33.c), P-Net's conv2 and conv3 and
  * O-Net's conv2 and conv3 this kernel.
  *
+ * P-Net's conv3 can end in its head instead (cfn_winograd43_conv_pnet_head): each group of 8
+ * tiles' outputs, all 32 channels, stays in L1 and goes through the 1×1 head there.
+ *
  * AVX2 + FMA only: the portable build keeps the direct convolution (callers choose).
  */
 #include "../testing.h"
@@ -181,8 +184,6 @@ AVX2_INLINE void output_run(const cfn_winograd_conv *conv, const float *mo, int 
     }
 }
 
-/* One segment: the runs' input transforms, the GEMMs over their `tiles` columns, the inverse
-   transforms into the output. */
 /* A segment's transform-domain product M: the runs' input transforms into V, then the GEMMs
    over their `tiles` columns. */
 AVX2_INLINE void segment_product(const cfn_winograd_conv *conv, const float *in, size_t in_plane,
@@ -199,6 +200,7 @@ AVX2_INLINE void segment_product(const cfn_winograd_conv *conv, const float *in,
     transform_gemm(conv->weight, v, m, cin, (cout + 3) / 4 * 4, cols);
 }
 
+/* One segment: its product M, then the inverse transforms, bias and PReLU into the output. */
 AVX2 static void winograd_segment(const cfn_winograd_conv *conv, const float *in, size_t in_plane,
                                   int rs, int h, int w, float *out, size_t out_plane,
                                   const tile_run *runs, int run_count, int tiles, float *v,
@@ -263,7 +265,7 @@ AVX2_INLINE void head_tiles8(const cfn_winograd_conv *conv, const cfn_flat_conv 
     }
     const int x0 = 4 * (run->tx0 + t);
     const int tiles = run->count - t < 8 ? run->count - t : 8;
-    int n = ow - x0 < 4 * tiles ? ow - x0 : 4 * tiles;
+    const int n = ow - x0 < 4 * tiles ? ow - x0 : 4 * tiles;
     for (int r = 0; r < 4; ++r) {
         const int y = run->y0 + r;
         if (y < first || y >= last) continue;
