@@ -183,8 +183,8 @@ static void pnet_band(const cfn_mtcnn_pnet *model, const float *in, size_t in_pl
                                             ws->conv3, plane3, ws->winograd))
         cfn_flat_conv_forward(&conv3->conv, ws->conv2, plane2, pw, plane3 - 2, ws->conv3, plane3,
                               portable);
-    /* out_w == pw − 4. The head, its softmax and the copies into the level's rows: fused on
-       AVX2. */
+    /* out_w == pw − 4. The head, its softmax and the copies into the level's rows (reached
+       without AVX2, or for a conv3 without F(4×4)): fused where the CPU has AVX2. */
     if (cfn_pnet_head_forward(&model->head, ws->conv3 + (size_t)first * pw, plane3, pw,
                               last - first, out_w, prob + first_cell, reg + first_cell, out_plane,
                               portable))

@@ -352,7 +352,11 @@ int cfn_winograd43_conv_pnet_head(const cfn_winograd_conv *conv, const cfn_flat_
     float *m = scratch + (size_t)conv->in_channels * CHANNEL_STRIDE;
     float *ybuf = m + (size_t)((conv->out_channels + 3) / 4 * 4) * CHANNEL_STRIDE;
     const int oh = h - 2, ow = w - 2, phase = row_phase & 3;
-    if (first < 0) first = 0;
+    if (first < 0) { /* rows above the output: none to write, prob and reg start at row 0 */
+        prob += (size_t)(-first) * ow;
+        reg += (size_t)(-first) * ow;
+        first = 0;
+    }
     if (last > oh) last = oh;
     const int tiles_x = (ow + 3) / 4;
     tile_run runs[CHUNK];
