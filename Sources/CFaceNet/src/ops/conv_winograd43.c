@@ -102,7 +102,7 @@ float *cfn_winograd43_conv_pack(cfn_winograd_conv *conv, int out_channels, int i
 }
 
 #if defined(__x86_64__) || defined(__i386__)
-#include "face_probability.h"
+#include "pnet_head_tile.h"
 #include "winograd_f43.h"
 
 /* M[o][ξ][0, cols) = Σ_c U[ξ][o][c] · V[c][ξ][0, cols), cols a multiple of 16: 4 output
@@ -213,12 +213,20 @@ AVX2 static void winograd_segment(const cfn_winograd_conv *conv, const float *in
                        w, &runs[r]);
 }
 
+/* n ≤ 32 floats of a row: a whole group's 32 in vector moves (a copy of variable length is a
+   call to memmove: 1.5 % of the portrait's time when every copy was one). */
+AVX2_INLINE void copy_row32(float *dst, const float *src, int n) {
+    if (n == 32)
+        for (int k = 0; k < 32; k += 8) _mm256_storeu_ps(dst + k, _mm256_loadu_ps(src + k));
+    else memcpy(dst, src, sizeof(float) * (size_t)n);
+}
+
 /* P-Net's head on 8 tiles of one run: the convolution's outputs of every channel (bias, PReLU)
-   into `ybuf` (channel o's 16 tile positions at ybuf + 128·o, lanes = tiles), the 1×1 head
-   over them, then the face probability and the regressions of the rows in [first, last) and the
-   columns inside the output, into `prob` and `reg`. The head's sums run over the channels in
-   order from zero with the bias after them, as cfn_pnet_head_forward's do, so the values are
-   its values bit for bit. */
+   into `ybuf` (channel o's 16 tile positions at ybuf + 128·o, lanes = tiles), then
+   cfn_pnet_head_tile over them, two tile positions (16 floats) at a time with the channels 128
+   floats apart — the tile pnet_head.c runs over a stored row, so the values are its values bit
+   for bit — and the rows in [first, last) of the columns inside the output, put back in image
+   order, into `prob` and `reg`. */
 AVX2_INLINE void head_tiles8(const cfn_winograd_conv *conv, const cfn_flat_conv *head,
                              const float *mt, const tile_run *run, int t, int ow, int first,
                              int last, float *ybuf, float *prob, float *reg, size_t reg_plane) {
@@ -230,36 +238,18 @@ AVX2_INLINE void head_tiles8(const cfn_winograd_conv *conv, const cfn_flat_conv 
         output_tiles8(mt + (size_t)o * CHANNEL_STRIDE, XI_STRIDE, bias, conv->slope, a, y);
         for (int q = 0; q < 16; ++q) _mm256_storeu_ps(ybuf + 128 * o + 8 * q, y[q / 4][q % 4]);
     }
-    /* logits[j][r][32]: head channel j at tile row r, 8 tiles × 4 columns in image order. */
-    float logits[6][4][32];
-    const float *wa = head->weight, *wb = head->weight + (size_t)cout * CFN_FLAT_CONV_BLOCK;
-    for (int q = 0; q < 16; q += 2) { /* two tile positions: 12 accumulators */
-        __m256 acc[2][6];
-        for (int i = 0; i < 6; ++i) acc[0][i] = acc[1][i] = _mm256_setzero_ps();
-        for (int o = 0; o < cout; ++o) {
-            const __m256 x0 = _mm256_loadu_ps(ybuf + 128 * o + 8 * q);
-            const __m256 x1 = _mm256_loadu_ps(ybuf + 128 * o + 8 * q + 8);
-            for (int j = 0; j < 6; ++j) {
-                const __m256 wj = _mm256_broadcast_ss(j < 4 ? wa + 4 * o + j : wb + 4 * o + j - 4);
-                acc[0][j] = _mm256_fmadd_ps(wj, x0, acc[0][j]);
-                acc[1][j] = _mm256_fmadd_ps(wj, x1, acc[1][j]);
-            }
-        }
-        for (int j = 0; j < 6; ++j) {
-            const __m256 b = _mm256_set1_ps(head->bias[j]);
-            acc[0][j] = _mm256_add_ps(acc[0][j], b);
-            acc[1][j] = _mm256_add_ps(acc[1][j], b);
-        }
-        /* Positions q and q + 1 are columns c, c + 1 of tile row q / 4: park them as the
-           interleaved store wants them, four columns at a time. */
-        for (int j = 0; j < 6; ++j) {
-            float *row = logits[j][q / 4];
-            float lanes[2][8];
-            _mm256_storeu_ps(lanes[0], acc[0][j]);
-            _mm256_storeu_ps(lanes[1], acc[1][j]);
+    /* rows[j][r][32]: output j (0 the probability, 1–4 the regressions) at tile row r, 8 tiles ×
+       4 columns in image order. */
+    float rows[5][4][32];
+    for (int q = 0; q < 16; q += 2) { /* tile positions q, q + 1: columns c, c + 1 of row q / 4 */
+        float p[16], g[4][16];
+        cfn_pnet_head_tile(head, ybuf + 8 * q, 128, 16, p, g[0], 16);
+        for (int j = 0; j < 5; ++j) {
+            const float *v = j == 0 ? p : g[j - 1];
+            float *row = rows[j][q / 4];
             for (int k = 0; k < 8; ++k) {
-                row[4 * k + q % 4] = lanes[0][k];
-                row[4 * k + q % 4 + 1] = lanes[1][k];
+                row[4 * k + q % 4] = v[k];
+                row[4 * k + q % 4 + 1] = v[8 + k];
             }
         }
     }
@@ -269,19 +259,9 @@ AVX2_INLINE void head_tiles8(const cfn_winograd_conv *conv, const cfn_flat_conv 
     for (int r = 0; r < 4; ++r) {
         const int y = run->y0 + r;
         if (y < first || y >= last) continue;
-        float *prob_row = prob + (size_t)(y - first) * ow + x0;
-        for (int c = 0; c < n; c += 16)
-            cfn_face_probability16(logits[0][r] + c, logits[1][r] + c, n - c < 16 ? n - c : 16,
-                                   prob_row + c);
-        for (int j = 0; j < 4; ++j) {
-            float *dst = reg + (size_t)j * reg_plane + (size_t)(y - first) * ow + x0;
-            /* A whole group's 32 values in vector moves, not a call to memmove (1.5 % of the
-               portrait's time when every copy was one). */
-            if (n == 32)
-                for (int k = 0; k < 32; k += 8)
-                    _mm256_storeu_ps(dst + k, _mm256_loadu_ps(logits[2 + j][r] + k));
-            else memcpy(dst, logits[2 + j][r], sizeof(float) * (size_t)n);
-        }
+        const size_t at = (size_t)(y - first) * ow + x0;
+        copy_row32(prob + at, rows[0][r], n);
+        for (int j = 0; j < 4; ++j) copy_row32(reg + (size_t)j * reg_plane + at, rows[1 + j][r], n);
     }
 }
 

@@ -18,50 +18,7 @@
 #include <string.h>
 
 #if defined(__x86_64__) || defined(__i386__)
-#include "avx2_lanes.h"
-#include "face_probability.h"
-
-/* Floats ahead (4 tiles) that each of the 32 input planes asks the cache for: the tile reads
-   32 planes in step, a band's 2 MB of them from L3, and the hardware prefetcher does not follow
-   that many streams. Without the hint the head took 10 % of P-Net's time, with it 3 % (perf,
-   portrait pyramid). */
-#define HEAD_PREFETCH_FLOATS 64
-
-/* 6 channels × 16 positions of one row from `p`, the last `n` ≤ 16 of them valid (the loads
-   past them are masked: they may lie past the last input plane). */
-AVX2_INLINE void head_tile(const cfn_flat_conv *head, const float *in, size_t in_plane, int n,
-                           float *prob, float *reg, size_t reg_plane) {
-    const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    const __m256i m0 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n), lane);
-    const __m256i m1 = _mm256_cmpgt_epi32(_mm256_set1_epi32(n - 8), lane);
-    const int cin = head->in_channels;
-    const float *wa = head->weight, *wb = head->weight + (size_t)cin * CFN_FLAT_CONV_BLOCK;
-    __m256 acc[8], e0 = _mm256_setzero_ps(), e1 = e0, f0 = e0, f1 = e0; /* channels 0-3, 4, 5 */
-    for (int i = 0; i < 8; ++i) acc[i] = _mm256_setzero_ps();
-    for (int c = 0; c < cin; ++c, wa += CFN_FLAT_CONV_BLOCK, wb += CFN_FLAT_CONV_BLOCK) {
-        const float *x = in + (size_t)c * in_plane;
-        _mm_prefetch((const char *)(x + HEAD_PREFETCH_FLOATS), _MM_HINT_T0);
-        const __m256 x0 = n >= 8 ? _mm256_loadu_ps(x) : _mm256_maskload_ps(x, m0);
-        const __m256 x1 = n >= 16 ? _mm256_loadu_ps(x + 8) : _mm256_maskload_ps(x + 8, m1);
-        cfn_fma4x16(wa, x0, x1, acc);
-        __m256 w = _mm256_broadcast_ss(wb);
-        e0 = _mm256_fmadd_ps(w, x0, e0); e1 = _mm256_fmadd_ps(w, x1, e1);
-        w = _mm256_broadcast_ss(wb + 1);
-        f0 = _mm256_fmadd_ps(w, x0, f0); f1 = _mm256_fmadd_ps(w, x1, f1);
-    }
-    const float *bias = head->bias;
-    float out[6][16];
-    const __m256 sums[6][2] = {{acc[0], acc[1]}, {acc[2], acc[3]}, {acc[4], acc[5]},
-                               {acc[6], acc[7]}, {e0, e1},         {f0, f1}};
-    for (int o = 0; o < 6; ++o) {
-        const __m256 b = _mm256_set1_ps(bias[o]);
-        _mm256_storeu_ps(out[o], _mm256_add_ps(sums[o][0], b));
-        _mm256_storeu_ps(out[o] + 8, _mm256_add_ps(sums[o][1], b));
-    }
-    cfn_face_probability16(out[0], out[1], n, prob);
-    for (int j = 0; j < 4; ++j)
-        for (int k = 0; k < n; ++k) reg[(size_t)j * reg_plane + k] = out[2 + j][k];
-}
+#include "pnet_head_tile.h"
 
 AVX2 static void pnet_head_avx2(const cfn_flat_conv *head, const float *in, size_t in_plane,
                                 int rs, int rows, int width, float *prob, float *reg,
@@ -71,7 +28,7 @@ AVX2 static void pnet_head_avx2(const cfn_flat_conv *head, const float *in, size
         float *prob_row = prob + (size_t)y * width, *reg_row = reg + (size_t)y * width;
         for (int x = 0; x < width; x += 16) {
             const int n = width - x < 16 ? width - x : 16;
-            head_tile(head, row + x, in_plane, n, prob_row + x, reg_row + x, reg_plane);
+            cfn_pnet_head_tile(head, row + x, in_plane, n, prob_row + x, reg_row + x, reg_plane);
         }
     }
 }
