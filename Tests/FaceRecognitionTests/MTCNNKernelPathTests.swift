@@ -101,8 +101,8 @@ import Testing
     }
 
     /// Area resampling's vector paths (16-bit column sums; windows of up to 4 pixels from the
-    /// precomputed window arrays, wider ones by a loop per column) against the portable one
-    /// (32-bit sums), on windows from 1 to 18 pixels, whole images and offset regions.
+    /// precomputed window arrays, wider ones a pixel per vector step) against the portable one
+    /// (32-bit sums), on windows from 1 to 79 pixels, whole images and offset regions.
     @Test func vectorResamplingEqualsPortableForEveryWindowWidth() throws {
         let (width, height) = (157, 203)
         let pixels = (0..<(width * height * 3)).map { UInt8(truncatingIfNeeded: ($0 * 7919) >> 3) }
@@ -111,17 +111,20 @@ import Testing
             cfn_context_destroy(ctx)
             cfn_context_destroy(portable)
         }
-        // (x0, y0, x1, y1, out h, out w): windows 1–2, 3–5, 7–9, 14–16 and 17–18 pixels wide.
+        // (x0, y0, x1, y1, out h, out w): windows 1–2, 3–5, 7–9, 14–16, 17–18 and 53–79 pixels
+        // wide (the last two: the pyramid's smallest levels, up to 102 rows high).
         let cases = [(0, 0, 157, 203, 121, 94), (0, 0, 157, 203, 50, 40), (0, 0, 157, 203, 25, 20),
                      (0, 0, 157, 203, 14, 11), (0, 0, 157, 203, 12, 9), (13, 21, 150, 190, 24, 24),
-                     (5, 7, 120, 130, 48, 48), (2, 3, 140, 200, 12, 12)]
+                     (5, 7, 120, 130, 48, 48), (2, 3, 140, 200, 12, 12), (0, 0, 157, 203, 3, 2),
+                     (1, 0, 157, 203, 2, 3)]
         for (x0, y0, x1, y1, oh, ow) in cases {
             var fast = [Float](repeating: .nan, count: 3 * oh * ow), slow = fast
             try #require(cfn_mtcnn_resample(ctx, pixels, Int32(width), Int32(height), width * 3, Int32(x0), Int32(y0),
                                             Int32(x1), Int32(y1), Int32(oh), Int32(ow), &fast) == CFN_OK)
             try #require(cfn_mtcnn_resample(portable, pixels, Int32(width), Int32(height), width * 3, Int32(x0), Int32(y0),
                                             Int32(x1), Int32(y1), Int32(oh), Int32(ow), &slow) == CFN_OK)
-            #expect(fast == slow, "region \(x0),\(y0)–\(x1),\(y1) to \(oh)×\(ow)")
+            let first = fast.indices.first { fast[$0] != slow[$0] }
+            #expect(first == nil, "region \(x0),\(y0)–\(x1),\(y1) to \(oh)×\(ow): first difference at \(first ?? -1)")
             #expect(!fast.contains { $0.isNaN })
         }
     }
@@ -522,5 +525,57 @@ struct FusedConvolutionHeadTests {
         // last past the output's rows, then an empty row range
         #expect(cfn_winograd43_pnet_head_paths(w, nil, nil, 32, 16, hw, b, input, 8, 8, 8, 0, 0, 7, 1, &prob, &reg) == -1)
         #expect(cfn_winograd43_pnet_head_paths(w, nil, nil, 32, 16, hw, b, input, 8, 8, 8, 0, 3, 3, 1, &prob, &reg) == -1)
+    }
+}
+
+/// The softmax's exp (ops/expf.h): the scalar form the softmax runs and the AVX2 form P-Net's
+/// head runs must give the same bits on every float (the fused and unfused heads rely on it),
+/// and both must be libm's expf within one unit in the last place.
+struct ExpTests {
+    /// Every 4099th bit pattern of the 2^32 (negative and positive, subnormals, ±∞, NaNs), and
+    /// the edges: zeros, the underflow and overflow thresholds and their neighbours.
+    static let inputs: [Float] = {
+        var values = stride(from: UInt64(0), through: UInt64(UInt32.max), by: 4099).map { Float(bitPattern: UInt32($0)) }
+        for edge: Float in [0, -0, 1, -1, .infinity, -.infinity, .nan, -0x1.9fe368p6, 0x1.62e42ep6, -87.33655, -0x1.f8cbb2p5,
+                            .leastNonzeroMagnitude, -.leastNonzeroMagnitude, -.greatestFiniteMagnitude] {
+            values += [edge, edge.nextUp, edge.nextDown]
+        }
+        return values
+    }()
+
+    static func exp(_ x: [Float], vector: Bool) -> (status: Int32, values: [Float]) {
+        var out = [Float](repeating: 7, count: x.count)
+        let status = cfn_expf_paths(x, Int32(x.count), vector ? 1 : 0, &out)
+        return (status, out)
+    }
+
+    /// Units in the last place between two floats of the same sign (0 when equal, NaN vs NaN).
+    static func ulps(_ a: Float, _ b: Float) -> UInt32 {
+        if a.isNaN && b.isNaN { return 0 }
+        if a.isNaN || b.isNaN || a.sign != b.sign { return .max }
+        let (x, y) = (a.bitPattern, b.bitPattern)
+        return x > y ? x - y : y - x
+    }
+
+    @Test func scalarFormIsLibmWithinOneUlp() throws {
+        let x = Self.inputs
+        let ours = Self.exp(x, vector: false)
+        try #require(ours.status == 1)
+        let far = zip(x, ours.values).filter { Self.ulps($0.1, Foundation.expf($0.0)) > 1 }
+        #expect(far.count == 0, "more than one ulp from libm at \(far.prefix(5).map { "\($0.0): \($0.1) vs \(Foundation.expf($0.0))" })")
+        let different = zip(x, ours.values).filter { Self.ulps($0.1, Foundation.expf($0.0)) != 0 }.count
+        // glibc's expf is the same algorithm with FMAs: it differs on 2 of the 2^32 floats.
+        #expect(different * 10_000 <= x.count, "\(different) of \(x.count) differ from libm")
+        #expect(ours.values[x.firstIndex(of: 0)!] == 1 && ours.values[x.firstIndex(of: -.infinity)!] == 0)
+        #expect(ours.values[x.firstIndex(of: .infinity)!] == .infinity && ours.values[x.firstIndex { $0.isNaN }!].isNaN)
+    }
+
+    @Test(.enabled(if: MTCNNVectorKernels.available, MTCNNVectorKernels.reason))
+    func vectorFormEqualsScalarFormBitForBit() throws {
+        let x = Self.inputs
+        let scalar = Self.exp(x, vector: false), vector = Self.exp(x, vector: true)
+        try #require(scalar.status == 1 && vector.status == 1)
+        let first = x.indices.first { Self.ulps(scalar.values[$0], vector.values[$0]) != 0 || scalar.values[$0].isNaN != vector.values[$0].isNaN }
+        #expect(first == nil, "first difference at x = \(first.map { x[$0] } ?? 0)")
     }
 }

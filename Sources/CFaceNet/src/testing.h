@@ -191,6 +191,14 @@ int cfn_winograd43_pnet_head_paths(const float *weight, const float *bias, const
                                    int row_phase, int first, int last, int fused, float *prob,
                                    float *reg);
 
+/*
+ * exp of n floats two ways, for testing one against the other and against libm: `vector` 0:
+ * cfn_expf (ops/expf.h, what the softmax runs); 1: its AVX2 form (what P-Net's head runs).
+ * Returns 1 when done, 0 when the vector form was asked for on a CPU without AVX2 + FMA, −1 for
+ * bad arguments.
+ */
+int cfn_expf_paths(const float *x, int n, int vector, float *out);
+
 /* ---- FaceNet's int8 kernels ----------------------------------------------------------------- */
 
 /*

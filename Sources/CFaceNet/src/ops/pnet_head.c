@@ -8,7 +8,7 @@
  * Here one tile is 6 channels × 16 positions (12 accumulators) of one output row. The
  * arithmetic is the unfused path's: the same FMA chain per output (input channels in order, from
  * zero), the bias added after it, and ops/softmax.c's softmax in branch-free form (same
- * operations, same expf), so the outputs are bit-identical to it.
+ * operations, same cfn_expf), so the outputs are bit-identical to it.
  */
 #include "../testing.h"
 #include "ops.h"
