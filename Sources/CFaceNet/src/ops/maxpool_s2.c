@@ -70,8 +70,8 @@ AVX2_INLINE void pool4_avx2(const float *r0, const float *r1, const float *r2, i
    end is shifted left to end there: the overlap gets the same values again, and the nets'
    narrow maps (R-Net's 11 and 4 pooled columns, O-Net's 23 and 10) leave at most the partial
    edge column to the scalar loop. */
-AVX2 static int pool_row_avx2(const float *r0, const float *r1, const float *r2, int kernel,
-                              int n8, int whole, float *dst) {
+AVX2_INLINE int pool_row_avx2_inline(const float *r0, const float *r1, const float *r2, int kernel,
+                                     int n8, int whole, float *dst) {
     int done = 0;
     if (n8 >= 8) {
         for (int ox = 0; ox < n8; ox += 8)
@@ -84,6 +84,42 @@ AVX2 static int pool_row_avx2(const float *r0, const float *r1, const float *r2,
         done = whole;
     }
     return done;
+}
+
+AVX2 static int pool_row_avx2(const float *r0, const float *r1, const float *r2, int kernel,
+                              int n8, int whole, float *dst) {
+    return pool_row_avx2_inline(r0, r1, r2, kernel, n8, whole, dst);
+}
+
+/*
+ * Kernel 3 over every plane, rows of at least 8 columns: the row loop above inlined, and the
+ * ceil-mode column at the right edge (a window of the row's last two columns, when w is even)
+ * taken from the vector of the row's last 8 columns' three-row maxima, its lanes 6 and 7. The
+ * same maxima as the scalar edge loop, up to NaN payloads. On R-Net's and O-Net's narrow maps
+ * (22 and 46 columns: 11 and 23 pooled) the per-row call and the edge column's scalar loop
+ * were most of the pool's time.
+ */
+AVX2 static void pool_planes_k3_avx2(const float *in, int planes, int h, int w, size_t row_stride,
+                                     size_t plane_stride, float *out, size_t out_plane, int out_h,
+                                     int out_w, int vec_w, int full_w) {
+    const int edge = full_w < out_w; /* one partial column: w even */
+    for (int p = 0; p < planes; ++p) {
+        const float *src = in + (size_t)p * plane_stride;
+        float *dst = out + (size_t)p * out_plane;
+        for (int oy = 0; oy < out_h; ++oy, dst += out_w) {
+            const int y0 = 2 * oy;
+            const float *r0 = src + (size_t)y0 * row_stride;
+            const float *r1 = y0 + 1 < h ? r0 + row_stride : r0;
+            const float *r2 = y0 + 2 < h ? r0 + 2 * row_stride : r1;
+            pool_row_avx2_inline(r0, r1, r2, 3, vec_w, full_w, dst);
+            if (edge) {
+                const __m256 v = rows_max(r0, r1, r2, w - 8);
+                const __m256 hi = _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(7));
+                const __m256 lo = _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(6));
+                _mm_store_ss(dst + full_w, _mm256_castps256_ps128(cfn_max_nan8(lo, hi)));
+            }
+        }
+    }
 }
 #endif
 
@@ -117,6 +153,13 @@ void cfn_maxpool2d_s2_ceil_to(const float *in, int planes, int h, int w, size_t 
     int vec_w = full_w;
     while (vec_w > 0 && 2 * (vec_w - 1) + (kernel == 2 ? 2 : 4) > w) --vec_w;
     const int simd = !portable && cfn_cpu_has_avx2_fma();
+    /* Kernel 3 leaves at most one partial column; the row loop needs 4 whole ones (w ≥ 9) and
+       the edge column's vector 8 columns. */
+    if (simd && kernel == 3 && w >= 9) {
+        pool_planes_k3_avx2(in, planes, h, w, row_stride, plane_stride, out, out_plane, out_h, out_w,
+                            vec_w, full_w);
+        return;
+    }
 #else
     (void)portable;
 #endif
