@@ -43,7 +43,8 @@ import Testing
         }
     }
 
-    @Test(arguments: [0.5, 0.7])
+    /// 0.1 and 0.3 round up to float (Float(t) > t), 0.5 is exact, 0.7 rounds down.
+    @Test(arguments: [0.1, 0.3, 0.5, 0.7])
     func columnWiseEqualsReference(threshold: Double) {
         for (count, seed) in [(0, 1), (1, 2), (2, 3), (300, 4), (2_500, 5)] as [(Int, UInt64)] {
             let boxes = Self.boxes(count: count, seed: seed)
@@ -51,6 +52,21 @@ import Testing
             #expect(kept == Self.reference(boxes, threshold: threshold), "\(count) boxes")
             // The boxes overlap enough that suppression does real work at either threshold.
             if count > 100 { #expect(kept.count > 10 && kept.count < count * 9 / 10, "\(kept.count) of \(count) kept") }
+        }
+    }
+
+    /// An IoU of exactly 3/8 against thresholds at it and a double just below it (which rounds
+    /// up to 3/8 as a float): the comparison is the float IoU against the double threshold, as
+    /// torchvision's kernel makes it.
+    @Test func anIouAtTheThresholdIsComparedAsADouble() {
+        let first = CandidateBox(x1: 0, y1: 0, x2: 5, y2: 1, score: 1)
+        let over = CandidateBox(x1: 2, y1: 0, x2: 8, y2: 1, score: 0.5) // intersection 3, union 8
+        let far = CandidateBox(x1: 100, y1: 100, x2: 101, y2: 101, score: 0.25)
+        for pad in [0, 9] {
+            let boxes = [first, over] + Array(repeating: far, count: pad)
+            #expect(NonMaximumSuppression.torchvision(boxes, threshold: 0.375).contains(1))
+            #expect(!NonMaximumSuppression.torchvision(boxes, threshold: 0.375.nextDown).contains(1))
+            #expect(Self.reference(boxes, threshold: 0.375.nextDown) == NonMaximumSuppression.torchvision(boxes, threshold: 0.375.nextDown))
         }
     }
 }
