@@ -37,6 +37,18 @@ cfn_status cfn_mtcnn_resample(cfn_context *ctx, const uint8_t *rgb, int width, i
                               size_t stride, int x0, int y0, int x1, int y1, int out_height,
                               int out_width, float *out);
 
+/*
+ * The horizontal pass of PIL's `Image.resize(size, BILINEAR)` on 8-bit RGB (Pillow's
+ * ImagingResampleHorizontal_8bpc), as facenet-pytorch's extract_face runs it: `rows` rows of
+ * in_width pixels from `src` to out_width pixels in `dst`, output pixel xx of a row = per
+ * channel clip8((2^21 + Σ_{k < count[xx]} pixel(first[xx] + k) · weights[xx · stride + k]) >> 22)
+ * with Pillow's 22-bit fixed-point weights (non-negative, summing to 2^22). Bit for bit Pillow's
+ * bytes on every CPU.
+ */
+void cfn_pil_resample_horizontal(const uint8_t *src, int in_width, int rows, int out_width,
+                                 const int32_t *first, const int32_t *count,
+                                 const int32_t *weights, int stride, uint8_t *dst);
+
 /* ---- P-Net: fully convolutional proposal network -------------------------------------------- */
 
 #define CFN_MTCNN_PNET_MIN_INPUT 12

@@ -1,0 +1,107 @@
+/*
+ * PIL's horizontal resampling pass for 8-bit RGB (Pillow's ImagingResampleHorizontal_8bpc), the
+ * first half of the `Image.resize(BILINEAR)` facenet-pytorch crops faces with: each output
+ * pixel's channel is (2^21 + Σ_k pixel(first + k) · weight_k) >> 22, clipped to 0…255, in exact
+ * 32-bit integers (weights are 22-bit fixed point summing to 2^22, so no sum overflows), so any
+ * order of the sum gives Pillow's bytes. The vector path takes 8 output pixels at a time, one
+ * lane each: per tap a gather of each lane's pixel (4 bytes: R, G, B and the next pixel's R,
+ * dropped) and three 32-bit multiply-adds. The scalar loop, three multiply-adds per pixel and
+ * tap, was the detection's last serial step (0.5 ms for a portrait's face).
+ */
+#include "ops.h"
+
+#include <stdlib.h>
+
+#define PIL_HALF (1 << 21)
+
+static inline uint8_t clip8(int32_t v) {
+    v >>= 22;
+    return (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+}
+
+static void row_scalar(const uint8_t *src, int out_width, const int32_t *first,
+                       const int32_t *count, const int32_t *weights, int stride, uint8_t *dst) {
+    for (int xx = 0; xx < out_width; ++xx) {
+        const uint8_t *p = src + 3 * (size_t)first[xx];
+        const int32_t *w = weights + (size_t)xx * stride;
+        int32_t r = PIL_HALF, g = PIL_HALF, b = PIL_HALF;
+        for (int k = 0; k < count[xx]; ++k, p += 3) {
+            r += (int32_t)p[0] * w[k];
+            g += (int32_t)p[1] * w[k];
+            b += (int32_t)p[2] * w[k];
+        }
+        dst[3 * xx] = clip8(r);
+        dst[3 * xx + 1] = clip8(g);
+        dst[3 * xx + 2] = clip8(b);
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include "avx2_lanes.h"
+
+/* Rows but the last (whose gathers could read a byte past the image) on 8-pixel groups;
+   `offset` and `tap_weight` are tap-major: [k · groups8 + xx], a lane past its count reading
+   the pixel `first` with weight 0. */
+AVX2 static void rows_avx2(const uint8_t *src, size_t row_bytes, int rows, int out_width,
+                           const int32_t *offset, const int32_t *tap_weight, int taps,
+                           int groups8, uint8_t *dst, size_t dst_row_bytes) {
+    const __m256i byte = _mm256_set1_epi32(0xff), half = _mm256_set1_epi32(PIL_HALF);
+    const __m256i top = _mm256_set1_epi32(255), zero = _mm256_setzero_si256();
+    for (int y = 0; y < rows; ++y) {
+        const int *row = (const int *)(const void *)(src + (size_t)y * row_bytes);
+        uint8_t *out = dst + (size_t)y * dst_row_bytes;
+        for (int xx = 0; xx + 8 <= out_width; xx += 8) {
+            __m256i r = half, g = half, b = half;
+            for (int k = 0; k < taps; ++k) {
+                const __m256i at = _mm256_loadu_si256((const __m256i *)(offset + (size_t)k * groups8 + xx));
+                const __m256i w = _mm256_loadu_si256((const __m256i *)(tap_weight + (size_t)k * groups8 + xx));
+                const __m256i v = _mm256_i32gather_epi32(row, at, 1);
+                r = _mm256_add_epi32(r, _mm256_mullo_epi32(_mm256_and_si256(v, byte), w));
+                g = _mm256_add_epi32(g, _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(v, 8), byte), w));
+                b = _mm256_add_epi32(b, _mm256_mullo_epi32(_mm256_and_si256(_mm256_srli_epi32(v, 16), byte), w));
+            }
+            int32_t c[3][8];
+            const __m256i sums[3] = {r, g, b};
+            for (int ch = 0; ch < 3; ++ch) {
+                const __m256i v = _mm256_min_epi32(_mm256_max_epi32(_mm256_srai_epi32(sums[ch], 22), zero), top);
+                _mm256_storeu_si256((__m256i *)c[ch], v);
+            }
+            for (int i = 0; i < 8; ++i) {
+                out[3 * (xx + i)] = (uint8_t)c[0][i];
+                out[3 * (xx + i) + 1] = (uint8_t)c[1][i];
+                out[3 * (xx + i) + 2] = (uint8_t)c[2][i];
+            }
+        }
+    }
+}
+#endif
+
+void cfn_pil_resample_horizontal(const uint8_t *src, int in_width, int rows, int out_width,
+                                 const int32_t *first, const int32_t *count,
+                                 const int32_t *weights, int stride, uint8_t *dst) {
+    if (rows <= 0 || out_width <= 0) return;
+    const size_t row_bytes = 3 * (size_t)in_width, dst_row_bytes = 3 * (size_t)out_width;
+    int vector_rows = 0, groups8 = out_width / 8 * 8;
+#if defined(__x86_64__) || defined(__i386__)
+    int32_t *offset = NULL;
+    if (cfn_cpu_has_avx2_fma() && groups8 > 0 && rows > 1 && stride > 0 &&
+        row_bytes <= (size_t)1 << 30 && (offset = malloc(2 * sizeof(int32_t) * (size_t)stride * groups8))) {
+        int32_t *tap_weight = offset + (size_t)stride * groups8;
+        for (int k = 0; k < stride; ++k)
+            for (int xx = 0; xx < groups8; ++xx) {
+                const int used = k < count[xx];
+                offset[(size_t)k * groups8 + xx] = 3 * (first[xx] + (used ? k : 0));
+                tap_weight[(size_t)k * groups8 + xx] = used ? weights[(size_t)xx * stride + k] : 0;
+            }
+        vector_rows = rows - 1;
+        rows_avx2(src, row_bytes, vector_rows, out_width, offset, tap_weight, stride, groups8, dst,
+                  dst_row_bytes);
+        free(offset);
+    }
+#endif
+    for (int y = 0; y < rows; ++y) {
+        const int from = y < vector_rows ? groups8 : 0;
+        row_scalar(src + (size_t)y * row_bytes, out_width - from, first + from, count + from,
+                   weights + (size_t)from * stride, stride, dst + (size_t)y * dst_row_bytes + 3 * (size_t)from);
+    }
+}
