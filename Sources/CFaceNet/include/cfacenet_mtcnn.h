@@ -49,6 +49,15 @@ void cfn_pil_resample_horizontal(const uint8_t *src, int in_width, int rows, int
                                  const int32_t *first, const int32_t *count,
                                  const int32_t *weights, int stride, uint8_t *dst);
 
+/*
+ * torchvision's NMS (`nms`) over n boxes already in descending score order, given as columns
+ * (corners and areas): marks in suppressed[0, n) the boxes a higher-scored kept box overlaps by
+ * an IoU (float32) above `threshold` (compared in double), as torchvision's CPU kernel does, and
+ * returns how many are kept.
+ */
+int cfn_nms_suppress(const float *x1, const float *y1, const float *x2, const float *y2,
+                     const float *area, int n, double threshold, unsigned char *suppressed);
+
 /* ---- P-Net: fully convolutional proposal network -------------------------------------------- */
 
 #define CFN_MTCNN_PNET_MIN_INPUT 12

@@ -1,3 +1,5 @@
+import CFaceNet
+
 /// The two NMS flavours facenet-pytorch uses, reproduced in float32.
 enum NonMaximumSuppression {
     /// torchvision `nms` / `batched_nms` for one image: boxes by descending score (stable, so
@@ -13,7 +15,7 @@ enum NonMaximumSuppression {
         // Corners and areas in score order, one column each: P-Net's pyramid gives thousands of
         // boxes, and the quadratic loop then reads contiguous floats.
         let columns = UnsafeMutableBufferPointer<Float>.allocate(capacity: 5 * n)
-        let suppressed = UnsafeMutableBufferPointer<Bool>.allocate(capacity: n)
+        let suppressed = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: n)
         defer {
             columns.deallocate()
             suppressed.deallocate()
@@ -24,19 +26,11 @@ enum NonMaximumSuppression {
             (x1[position], y1[position], x2[position], y2[position]) = (b.x1, b.y1, b.x2, b.y2)
             area[position] = (b.x2 - b.x1) * (b.y2 - b.y1)
         }
-        suppressed.initialize(repeating: false)
+        // The pairwise loop in C (cfn_nms_suppress: 8 boxes per AVX2 step).
+        let kept = Int(cfn_nms_suppress(x1, y1, x2, y2, area, Int32(n), threshold, suppressed.baseAddress!))
         var keep: [Int] = []
-        for i in 0..<n where !suppressed[i] {
-            keep.append(order[i])
-            let (ix1, iy1, ix2, iy2, ia) = (x1[i], y1[i], x2[i], y2[i], area[i])
-            for j in (i + 1)..<n where !suppressed[j] {
-                let w = max(Float(0), min(ix2, x2[j]) - max(ix1, x1[j]))
-                let h = max(Float(0), min(iy2, y2[j]) - max(iy1, y1[j]))
-                let inter = w * h
-                let iou = inter / (ia + area[j] - inter)
-                if Double(iou) > threshold { suppressed[j] = true }
-            }
-        }
+        keep.reserveCapacity(kept)
+        for i in 0..<n where suppressed[i] == 0 { keep.append(order[i]) }
         return keep
     }
 
