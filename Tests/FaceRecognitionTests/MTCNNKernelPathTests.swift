@@ -199,12 +199,24 @@ import Testing
         // The portrait's first level is cut into several pieces: the threads share it.
         #expect(bands.filter { $0.0 == 0 }.count > 2)
     }
+
+    /// R-Net's and O-Net's crops go to the threads in pieces of at most a chunk, about four per
+    /// thread when there are few (O-Net's 49 multiface crops: pieces of 7, not 16).
+    @Test func cropPiecesAreSmallEnoughToBalance() {
+        #expect(MTCNNPipeline.cropPiece(count: 606, workers: 2) == MTCNNPipeline.cropChunk)
+        #expect(MTCNNPipeline.cropPiece(count: 49, workers: 2) == 7)
+        for (count, workers) in [(0, 1), (1, 2), (9, 2), (49, 3), (5_000, 8)] {
+            let piece = MTCNNPipeline.cropPiece(count: count, workers: workers)
+            #expect(piece >= 1 && piece <= MTCNNPipeline.cropChunk)
+            #expect(count <= piece || (count + piece - 1) / piece >= min(count, 4 * workers) / 2, "\(count) crops, \(workers) threads")
+        }
+    }
 }
 
 /// The AVX2 loops of the stride-2 max pool (rows of 18+ columns for kernel 2; for kernel 3, rows
-/// up to 64 columns by the narrow-row loop, wider ones by the row loop): check them (and the
-/// forced portable loops) against the generic op, itself checked against PyTorch, NaN included,
-/// and that nothing is written past the output.
+/// of 9+ columns, the ceil-mode edge column included): check them (and the forced portable
+/// loops) against the generic op, itself checked against PyTorch, NaN included, and that nothing
+/// is written past the output.
 @Suite(.ownThreads) struct MTCNNPoolPathTests {
     @Test func vectorAndPortableMaxPoolAgreeWithGenericOnWideRows() {
         for k: Int32 in [2, 3] {

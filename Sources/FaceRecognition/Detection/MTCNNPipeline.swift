@@ -269,9 +269,18 @@ struct MTCNNPipeline {
     private typealias NetCall = (OpaquePointer, UnsafePointer<Float>, Int32, UnsafeMutablePointer<Float>,
                                  UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> cfn_status
 
+    /// Crops per piece the threads take in turn for `count` crops on `workers` threads: the
+    /// chunk, or less so that each thread has about four pieces (O-Net's 49 crops on a
+    /// multiface photo in pieces of 16 would leave one thread 33 of them).
+    static func cropPiece(count: Int, workers: Int) -> Int {
+        max(1, min(cropChunk, (count + 4 * workers - 1) / (4 * workers)))
+    }
+
     /// Resamples the `pad` region of every box to side × side (area interpolation, normalised)
-    /// and runs `net` on the crops: boxes are split between the threads, each resampling and
-    /// classifying its share in chunks. Boxes whose region is empty are dropped.
+    /// and runs `net` on the crops: the threads take pieces of consecutive boxes in turn
+    /// (``WorkCounter``), resampling and classifying each, so a thread slowed by anything else
+    /// on its core leaves its share to the others instead of holding up the stage. A crop's
+    /// outputs do not depend on the piece it is in. Boxes whose region is empty are dropped.
     private func classify(_ image: RGBImage, _ boxes: [CandidateBox], side: Int, landmarks: Bool,
                           _ contexts: [OpaquePointer], _ net: NetCall) throws(MTCNNError) -> Scored {
         let valid = boxes.compactMap { b in CropRegion(b, width: image.width, height: image.height).map { (b, $0) } }
@@ -282,6 +291,8 @@ struct MTCNNPipeline {
         let plane = 3 * side * side
         let perCrop = side == Int(CFN_MTCNN_RNET_INPUT) ? Self.rnetWorkPerCrop : Self.onetWorkPerCrop
         let workers = Self.workers(work: count * perCrop, units: count, contexts: contexts.count)
+        let piece = Self.cropPiece(count: count, workers: workers)
+        let pieces = WorkCounter(count: (count + piece - 1) / piece)
         let failures = prob.withUnsafeMutableBufferPointer { p in
             reg.withUnsafeMutableBufferPointer { r in
                 marks.withUnsafeMutableBufferPointer { m in
@@ -289,12 +300,10 @@ struct MTCNNPipeline {
                         let (pp, rp, mp) = (p.baseAddress!, r.baseAddress!, m.baseAddress!)
                         return parallelFailures(workers, gauge: gauge) { k -> MTCNNError? in
                             let ctx = contexts[k]
-                            let begin = count * k / workers, end = count * (k + 1) / workers
-                            let crops = UnsafeMutableBufferPointer<Float>.allocate(capacity: plane * min(max(end - begin, 1), Self.cropChunk))
+                            let crops = UnsafeMutableBufferPointer<Float>.allocate(capacity: plane * piece)
                             defer { crops.deallocate() }
-                            var start = begin
-                            while start < end {
-                                let n = min(Self.cropChunk, end - start)
+                            while let next = pieces.take() {
+                                let start = next * piece, n = min(piece, count - next * piece)
                                 for i in 0..<n {
                                     let region = valid[start + i].1
                                     let status = cfn_mtcnn_resample(
@@ -309,7 +318,6 @@ struct MTCNNPipeline {
                                     return .inference(stage: side == Int(CFN_MTCNN_RNET_INPUT) ? "R-Net" : "O-Net",
                                                       reason: contextError(ctx, status))
                                 }
-                                start += n
                             }
                             return nil
                         }
