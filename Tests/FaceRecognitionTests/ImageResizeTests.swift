@@ -45,6 +45,38 @@ struct ImageResizeTests {
         #expect(black.width == 2 && black.pixels == [UInt8](repeating: 0, count: 12))
     }
 
+    @Test("the horizontal pass (8 pixels per AVX2 step) gives Pillow's formula's bytes at every width")
+    func horizontalPassEqualsTheFormula() {
+        let (inWidth, inHeight) = (203, 5)
+        var state: UInt64 = 7
+        let pixels = (0..<(inWidth * inHeight * 3)).map { _ -> UInt8 in
+            state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return UInt8(truncatingIfNeeded: state >> 56)
+        }
+        for outWidth in Array(1...24) + [37, 64, 101, 202, 203, 250, 611] {
+            let c = BilinearResampler.coefficients(inSize: inWidth, in0: 0, in1: Float(inWidth), outSize: outWidth)
+            // Rows from an odd offset (rows start off 4-byte boundaries), to the image's last row or not.
+            for (rowOffset, rows) in [(1, 4), (0, 3)] {
+                let got = BilinearResampler.horizontalPass(pixels, inWidth: inWidth, rowOffset: rowOffset, rows: rows,
+                                                           outWidth: outWidth, coefficients: c)
+                var expected = [UInt8](repeating: 0, count: outWidth * rows * 3)
+                for y in 0..<rows {
+                    for xx in 0..<outWidth {
+                        for ch in 0..<3 {
+                            var sum = Int32(1) << 21
+                            for k in 0..<c.count[xx] {
+                                sum += Int32(pixels[((y + rowOffset) * inWidth + c.first[xx] + k) * 3 + ch]) * c.weights[xx * c.stride + k]
+                            }
+                            expected[(y * outWidth + xx) * 3 + ch] = BilinearResampler.clip8(sum)
+                        }
+                    }
+                }
+                let first = got.indices.first { got[$0] != expected[$0] }
+                #expect(first == nil, "\(outWidth) wide from row \(rowOffset): first difference at byte \(first ?? -1)")
+            }
+        }
+    }
+
     @Test("a constant image stays constant at any size (weights sum to one)")
     func constantImage() throws {
         let image = try RGBImage(width: 7, height: 3, pixels: [UInt8](repeating: 0, count: 63).enumerated().map {

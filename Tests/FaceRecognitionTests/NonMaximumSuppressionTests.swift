@@ -55,6 +55,16 @@ import Testing
         }
     }
 
+    /// Thresholds outside float's range: nothing above 1e300, everything but NaN above −1e300.
+    @Test func thresholdsBeyondFloatsRange() {
+        let boxes = Self.boxes(count: 300, seed: 9)
+        for threshold in [1e300, -1e300, .infinity, -.infinity] {
+            #expect(NonMaximumSuppression.torchvision(boxes, threshold: threshold) == Self.reference(boxes, threshold: threshold),
+                    "threshold \(threshold)")
+        }
+        #expect(NonMaximumSuppression.torchvision(boxes, threshold: 1e300).count == 300)
+    }
+
     /// An IoU of exactly 3/8 against thresholds at it and a double just below it (which rounds
     /// up to 3/8 as a float): the comparison is the float IoU against the double threshold, as
     /// torchvision's kernel makes it.

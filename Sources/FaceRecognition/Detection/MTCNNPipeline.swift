@@ -270,10 +270,11 @@ struct MTCNNPipeline {
                                  UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>) -> cfn_status
 
     /// Crops per piece the threads take in turn for `count` crops on `workers` threads: the
-    /// chunk, or less so that each thread has about four pieces (O-Net's 49 crops on a
-    /// multiface photo in pieces of 16 would leave one thread 33 of them).
+    /// chunk, or with several threads less, so that each has about four pieces (O-Net's 49
+    /// crops on a multiface photo in pieces of 16 would leave one thread 33 of them).
     static func cropPiece(count: Int, workers: Int) -> Int {
-        max(1, min(cropChunk, (count + 4 * workers - 1) / (4 * workers)))
+        if workers <= 1 { return cropChunk }
+        return max(1, min(cropChunk, (count + 4 * workers - 1) / (4 * workers)))
     }
 
     /// Resamples the `pad` region of every box to side × side (area interpolation, normalised)

@@ -6,7 +6,9 @@
  * added in integer form, 2^(r/32) by a cubic in double; the float result is the double rounded
  * once. Written with every multiply and add separate (no FMA), so the C loop and the vector
  * lanes round alike: checked on all 2^32 inputs, they agree everywhere, and differ from glibc's
- * FMA build in two inputs by one unit in the last place.
+ * FMA build in two inputs by one unit in the last place. That takes a compiler that does not
+ * fuse a multiply with an add written as separate steps: clang's default (-ffp-contract=on,
+ * SwiftPM's build), not -ffp-contract=fast; ExpTests checks it on the build that runs.
  *
  * Why not libm's expf: P-Net's head needs one exp per cell of the pyramid (a third of a million
  * on a 1.8-megapixel photo), and calling it cell by cell took 2 % of the detection's time; the

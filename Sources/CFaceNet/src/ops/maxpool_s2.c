@@ -95,7 +95,8 @@ AVX2 static int pool_row_avx2(const float *r0, const float *r1, const float *r2,
  * Kernel 3 over every plane, rows of at least 8 columns: the row loop above inlined, and the
  * ceil-mode column at the right edge (a window of the row's last two columns, when w is even)
  * taken from the vector of the row's last 8 columns' three-row maxima, its lanes 6 and 7. The
- * same maxima as the scalar edge loop, up to NaN payloads. On R-Net's and O-Net's narrow maps
+ * same maxima as the scalar edge loop, up to NaN payloads and the sign of a zero (max_ps keeps
+ * its second operand on a tie, the scalar loop its first), as in the vector columns. On R-Net's and O-Net's narrow maps
  * (22 and 46 columns: 11 and 23 pooled) the per-row call and the edge column's scalar loop
  * were most of the pool's time.
  */

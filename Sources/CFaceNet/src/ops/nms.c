@@ -11,6 +11,7 @@
  */
 #include "ops.h"
 
+#include <float.h>
 #include <math.h>
 #include <string.h>
 
@@ -68,9 +69,14 @@ int cfn_nms_suppress(const float *x1, const float *y1, const float *x2, const fl
                      const float *area, int n, double threshold, unsigned char *suppressed) {
     if (n <= 0) return 0;
     memset(suppressed, 0, (size_t)n);
-    /* The largest float not above the threshold. */
-    float below = (float)threshold;
-    if ((double)below > threshold) below = nextafterf(below, -INFINITY);
+    /* The largest float not above the threshold (converted only within float's range). */
+    float below;
+    if (threshold >= FLT_MAX) below = FLT_MAX;         /* no IoU (at most 1, or NaN) passes */
+    else if (threshold < -FLT_MAX) below = -INFINITY;  /* every IoU but NaN passes */
+    else {
+        below = (float)threshold;
+        if ((double)below > threshold) below = nextafterf(below, -INFINITY);
+    }
 #if defined(__x86_64__) || defined(__i386__)
     const int vector = cfn_cpu_has_avx2_fma() && threshold == threshold;
 #endif

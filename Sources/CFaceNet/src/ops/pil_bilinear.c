@@ -10,6 +10,7 @@
  */
 #include "ops.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 
 #define PIL_HALF (1 << 21)
@@ -48,12 +49,17 @@ AVX2 static void rows_avx2(const uint8_t *src, size_t row_bytes, int rows, int o
     const __m256i byte = _mm256_set1_epi32(0xff), half = _mm256_set1_epi32(PIL_HALF);
     const __m256i top = _mm256_set1_epi32(255), zero = _mm256_setzero_si256();
     for (int y = 0; y < rows; ++y) {
-        const int *row = (const int *)(const void *)(src + (size_t)y * row_bytes);
+        /* The gathers' base on a 4-byte boundary, the row's offset from it added to each lane. */
+        const uint8_t *row_start = src + (size_t)y * row_bytes;
+        const size_t misalign = (uintptr_t)row_start & 3;
+        const int *row = (const int *)(const void *)(row_start - misalign);
+        const __m256i shift = _mm256_set1_epi32((int)misalign);
         uint8_t *out = dst + (size_t)y * dst_row_bytes;
         for (int xx = 0; xx + 8 <= out_width; xx += 8) {
             __m256i r = half, g = half, b = half;
             for (int k = 0; k < taps; ++k) {
-                const __m256i at = _mm256_loadu_si256((const __m256i *)(offset + (size_t)k * groups8 + xx));
+                const __m256i at = _mm256_add_epi32(
+                    _mm256_loadu_si256((const __m256i *)(offset + (size_t)k * groups8 + xx)), shift);
                 const __m256i w = _mm256_loadu_si256((const __m256i *)(tap_weight + (size_t)k * groups8 + xx));
                 const __m256i v = _mm256_i32gather_epi32(row, at, 1);
                 r = _mm256_add_epi32(r, _mm256_mullo_epi32(_mm256_and_si256(v, byte), w));
