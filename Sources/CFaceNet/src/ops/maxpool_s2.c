@@ -9,6 +9,22 @@
 
 #include <string.h>
 
+/* The input rows of output row oy's window (kernel 2 reads r0 and r1): rows past the bottom
+   edge are the last one again, which makes ceil mode's partial window a whole one. */
+typedef struct window_rows {
+    const float *r0, *r1, *r2;
+} window_rows;
+
+static inline window_rows rows_of_window(const float *plane, int oy, int h, size_t row_stride,
+                                         int kernel) {
+    const int y0 = 2 * oy;
+    window_rows w;
+    w.r0 = plane + (size_t)y0 * row_stride;
+    w.r1 = y0 + 1 < h ? w.r0 + row_stride : w.r0;
+    w.r2 = kernel == 3 && y0 + 2 < h ? w.r0 + 2 * row_stride : w.r1;
+    return w;
+}
+
 #if defined(__x86_64__) || defined(__i386__)
 #include "avx2_lanes.h"
 
@@ -96,9 +112,9 @@ AVX2 static int pool_row_avx2(const float *r0, const float *r1, const float *r2,
  * ceil-mode column at the right edge (a window of the row's last two columns, when w is even)
  * taken from the vector of the row's last 8 columns' three-row maxima, its lanes 6 and 7. The
  * same maxima as the scalar edge loop, up to NaN payloads and the sign of a zero (max_ps keeps
- * its second operand on a tie, the scalar loop its first), as in the vector columns. On R-Net's and O-Net's narrow maps
- * (22 and 46 columns: 11 and 23 pooled) the per-row call and the edge column's scalar loop
- * were most of the pool's time.
+ * its second operand on a tie, the scalar loop its first), as in the vector columns. On
+ * R-Net's and O-Net's narrow maps (22 and 46 columns: 11 and 23 pooled) the per-row call and
+ * the edge column's scalar loop were most of the pool's time.
  */
 AVX2 static void pool_planes_k3_avx2(const float *in, int planes, int h, int w, size_t row_stride,
                                      size_t plane_stride, float *out, size_t out_plane, int out_h,
@@ -108,13 +124,10 @@ AVX2 static void pool_planes_k3_avx2(const float *in, int planes, int h, int w, 
         const float *src = in + (size_t)p * plane_stride;
         float *dst = out + (size_t)p * out_plane;
         for (int oy = 0; oy < out_h; ++oy, dst += out_w) {
-            const int y0 = 2 * oy;
-            const float *r0 = src + (size_t)y0 * row_stride;
-            const float *r1 = y0 + 1 < h ? r0 + row_stride : r0;
-            const float *r2 = y0 + 2 < h ? r0 + 2 * row_stride : r1;
-            pool_row_avx2_inline(r0, r1, r2, 3, vec_w, full_w, dst);
+            const window_rows r = rows_of_window(src, oy, h, row_stride, 3);
+            pool_row_avx2_inline(r.r0, r.r1, r.r2, 3, vec_w, full_w, dst);
             if (edge) {
-                const __m256 v = rows_max(r0, r1, r2, w - 8);
+                const __m256 v = rows_max(r.r0, r.r1, r.r2, w - 8);
                 const __m256 hi = _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(7));
                 const __m256 lo = _mm256_permutevar8x32_ps(v, _mm256_set1_epi32(6));
                 _mm_store_ss(dst + full_w, _mm256_castps256_ps128(cfn_max_nan8(lo, hi)));
@@ -168,10 +181,8 @@ void cfn_maxpool2d_s2_ceil_to(const float *in, int planes, int h, int w, size_t 
         const float *src = in + (size_t)p * plane_stride;
         float *dst = out + (size_t)p * out_plane;
         for (int oy = 0; oy < out_h; ++oy, dst += out_w) {
-            const int y0 = 2 * oy;
-            const float *r0 = src + (size_t)y0 * row_stride;
-            const float *r1 = y0 + 1 < h ? r0 + row_stride : r0;
-            const float *r2 = kernel == 3 && y0 + 2 < h ? r0 + 2 * row_stride : r1;
+            const window_rows rows = rows_of_window(src, oy, h, row_stride, kernel);
+            const float *r0 = rows.r0, *r1 = rows.r1, *r2 = rows.r2;
             int start = 0;
 #if defined(__x86_64__) || defined(__i386__)
             if (simd) start = pool_row_avx2(r0, r1, r2, kernel, vec_w, full_w, dst);
