@@ -33,33 +33,32 @@ func runFaceNetBenchmark(_ arguments: [String]) throws {
     report(json: json, ["suite": "facenet", "impl": "openblas-sgemm", "gflops": ceiling, "core": core],
            text: String(format: "OpenBLAS sgemm 2048³ (%@ kernels): %.1f GFLOPS (ceiling)", core, ceiling))
 
-    // Batch 8 runs twice: as one pass on the default threads (BLASThreads.count), and as one
-    // pass per core with one thread each (FaceNet.embed's concurrentPasses).
-    let cores = ProcessInfo.processInfo.activeProcessorCount
+    // Each batch runs in FaceNet's automatic layout (a batch the threads share evenly runs as
+    // that many passes side by side) and, where that splits it, as one pass on all the
+    // threads too (concurrentPasses: 1).
     // "portable" without AVX2 + FMA, or under FACEREC_DISABLE_AVX2: one SGEMM per layer.
     let kernels = String(cString: cfn_kernels_name())
-    let defaultThreads = BLASThreads.count
-    let layouts: [(batch: Int, blasThreads: Int)] =
-        [(1, defaultThreads), (8, defaultThreads)] + (cores > 1 && defaultThreads != 1 ? [(8, 1)] : [])
+    let threads = BLASThreads.count
+    let layouts: [(batch: Int, requested: Int?)] = batches.sorted().flatMap { batch in
+        PassLayout(count: batch, granted: threads).passes > 1 ? [(batch, nil), (batch, 1)] : [(batch, nil)]
+    }
     for size in sizes {
-        for (batch, blasThreads) in layouts where batches.contains(batch) {
-            BLASThreads.set(blasThreads)
-            defer { BLASThreads.set(defaultThreads) }
-            let passes = blasThreads == 1 ? min(batch, cores) : 1
-            let layout = passes > 1 ? "\(passes) passes of \(batch / passes), 1 thread each" : "one pass, \(blasThreads) threads"
+        for (batch, requested) in layouts {
+            let layout = PassLayout(count: batch, granted: threads, requested: requested).description(count: batch)
+                + (requested == nil ? ", automatic" : "")
             var input = [Float](repeating: 0, count: batch * 3 * size * size)
             var seed: UInt32 = 12345
             for i in input.indices {
                 seed = seed &* 1_664_525 &+ 1_013_904_223
                 input[i] = Float(seed >> 8) / Float(1 << 24) * 2 - 1
             }
-            _ = try facenet.embed(standardized: input, count: batch, height: size, width: size, concurrentPasses: passes) // warm-up
+            _ = try facenet.embed(standardized: input, count: batch, height: size, width: size, concurrentPasses: requested) // warm-up
             var runs = 0
             let start = DispatchTime.now().uptimeNanoseconds
             var elapsed = 0.0
             repeat {
                 _ = try facenet.embed(standardized: input, count: batch, height: size, width: size,
-                                      concurrentPasses: passes)
+                                      concurrentPasses: requested)
                 runs += 1
                 elapsed = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             } while elapsed < seconds || runs < 3

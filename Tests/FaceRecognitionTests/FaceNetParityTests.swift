@@ -187,6 +187,33 @@ struct FaceNetParityTests {
         }
     }
 
+    /// The default layout: a batch of 4 on 2, 3 and 4 threads runs as gcd(4, threads) passes
+    /// side by side (2 × 1 thread, 1 × 3 threads, 4 × 1 thread). Each image still gets
+    /// facenet-pytorch's embedding, and the workspaces left behind are exactly those passes':
+    /// that many contexts, each sized for its share of the images and threads.
+    @Test("the automatic layout splits a batch the threads share evenly, and still matches facenet-pytorch",
+          arguments: [2, 3, 4])
+    func automaticLayout(threads: Int) throws {
+        let facenet = try FaceNet(stateDict: Self.weights, budget: ComputeBudget(threads: threads))
+        let c = try #require(Self.goldens.cases.first { $0.height == 160 && $0.inputs.count == 4 })
+        let ours = try facenet.embed(try Self.crops(c))
+        let worst = zip(ours.joined(), c.embeddings.joined()).map { abs($0 - $1) }.max() ?? .infinity
+        #expect(worst <= 1e-4)
+
+        let layout = PassLayout(count: 4, granted: threads)
+        #expect(layout.passes == [2: 2, 3: 1, 4: 4][threads])
+        let probe = try #require(InferenceContext())
+        cfn_context_set_threads(probe.handle, Int32(layout.threadsPerPass))
+        let perPass = 4 / layout.passes
+        let zeros = [Float](repeating: 0, count: perPass * 3 * 160 * 160)
+        var out = [Float](repeating: 0, count: perPass * 512)
+        #expect(zeros.withUnsafeBufferPointer { x in out.withUnsafeMutableBufferPointer { y in
+            cfn_facenet_embed(facenet.model.handle, probe.handle, x.baseAddress, Int32(perPass), 160, 160, y.baseAddress)
+        } } == CFN_OK)
+        #expect(facenet.workspaceBytes == layout.passes * probe.workspaceBytes,
+                "\(layout.passes) contexts of \(perPass) images on \(layout.threadsPerPass) threads")
+    }
+
     @Test("different people's embeddings differ (the test is not blind)")
     func discriminative() throws {
         let c = try #require(Self.goldens.cases.first { $0.height == 160 && $0.inputs.count == 4 })

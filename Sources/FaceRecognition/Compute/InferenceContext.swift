@@ -78,18 +78,24 @@ final class InferenceContextPool: @unchecked Sendable {
         return body(context)
     }
 
-    /// Borrows `count` distinct contexts at once (at most `capacity`; creating what is missing)
-    /// and runs `body` on each in turn: sizes the workspaces of that many concurrent callers
-    /// ahead of time. False when a context cannot be allocated.
-    func withEach(of count: Int, _ body: (InferenceContext) -> Void) -> Bool {
+    /// Borrows `count` distinct contexts at once (at most `capacity`; creating what is
+    /// missing) for the duration of `body`: the workspaces of passes run side by side, each
+    /// sure of its own before any starts. Nil when a context cannot be allocated.
+    func withContexts<R>(_ count: Int, _ body: ([InferenceContext]) -> R) -> R? {
         var borrowed: [InferenceContext] = []
         defer { giveBack(borrowed) }
         for _ in 0..<min(count, capacity) {
-            guard let context = borrow() else { return false }
+            guard let context = borrow() else { return nil }
             borrowed.append(context)
         }
-        borrowed.forEach(body)
-        return true
+        return body(borrowed)
+    }
+
+    /// Runs `body` on each of `count` distinct contexts borrowed at once, in turn: sizes the
+    /// workspaces of that many concurrent callers ahead of time. False when a context cannot
+    /// be allocated.
+    func withEach(of count: Int, _ body: (InferenceContext) -> Void) -> Bool {
+        withContexts(count) { $0.forEach(body) } != nil
     }
 
     /// Workspace bytes held by the idle contexts.

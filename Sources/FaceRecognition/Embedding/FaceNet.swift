@@ -128,39 +128,47 @@ public final class FaceNet: Sendable {
     /// Embeds `count` standardised images given as one NCHW float buffer
     /// (`count × 3 × height × width`, values as `fixed_image_standardization` makes them).
     ///
-    /// `concurrentPasses` > 1 splits the batch into that many passes run at once, each on its
-    /// own workspace, sharing the threads ``budget`` grants (at most
-    /// `concurrentPasses × threadsPerPass`): for callers that set ``ComputeBudget/threadsPerPass``
-    /// to 1. One pass already spreads over `threadsPerPass` threads, and as well: batch 8 at 160×160 on 2
-    /// cores measured 92–127 GFLOPS as one pass on 2 threads and 109–113 as 2 passes of 4 on one
-    /// thread each (`compare.py facenet --rounds 3`). Callers that already run one pass per core
-    /// should leave it at 1.
+    /// The call takes up to ``ComputeBudget/threadsPerPass`` threads from ``budget`` and, by
+    /// default (`concurrentPasses` nil), splits the batch into as many passes run side by side
+    /// as the images and its threads share evenly, each pass on its own workspace with an equal
+    /// share of the threads: batch 8 on 2 threads runs as 2 passes of 4 with one thread each,
+    /// batch 3 as one pass on both (side-by-side passes are faster when the split is even;
+    /// see `PassLayout`). The embeddings do not depend on the split.
+    ///
+    /// A number for `concurrentPasses` asks for exactly that many passes (at most `count`),
+    /// each with ``ComputeBudget/threadsPerPass`` threads, drawing up to
+    /// `concurrentPasses × threadsPerPass` threads from the budget: for callers that set
+    /// ``ComputeBudget/threadsPerPass`` to 1 and want one call to use several cores anyway.
+    /// Callers that already run one call per core should set ``ComputeBudget/threadsPerPass``
+    /// to 1 and leave this nil.
     public func embed(standardized images: [Float], count: Int, height: Int, width: Int,
-                      concurrentPasses: Int = 1) throws(InferenceError) -> [Embedding] {
+                      concurrentPasses: Int? = nil) throws(InferenceError) -> [Embedding] {
         guard count >= 1, height >= 1, width >= 1, images.count == count * 3 * height * width else {
             throw .invalidInput(network: "FaceNet",
                                 message: "\(images.count) values do not hold \(count) images of 3×\(height)×\(width)")
         }
         var output = [Float](repeating: 0, count: count * Self.embeddingSize)
-        let wanted = max(1, min(concurrentPasses, count))
-        let failures = budget.withThreads(upTo: wanted * budget.threadsPerPass) { granted in
-            // As many passes as asked for and granted threads allow, sharing the grant.
-            let shards = min(wanted, granted), threadsPerShard = granted / shards
-            return images.withUnsafeBufferPointer { input in
-                output.withUnsafeMutableBufferPointer { out in
-                    parallelFailures(shards) { shard in
-                        let first = count * shard / shards, end = count * (shard + 1) / shards
-                        let result: Result<Void, InferenceError> = contexts.withContext { context in
-                            cfn_context_set_threads(context.handle, Int32(threadsPerShard))
-                            return forward(input.baseAddress! + first * 3 * height * width, count: end - first,
-                                           height: height, width: width,
-                                           into: out.baseAddress! + first * Self.embeddingSize, on: context)
-                        } ?? .failure(.outOfMemory("cannot allocate an inference context"))
-                        if case .failure(let error) = result { return error }
-                        return nil
+        let wanted = PassLayout.threadsWanted(count: count, requested: concurrentPasses,
+                                              threadsPerPass: budget.threadsPerPass)
+        let failures = budget.withThreads(upTo: wanted) { granted in
+            // A pool holds one context per budget thread, so every pass gets its own.
+            let layout = PassLayout(count: count, granted: min(granted, contexts.capacity), requested: concurrentPasses)
+            return contexts.withContexts(layout.passes) { borrowed in
+                images.withUnsafeBufferPointer { input in
+                    output.withUnsafeMutableBufferPointer { out in
+                        parallelFailures(layout.passes) { pass in
+                            let range = layout.images(ofPass: pass, count: count), context = borrowed[pass]
+                            cfn_context_set_threads(context.handle, Int32(layout.threadsPerPass))
+                            let result = forward(input.baseAddress! + range.lowerBound * 3 * height * width,
+                                                 count: range.count, height: height, width: width,
+                                                 into: out.baseAddress! + range.lowerBound * Self.embeddingSize,
+                                                 on: context)
+                            if case .failure(let error) = result { return error }
+                            return nil
+                        }
                     }
                 }
-            }
+            } ?? [InferenceError.outOfMemory("cannot allocate an inference context")]
         }
         if let failure = failures.first { throw failure }
         return (0..<count).map { i in Array(output[i * Self.embeddingSize..<(i + 1) * Self.embeddingSize]) }
@@ -170,8 +178,12 @@ public final class FaceNet: Sendable {
     /// `batchSize` images of `height × width`, by running each once on a zero batch. A
     /// workspace grows to the largest shape it has seen and is then reused, so a service that
     /// prepares for its largest batch at start-up keeps a flat memory footprint from the start
-    /// instead of stepping up the first time a full batch arrives.
-    public func prepare(batchSize: Int, height: Int, width: Int, concurrentPasses: Int = 1) throws(InferenceError) {
+    /// instead of stepping up the first time a full batch arrives. nil (the default) prepares
+    /// for ``embed(standardized:count:height:width:concurrentPasses:)``'s automatic layout:
+    /// up to ``ComputeBudget/threadsPerPass`` passes at once, each workspace sized for the
+    /// whole batch (a workspace may serve any pass, so each is sized for the largest).
+    public func prepare(batchSize: Int, height: Int, width: Int, concurrentPasses: Int? = nil) throws(InferenceError) {
+        let concurrentPasses = concurrentPasses ?? budget.threadsPerPass
         guard batchSize >= 1, concurrentPasses >= 1, height >= Self.minimumInputSize, width >= Self.minimumInputSize else {
             throw .invalidInput(network: "FaceNet", message: "cannot prepare \(concurrentPasses) passes of \(batchSize) × 3×\(height)×\(width)")
         }
@@ -217,7 +229,7 @@ public final class FaceNet: Sendable {
     /// Embeds face crops, all of one size (at least 80×80; 160×160 is FaceNet's native size),
     /// standardising them as facenet-pytorch's `fixed_image_standardization`;
     /// `concurrentPasses` as in ``embed(standardized:count:height:width:concurrentPasses:)``.
-    public func embed(_ crops: [RGBImage], concurrentPasses: Int = 1) throws(InferenceError) -> [Embedding] {
+    public func embed(_ crops: [RGBImage], concurrentPasses: Int? = nil) throws(InferenceError) -> [Embedding] {
         guard let first = crops.first else { return [] }
         guard crops.allSatisfy({ $0.width == first.width && $0.height == first.height }) else {
             throw .invalidInput(network: "FaceNet", message: "crops in one batch must share one size")

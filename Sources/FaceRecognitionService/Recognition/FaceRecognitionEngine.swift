@@ -58,10 +58,10 @@ public final class FaceRecognitionEngine: ImageRecognizing {
         return false
     }
 
-    /// Sizes FaceNet's workspaces for ``lanes`` batches of ``maxBatchSize`` faces (identify
-    /// mode; detection only has nothing to prepare), so that a worker's memory is flat from the
-    /// start rather than stepping up when its first full batch arrives. Returns the workspace
-    /// bytes then held.
+    /// Sizes FaceNet's workspaces for ``lanes`` batches of ``maxBatchSize`` faces, each of which
+    /// FaceNet may run as several passes side by side (identify mode; detection only has
+    /// nothing to prepare), so that a worker's memory is flat from the start rather than
+    /// stepping up when its first full batch arrives. Returns the workspace bytes then held.
     @discardableResult
     public func prepare() async throws -> Int {
         guard case .identify(let recognizer) = mode else { return 0 }
@@ -70,7 +70,8 @@ public final class FaceRecognitionEngine: ImageRecognizing {
         return try await withCheckedThrowingContinuation { [lanes, maxBatchSize, queue] continuation in
             queue.async {
                 continuation.resume(with: Result {
-                    try facenet.prepare(batchSize: maxBatchSize, height: size, width: size, concurrentPasses: lanes)
+                    try facenet.prepare(batchSize: maxBatchSize, height: size, width: size,
+                                        concurrentPasses: lanes * facenet.budget.threadsPerPass)
                     return facenet.workspaceBytes
                 })
             }
