@@ -600,3 +600,69 @@ struct ExpTests {
         #expect(first == nil, "first difference at x = \(first.map { x[$0] } ?? 0)")
     }
 }
+
+/// The Winograd convolutions' transform-domain GEMM has an AVX2 form and an AVX-512 form (4
+/// output channels × 32 tiles, a last block of 16); each sum runs over the input channels in the
+/// same order, one FMA per step, so the two must agree bit for bit, and both must be the sum.
+@Suite struct WinogradGEMMTests {
+    static func gemm(_ u: [Float], _ v: [Float], points: Int, xiStride: Int, channelStride: Int,
+                     cin: Int, coutPadded: Int, cols: Int, avx512: Bool) -> (status: Int32, m: [Float]) {
+        var m = [Float](repeating: 7, count: coutPadded * channelStride)
+        let status = cfn_winograd_gemm_paths(u, v, &m, Int32(points), Int32(xiStride), Int32(channelStride),
+                                             Int32(cin), Int32(coutPadded), Int32(cols), avx512 ? 1 : 0)
+        return (status, m)
+    }
+
+    @Test("both forms equal the sum, and each other bit for bit; nothing past the columns is written",
+          arguments: [(3, 4, 16), (16, 16, 64), (10, 16, 48), (28, 48, 32), (32, 8, 16), (64, 64, 64)])
+    func formsAgree(cin: Int, coutPadded: Int, cols: Int) throws {
+        let points = 36, xiStride = 72, channelStride = points * xiStride + 16
+        var seed: UInt32 = UInt32(cin * 1000 + coutPadded * 10 + cols)
+        func next() -> Float {
+            seed = seed &* 1_664_525 &+ 1_013_904_223
+            return Float(seed >> 8) / Float(1 << 24) * 2 - 1
+        }
+        let u = (0..<points * coutPadded * cin).map { _ in next() }
+        let v = (0..<cin * channelStride).map { _ in next() }
+        let avx2 = Self.gemm(u, v, points: points, xiStride: xiStride, channelStride: channelStride,
+                             cin: cin, coutPadded: coutPadded, cols: cols, avx512: false)
+        try #require(avx2.status != -1)
+        let avx512 = Self.gemm(u, v, points: points, xiStride: xiStride, channelStride: channelStride,
+                               cin: cin, coutPadded: coutPadded, cols: cols, avx512: true)
+        for form in [avx2, avx512] where form.status == 1 {
+            var worst = 0.0, untouched = true
+            for o in 0..<coutPadded {
+                for xi in 0..<points {
+                    for t in 0..<xiStride {
+                        let got = form.m[o * channelStride + xi * xiStride + t]
+                        guard t < cols else { untouched = untouched && got == 7; continue }
+                        var sum = 0.0
+                        for c in 0..<cin {
+                            sum += Double(u[((xi * coutPadded / 4 + o / 4) * cin + c) * 4 + o % 4])
+                                * Double(v[c * channelStride + xi * xiStride + t])
+                        }
+                        worst = max(worst, abs(Double(got) - sum))
+                    }
+                }
+            }
+            #expect(worst <= 1e-5 * Double(cin), "largest difference from the sum: \(worst)")
+            #expect(untouched, "a value past the \(cols) columns was written")
+        }
+        if avx2.status == 1 && avx512.status == 1 {
+            let differing = zip(avx2.m, avx512.m).filter { $0.0.bitPattern != $0.1.bitPattern }.count
+            #expect(differing == 0, "\(differing) values differ between the AVX2 and AVX-512 forms")
+        } else {
+            // Says which form this CPU could not run; the other is still checked above.
+            print("WinogradGEMMTests: AVX2 status \(avx2.status), AVX-512 status \(avx512.status) (0: not on this CPU)")
+        }
+    }
+
+    @Test("bad shapes are refused")
+    func badShapes() {
+        let u = [Float](repeating: 0, count: 36 * 4 * 4), v = [Float](repeating: 0, count: 4 * (36 * 72 + 16))
+        var m = [Float](repeating: 0, count: 4 * (36 * 72 + 16))
+        #expect(cfn_winograd_gemm_paths(u, v, &m, 36, 72, 36 * 72 + 16, 4, 4, 24, 0) == -1) // cols not a multiple of 16
+        #expect(cfn_winograd_gemm_paths(u, v, &m, 36, 72, 36 * 72 + 16, 4, 6, 16, 0) == -1) // cout not a multiple of 4
+        #expect(cfn_winograd_gemm_paths(u, v, &m, 36, 72, 36 * 72 - 1, 4, 4, 16, 0) == -1) // channels overlap
+    }
+}

@@ -199,6 +199,17 @@ int cfn_winograd43_pnet_head_paths(const float *weight, const float *bias, const
  */
 int cfn_expf_paths(const float *x, int n, int vector, float *out);
 
+/*
+ * The Winograd convolutions' transform-domain GEMM (MTCNN's F(2×2), F(3×3) and F(4×4) share
+ * it): m[o·channel_stride + ξ·xi_stride + t] = Σ_c u[((ξ·cout_padded/4 + o/4)·cin + c)·4 + o%4]
+ * · v[c·channel_stride + ξ·xi_stride + t] for t < cols, on its AVX2 form (`avx512` 0) or its
+ * AVX-512 form (1). cols a multiple of 16, cout_padded of 4, xi_stride ≥ cols, channel_stride
+ * ≥ points · xi_stride. Returns 1 when done, 0 when the CPU lacks the form asked for, −1 for
+ * bad arguments.
+ */
+int cfn_winograd_gemm_paths(const float *u, const float *v, float *m, int points, int xi_stride,
+                            int channel_stride, int cin, int cout_padded, int cols, int avx512);
+
 /* ---- FaceNet's int8 kernels ----------------------------------------------------------------- */
 
 /*

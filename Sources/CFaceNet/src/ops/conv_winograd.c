@@ -89,9 +89,17 @@ float *cfn_winograd_conv_pack(cfn_winograd_conv *conv, int out_channels, int in_
 
 /* M[o][ξ][0, cols) = Σ_c U[ξ][o][c] · V[c][ξ][0, cols), cols a multiple of 16: 4 output
    channels × 16 tiles in 8 accumulators (cfn_fma4x16, as conv_flat.c's tile16). */
+AVX512 static void transform_gemm_avx512(const float *u, const float *v, float *m, int cin,
+                                       int cout_padded, int cols) {
+    cfn_winograd_gemm_avx512(u, v, m, 16, XI_STRIDE, CHANNEL_STRIDE, cin, cout_padded, cols);
+}
+
 AVX2 static void transform_gemm(const float *u, const float *v, float *m, int cin, int cout_padded,
                                 int cols) {
-    cfn_winograd_gemm(u, v, m, 16, XI_STRIDE, CHANNEL_STRIDE, cin, cout_padded, cols);
+    if (cfn_cpu_has_avx512f())
+        transform_gemm_avx512(u, v, m, cin, cout_padded, cols);
+    else
+        cfn_winograd_gemm(u, v, m, 16, XI_STRIDE, CHANNEL_STRIDE, cin, cout_padded, cols);
 }
 
 AVX2_INLINE __m256 activate(__m256 v, __m256 bias, const float *slope, __m256 a) {
@@ -225,7 +233,41 @@ int cfn_winograd_conv_forward(const cfn_winograd_conv *conv, const float *in, si
 #endif
 }
 
-/* ---- test entry (testing.h) --------------------------------------------------------- */
+/* ---- test entries (testing.h) ------------------------------------------------------- */
+
+#if defined(__x86_64__) || defined(__i386__)
+AVX2 static void gemm_avx2(const float *u, const float *v, float *m, int points, size_t xi_stride,
+                           size_t channel_stride, int cin, int cout_padded, int cols) {
+    cfn_winograd_gemm(u, v, m, points, xi_stride, channel_stride, cin, cout_padded, cols);
+}
+
+AVX512 static void gemm_avx512(const float *u, const float *v, float *m, int points,
+                               size_t xi_stride, size_t channel_stride, int cin, int cout_padded,
+                               int cols) {
+    cfn_winograd_gemm_avx512(u, v, m, points, xi_stride, channel_stride, cin, cout_padded, cols);
+}
+#endif
+
+int cfn_winograd_gemm_paths(const float *u, const float *v, float *m, int points, int xi_stride,
+                            int channel_stride, int cin, int cout_padded, int cols, int avx512) {
+    if (!u || !v || !m || points < 1 || cin < 1 || cout_padded < 4 || cout_padded % 4 ||
+        cols < 16 || cols % 16 || xi_stride < cols || channel_stride < points * xi_stride)
+        return -1;
+#if defined(__x86_64__) || defined(__i386__)
+    if (avx512) {
+        if (!cfn_cpu_has_avx512f()) return 0;
+        gemm_avx512(u, v, m, points, (size_t)xi_stride, (size_t)channel_stride, cin, cout_padded, cols);
+    } else {
+        if (!cfn_cpu_has_avx2_fma()) return 0;
+        gemm_avx2(u, v, m, points, (size_t)xi_stride, (size_t)channel_stride, cin, cout_padded, cols);
+    }
+    return 1;
+#else
+    (void)avx512;
+    return 0;
+#endif
+}
+
 
 int cfn_conv3x3_prelu(const float *weight, const float *bias, const float *slope, int out_channels,
                       int in_channels, const float *in, int images, int h, int w, int rs,

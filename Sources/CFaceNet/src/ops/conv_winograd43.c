@@ -107,9 +107,17 @@ float *cfn_winograd43_conv_pack(cfn_winograd_conv *conv, int out_channels, int i
 
 /* M[o][ξ][0, cols) = Σ_c U[ξ][o][c] · V[c][ξ][0, cols), cols a multiple of 16: 4 output
    channels × 16 tiles in 8 accumulators (cfn_fma4x16, as conv_flat.c's tile16). */
+AVX512 static void transform_gemm_avx512(const float *u, const float *v, float *m, int cin,
+                                       int cout_padded, int cols) {
+    cfn_winograd_gemm_avx512(u, v, m, POINTS, XI_STRIDE, CHANNEL_STRIDE, cin, cout_padded, cols);
+}
+
 AVX2 static void transform_gemm(const float *u, const float *v, float *m, int cin, int cout_padded,
                                 int cols) {
-    cfn_winograd_gemm(u, v, m, POINTS, XI_STRIDE, CHANNEL_STRIDE, cin, cout_padded, cols);
+    if (cfn_cpu_has_avx512f())
+        transform_gemm_avx512(u, v, m, cin, cout_padded, cols);
+    else
+        cfn_winograd_gemm(u, v, m, POINTS, XI_STRIDE, CHANNEL_STRIDE, cin, cout_padded, cols);
 }
 
 AVX2_INLINE __m256 activate(__m256 v, __m256 bias, const float *slope, __m256 a) {
