@@ -422,8 +422,11 @@ struct FusedConvolutionPoolTests {
     /// (h, w, rs): odd and even conv extents (the pool's ceil-mode edge row and column), widths
     /// with fewer than 8 whole windows (scalar only), a last vector tile shifted left to end on
     /// the last whole window, and NaN in the columns past w.
+    /// Widths from 34 on reach the AVX-512 tiles (16 whole windows and more) where the CPU has
+    /// them, which must also give the AVX2 tiles' bits.
     @Test(arguments: [(4, 4, 4), (5, 7, 9), (12, 12, 12), (13, 17, 17), (18, 18, 18), (19, 19, 25),
-                      (20, 34, 34), (21, 35, 40), (33, 51, 51), (64, 200, 200), (65, 201, 203)])
+                      (20, 34, 34), (21, 35, 40), (9, 36, 40), (33, 51, 51), (6, 66, 66), (64, 200, 200),
+                      (65, 201, 203)])
     func fusedEqualsConvolutionThenPool(h: Int, w: Int, rs: Int) throws {
         for cout in [10, 7, 1] {
             let layer = WinogradConvolutionTests.Layer(cout: cout, cin: 3, seed: h * w)
@@ -441,6 +444,13 @@ struct FusedConvolutionPoolTests {
             let first = (0..<(cout * pooled)).first { fused[$0] != unfused[$0] }
             #expect(first == nil, "\(h)×\(w) (rs \(rs)), \(cout) channels: first difference at \(first ?? -1)")
             #expect(unfused[..<(cout * pooled)].allSatisfy { $0.isFinite })
+
+            var avx2Tiles = [Float](repeating: -9, count: cout * pooled + 1)
+            try #require(cfn_conv3x3_prelu_maxpool2(layer.weight, layer.bias, layer.slope, Int32(cout), 3, input,
+                                                    Int32(h), Int32(w), Int32(rs), 2, &avx2Tiles) == 1)
+            #expect(avx2Tiles[cout * pooled] == -9, "wrote past the \(cout) pooled planes")
+            let firstBits = (0..<(cout * pooled)).first { fused[$0].bitPattern != avx2Tiles[$0].bitPattern }
+            #expect(firstBits == nil, "\(h)×\(w), \(cout) channels: the AVX2 tiles differ from the default at \(firstBits ?? -1)")
         }
     }
 

@@ -156,8 +156,9 @@ int cfn_conv3x3_prelu(const float *weight, const float *bias, const float *slope
  * P-Net's first layer two ways, for testing one against the other: PReLU(conv3x3(in) + bias)
  * (slope NULL: no PReLU) of one h × w image in each of in_channels planes (rows rs ≥ w floats
  * apart), then MaxPool2d(2, 2, ceil_mode=True), into out_channels planes of ⌈(h − 2) / 2⌉ ×
- * ⌈(w − 2) / 2⌉. `fused` 1: the one-pass kernel; 0: the direct kernel, then the pool. Returns 1
- * when done, 0 when the fused kernel was asked for on a CPU without AVX2 + FMA, −1 for bad
+ * ⌈(w − 2) / 2⌉. `fused` 1: the one-pass kernel (its AVX-512 tiles where the CPU has them);
+ * 2: the one-pass kernel on its AVX2 tiles alone; 0: the direct kernel, then the pool. Returns 1
+ * when done, 0 when a fused kernel was asked for on a CPU without AVX2 + FMA, −1 for bad
  * arguments or no memory.
  */
 int cfn_conv3x3_prelu_maxpool2(const float *weight, const float *bias, const float *slope,

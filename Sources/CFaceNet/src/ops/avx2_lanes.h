@@ -12,8 +12,8 @@
 
 #define AVX2 __attribute__((target("avx2,fma")))
 #define AVX2_INLINE __attribute__((target("avx2,fma"), always_inline)) static inline
-/* The AVX-512 paths (FaceNet's epilogue, unfolding, Winograd transforms, max-pool), called only
-   where cfn_cpu_has_avx512f() holds. */
+/* The AVX-512 paths (FaceNet's epilogue, unfolding, Winograd transforms, max-pool; MTCNN's
+   Winograd GEMM and P-Net's first layer), called only where cfn_cpu_has_avx512f() holds. */
 #define AVX512 __attribute__((target("avx2,fma,avx512f")))
 #define AVX512_INLINE __attribute__((target("avx2,fma,avx512f"), always_inline)) static inline
 

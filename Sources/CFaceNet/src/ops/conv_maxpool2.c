@@ -11,7 +11,8 @@
  * output (input channels, then ky, then kx, from zero), bias added after it, PyTorch's PReLU,
  * then the pool's max in its order (rows, then column pairs). Results are bit-identical to
  * cfn_flat_conv_forward + cfn_maxpool2d_s2_ceil_strided (up to NaN payloads); the test compares
- * them for equality.
+ * them for equality. Where the CPU has AVX-512, rows of 16 whole windows or more take tiles of
+ * 32 conv columns, the same operations on twice the lanes (bit for bit the AVX2 tiles').
  */
 #include "../testing.h"
 #include "ops.h"
@@ -87,8 +88,82 @@ AVX2_INLINE void tile2x16x2(const float *r0, const float *r1, size_t in_plane, i
     _mm256_storeu_ps(out1, cfn_pair_max8(lo1, hi1));
 }
 
+/* cfn_max_nan8 on 16 lanes, operation for operation (vmaxps, then m put back where it is NaN),
+   so that the AVX-512 tiles give the AVX2 tiles' bits, signs of zeros included. */
+AVX512_INLINE __m512 max_nan16(__m512 m, __m512 v) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q), _mm512_max_ps(m, v), m);
+}
+
+/* activate on 16 lanes (cfn_prelu8's blend: v where v > 0, slope · v otherwise). */
+AVX512_INLINE __m512 activate16(__m512 acc, float bias, const float *slope) {
+    const __m512 v = _mm512_add_ps(acc, _mm512_set1_ps(bias));
+    if (!slope) return v;
+    const __mmask16 positive = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
+    return _mm512_mask_blend_ps(positive, _mm512_mul_ps(v, _mm512_set1_ps(*slope)), v);
+}
+
+/* cfn_pair_max8 on 32 values: lane i = max_nan16(x[2i], x[2i + 1]) of a ‖ b. */
+AVX512_INLINE __m512 pair_max16(__m512 a, __m512 b) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    return max_nan16(_mm512_permutex2var_ps(a, even, b), _mm512_permutex2var_ps(a, odd, b));
+}
+
+/* tile2x16x2 on AVX-512: 16 pooled columns of 2 output channels from 32 conv columns, the same
+   FMA chain per output and the same pool, lane by lane. */
+AVX512_INLINE void tile2x32x2(const float *r0, const float *r1, size_t in_plane, int rs, int cin,
+                              const float *w, const float *bias, const float *slope, int second,
+                              float *out0, float *out1) {
+    __m512 a00 = _mm512_setzero_ps(), a01 = a00, a10 = a00, a11 = a00; /* channel 0: row, half */
+    __m512 b00 = a00, b01 = a00, b10 = a00, b11 = a00;                 /* channel 1 */
+    for (int c = 0; c < cin; ++c) {
+        const float *s0 = r0 + (size_t)c * in_plane, *s1 = r1 + (size_t)c * in_plane;
+        for (int ky = 0; ky < 3; ++ky, s0 += rs, s1 += rs) {
+            for (int kx = 0; kx < 3; ++kx, w += CFN_FLAT_CONV_BLOCK) {
+                const __m512 x00 = _mm512_loadu_ps(s0 + kx), x01 = _mm512_loadu_ps(s0 + kx + 16);
+                const __m512 x10 = _mm512_loadu_ps(s1 + kx), x11 = _mm512_loadu_ps(s1 + kx + 16);
+                const __m512 wa = _mm512_set1_ps(w[0]), wb = _mm512_set1_ps(w[1]);
+                a00 = _mm512_fmadd_ps(wa, x00, a00); a01 = _mm512_fmadd_ps(wa, x01, a01);
+                a10 = _mm512_fmadd_ps(wa, x10, a10); a11 = _mm512_fmadd_ps(wa, x11, a11);
+                b00 = _mm512_fmadd_ps(wb, x00, b00); b01 = _mm512_fmadd_ps(wb, x01, b01);
+                b10 = _mm512_fmadd_ps(wb, x10, b10); b11 = _mm512_fmadd_ps(wb, x11, b11);
+            }
+        }
+    }
+    const __m512 lo0 = max_nan16(activate16(a00, bias[0], slope), activate16(a10, bias[0], slope));
+    const __m512 hi0 = max_nan16(activate16(a01, bias[0], slope), activate16(a11, bias[0], slope));
+    _mm512_storeu_ps(out0, pair_max16(lo0, hi0));
+    if (!second) return;
+    const float *slope1 = slope ? slope + 1 : NULL;
+    const __m512 lo1 = max_nan16(activate16(b00, bias[1], slope1), activate16(b10, bias[1], slope1));
+    const __m512 hi1 = max_nan16(activate16(b01, bias[1], slope1), activate16(b11, bias[1], slope1));
+    _mm512_storeu_ps(out1, pair_max16(lo1, hi1));
+}
+
+/* Pooled columns [0, whole) of one output row (whole ≥ 16) from conv rows r0, r1, 16 at a time,
+   the last tile shifted left as conv_maxpool2_avx2's are. Twice the AVX2 tile's work per
+   instruction: on Zen 4 (512-bit FMAs in two halves) the same FMA rate with room to spare. */
+AVX512 static void pooled_row_avx512(const cfn_flat_conv *conv, const float *r0, const float *r1,
+                                     size_t in_plane, int rs, int whole, float *dst,
+                                     size_t out_plane) {
+    const int cin = conv->in_channels, cout = conv->out_channels;
+    const size_t block_floats = (size_t)cin * 9 * CFN_FLAT_CONV_BLOCK;
+    for (int ox = 0; ox < whole; ox += 16) {
+        const int at = ox + 16 <= whole ? ox : whole - 16;
+        for (int o = 0; o < cout; o += 2) {
+            const float *w = conv->weight + (size_t)(o / CFN_FLAT_CONV_BLOCK) * block_floats +
+                             o % CFN_FLAT_CONV_BLOCK;
+            tile2x32x2(r0 + 2 * at, r1 + 2 * at, in_plane, rs, cin, w, conv->bias + o,
+                       conv->slope ? conv->slope + o : NULL, o + 1 < cout,
+                       dst + (size_t)o * out_plane + at,
+                       o + 1 < cout ? dst + (size_t)(o + 1) * out_plane + at : NULL);
+        }
+    }
+}
+
+/* `avx512`: the rows with at least 16 whole windows take pooled_row_avx512. */
 AVX2 static void conv_maxpool2_avx2(const cfn_flat_conv *conv, const float *in, size_t in_plane,
-                                    int rs, int conv_h, int conv_w, float *out) {
+                                    int rs, int conv_h, int conv_w, int avx512, float *out) {
     const int cin = conv->in_channels, cout = conv->out_channels;
     const int out_h = (conv_h + 1) / 2, out_w = (conv_w + 1) / 2;
     const size_t out_plane = (size_t)out_h * out_w;
@@ -101,7 +176,9 @@ AVX2 static void conv_maxpool2_avx2(const cfn_flat_conv *conv, const float *in, 
         const int y0 = 2 * oy, y1 = y0 + 1 < conv_h ? y0 + 1 : y0;
         const float *r0 = in + (size_t)y0 * rs, *r1 = in + (size_t)y1 * rs;
         float *dst = out + (size_t)oy * out_w;
-        for (int ox = 0; whole >= 8 && ox < whole; ox += 8) {
+        const int wide = avx512 && whole >= 16;
+        if (wide) pooled_row_avx512(conv, r0, r1, in_plane, rs, whole, dst, out_plane);
+        for (int ox = 0; !wide && whole >= 8 && ox < whole; ox += 8) {
             const int at = ox + 8 <= whole ? ox : whole - 8;
             for (int o = 0; o < cout; o += 2) {
                 const float *w = conv->weight + (size_t)(o / CFN_FLAT_CONV_BLOCK) * block_floats +
@@ -132,7 +209,7 @@ int cfn_flat_conv_maxpool2_forward(const cfn_flat_conv *conv, const float *in, s
     /* Below 2 × 2 conv outputs the pool's extent rule (ceil_mode) is the unfused code's. */
     if (portable || conv->kernel != 3 || conv_h < 2 || conv_w < 2 || !cfn_cpu_has_avx2_fma())
         return 0;
-    conv_maxpool2_avx2(conv, in, in_plane, rs, conv_h, conv_w, out);
+    conv_maxpool2_avx2(conv, in, in_plane, rs, conv_h, conv_w, cfn_cpu_has_avx512f(), out);
     return 1;
 #else
     (void)conv; (void)in; (void)in_plane; (void)rs; (void)conv_h; (void)conv_w; (void)out;
@@ -146,7 +223,8 @@ int cfn_flat_conv_maxpool2_forward(const cfn_flat_conv *conv, const float *in, s
 int cfn_conv3x3_prelu_maxpool2(const float *weight, const float *bias, const float *slope,
                                int out_channels, int in_channels, const float *in, int h, int w,
                                int rs, int fused, float *out) {
-    if (!weight || !in || !out || out_channels <= 0 || in_channels <= 0 || h < 3 || w < 3 || rs < w)
+    if (!weight || !in || !out || out_channels <= 0 || in_channels <= 0 || h < 3 || w < 3 ||
+        rs < w || fused < 0 || fused > 2)
         return -1;
     const size_t in_plane = (size_t)h * rs, conv_plane = (size_t)(h - 2) * rs;
     const size_t pack_floats = cfn_flat_conv_floats(out_channels, in_channels, 3);
@@ -156,7 +234,14 @@ int cfn_conv3x3_prelu_maxpool2(const float *weight, const float *bias, const flo
     cfn_flat_conv conv;
     cfn_flat_conv_pack(&conv, out_channels, in_channels, 3, weight, bias, slope, storage);
     int done = 1;
-    if (fused) {
+    if (fused == 2) { /* the AVX2 tiles alone */
+#if defined(__x86_64__) || defined(__i386__)
+        done = cfn_cpu_has_avx2_fma();
+        if (done) conv_maxpool2_avx2(&conv, in, in_plane, rs, h - 2, w - 2, 0, out);
+#else
+        done = 0;
+#endif
+    } else if (fused) {
         done = cfn_flat_conv_maxpool2_forward(&conv, in, in_plane, rs, h - 2, w - 2, out, 0);
     } else {
         /* The unfused default path, as P-Net ran it before: the direct kernel, then the pool. */
