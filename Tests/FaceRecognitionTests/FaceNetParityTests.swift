@@ -194,11 +194,14 @@ struct FaceNetParityTests {
     @Test("the automatic layout splits a batch the threads share evenly, and still matches facenet-pytorch",
           arguments: [2, 3, 4])
     func automaticLayout(threads: Int) throws {
-        let facenet = try FaceNet(stateDict: Self.weights, budget: ComputeBudget(threads: threads))
+        let budget = ComputeBudget(threads: threads)
+        let facenet = try FaceNet(stateDict: Self.weights, budget: budget)
         let c = try #require(Self.goldens.cases.first { $0.height == 160 && $0.inputs.count == 4 })
         let ours = try facenet.embed(try Self.crops(c))
         let worst = zip(ours.joined(), c.embeddings.joined()).map { abs($0 - $1) }.max() ?? .infinity
         #expect(worst <= 1e-4)
+        #expect(budget.peakRunningThreads >= 1 && budget.peakRunningThreads <= threads,
+                "\(budget.peakRunningThreads) threads computed at once on a budget of \(threads)")
 
         let layout = PassLayout(count: 4, granted: threads)
         #expect(layout.passes == [2: 2, 3: 1, 4: 4][threads])

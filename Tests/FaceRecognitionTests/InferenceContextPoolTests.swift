@@ -55,4 +55,38 @@ struct InferenceContextPoolTests {
         for _ in 0..<5 { _ = pool.withContext { context -> Int? in later.insert(ObjectIdentifier(context)); return 0 } }
         #expect(later.count == 1)
     }
+
+    /// Several contexts are taken together or not at all: a caller waiting for two holds none
+    /// of them meanwhile, so a third caller wanting the one free context gets it. (Taken one by
+    /// one, the waiting caller would sit on the free context while it waits for a second, and
+    /// two such callers could wait for each other forever.)
+    @Test("a caller waiting for several contexts holds none of them meanwhile")
+    func severalAreTakenTogether() throws {
+        let pool = InferenceContextPool(capacity: 4)
+        let holding = DispatchSemaphore(value: 0), release = DispatchSemaphore(value: 0)
+        let secondDone = DispatchSemaphore(value: 0), thirdDone = DispatchSemaphore(value: 0)
+        DispatchQueue.global().async {
+            _ = pool.withContexts(3) { contexts -> Void in
+                holding.signal()
+                release.wait()
+            }
+        }
+        holding.wait()
+        DispatchQueue.global().async {
+            _ = pool.withContexts(2) { _ in }
+            secondDone.signal()
+        }
+        // Until the second caller is waiting (it cannot get two while three are lent out).
+        let deadline = Date().addingTimeInterval(30)
+        while pool.waitingCount < 1 && Date() < deadline { usleep(1_000) }
+        try #require(pool.waitingCount == 1)
+        DispatchQueue.global().async {
+            _ = pool.withContexts(1) { _ in }
+            thirdDone.signal()
+        }
+        #expect(thirdDone.wait(timeout: .now() + 30) == .success, "the one free context was held by a waiting caller")
+        release.signal()
+        #expect(secondDone.wait(timeout: .now() + 30) == .success)
+        #expect(pool.createdCount == 4)
+    }
 }

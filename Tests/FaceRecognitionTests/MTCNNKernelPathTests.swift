@@ -446,11 +446,21 @@ struct FusedConvolutionPoolTests {
             #expect(unfused[..<(cout * pooled)].allSatisfy { $0.isFinite })
 
             var avx2Tiles = [Float](repeating: -9, count: cout * pooled + 1)
+            var avx512Tiles = [Float](repeating: -9, count: cout * pooled + 1)
             try #require(cfn_conv3x3_prelu_maxpool2(layer.weight, layer.bias, layer.slope, Int32(cout), 3, input,
                                                     Int32(h), Int32(w), Int32(rs), 2, &avx2Tiles) == 1)
+            let avx512Status = cfn_conv3x3_prelu_maxpool2(layer.weight, layer.bias, layer.slope, Int32(cout), 3, input,
+                                                          Int32(h), Int32(w), Int32(rs), 3, &avx512Tiles)
             #expect(avx2Tiles[cout * pooled] == -9, "wrote past the \(cout) pooled planes")
             let firstBits = (0..<(cout * pooled)).first { fused[$0].bitPattern != avx2Tiles[$0].bitPattern }
             #expect(firstBits == nil, "\(h)×\(w), \(cout) channels: the AVX2 tiles differ from the default at \(firstBits ?? -1)")
+            if avx512Status == 1 {
+                #expect(avx512Tiles[cout * pooled] == -9, "the AVX-512 tiles wrote past the \(cout) pooled planes")
+                let differs = (0..<(cout * pooled)).first { avx512Tiles[$0].bitPattern != avx2Tiles[$0].bitPattern }
+                #expect(differs == nil, "\(h)×\(w), \(cout) channels: the AVX-512 tiles differ at \(differs ?? -1)")
+            } else if h == 4 && cout == 10 {
+                print("FusedConvolutionPoolTests: the AVX-512 tiles are not on this CPU (the AVX2 ones are compared)")
+            }
         }
     }
 
@@ -674,5 +684,56 @@ struct ExpTests {
         #expect(cfn_winograd_gemm_paths(u, v, &m, 36, 72, 36 * 72 + 16, 4, 4, 24, 0) == -1) // cols not a multiple of 16
         #expect(cfn_winograd_gemm_paths(u, v, &m, 36, 72, 36 * 72 + 16, 4, 6, 16, 0) == -1) // cout not a multiple of 4
         #expect(cfn_winograd_gemm_paths(u, v, &m, 36, 72, 36 * 72 - 1, 4, 4, 16, 0) == -1) // channels overlap
+    }
+}
+
+/// The direct convolution's three paths: the AVX-512 blocks of 32 positions must give the AVX2
+/// tiles' bits (the same FMA chain per output), and both must be the portable sum up to
+/// rounding, on the nets' kernel sizes, with tails of 16, 8 and fewer positions.
+@Suite struct FlatConvolutionPathTests {
+    static func run(cout: Int, cin: Int, k: Int, rs: Int, positions: Int, path: Int32,
+                    seed: Int) -> (status: Int32, out: [Float]) {
+        var state = UInt32(truncatingIfNeeded: seed &* 2_654_435_761 &+ 1)
+        func next() -> Float {
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return Float(state >> 8) / Float(1 << 24) * 2 - 1
+        }
+        let weight = (0..<cout * cin * k * k).map { _ in next() }
+        let bias = (0..<cout).map { _ in next() }, slope = (0..<cout).map { _ in next() * 0.25 }
+        let inPlane = positions + (k - 1) * (rs + 1) + 32
+        let input = (0..<cin * inPlane).map { _ in next() }
+        let outPlane = positions + 1
+        var out = [Float](repeating: 7, count: cout * outPlane)
+        let status = cfn_flat_conv_paths(weight, bias, slope, Int32(cout), Int32(cin), Int32(k), input, inPlane,
+                                         Int32(rs), positions, path, &out, outPlane)
+        return (status, out)
+    }
+
+    @Test("AVX-512 blocks equal the AVX2 tiles bit for bit; both equal the portable sum; nothing past the positions is written",
+          arguments: [(10, 3, 3, 46, 517), (32, 3, 3, 48, 2208), (28, 3, 3, 24, 100), (48, 28, 3, 11, 90),
+                      (64, 64, 2, 5, 33), (6, 32, 1, 9, 47), (7, 5, 3, 20, 63), (128, 16, 1, 4, 31)])
+    func pathsAgree(cout: Int, cin: Int, k: Int, rs: Int, positions: Int) throws {
+        let seed = cout * 7919 + positions
+        let portable = Self.run(cout: cout, cin: cin, k: k, rs: rs, positions: positions, path: 0, seed: seed)
+        try #require(portable.status == 1)
+        let avx2 = Self.run(cout: cout, cin: cin, k: k, rs: rs, positions: positions, path: 1, seed: seed)
+        let avx512 = Self.run(cout: cout, cin: cin, k: k, rs: rs, positions: positions, path: 2, seed: seed)
+        let outPlane = positions + 1
+        for (name, form) in [("AVX2", avx2), ("AVX-512", avx512)] where form.status == 1 {
+            var worst: Float = 0
+            for o in 0..<cout {
+                for p in 0..<positions {
+                    worst = max(worst, abs(form.out[o * outPlane + p] - portable.out[o * outPlane + p]))
+                }
+                #expect(form.out[o * outPlane + positions] == 7, "\(name) wrote past the positions of channel \(o)")
+            }
+            #expect(worst <= 1e-5 * Float(cin * k * k), "\(name) differs from the portable sum by \(worst)")
+        }
+        if avx2.status == 1 && avx512.status == 1 {
+            let differing = zip(avx2.out, avx512.out).filter { $0.0.bitPattern != $0.1.bitPattern }.count
+            #expect(differing == 0, "\(differing) values differ between the AVX2 and AVX-512 paths")
+        } else {
+            print("FlatConvolutionPathTests: AVX2 status \(avx2.status), AVX-512 status \(avx512.status) (0: not on this CPU)")
+        }
     }
 }

@@ -157,9 +157,10 @@ int cfn_conv3x3_prelu(const float *weight, const float *bias, const float *slope
  * (slope NULL: no PReLU) of one h × w image in each of in_channels planes (rows rs ≥ w floats
  * apart), then MaxPool2d(2, 2, ceil_mode=True), into out_channels planes of ⌈(h − 2) / 2⌉ ×
  * ⌈(w − 2) / 2⌉. `fused` 1: the one-pass kernel (its AVX-512 tiles where the CPU has them);
- * 2: the one-pass kernel on its AVX2 tiles alone; 0: the direct kernel, then the pool. Returns 1
- * when done, 0 when a fused kernel was asked for on a CPU without AVX2 + FMA, −1 for bad
- * arguments or no memory.
+ * 2: the one-pass kernel on its AVX2 tiles alone; 3: on its AVX-512 tiles (rows of 16 whole
+ * windows or more); 0: the direct kernel, then the pool. Returns 1 when done, 0 when a fused
+ * kernel was asked for on a CPU without its instructions or for a conv output under 2 × 2, −1
+ * for bad arguments or no memory.
  */
 int cfn_conv3x3_prelu_maxpool2(const float *weight, const float *bias, const float *slope,
                                int out_channels, int in_channels, const float *in, int h, int w,
@@ -199,6 +200,19 @@ int cfn_winograd43_pnet_head_paths(const float *weight, const float *bias, const
  * bad arguments.
  */
 int cfn_expf_paths(const float *x, int n, int vector, float *out);
+
+/*
+ * The direct ("flat") convolution of conv_flat.c on one path: `path` 0 portable C, 1 AVX2 + FMA
+ * tiles, 2 AVX2 with whole 32-position blocks on AVX-512 (what runs where the CPU has it).
+ * Output position p < positions of channel o is out[o · out_plane + p], as cfn_flat_conv_forward
+ * computes it from `in` (in_channels planes in_plane floats apart, rows rs apart; the caller
+ * provides the window's inputs for every position). Returns 1 when done, 0 when the CPU lacks
+ * the path asked for, −1 for bad arguments or no memory.
+ */
+int cfn_flat_conv_paths(const float *weight, const float *bias, const float *slope,
+                        int out_channels, int in_channels, int kernel, const float *in,
+                        size_t in_plane, int rs, size_t positions, int path, float *out,
+                        size_t out_plane);
 
 /*
  * The Winograd convolutions' transform-domain GEMM (MTCNN's F(2×2), F(3×3) and F(4×4) share

@@ -1,11 +1,12 @@
 import Foundation
 
-/// The threads of one forward pass, as ``ComputeBudget/threadsPerPass`` of the shared budget:
-/// FaceNet spreads each pass over this many threads and MTCNN's stages split between at most
+/// The threads of one call, as ``ComputeBudget/threadsPerPass`` of the shared budget: FaceNet
+/// spreads a batch over this many threads (as passes side by side where the batch divides
+/// evenly, see ``FaceNet/embed(standardized:count:height:width:concurrentPasses:)``) and MTCNN's stages split between at most
 /// ``MTCNNOptions/threads``, all drawn from ``ComputeBudget/shared``. OpenBLAS itself runs on
 /// the calling thread (the budget pins it to one thread), so one setting sizes everything.
 ///
-/// One forward pass uses every core by default. Callers that already run one pass per core
+/// One call uses every core by default. Callers that already run one call per core
 /// (`facerec identify`'s parallel batches, a worker's analysis lanes) should give each pass a
 /// single thread: nested threading oversubscribes the cores. Measured with `facerec identify`
 /// on 300 images, 2 cores, 2 parallel batches: 10.35 images/s with OpenBLAS's default threads,

@@ -26,8 +26,8 @@ final class InferenceContext: @unchecked Sendable {
 }
 
 /// A pool of inference contexts shared by concurrent callers. A caller borrows a context for
-/// one forward pass; at most `capacity` contexts are ever created (idle ones are kept), and a
-/// caller that finds all of them lent out waits for one to come back.
+/// each forward pass it runs at once; at most `capacity` contexts are ever created (idle ones
+/// are kept), and a caller that finds too few free waits for them to come back.
 final class InferenceContextPool: @unchecked Sendable {
     /// The most contexts this pool creates.
     let capacity: Int
@@ -36,6 +36,7 @@ final class InferenceContextPool: @unchecked Sendable {
     private let condition = NSCondition()
     private var idle: [InferenceContext] = []
     private var created = 0
+    private var waiting = 0
 
     init(capacity: Int, gauge: OpaquePointer? = nil) {
         self.capacity = max(1, capacity)
@@ -50,18 +51,35 @@ final class InferenceContextPool: @unchecked Sendable {
     /// Contexts created so far (never more than `capacity`).
     var createdCount: Int { condition.withLock { created } }
 
-    /// An idle context, a new one while fewer than `capacity` exist, else waits for one to be
-    /// returned. Nil when a new context cannot be allocated.
-    private func borrow() -> InferenceContext? {
-        condition.withLock {
-            while idle.isEmpty && created >= capacity { condition.wait() }
-            if let context = idle.popLast() { return context }
-            guard let context = InferenceContext() else { return nil }
-            cfn_context_set_thread_gauge(context.handle, gauge)
-            created += 1
-            return context
+    /// `count` distinct contexts (at most `capacity`), taken together: waits until that many are
+    /// idle or may still be created, then takes them at once. A caller never holds some while
+    /// waiting for more, so two callers cannot each hold part of what the other waits for
+    /// (one preparing four workspaces while a pass side by side with another waits for its
+    /// second). Nil when a new context cannot be allocated.
+    private func borrow(_ count: Int) -> [InferenceContext]? {
+        let wanted = min(max(count, 1), capacity)
+        return condition.withLock {
+            waiting += 1
+            while idle.count + (capacity - created) < wanted { condition.wait() }
+            waiting -= 1
+            var taken = Array(idle.suffix(wanted))
+            idle.removeLast(taken.count)
+            while taken.count < wanted {
+                guard let context = InferenceContext() else {
+                    idle.append(contentsOf: taken)
+                    condition.broadcast()
+                    return nil
+                }
+                cfn_context_set_thread_gauge(context.handle, gauge)
+                created += 1
+                taken.append(context)
+            }
+            return taken
         }
     }
+
+    /// Callers waiting for contexts right now (for tests).
+    var waitingCount: Int { condition.withLock { waiting } }
 
     private func giveBack(_ contexts: [InferenceContext]) {
         condition.withLock {
@@ -73,21 +91,17 @@ final class InferenceContextPool: @unchecked Sendable {
     /// Borrows a context (reusing an idle one) for the duration of `body`; nil when no context
     /// can be allocated.
     func withContext<R>(_ body: (InferenceContext) -> R?) -> R? {
-        guard let context = borrow() else { return nil }
-        defer { giveBack([context]) }
-        return body(context)
+        guard let borrowed = borrow(1) else { return nil }
+        defer { giveBack(borrowed) }
+        return body(borrowed[0])
     }
 
-    /// Borrows `count` distinct contexts at once (at most `capacity`; creating what is
-    /// missing) for the duration of `body`: the workspaces of passes run side by side, each
-    /// sure of its own before any starts. Nil when a context cannot be allocated.
+    /// Borrows `count` distinct contexts at once (at most `capacity`, at least one; creating
+    /// what is missing) for the duration of `body`: the workspaces of passes run side by side,
+    /// each sure of its own before any starts. Nil when a context cannot be allocated.
     func withContexts<R>(_ count: Int, _ body: ([InferenceContext]) -> R) -> R? {
-        var borrowed: [InferenceContext] = []
+        guard let borrowed = borrow(count) else { return nil }
         defer { giveBack(borrowed) }
-        for _ in 0..<min(count, capacity) {
-            guard let context = borrow() else { return nil }
-            borrowed.append(context)
-        }
         return body(borrowed)
     }
 

@@ -9,8 +9,8 @@ public typealias Embedding = [Float]
 ///
 /// Built once from a facenet-pytorch state dict (the vggface2 or casia-webface checkpoints, or
 /// our safetensors conversion of them); immutable afterwards. One instance may be shared by any
-/// number of concurrent callers: each forward pass borrows a workspace from an internal pool
-/// and runs on up to ``ComputeBudget/threadsPerPass`` threads taken from ``budget``.
+/// number of concurrent callers: each call takes up to ``ComputeBudget/threadsPerPass`` threads
+/// from ``budget`` and borrows a workspace from an internal pool for each forward pass it runs.
 ///
 /// ```swift
 /// let facenet = try FaceNet(contentsOf: URL(fileURLWithPath: "weights/20180402-114759-vggface2.pt"))
@@ -132,12 +132,14 @@ public final class FaceNet: Sendable {
     /// default (`concurrentPasses` nil), splits the batch into as many passes run side by side
     /// as the images and its threads share evenly, each pass on its own workspace with an equal
     /// share of the threads: batch 8 on 2 threads runs as 2 passes of 4 with one thread each,
-    /// batch 3 as one pass on both (side-by-side passes are faster when the split is even;
-    /// see `PassLayout`). The embeddings do not depend on the split.
+    /// batch 6 on 4 threads as 2 passes of 3 with 2 threads each, batch 3 on 2 threads as one
+    /// pass on both (side-by-side passes are faster when the split is even; see ``PassLayout``).
+    /// An image's embedding does not depend on the split beyond float rounding, as it does not
+    /// depend on the batch it comes in.
     ///
-    /// A number for `concurrentPasses` asks for exactly that many passes (at most `count`),
-    /// each with ``ComputeBudget/threadsPerPass`` threads, drawing up to
-    /// `concurrentPasses × threadsPerPass` threads from the budget: for callers that set
+    /// A number for `concurrentPasses` asks for that many passes (at most `count`), drawing up
+    /// to `concurrentPasses × threadsPerPass` threads from the budget and sharing those it
+    /// grants between them (fewer passes when fewer threads are free): for callers that set
     /// ``ComputeBudget/threadsPerPass`` to 1 and want one call to use several cores anyway.
     /// Callers that already run one call per core should set ``ComputeBudget/threadsPerPass``
     /// to 1 and leave this nil.

@@ -61,7 +61,10 @@ public final class FaceRecognitionEngine: ImageRecognizing {
     /// Sizes FaceNet's workspaces for ``lanes`` batches of ``maxBatchSize`` faces, each of which
     /// FaceNet may run as several passes side by side (identify mode; detection only has
     /// nothing to prepare), so that a worker's memory is flat from the start rather than
-    /// stepping up when its first full batch arrives. Returns the workspace bytes then held.
+    /// stepping up when its first full batch arrives. Returns the workspace bytes then held:
+    /// `lanes × threadsPerPass` workspaces (at most one per budget thread), each for a whole
+    /// batch, since any may run one — with one thread per lane (the default) that is one per
+    /// lane.
     @discardableResult
     public func prepare() async throws -> Int {
         guard case .identify(let recognizer) = mode else { return 0 }

@@ -12,9 +12,11 @@
  * A 1×1 convolution (k = 1) over features × batch is a Linear layer.
  *
  * Two implementations with the same arithmetic up to float reassociation: AVX2 + FMA (4 output
- * channels × 16 positions in 8 accumulators), chosen at run time on CPUs that have it, and a
- * portable C one (also selectable per context, so both paths are tested).
+ * channels × 16 positions in 8 accumulators; where the CPU has AVX-512, whole blocks of 32
+ * positions in 8 zmm accumulators, the same bits), chosen at run time on CPUs that have it, and
+ * a portable C one (also selectable per context, so both paths are tested).
  */
+#include "../testing.h"
 #include "ops.h"
 
 #include <stdlib.h>
@@ -171,13 +173,84 @@ AVX2_INLINE void tile8(const float *in, size_t in_plane, int rs, int cin, const 
    (perf, portrait pyramid; prefetches never fault, so past the last plane is harmless). */
 #define FLAT_PREFETCH_FLOATS 64
 
+/* act(acc + bias) for one output channel on 16 lanes (cfn_prelu8's blend), stored in full. */
+AVX512_INLINE void store_channel16(float *dst, __m512 acc, float bias, const float *slope, int o) {
+    __m512 v = _mm512_add_ps(acc, _mm512_set1_ps(bias));
+    if (slope) {
+        const __mmask16 positive = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
+        v = _mm512_mask_blend_ps(positive, _mm512_mul_ps(v, _mm512_set1_ps(slope[o])), v);
+    }
+    _mm512_storeu_ps(dst, v);
+}
+
+/* tile16 on AVX-512: 4 output channels × 32 positions in 8 accumulators, each output's FMA
+   chain in tile16's order, so the same bits. */
+AVX512_INLINE void tile32(const float *in, size_t in_plane, int rs, int cin, const int k,
+                          const float *w, float *out, size_t out_plane, const float *bias,
+                          const float *slope, int nout) {
+    __m512 acc[8];
+    for (int i = 0; i < 8; ++i) acc[i] = _mm512_setzero_ps();
+    for (int c = 0; c < cin; ++c) {
+        const float *src = in + (size_t)c * in_plane;
+        for (int ky = 0; ky < k; ++ky) {
+            const float *row = src + (size_t)ky * rs;
+            for (int kx = 0; kx < k; ++kx, w += 4) {
+                const __m512 x0 = _mm512_loadu_ps(row + kx), x1 = _mm512_loadu_ps(row + kx + 16);
+                for (int o = 0; o < 4; ++o) {
+                    const __m512 wv = _mm512_set1_ps(w[o]);
+                    acc[2 * o] = _mm512_fmadd_ps(wv, x0, acc[2 * o]);
+                    acc[2 * o + 1] = _mm512_fmadd_ps(wv, x1, acc[2 * o + 1]);
+                }
+            }
+        }
+    }
+    for (int o = 0; o < 4 && o < nout; ++o) {
+        store_channel16(out + (size_t)o * out_plane, acc[2 * o], bias[o], slope, o);
+        store_channel16(out + (size_t)o * out_plane + 16, acc[2 * o + 1], bias[o], slope, o);
+    }
+}
+
+/* Positions [0, 32 · ⌊positions / 32⌋) in tile32s, with flat_conv_avx2_k's prefetches; returns
+   the positions done (the AVX2 tiles take the rest). Reads what tile16 would at p and p + 16. */
+AVX512_INLINE size_t flat_conv_avx512_k(const cfn_flat_conv *conv, const float *in,
+                                        size_t in_plane, int rs, size_t positions, float *out,
+                                        size_t out_plane, const int k) {
+    const int cin = conv->in_channels, cout = conv->out_channels;
+    const size_t block_floats = (size_t)cin * k * k * CFN_FLAT_CONV_BLOCK;
+    size_t p = 0;
+    for (; p + 32 <= positions; p += 32) {
+        for (int c = 0; c < cin; ++c)
+            for (int ky = 0; ky < k; ++ky) {
+                const float *row = in + p + (size_t)c * in_plane + (size_t)ky * rs;
+                _mm_prefetch((const char *)(row + 2 * FLAT_PREFETCH_FLOATS), _MM_HINT_T0);
+                _mm_prefetch((const char *)(row + 2 * FLAT_PREFETCH_FLOATS + 16), _MM_HINT_T0);
+            }
+        for (int o0 = 0; o0 < cout; o0 += CFN_FLAT_CONV_BLOCK)
+            tile32(in + p, in_plane, rs, cin, k, conv->weight + (size_t)(o0 / 4) * block_floats,
+                   out + (size_t)o0 * out_plane + p, out_plane, conv->bias + o0,
+                   conv->slope ? conv->slope + o0 : NULL, cout - o0);
+    }
+    return p;
+}
+
+AVX512 static size_t flat_conv_avx512(const cfn_flat_conv *conv, const float *in, size_t in_plane,
+                                      int rs, size_t positions, float *out, size_t out_plane) {
+    switch (conv->kernel) {
+    case 1: return flat_conv_avx512_k(conv, in, in_plane, rs, positions, out, out_plane, 1);
+    case 2: return flat_conv_avx512_k(conv, in, in_plane, rs, positions, out, out_plane, 2);
+    case 3: return flat_conv_avx512_k(conv, in, in_plane, rs, positions, out, out_plane, 3);
+    default: return flat_conv_avx512_k(conv, in, in_plane, rs, positions, out, out_plane, conv->kernel);
+    }
+}
+
+/* `avx512`: whole 32-position blocks first take flat_conv_avx512 (the same bits). */
 AVX2_INLINE void flat_conv_avx2_k(const cfn_flat_conv *conv, const float *in, size_t in_plane,
                                   int rs, size_t positions, float *out, size_t out_plane,
-                                  const int k) {
+                                  const int k, int avx512) {
     const int cin = conv->in_channels, cout = conv->out_channels;
     const size_t block_floats = (size_t)cin * k * k * CFN_FLAT_CONV_BLOCK;
     const float *slope_base = conv->slope;
-    size_t p = 0;
+    size_t p = avx512 ? flat_conv_avx512(conv, in, in_plane, rs, positions, out, out_plane) : 0;
     /* Positions outermost: a tile's input window stays in L1 while every channel block
        reads it. */
     for (; p + 16 <= positions; p += 16) {
@@ -208,12 +281,12 @@ AVX2_INLINE void flat_conv_avx2_k(const cfn_flat_conv *conv, const float *in, si
 }
 
 AVX2 static void flat_conv_avx2(const cfn_flat_conv *conv, const float *in, size_t in_plane, int rs,
-                                size_t positions, float *out, size_t out_plane) {
+                                size_t positions, float *out, size_t out_plane, int avx512) {
     switch (conv->kernel) {
-    case 1: flat_conv_avx2_k(conv, in, in_plane, rs, positions, out, out_plane, 1); break;
-    case 2: flat_conv_avx2_k(conv, in, in_plane, rs, positions, out, out_plane, 2); break;
-    case 3: flat_conv_avx2_k(conv, in, in_plane, rs, positions, out, out_plane, 3); break;
-    default: flat_conv_avx2_k(conv, in, in_plane, rs, positions, out, out_plane, conv->kernel); break;
+    case 1: flat_conv_avx2_k(conv, in, in_plane, rs, positions, out, out_plane, 1, avx512); break;
+    case 2: flat_conv_avx2_k(conv, in, in_plane, rs, positions, out, out_plane, 2, avx512); break;
+    case 3: flat_conv_avx2_k(conv, in, in_plane, rs, positions, out, out_plane, 3, avx512); break;
+    default: flat_conv_avx2_k(conv, in, in_plane, rs, positions, out, out_plane, conv->kernel, avx512); break;
     }
 }
 
@@ -277,11 +350,39 @@ void cfn_flat_conv_forward(const cfn_flat_conv *conv, const float *in, size_t in
                            size_t positions, float *out, size_t out_plane, int portable) {
 #if CFN_HAVE_X86
     if (!portable && cfn_cpu_has_avx2_fma()) {
-        flat_conv_avx2(conv, in, in_plane, rs, positions, out, out_plane);
+        flat_conv_avx2(conv, in, in_plane, rs, positions, out, out_plane, cfn_cpu_has_avx512f());
         return;
     }
 #else
     (void)portable;
 #endif
     flat_conv_portable(conv, in, in_plane, rs, positions, out, out_plane);
+}
+
+/* ---- test entry (testing.h) --------------------------------------------------------- */
+
+int cfn_flat_conv_paths(const float *weight, const float *bias, const float *slope,
+                        int out_channels, int in_channels, int kernel, const float *in,
+                        size_t in_plane, int rs, size_t positions, int path, float *out,
+                        size_t out_plane) {
+    if (!weight || !in || !out || out_channels <= 0 || in_channels <= 0 || kernel <= 0 ||
+        rs < kernel || path < 0 || path > 2 || out_plane < positions)
+        return -1;
+#if CFN_HAVE_X86
+    if (path == 1 && !cfn_cpu_has_avx2_fma()) return 0;
+    if (path == 2 && !cfn_cpu_has_avx512f()) return 0;
+#else
+    if (path > 0) return 0;
+#endif
+    float *storage = malloc(cfn_flat_conv_floats(out_channels, in_channels, kernel) * sizeof(float));
+    if (!storage) return -1;
+    cfn_flat_conv conv;
+    cfn_flat_conv_pack(&conv, out_channels, in_channels, kernel, weight, bias, slope, storage);
+#if CFN_HAVE_X86
+    if (path > 0) flat_conv_avx2(&conv, in, in_plane, rs, positions, out, out_plane, path == 2);
+    else
+#endif
+        flat_conv_portable(&conv, in, in_plane, rs, positions, out, out_plane);
+    free(storage);
+    return 1;
 }

@@ -224,7 +224,7 @@ int cfn_conv3x3_prelu_maxpool2(const float *weight, const float *bias, const flo
                                int out_channels, int in_channels, const float *in, int h, int w,
                                int rs, int fused, float *out) {
     if (!weight || !in || !out || out_channels <= 0 || in_channels <= 0 || h < 3 || w < 3 ||
-        rs < w || fused < 0 || fused > 2)
+        rs < w || fused < 0 || fused > 3)
         return -1;
     const size_t in_plane = (size_t)h * rs, conv_plane = (size_t)(h - 2) * rs;
     const size_t pack_floats = cfn_flat_conv_floats(out_channels, in_channels, 3);
@@ -234,10 +234,11 @@ int cfn_conv3x3_prelu_maxpool2(const float *weight, const float *bias, const flo
     cfn_flat_conv conv;
     cfn_flat_conv_pack(&conv, out_channels, in_channels, 3, weight, bias, slope, storage);
     int done = 1;
-    if (fused == 2) { /* the AVX2 tiles alone */
+    if (fused >= 2) { /* the AVX2 tiles alone (2), or the AVX-512 ones wherever they apply (3) */
 #if defined(__x86_64__) || defined(__i386__)
-        done = cfn_cpu_has_avx2_fma();
-        if (done) conv_maxpool2_avx2(&conv, in, in_plane, rs, h - 2, w - 2, 0, out);
+        done = cfn_cpu_has_avx2_fma() && (fused == 2 || cfn_cpu_has_avx512f()) && h - 2 >= 2 &&
+               w - 2 >= 2;
+        if (done) conv_maxpool2_avx2(&conv, in, in_plane, rs, h - 2, w - 2, fused == 3, out);
 #else
         done = 0;
 #endif

@@ -89,8 +89,8 @@ float *cfn_winograd33_conv_pack(cfn_winograd_conv *conv, int out_channels, int i
 #if defined(__x86_64__) || defined(__i386__)
 #include "avx2_lanes.h"
 
-/* M[o][ξ][0, cols) = Σ_c U[ξ][o][c] · V[c][ξ][0, cols), cols a multiple of 16 (cfn_winograd_gemm, as in
-   conv_winograd.c). */
+/* M[o][ξ][0, cols) = Σ_c U[ξ][o][c] · V[c][ξ][0, cols), cols a multiple of 16 (cfn_winograd_gemm, or
+   its AVX-512 form where the CPU has it, as in conv_winograd.c). */
 AVX512 static void transform_gemm_avx512(const float *u, const float *v, float *m, int cin,
                                        int cout_padded, int cols) {
     cfn_winograd_gemm_avx512(u, v, m, POINTS, XI_STRIDE, CHANNEL_STRIDE, cin, cout_padded, cols);

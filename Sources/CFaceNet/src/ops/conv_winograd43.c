@@ -106,7 +106,8 @@ float *cfn_winograd43_conv_pack(cfn_winograd_conv *conv, int out_channels, int i
 #include "winograd_f43.h"
 
 /* M[o][ξ][0, cols) = Σ_c U[ξ][o][c] · V[c][ξ][0, cols), cols a multiple of 16: 4 output
-   channels × 16 tiles in 8 accumulators (cfn_fma4x16, as conv_flat.c's tile16). */
+   channels × 16 tiles in 8 accumulators (cfn_winograd_gemm), or × 32 tiles in 8 zmm
+   accumulators where the CPU has AVX-512 (cfn_winograd_gemm_avx512: the same bits). */
 AVX512 static void transform_gemm_avx512(const float *u, const float *v, float *m, int cin,
                                        int cout_padded, int cols) {
     cfn_winograd_gemm_avx512(u, v, m, POINTS, XI_STRIDE, CHANNEL_STRIDE, cin, cout_padded, cols);
