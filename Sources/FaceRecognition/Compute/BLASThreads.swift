@@ -2,9 +2,10 @@ import Foundation
 
 /// The threads of one call, as ``ComputeBudget/threadsPerPass`` of the shared budget: FaceNet
 /// spreads a batch over this many threads (as passes side by side where the batch divides
-/// evenly, see ``FaceNet/embed(standardized:count:height:width:concurrentPasses:)``) and MTCNN's stages split between at most
-/// ``MTCNNOptions/threads``, all drawn from ``ComputeBudget/shared``. OpenBLAS itself runs on
-/// the calling thread (the budget pins it to one thread), so one setting sizes everything.
+/// evenly, see ``FaceNet/embed(standardized:count:height:width:concurrentPasses:)``) and
+/// MTCNN's stages split between at most ``MTCNNOptions/threads``, all drawn from
+/// ``ComputeBudget/shared``. OpenBLAS itself runs on the calling thread (the budget pins it to
+/// one thread), so one setting sizes everything.
 ///
 /// One call uses every core by default. Callers that already run one call per core
 /// (`facerec identify`'s parallel batches, a worker's analysis lanes) should give each pass a

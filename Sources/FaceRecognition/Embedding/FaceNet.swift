@@ -154,7 +154,8 @@ public final class FaceNet: Sendable {
                                               threadsPerPass: budget.threadsPerPass)
         let failures = budget.withThreads(upTo: wanted) { granted in
             // A pool holds one context per budget thread, so every pass gets its own.
-            let layout = PassLayout(count: count, granted: min(granted, contexts.capacity), requested: concurrentPasses)
+            let layout = PassLayout(count: count, granted: min(granted, contexts.capacity),
+                                    requested: concurrentPasses)
             return contexts.withContexts(layout.passes) { borrowed in
                 images.withUnsafeBufferPointer { input in
                     output.withUnsafeMutableBufferPointer { out in

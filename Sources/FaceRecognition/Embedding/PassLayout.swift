@@ -13,8 +13,9 @@ public struct PassLayout: Equatable, Sendable {
     /// Automatic: as many passes as the images and the threads share evenly (their greatest
     /// common divisor), the threads split equally between them. Passes side by side meet at
     /// no barrier between layers and each keeps its products whole, so they beat one pass
-    /// spread over the same threads (160×160 batch 8 on 2 cores: 2 passes of 4 median 1.03×
-    /// OpenVINO against 0.90× for one pass, `compare.py facenet --batches 8 --rounds 5`); an
+    /// spread over the same threads (160×160 batch 8 on 2 cores: 2 passes of 4 median 1.03× the
+    /// faster of ONNX Runtime and OpenVINO, one pass 0.90×, `compare.py facenet --batches 8
+    /// --rounds 5`); an
     /// uneven split leaves a thread idle for a whole image (batch 3 on 2 threads: 17.8 ms/face
     /// as passes of 1 and 2, 13.3 as one pass), so it is one pass then.
     public init(count: Int, granted: Int, requested: Int? = nil) {
