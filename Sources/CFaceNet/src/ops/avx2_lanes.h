@@ -127,6 +127,25 @@ AVX2_INLINE __m256 cfn_max_nan8(__m256 m, __m256 v) {
     return _mm256_blendv_ps(_mm256_max_ps(m, v), m, _mm256_cmp_ps(m, m, _CMP_UNORD_Q));
 }
 
+/* cfn_prelu8 on 16 lanes, the same blend (v where v > 0, slope · v otherwise). */
+AVX512_INLINE __m512 cfn_prelu16(__m512 v, __m512 slope) {
+    const __mmask16 positive = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
+    return _mm512_mask_blend_ps(positive, _mm512_mul_ps(v, slope), v);
+}
+
+/* cfn_max_nan8 on 16 lanes, operation for operation (vmaxps, then m put back where it is NaN),
+   so that 16-lane kernels give their 8-lane twins' bits, signs of zeros included. */
+AVX512_INLINE __m512 cfn_max_nan16(__m512 m, __m512 v) {
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q), _mm512_max_ps(m, v), m);
+}
+
+/* cfn_pair_max8 on 32 values: lane i = cfn_max_nan16(x[2i], x[2i + 1]) of a ‖ b. */
+AVX512_INLINE __m512 cfn_pair_max16(__m512 a, __m512 b) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    return cfn_max_nan16(_mm512_permutex2var_ps(a, even, b), _mm512_permutex2var_ps(a, odd, b));
+}
+
 /* Pairs (2i, 2i + 1) of the 16 values a ‖ b, maxed: lane i = cfn_max_nan8(x[2i], x[2i + 1]). */
 AVX2_INLINE __m256 cfn_pair_max8(__m256 a, __m256 b) {
     const __m256 even = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));

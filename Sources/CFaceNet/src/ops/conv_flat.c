@@ -173,13 +173,10 @@ AVX2_INLINE void tile8(const float *in, size_t in_plane, int rs, int cin, const 
    (perf, portrait pyramid; prefetches never fault, so past the last plane is harmless). */
 #define FLAT_PREFETCH_FLOATS 64
 
-/* act(acc + bias) for one output channel on 16 lanes (cfn_prelu8's blend), stored in full. */
+/* store_channel on 16 lanes, stored in full. */
 AVX512_INLINE void store_channel16(float *dst, __m512 acc, float bias, const float *slope, int o) {
     __m512 v = _mm512_add_ps(acc, _mm512_set1_ps(bias));
-    if (slope) {
-        const __mmask16 positive = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
-        v = _mm512_mask_blend_ps(positive, _mm512_mul_ps(v, _mm512_set1_ps(slope[o])), v);
-    }
+    if (slope) v = cfn_prelu16(v, _mm512_set1_ps(slope[o]));
     _mm512_storeu_ps(dst, v);
 }
 

@@ -23,6 +23,13 @@
 #if defined(__x86_64__) || defined(__i386__)
 #include "avx2_lanes.h"
 
+/* The packed taps of output channel o (conv_flat.c's layout: blocks of CFN_FLAT_CONV_BLOCK
+   channels, a channel's taps CFN_FLAT_CONV_BLOCK floats apart). */
+static inline const float *channel_taps(const cfn_flat_conv *conv, int o) {
+    const size_t block_floats = (size_t)conv->in_channels * 9 * CFN_FLAT_CONV_BLOCK;
+    return conv->weight + (size_t)(o / CFN_FLAT_CONV_BLOCK) * block_floats + o % CFN_FLAT_CONV_BLOCK;
+}
+
 /* Conv + bias + PReLU at flat position `p` of one output channel (`w`: its packed taps, 4
    floats apart), as the vector tile computes it lane by lane (fmaf is the same fused
    multiply-add; compiled for FMA it is the same instruction). */
@@ -88,25 +95,10 @@ AVX2_INLINE void tile2x16x2(const float *r0, const float *r1, size_t in_plane, i
     _mm256_storeu_ps(out1, cfn_pair_max8(lo1, hi1));
 }
 
-/* cfn_max_nan8 on 16 lanes, operation for operation (vmaxps, then m put back where it is NaN),
-   so that the AVX-512 tiles give the AVX2 tiles' bits, signs of zeros included. */
-AVX512_INLINE __m512 max_nan16(__m512 m, __m512 v) {
-    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(m, m, _CMP_UNORD_Q), _mm512_max_ps(m, v), m);
-}
-
-/* activate on 16 lanes (cfn_prelu8's blend: v where v > 0, slope · v otherwise). */
+/* activate on 16 lanes. */
 AVX512_INLINE __m512 activate16(__m512 acc, float bias, const float *slope) {
     const __m512 v = _mm512_add_ps(acc, _mm512_set1_ps(bias));
-    if (!slope) return v;
-    const __mmask16 positive = _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_GT_OQ);
-    return _mm512_mask_blend_ps(positive, _mm512_mul_ps(v, _mm512_set1_ps(*slope)), v);
-}
-
-/* cfn_pair_max8 on 32 values: lane i = max_nan16(x[2i], x[2i + 1]) of a ‖ b. */
-AVX512_INLINE __m512 pair_max16(__m512 a, __m512 b) {
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    return max_nan16(_mm512_permutex2var_ps(a, even, b), _mm512_permutex2var_ps(a, odd, b));
+    return slope ? cfn_prelu16(v, _mm512_set1_ps(*slope)) : v;
 }
 
 /* tile2x16x2 on AVX-512: 16 pooled columns of 2 output channels from 32 conv columns, the same
@@ -130,14 +122,14 @@ AVX512_INLINE void tile2x32x2(const float *r0, const float *r1, size_t in_plane,
             }
         }
     }
-    const __m512 lo0 = max_nan16(activate16(a00, bias[0], slope), activate16(a10, bias[0], slope));
-    const __m512 hi0 = max_nan16(activate16(a01, bias[0], slope), activate16(a11, bias[0], slope));
-    _mm512_storeu_ps(out0, pair_max16(lo0, hi0));
+    const __m512 lo0 = cfn_max_nan16(activate16(a00, bias[0], slope), activate16(a10, bias[0], slope));
+    const __m512 hi0 = cfn_max_nan16(activate16(a01, bias[0], slope), activate16(a11, bias[0], slope));
+    _mm512_storeu_ps(out0, cfn_pair_max16(lo0, hi0));
     if (!second) return;
     const float *slope1 = slope ? slope + 1 : NULL;
-    const __m512 lo1 = max_nan16(activate16(b00, bias[1], slope1), activate16(b10, bias[1], slope1));
-    const __m512 hi1 = max_nan16(activate16(b01, bias[1], slope1), activate16(b11, bias[1], slope1));
-    _mm512_storeu_ps(out1, pair_max16(lo1, hi1));
+    const __m512 lo1 = cfn_max_nan16(activate16(b00, bias[1], slope1), activate16(b10, bias[1], slope1));
+    const __m512 hi1 = cfn_max_nan16(activate16(b01, bias[1], slope1), activate16(b11, bias[1], slope1));
+    _mm512_storeu_ps(out1, cfn_pair_max16(lo1, hi1));
 }
 
 /* Pooled columns [0, whole) of one output row (whole ≥ 16) from conv rows r0, r1, 16 at a time,
@@ -147,14 +139,11 @@ AVX512 static void pooled_row_avx512(const cfn_flat_conv *conv, const float *r0,
                                      size_t in_plane, int rs, int whole, float *dst,
                                      size_t out_plane) {
     const int cin = conv->in_channels, cout = conv->out_channels;
-    const size_t block_floats = (size_t)cin * 9 * CFN_FLAT_CONV_BLOCK;
     for (int ox = 0; ox < whole; ox += 16) {
         const int at = ox + 16 <= whole ? ox : whole - 16;
         for (int o = 0; o < cout; o += 2) {
-            const float *w = conv->weight + (size_t)(o / CFN_FLAT_CONV_BLOCK) * block_floats +
-                             o % CFN_FLAT_CONV_BLOCK;
-            tile2x32x2(r0 + 2 * at, r1 + 2 * at, in_plane, rs, cin, w, conv->bias + o,
-                       conv->slope ? conv->slope + o : NULL, o + 1 < cout,
+            tile2x32x2(r0 + 2 * at, r1 + 2 * at, in_plane, rs, cin, channel_taps(conv, o),
+                       conv->bias + o, conv->slope ? conv->slope + o : NULL, o + 1 < cout,
                        dst + (size_t)o * out_plane + at,
                        o + 1 < cout ? dst + (size_t)(o + 1) * out_plane + at : NULL);
         }
@@ -167,7 +156,6 @@ AVX2 static void conv_maxpool2_avx2(const cfn_flat_conv *conv, const float *in, 
     const int cin = conv->in_channels, cout = conv->out_channels;
     const int out_h = (conv_h + 1) / 2, out_w = (conv_w + 1) / 2;
     const size_t out_plane = (size_t)out_h * out_w;
-    const size_t block_floats = (size_t)cin * 9 * CFN_FLAT_CONV_BLOCK;
     /* Pooled columns whose window has both conv columns; vector tiles cover them 8 at a time,
        the last tile shifted left to end at the last one (overlapping columns get the same
        values again), so no load reaches past the row's conv_w + 2 input columns. */
@@ -181,10 +169,9 @@ AVX2 static void conv_maxpool2_avx2(const cfn_flat_conv *conv, const float *in, 
         for (int ox = 0; !wide && whole >= 8 && ox < whole; ox += 8) {
             const int at = ox + 8 <= whole ? ox : whole - 8;
             for (int o = 0; o < cout; o += 2) {
-                const float *w = conv->weight + (size_t)(o / CFN_FLAT_CONV_BLOCK) * block_floats +
-                                 o % CFN_FLAT_CONV_BLOCK;
                 const float *slope = conv->slope ? conv->slope + o : NULL;
-                tile2x16x2(r0 + 2 * at, r1 + 2 * at, in_plane, rs, cin, w, conv->bias + o, slope,
+                tile2x16x2(r0 + 2 * at, r1 + 2 * at, in_plane, rs, cin, channel_taps(conv, o),
+                           conv->bias + o, slope,
                            o + 1 < cout, dst + (size_t)o * out_plane + at,
                            o + 1 < cout ? dst + (size_t)(o + 1) * out_plane + at : NULL);
             }
@@ -192,10 +179,8 @@ AVX2 static void conv_maxpool2_avx2(const cfn_flat_conv *conv, const float *in, 
         /* Narrow levels (fewer than 8 whole windows) and the right edge's one-column window. */
         for (int ox = whole >= 8 ? whole : 0; ox < out_w; ++ox)
             for (int o = 0; o < cout; ++o) {
-                const float *w = conv->weight + (size_t)(o / CFN_FLAT_CONV_BLOCK) * block_floats +
-                                 o % CFN_FLAT_CONV_BLOCK;
                 dst[(size_t)o * out_plane + ox] =
-                    pooled_at(in, in_plane, rs, cin, w, conv->bias[o],
+                    pooled_at(in, in_plane, rs, cin, channel_taps(conv, o), conv->bias[o],
                               conv->slope ? conv->slope + o : NULL, y0, y1, 2 * ox,
                               2 * ox + 1 < conv_w);
             }
