@@ -64,8 +64,9 @@ struct ImageResizeTests {
                     for xx in 0..<outWidth {
                         for ch in 0..<3 {
                             var sum = Int32(1) << 21
-                            for k in 0..<c.count[xx] {
-                                sum += Int32(pixels[((y + rowOffset) * inWidth + c.first[xx] + k) * 3 + ch]) * c.weights[xx * c.stride + k]
+                            let start = Int(c.first[xx])
+                            for k in 0..<Int(c.count[xx]) {
+                                sum += Int32(pixels[((y + rowOffset) * inWidth + start + k) * 3 + ch]) * c.weights[xx * c.stride + k]
                             }
                             expected[(y * outWidth + xx) * 3 + ch] = BilinearResampler.clip8(sum)
                         }

@@ -11,9 +11,10 @@ struct BilinearResampler {
 
     /// One axis's filter: for output index i, `count[i]` taps starting at source index
     /// `first[i]`, with fixed-point weights at `weights[i * stride ..< i * stride + count[i]]`.
+    /// Int32, as `cfn_pil_resample_horizontal` takes them.
     struct Coefficients {
-        var first: [Int]
-        var count: [Int]
+        var first: [Int32]
+        var count: [Int32]
         var weights: [Int32]
         var stride: Int
     }
@@ -26,8 +27,8 @@ struct BilinearResampler {
         let filterScale = max(scale, 1.0)
         let scaledSupport = support * filterScale
         let stride = Int(scaledSupport.rounded(.up)) * 2 + 1
-        var first = [Int](repeating: 0, count: outSize)
-        var count = [Int](repeating: 0, count: outSize)
+        var first = [Int32](repeating: 0, count: outSize)
+        var count = [Int32](repeating: 0, count: outSize)
         var weights = [Int32](repeating: 0, count: outSize * stride)
         var k = [Double](repeating: 0, count: stride)
         let ss = 1.0 / filterScale
@@ -54,8 +55,8 @@ struct BilinearResampler {
                 let v = k[x]
                 weights[xx * stride + x] = Int32(v < 0 ? -0.5 + v * one : 0.5 + v * one)
             }
-            first[xx] = xmin
-            count[xx] = xmax
+            first[xx] = Int32(xmin)
+            count[xx] = Int32(xmax)
         }
         return Coefficients(first: first, count: count, weights: weights, stride: stride)
     }
@@ -79,10 +80,10 @@ struct BilinearResampler {
         var currentWidth = inWidth
         if needHorizontal {
             // Only the source rows the vertical pass reads: [first row, last row).
-            let yFirst = vertical.first[0]
-            let yLast = vertical.first[outHeight - 1] + vertical.count[outHeight - 1]
+            let yFirst = Int(vertical.first[0])
+            let yLast = Int(vertical.first[outHeight - 1] + vertical.count[outHeight - 1])
             let rows = max(0, yLast - yFirst)
-            for i in 0..<outHeight { vertical.first[i] -= yFirst }
+            for i in 0..<outHeight { vertical.first[i] -= Int32(yFirst) }
             current = horizontalPass(source.pixels, inWidth: inWidth, rowOffset: yFirst, rows: rows,
                                      outWidth: outWidth, coefficients: horizontal)
             currentWidth = outWidth
@@ -99,12 +100,11 @@ struct BilinearResampler {
     static func horizontalPass(_ input: [UInt8], inWidth: Int, rowOffset: Int, rows: Int,
                                outWidth: Int, coefficients c: Coefficients) -> [UInt8] {
         var output = [UInt8](repeating: 0, count: outWidth * rows * 3)
-        let first = c.first.map { Int32($0) }, count = c.count.map { Int32($0) }
         input.withUnsafeBufferPointer { src in
             output.withUnsafeMutableBufferPointer { dst in
                 guard let src = src.baseAddress, let dst = dst.baseAddress, rows > 0 else { return }
                 cfn_pil_resample_horizontal(src + rowOffset * inWidth * 3, Int32(inWidth), Int32(rows), Int32(outWidth),
-                                            first, count, c.weights, Int32(c.stride), dst)
+                                            c.first, c.count, c.weights, Int32(c.stride), dst)
             }
         }
         return output
@@ -126,7 +126,7 @@ struct BilinearResampler {
                         guard let srcBase = src.baseAddress, let dstBase = dst.baseAddress,
                               let accBase = acc.baseAddress else { return }
                         for yy in 0..<outHeight {
-                            let ymin = c.first[yy], n = c.count[yy], k = yy * c.stride
+                            let ymin = Int(c.first[yy]), n = Int(c.count[yy]), k = yy * c.stride
                             for i in 0..<rowBytes { accBase[i] = half }
                             for y in 0..<n {
                                 let w = kk[k + y]
