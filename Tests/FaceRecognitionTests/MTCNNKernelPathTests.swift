@@ -621,9 +621,10 @@ struct ExpTests {
     }
 }
 
-/// The Winograd convolutions' transform-domain GEMM has an AVX2 form and an AVX-512 form (4
-/// output channels × 32 tiles, a last block of 16); each sum runs over the input channels in the
-/// same order, one FMA per step, so the two must agree bit for bit, and both must be the sum.
+/// The Winograd convolutions' transform-domain GEMM has an AVX2 form (4 output channels × 16
+/// tiles) and an AVX-512 form (× 32 tiles, a last block of 16); each sum runs over the input
+/// channels in order, one FMA per step, so both must be that chain of FMAs bit for bit (and so
+/// each other), whatever block a column falls in: an AVX2-only CPU checks its form too.
 @Suite struct WinogradGEMMTests {
     static func gemm(_ u: [Float], _ v: [Float], points: Int, xiStride: Int, channelStride: Int,
                      cin: Int, coutPadded: Int, cols: Int, avx512: Bool) -> (status: Int32, m: [Float]) {
@@ -634,7 +635,7 @@ struct ExpTests {
     }
 
     @Test("both forms equal the sum, and each other bit for bit; nothing past the columns is written",
-          arguments: [(3, 4, 16), (16, 16, 64), (10, 16, 48), (28, 48, 32), (32, 8, 16), (64, 64, 64)])
+          arguments: [(3, 4, 16), (16, 16, 64), (10, 16, 48), (28, 48, 32), (32, 8, 16), (64, 64, 64), (5, 12, 32)])
     func formsAgree(cin: Int, coutPadded: Int, cols: Int) throws {
         let points = 36, xiStride = 72, channelStride = points * xiStride + 16
         var seed: UInt32 = UInt32(cin * 1000 + coutPadded * 10 + cols)
@@ -650,22 +651,26 @@ struct ExpTests {
         let avx512 = Self.gemm(u, v, points: points, xiStride: xiStride, channelStride: channelStride,
                                cin: cin, coutPadded: coutPadded, cols: cols, avx512: true)
         for form in [avx2, avx512] where form.status == 1 {
-            var worst = 0.0, untouched = true
+            var worst = 0.0, untouched = true, notTheChain = 0
             for o in 0..<coutPadded {
                 for xi in 0..<points {
                     for t in 0..<xiStride {
                         let got = form.m[o * channelStride + xi * xiStride + t]
                         guard t < cols else { untouched = untouched && got == 7; continue }
-                        var sum = 0.0
+                        var sum = 0.0, chain: Float = 0
                         for c in 0..<cin {
-                            sum += Double(u[((xi * coutPadded / 4 + o / 4) * cin + c) * 4 + o % 4])
-                                * Double(v[c * channelStride + xi * xiStride + t])
+                            let weight = u[((xi * coutPadded / 4 + o / 4) * cin + c) * 4 + o % 4]
+                            let value = v[c * channelStride + xi * xiStride + t]
+                            sum += Double(weight) * Double(value)
+                            chain = chain.addingProduct(weight, value) // one fused multiply-add
                         }
                         worst = max(worst, abs(Double(got) - sum))
+                        if got.bitPattern != chain.bitPattern { notTheChain += 1 }
                     }
                 }
             }
             #expect(worst <= 1e-5 * Double(cin), "largest difference from the sum: \(worst)")
+            #expect(notTheChain == 0, "\(notTheChain) values are not the in-order FMA chain")
             #expect(untouched, "a value past the \(cols) columns was written")
         }
         if avx2.status == 1 && avx512.status == 1 {

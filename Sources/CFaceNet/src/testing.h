@@ -240,13 +240,13 @@ int cfn_q_gemm_test(const int8_t *w, const uint8_t *x, int rows, int columns, in
 /*
  * Testing: one of the int8 network's float32 convolutions (no activation): out (NHWC, n × oh ×
  * ow × out_channels) = conv(x: NHWC n × h × w × in_channels) with weight [out][in][k][k]
- * (PyTorch's order), bias, stride and zero padding `pad`, on the loop's AVX-512 build
- * (avx512 1) or its plain one (0). out_channels a multiple of 16. Returns 1 when done, 0 when
- * the CPU lacks AVX-512, −1 for bad arguments or no memory.
+ * (PyTorch's order), bias, stride and zero padding `pad`, on the loop's plain build (build 0),
+ * its AVX2 one (1) or its AVX-512 one (2). out_channels a multiple of 16. Returns 1 when done, 0
+ * when the CPU lacks the build's instructions, −1 for bad arguments or no memory.
  */
 int cfn_fconv_test(const float *x, int n, int h, int w, int in_channels, const float *weight,
                    const float *bias, int out_channels, int kernel, int stride, int pad,
-                   int avx512, float *out);
+                   int build, float *out);
 
 #ifdef __cplusplus
 }

@@ -411,7 +411,7 @@ static void run(const pass *s, const cfn_qconv *c, const float *x, int ldx, int 
             ldx = c->in_channels;
         }
         cfn_fconv_forward(c, x, ldx, n, h, w, out, ldo, e, s->pool, s->scratch, s->scratch_stride,
-                          cfn_cpu_has_avx512f());
+                          cfn_fconv_best_build());
         return;
     }
     if (s->calibrating) {

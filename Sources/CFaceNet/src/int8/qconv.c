@@ -54,7 +54,7 @@ typedef struct qconv_job {
     uint8_t *scratch;
     size_t scratch_stride;
     cfn_q_tile_fn tile;
-    int avx512; /* the epilogue's AVX-512 build */
+    int avx512, avx2; /* the epilogue's widest build this CPU runs */
 } qconv_job;
 
 /* Column `p`'s kh · kw · in_stride bytes, (ky, kx, channel) order, padding as the zero point. */
@@ -90,8 +90,9 @@ static void unfold_column(const qconv_job *j, int p, uint8_t *dst) {
     }
 }
 
-/* The epilogue's loop, compiled twice (plain, and for AVX-512: 16 rows a step); contraction
-   is off for this file, so both round every multiply and add alike and give the same floats. */
+/* The epilogue's loop, compiled three times (plain, AVX2: 8 rows a step, AVX-512: 16);
+   contraction is off for this file, so all round every multiply and add alike and give the
+   same floats. */
 #define EPILOGUE_BODY                                                                          \
     const cfn_qconv *c = j->conv;                                                              \
     const float *bias = c->bias + row0, *ws = c->weight_scale + row0;                          \
@@ -122,6 +123,11 @@ static void epilogue_plain(const qconv_job *j, const int32_t *acc, int row0, int
 }
 
 #if defined(__x86_64__) || defined(__i386__)
+__attribute__((target("avx2"))) static void
+epilogue_avx2(const qconv_job *j, const int32_t *acc, int row0, int rows, int col0, int cols) {
+    EPILOGUE_BODY
+}
+
 __attribute__((target("avx2,fma,avx512f"))) static void
 epilogue_avx512(const qconv_job *j, const int32_t *acc, int row0, int rows, int col0, int cols) {
     EPILOGUE_BODY
@@ -133,6 +139,10 @@ static void epilogue(const qconv_job *j, const int32_t *acc, int row0, int rows,
 #if defined(__x86_64__) || defined(__i386__)
     if (j->avx512) {
         epilogue_avx512(j, acc, row0, rows, col0, cols);
+        return;
+    }
+    if (j->avx2) {
+        epilogue_avx2(j, acc, row0, rows, col0, cols);
         return;
     }
 #endif
@@ -201,5 +211,6 @@ void cfn_qconv_forward(const cfn_qconv *conv, const uint8_t *xq, int n, int h, i
     j.scratch_stride = scratch_stride;
     j.tile = cfn_q_tile_for(kernels);
     j.avx512 = cfn_cpu_has_avx512f();
+    j.avx2 = cfn_cpu_has_avx2_fma();
     cfn_pool_run(pool, j.tasks, qconv_task, &j);
 }

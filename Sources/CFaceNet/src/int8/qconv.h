@@ -65,14 +65,21 @@ void cfn_qconv_forward(const cfn_qconv *conv, const uint8_t *xq, int n, int h, i
 
 /* ---- fconv.c ------------------------------------------------------------------------------ */
 
+/* The builds of the float32 loop: all give the same floats. */
+typedef enum cfn_fconv_build {
+    CFN_FCONV_PLAIN = 0,  /* the target's baseline */
+    CFN_FCONV_AVX2 = 1,   /* the CPU must have AVX2 */
+    CFN_FCONV_AVX512 = 2, /* the CPU must have AVX-512F */
+} cfn_fconv_build;
+/* The widest build this CPU runs. */
+cfn_fconv_build cfn_fconv_best_build(void);
 /* Scratch bytes one worker needs for `conv` in float32. */
 size_t cfn_fconv_scratch_bytes(const cfn_qconv *conv);
 /* As cfn_qconv_forward, in float32 with conv->float_weight, on the float NHWC input x (row
-   stride ldx, not overlapping out), with the loop's AVX-512 build (avx512: 1, the CPU must
-   have it) or its plain one: both give the same floats. */
+   stride ldx, not overlapping out), with the loop's `build` (one the CPU runs). */
 void cfn_fconv_forward(const cfn_qconv *conv, const float *x, int ldx, int n, int h, int w,
                        float *out, int ldo, cfn_qconv_epilogue epilogue, cfn_pool *pool,
-                       unsigned char *scratch, size_t scratch_stride, int avx512);
+                       unsigned char *scratch, size_t scratch_stride, cfn_fconv_build build);
 /* Reorders float weights [out][in][kh][kw] (PyTorch's order) into conv->float_weight's
    (ky, kx, channel) × out order at `dst`. */
 void cfn_fconv_set_weights(const cfn_qconv *conv, const float *w, float *dst);
