@@ -11,8 +11,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+if [ ! -d .build/release/CFaceNet.build ]; then
+    echo "no release objects: run swift build -c release --product FaceRecBenchmarks first" >&2
+    exit 2
+fi
 objects=$(find .build/release/CFaceNet.build -name '*.o' | sort)
-[ -n "$objects" ] || { echo "no release objects: run swift build -c release first" >&2; exit 2; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -21,9 +24,7 @@ cat > "$work/check.c" <<'C'
 #include <stdlib.h>
 #include <string.h>
 
-int cfn_fconv_test(const float *x, int n, int h, int w, int in_channels, const float *weight,
-                   const float *bias, int out_channels, int kernel, int stride, int pad,
-                   int build, float *out);
+#include "testing.h" /* cfn_fconv_test */
 
 static unsigned state = 12345;
 static float next(void) {
@@ -46,11 +47,19 @@ int main(void) {
         for (size_t i = 0; i < nx; ++i) x[i] = next();
         for (size_t i = 0; i < nw; ++i) weight[i] = next();
         for (int i = 0; i < cout; ++i) bias[i] = next();
-        if (cfn_fconv_test(x, n, h, w, cin, weight, bias, cout, k, stride, pad, 0, plain) != 1) return 2;
+        if (cfn_fconv_test(x, n, h, w, cin, weight, bias, cout, k, stride, pad, 0, plain) != 1) {
+            printf("fconv %d→%d k%d: the plain build failed\n", cin, cout, k);
+            return 1;
+        }
         for (int build = 1; build <= 2; ++build) {
             const int status = cfn_fconv_test(x, n, h, w, cin, weight, bias, cout, k, stride, pad, build, wide);
             if (status == 0) {
                 printf("fconv %d→%d k%d: build %d does not run on this CPU\n", cin, cout, k, build);
+                continue;
+            }
+            if (status != 1) {
+                printf("fconv %d→%d k%d: build %d failed (status %d)\n", cin, cout, k, build, status);
+                failed = 1;
                 continue;
             }
             size_t differing = 0;
@@ -64,6 +73,7 @@ int main(void) {
     return failed;
 }
 C
-# shellcheck disable=SC2086  # the object list is meant to split
-cc -O2 "$work/check.c" $objects -o "$work/check" -lopenblas -lm -lpthread
+# shellcheck disable=SC2086,SC2046  # the object list and pkg-config's flags are meant to split
+cc -O2 -I Sources/CFaceNet/src -I Sources/CFaceNet/include "$work/check.c" $objects -o "$work/check" \
+    $(pkg-config --libs openblas) -lm -lpthread
 "$work/check"

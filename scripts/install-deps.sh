@@ -35,4 +35,7 @@ PY
     python3 -c 'import selenium' 2>/dev/null || python3 -m pip install -q 'selenium==4.51.0'
     # Pillow writes the WebP photo the console test uploads.
     python3 -c 'import PIL' 2>/dev/null || python3 -m pip install -q pillow
+    # scikit-learn and scipy are the references of `facerec cluster` and `facerec calibrate`
+    # (CLIClusterTests, CLICalibrateTests), which skip without them.
+    python3 -c 'import sklearn, scipy' 2>/dev/null || python3 -m pip install -q scikit-learn scipy
 fi

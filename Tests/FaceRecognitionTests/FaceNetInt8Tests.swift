@@ -111,7 +111,7 @@ struct FaceNetInt8Tests {
                     }
                 }
             }
-            for build: Int32 in [1, 2] { // AVX2, AVX-512 (0: not on this CPU)
+            for build: Int32 in [1, 2] { // 1 AVX2, 2 AVX-512; status 0: this CPU lacks it
                 var wide = [Float](repeating: .nan, count: plain.count)
                 let ran = cfn_fconv_test(x, Int32(n), Int32(h), Int32(w), Int32(cin), weight, bias, Int32(cout), Int32(k),
                                          Int32(stride), Int32(pad), build, &wide)

@@ -54,7 +54,7 @@ typedef struct qconv_job {
     uint8_t *scratch;
     size_t scratch_stride;
     cfn_q_tile_fn tile;
-    int avx512, avx2; /* the epilogue's widest build this CPU runs */
+    int avx512, avx2; /* which builds of the epilogue this CPU runs (the widest is taken) */
 } qconv_job;
 
 /* Column `p`'s kh · kw · in_stride bytes, (ky, kx, channel) order, padding as the zero point. */
@@ -90,7 +90,7 @@ static void unfold_column(const qconv_job *j, int p, uint8_t *dst) {
     }
 }
 
-/* The epilogue's loop, compiled three times (plain, AVX2: 8 rows a step, AVX-512: 16);
+/* The epilogue's loop, compiled three times (plain, AVX2: 8 lanes, AVX-512: 16 lanes);
    contraction is off for this file, so all round every multiply and add alike and give the
    same floats. */
 #define EPILOGUE_BODY                                                                          \

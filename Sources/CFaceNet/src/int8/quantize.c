@@ -2,14 +2,16 @@
  * Per-tensor activation quantisation: u8 = clamp(round(x / scale) + zero_point, 0, 255), rounding
  * half up (the clamped value is non-negative, so +0.5 and truncation). The loop is written once
  * and compiled three times, plain, for AVX2 (8 lanes) and for AVX-512 (16 lanes), the widest
- * the CPU runs chosen at run time; all give the same bytes (the multiply and the add are
- * separate statements, which no build fuses). Pixels are spread over the pool's workers.
+ * the CPU runs chosen at run time; all give the same bytes (contraction is off, so no build
+ * fuses the multiply and the add). Pixels are spread over the pool's workers.
  */
 #include "qconv.h"
 
 #include "../ops/ops.h"
 
 #include <math.h>
+
+#pragma clang fp contract(off)
 
 #define QUANTIZE_ROW(x, channels, inverse, zp, stride, dst)                                    \
     do {                                                                                       \
