@@ -145,11 +145,15 @@ public final class SQLiteMessageQueue: MessageQueue {
         let clock = ContinuousClock()
         let deadline = clock.now.advanced(by: waitTime)
         while true {
+            // Checked before every look, not after: a cancelled receive leases nothing, since a
+            // message it took would stay hidden from every consumer for its visibility timeout
+            // while the caller that cancelled has gone.
+            if Task.isCancelled { return [] }
             let generation = signal.currentGeneration
             let messages = try await receiveOnce(maxMessages: maxMessages, visibilityTimeout: visibilityTimeout)
             if !messages.isEmpty { return messages }
             let remaining = clock.now.duration(to: deadline)
-            if remaining <= .zero || Task.isCancelled { return [] }
+            if remaining <= .zero { return [] }
             await signal.wait(after: generation, timeout: min(remaining, options.pollInterval))
         }
     }
