@@ -23,7 +23,8 @@ import Foundation
 /// - **Long polling**: a receive with a wait returns at once when a message is sent by this
 ///   process (to any instance on the same file and queue), and otherwise re-checks every
 ///   ``Options/pollInterval`` (messages sent by other processes, or leases that expire).
-///   Cancelling the calling task ends the wait early with an empty result.
+///   Cancelling the calling task ends the wait early with an empty result; a receive whose
+///   task is cancelled leases nothing more (it checks before every look at the table).
 /// - **Blocking**: SQLite runs on a private dispatch queue per instance, never on the
 ///   cooperative pool; only `init` (open and schema set-up) runs on the caller's thread.
 /// - **Configuration** (default visibility timeout, dead-letter policy) is stored in the file
