@@ -141,8 +141,17 @@ struct CLICalibrateTests {
         #expect(byFolder.status == 0 && byCSV.status == 0, "\(byFolder.stderr) \(byCSV.stderr)")
         let a = try #require(try JSONSerialization.jsonObject(with: Data(byFolder.stdout.utf8)) as? [String: Any])
         let b = try #require(try JSONSerialization.jsonObject(with: Data(byCSV.stdout.utf8)) as? [String: Any])
-        #expect((a["genuine"] as? [Double]) == (b["genuine"] as? [Double]))
-        #expect((a["impostor"] as? [Double]) == (b["impostor"] as? [Double]))
+        // The same pairs, at the same distances up to float rounding: the two runs batch the
+        // faces in different orders, and an embedding's last bits depend on its batch position
+        // in the optimised kernels. The lists are sorted, so a pair missing on one side or a
+        // real change of distance still shows at its index.
+        for key in ["genuine", "impostor"] {
+            let byFolderDistances = try #require(a[key] as? [Double])
+            let byCSVDistances = try #require(b[key] as? [Double])
+            #expect(byFolderDistances.count == byCSVDistances.count, "\(key) pairs")
+            let worst = zip(byFolderDistances, byCSVDistances).map { abs($0 - $1) }.max() ?? 0
+            #expect(worst < 1e-5, "\(key) distances differ by up to \(worst)")
+        }
         #expect(a["names"] as? Int == Set(stems.map { labels[$0]! }).count)
 
         // The text report.
