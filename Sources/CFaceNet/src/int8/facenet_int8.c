@@ -383,6 +383,7 @@ typedef struct pass {
     size_t scratch_stride;
     cfn_pool *pool;
     cfn_q_kernels kernels;
+    cfn_loop_build build; /* of the float32 layers, the quantiser and the epilogue */
 } pass;
 
 /* CFN_Q_CALIBRATE_MSE; CFACENET_INT8_CALIBRATION=max in the environment picks the largest value
@@ -411,7 +412,7 @@ static void run(const pass *s, const cfn_qconv *c, const float *x, int ldx, int 
             ldx = c->in_channels;
         }
         cfn_fconv_forward(c, x, ldx, n, h, w, out, ldo, e, s->pool, s->scratch, s->scratch_stride,
-                          cfn_fconv_best_build());
+                          s->build);
         return;
     }
     if (s->calibrating) {
@@ -419,9 +420,9 @@ static void run(const pass *s, const cfn_qconv *c, const float *x, int ldx, int 
         if (most > s->scales[c->scale_index]) s->scales[c->scale_index] = most;
     }
     const float scale = s->scales[c->scale_index] > 0.0f ? s->scales[c->scale_index] : 1.0f;
-    cfn_q_quantize(x, pixels, c->in_channels, ldx, scale, 0, c->in_stride, s->xq, s->pool);
+    cfn_q_quantize(x, pixels, c->in_channels, ldx, scale, 0, c->in_stride, s->xq, s->pool, s->build);
     cfn_qconv_forward(c, s->xq, n, h, w, scale, out, ldo, e, s->pool, s->scratch,
-                      s->scratch_stride, s->kernels);
+                      s->scratch_stride, s->kernels, s->build);
 }
 
 static const cfn_qconv_epilogue RELU = {0, 1.0f, 1};
@@ -519,6 +520,7 @@ static cfn_status forward(const cfn_facenet_int8 *m, float *scales, int calibrat
     s.kernels = set == CFN_KERNELS_PORTABLE ? CFN_Q_KERNELS_REFERENCE
                 : set == CFN_KERNELS_AVX2   ? cfn_q_kernels_best(CFN_Q_KERNELS_AVX2)
                                             : cfn_q_kernels_best(CFN_Q_KERNELS_VNNI);
+    s.build = cfn_loop_build_for(set);
     float *pooled = cfn_context_take(ctx, 1792 * (size_t)n);
     float *projected = cfn_context_take(ctx, 512 * (size_t)n);
 
@@ -543,7 +545,7 @@ static cfn_status forward(const cfn_facenet_int8 *m, float *scales, int calibrat
     const float image_scale = scales[c1->scale_index] > 0.0f ? scales[c1->scale_index] : 1.0f;
     cfn_q_quantize_image(images, n, height, width, image_scale, 128, s.xq);
     cfn_qconv_forward(c1, s.xq, n, height, width, image_scale, a, 32, RELU, pool,
-                      s.scratch, s.scratch_stride, s.kernels);
+                      s.scratch, s.scratch_stride, s.kernels, s.build);
     }
     run(&s, &m->conv2a, a, 32, n, d.h1, d.w1, b, 32, RELU);
     run(&s, &m->conv2b, b, 32, n, d.h2, d.w2, a, 64, RELU);

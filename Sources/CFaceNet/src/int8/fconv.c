@@ -20,11 +20,6 @@
 #define FCONV_PIXELS 4
 #define FCONV_LANES 16 /* output channels per accumulator row; every FaceNet width is a multiple */
 
-cfn_fconv_build cfn_fconv_best_build(void) {
-    if (cfn_cpu_has_avx512f()) return CFN_FCONV_AVX512;
-    return cfn_cpu_has_avx2_fma() ? CFN_FCONV_AVX2 : CFN_FCONV_PLAIN;
-}
-
 size_t cfn_fconv_scratch_bytes(const cfn_qconv *c) {
     return sizeof(float) * FCONV_PIXELS * (size_t)c->in_channels * c->kernel_h * c->kernel_w + 64;
 }
@@ -43,7 +38,7 @@ typedef struct fconv_job {
     const cfn_qconv *c;
     const float *x;
     int ldx, h, w, oh, ow, columns, tasks;
-    cfn_fconv_build build;
+    cfn_loop_build build;
     float *out;
     int ldo;
     cfn_qconv_epilogue e;
@@ -120,11 +115,11 @@ static void fconv_task(void *arg, int task, int worker) {
         for (int q = 0; q < FCONV_PIXELS; ++q) /* spare columns repeat the first */
             unfold(j, q < count ? p0 + q : p0, cols + (size_t)q * depth);
 #if defined(__x86_64__) || defined(__i386__)
-        if (j->build == CFN_FCONV_AVX512) {
+        if (j->build == CFN_LOOP_AVX512) {
             columns_avx512(j, cols, p0, count);
             continue;
         }
-        if (j->build == CFN_FCONV_AVX2) {
+        if (j->build == CFN_LOOP_AVX2) {
             columns_avx2(j, cols, p0, count);
             continue;
         }
@@ -135,7 +130,7 @@ static void fconv_task(void *arg, int task, int worker) {
 
 void cfn_fconv_forward(const cfn_qconv *c, const float *x, int ldx, int n, int h, int w,
                        float *out, int ldo, cfn_qconv_epilogue e, cfn_pool *pool,
-                       unsigned char *scratch, size_t scratch_stride, cfn_fconv_build build) {
+                       unsigned char *scratch, size_t scratch_stride, cfn_loop_build build) {
     fconv_job j;
     j.c = c;
     j.x = x;

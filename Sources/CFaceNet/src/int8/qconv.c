@@ -54,7 +54,7 @@ typedef struct qconv_job {
     uint8_t *scratch;
     size_t scratch_stride;
     cfn_q_tile_fn tile;
-    int avx512, avx2; /* which builds of the epilogue this CPU runs (the widest is taken) */
+    cfn_loop_build build; /* the epilogue's */
 } qconv_job;
 
 /* Column `p`'s kh · kw · in_stride bytes, (ky, kx, channel) order, padding as the zero point. */
@@ -137,11 +137,11 @@ epilogue_avx512(const qconv_job *j, const int32_t *acc, int row0, int rows, int 
 static void epilogue(const qconv_job *j, const int32_t *acc, int row0, int rows, int col0,
                      int cols) {
 #if defined(__x86_64__) || defined(__i386__)
-    if (j->avx512) {
+    if (j->build == CFN_LOOP_AVX512) {
         epilogue_avx512(j, acc, row0, rows, col0, cols);
         return;
     }
-    if (j->avx2) {
+    if (j->build == CFN_LOOP_AVX2) {
         epilogue_avx2(j, acc, row0, rows, col0, cols);
         return;
     }
@@ -189,7 +189,7 @@ static void qconv_task(void *arg, int task, int worker) {
 void cfn_qconv_forward(const cfn_qconv *conv, const uint8_t *xq, int n, int h, int w,
                        float in_scale, float *out, int ldo, cfn_qconv_epilogue epilogue,
                        cfn_pool *pool, uint8_t *scratch, size_t scratch_stride,
-                       cfn_q_kernels kernels) {
+                       cfn_q_kernels kernels, cfn_loop_build build) {
     qconv_job j;
     j.conv = conv;
     j.xq = xq;
@@ -210,7 +210,6 @@ void cfn_qconv_forward(const cfn_qconv *conv, const uint8_t *xq, int n, int h, i
     j.scratch = scratch;
     j.scratch_stride = scratch_stride;
     j.tile = cfn_q_tile_for(kernels);
-    j.avx512 = cfn_cpu_has_avx512f();
-    j.avx2 = cfn_cpu_has_avx2_fma();
+    j.build = build;
     cfn_pool_run(pool, j.tasks, qconv_task, &j);
 }

@@ -14,7 +14,20 @@
 #include <stdint.h>
 
 #include "../core/thread_pool.h"
+#include "cfacenet.h"
 #include "qgemm.h"
+
+/* The builds of the loops written once in C and compiled for several instruction sets (fconv.c's
+   float32 layers, qconv.c's epilogue, quantize.c's quantiser): contraction is off in each, so
+   all builds give the same floats and bytes. */
+typedef enum cfn_loop_build {
+    CFN_LOOP_PLAIN = 0,  /* the target's baseline */
+    CFN_LOOP_AVX2 = 1,   /* the CPU must have AVX2 */
+    CFN_LOOP_AVX512 = 2, /* the CPU must have AVX-512F (and BW, which comes with it) */
+} cfn_loop_build;
+/* The widest build this CPU runs within a context's kernel set: plain for
+   CFN_KERNELS_PORTABLE, at most AVX2 for CFN_KERNELS_AVX2. */
+cfn_loop_build cfn_loop_build_for(cfn_kernel_set set);
 
 typedef struct cfn_qconv {
     int in_channels, in_stride; /* in_stride: in_channels rounded up to 4 (the u8 pixel) */
@@ -56,39 +69,33 @@ static inline size_t cfn_qconv_scratch_bytes(const cfn_qconv *conv) {
 /*
  * out (NHWC, row stride ldo) ← epilogue(dequantised product) of the u8 NHWC input `xq`
  * (n × h × w × in_stride, quantised with in_scale and conv->zero_point): on `pool`'s workers,
- * each with `scratch_stride` bytes of `scratch`.
+ * each with `scratch_stride` bytes of `scratch`; the products on `kernels`, the epilogue's loop
+ * in `build` (one the CPU runs).
  */
 void cfn_qconv_forward(const cfn_qconv *conv, const uint8_t *xq, int n, int h, int w,
                        float in_scale, float *out, int ldo, cfn_qconv_epilogue epilogue,
                        cfn_pool *pool, uint8_t *scratch, size_t scratch_stride,
-                       cfn_q_kernels kernels);
+                       cfn_q_kernels kernels, cfn_loop_build build);
 
 /* ---- fconv.c ------------------------------------------------------------------------------ */
 
-/* The builds of the float32 loop: all give the same floats. */
-typedef enum cfn_fconv_build {
-    CFN_FCONV_PLAIN = 0,  /* the target's baseline */
-    CFN_FCONV_AVX2 = 1,   /* the CPU must have AVX2 */
-    CFN_FCONV_AVX512 = 2, /* the CPU must have AVX-512F */
-} cfn_fconv_build;
-/* The widest build this CPU runs. */
-cfn_fconv_build cfn_fconv_best_build(void);
 /* Scratch bytes one worker needs for `conv` in float32. */
 size_t cfn_fconv_scratch_bytes(const cfn_qconv *conv);
 /* As cfn_qconv_forward, in float32 with conv->float_weight, on the float NHWC input x (row
    stride ldx, not overlapping out), with the loop's `build` (one the CPU runs). */
 void cfn_fconv_forward(const cfn_qconv *conv, const float *x, int ldx, int n, int h, int w,
                        float *out, int ldo, cfn_qconv_epilogue epilogue, cfn_pool *pool,
-                       unsigned char *scratch, size_t scratch_stride, cfn_fconv_build build);
+                       unsigned char *scratch, size_t scratch_stride, cfn_loop_build build);
 /* Reorders float weights [out][in][kh][kw] (PyTorch's order) into conv->float_weight's
    (ky, kx, channel) × out order at `dst`. */
 void cfn_fconv_set_weights(const cfn_qconv *conv, const float *w, float *dst);
 
 /* ---- quantize.c ---------------------------------------------------------------------------- */
 
-/* xq[p · stride + c] = u8(x[p · ldx + c]) for c < channels, zero_point for channels … stride. */
+/* xq[p · stride + c] = u8(x[p · ldx + c]) for c < channels, zero_point for channels … stride,
+   with the loop's `build` (one the CPU runs). */
 void cfn_q_quantize(const float *x, int pixels, int channels, int ldx, float scale,
-                    int zero_point, int stride, uint8_t *xq, cfn_pool *pool);
+                    int zero_point, int stride, uint8_t *xq, cfn_pool *pool, cfn_loop_build build);
 /* The NCHW float image batch to u8 NHWC with 4 bytes per pixel (3 channels, then zero_point). */
 void cfn_q_quantize_image(const float *images, int n, int h, int w, float scale, int zero_point,
                           uint8_t *xq);

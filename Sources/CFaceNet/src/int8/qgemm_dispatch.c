@@ -1,4 +1,5 @@
 /* Which int8 kernels this CPU runs (CPUID + XGETBV, probed once). */
+#include "qconv.h"
 #include "qgemm.h"
 
 #include "../ops/ops.h"
@@ -30,6 +31,12 @@ cfn_q_kernels cfn_q_kernels_best(cfn_q_kernels most) {
     if (most >= CFN_Q_KERNELS_VNNI && cfn_cpu_has_avx512_vnni()) return CFN_Q_KERNELS_VNNI;
     if (most >= CFN_Q_KERNELS_AVX2 && cfn_cpu_has_avx2_fma()) return CFN_Q_KERNELS_AVX2;
     return CFN_Q_KERNELS_REFERENCE;
+}
+
+cfn_loop_build cfn_loop_build_for(cfn_kernel_set set) {
+    if (set == CFN_KERNELS_PORTABLE || !cfn_cpu_has_avx2_fma()) return CFN_LOOP_PLAIN;
+    if (set == CFN_KERNELS_AVX2 || !cfn_cpu_has_avx512f()) return CFN_LOOP_AVX2;
+    return CFN_LOOP_AVX512;
 }
 
 cfn_q_tile_fn cfn_q_tile_for(cfn_q_kernels kernels) {

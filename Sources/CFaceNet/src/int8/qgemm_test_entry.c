@@ -53,10 +53,10 @@ int cfn_fconv_test(const float *x, int n, int h, int w, int in_channels, const f
                    int build, float *out) {
     if (!x || !weight || !bias || !out || n < 1 || h < kernel || w < kernel || in_channels < 1 ||
         out_channels < 16 || out_channels % 16 || kernel < 1 || stride < 1 || pad < 0 ||
-        build < CFN_FCONV_PLAIN || build > CFN_FCONV_AVX512)
+        build < CFN_LOOP_PLAIN || build > CFN_LOOP_AVX512)
         return -1;
-    if (build == CFN_FCONV_AVX512 && !cfn_cpu_has_avx512f()) return 0;
-    if (build == CFN_FCONV_AVX2 && !cfn_cpu_has_avx2_fma()) return 0;
+    if (build == CFN_LOOP_AVX512 && !cfn_cpu_has_avx512f()) return 0;
+    if (build == CFN_LOOP_AVX2 && !cfn_cpu_has_avx2_fma()) return 0;
     cfn_qconv c;
     memset(&c, 0, sizeof c);
     c.in_channels = in_channels;
@@ -77,7 +77,7 @@ int cfn_fconv_test(const float *x, int n, int h, int w, int in_channels, const f
     c.float_weight = fw;
     const cfn_qconv_epilogue plain = {0, 1.0f, 0};
     cfn_fconv_forward(&c, x, in_channels, n, h, w, out, out_channels, plain, NULL, scratch,
-                      cfn_fconv_scratch_bytes(&c) + 64, (cfn_fconv_build)build);
+                      cfn_fconv_scratch_bytes(&c) + 64, (cfn_loop_build)build);
     free(fw);
     free(scratch);
     return 1;

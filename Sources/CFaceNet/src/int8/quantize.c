@@ -49,7 +49,8 @@ quantize_rows_avx512(const float *x, int p0, int p1, int channels, int ldx, floa
 
 typedef struct quantize_job {
     const float *x;
-    int pixels, channels, ldx, zp, stride, tasks, avx512, avx2;
+    int pixels, channels, ldx, zp, stride, tasks;
+    cfn_loop_build build;
     float inverse;
     uint8_t *xq;
 } quantize_job;
@@ -60,11 +61,11 @@ static void quantize_task(void *arg, int task, int worker) {
     const int p0 = (int)((long long)task * j->pixels / j->tasks);
     const int p1 = (int)((long long)(task + 1) * j->pixels / j->tasks);
 #if defined(__x86_64__) || defined(__i386__)
-    if (j->avx512) {
+    if (j->build == CFN_LOOP_AVX512) {
         quantize_rows_avx512(j->x, p0, p1, j->channels, j->ldx, j->inverse, j->zp, j->stride, j->xq);
         return;
     }
-    if (j->avx2) {
+    if (j->build == CFN_LOOP_AVX2) {
         quantize_rows_avx2(j->x, p0, p1, j->channels, j->ldx, j->inverse, j->zp, j->stride, j->xq);
         return;
     }
@@ -73,10 +74,9 @@ static void quantize_task(void *arg, int task, int worker) {
 }
 
 void cfn_q_quantize(const float *x, int pixels, int channels, int ldx, float scale,
-                    int zero_point, int stride, uint8_t *xq, cfn_pool *pool) {
+                    int zero_point, int stride, uint8_t *xq, cfn_pool *pool, cfn_loop_build build) {
     quantize_job j = {x, pixels, channels, ldx, zero_point, stride,
-                      cfn_pool_task_count(pool, pixels), cfn_cpu_has_avx512f(),
-                      cfn_cpu_has_avx2_fma(), 1.0f / scale, xq};
+                      cfn_pool_task_count(pool, pixels), build, 1.0f / scale, xq};
     cfn_pool_run(pool, j.tasks, quantize_task, &j);
 }
 
