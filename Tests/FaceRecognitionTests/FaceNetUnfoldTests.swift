@@ -6,12 +6,14 @@ import Testing
 /// and 3 × 1 layers, and every layer on portable contexts) are GEMMs over the input unfolded
 /// into the engine's 16-column strips. On AVX-512 the unfolding reads each strip's 16 lanes with
 /// one masked load (lanes reading consecutive floats), a few masked loads and permutes (stride
-/// 2: a run of lanes per output row the strip crosses) or a gather; on AVX2 it copies them one
+/// 2: a run of lanes per output row the strip crosses) or a gather; on AVX2, two masked loads
+/// for layers of stride 1 and "same" padding (consecutive lanes), otherwise it copies them one
 /// by one. These shapes reach each of those: strips that cross 2, 3 or 6 output rows, rows
 /// that cross from one image into the next, padding (lanes masked off inside a run), more rows
-/// per strip than runs allowed (the gather), and consecutive loads. Each result is held to the
-/// convolution's definition (summed in double) and, bit for bit, to the AVX2 path's: both feed
-/// the same FMA chains, so any difference is an unfolding error.
+/// per strip than runs allowed (the gather), consecutive loads, and (for AVX2's masked loads)
+/// padding on every side, a last strip of 3 columns and a second column block. Each result is
+/// held to the convolution's definition (summed in double) and, bit for bit, to the AVX2
+/// path's: both feed the same FMA chains, so any difference is an unfolding error.
 @Suite("FaceNet unfolded convolutions", .ownThreads)
 struct FaceNetUnfoldTests {
     struct Shape: CustomStringConvertible {
@@ -32,6 +34,8 @@ struct FaceNetUnfoldTests {
         Shape(cin: 4, cout: 6, kh: 1, kw: 7, stride: 1, padH: 0, padW: 3, n: 2, h: 8, w: 8),     // Block17's 1 × 7: consecutive loads
         Shape(cin: 4, cout: 6, kh: 7, kw: 1, stride: 1, padH: 3, padW: 0, n: 1, h: 8, w: 8),     // and 7 × 1
         Shape(cin: 5, cout: 5, kh: 3, kw: 1, stride: 1, padH: 1, padW: 0, n: 1, h: 3, w: 3),     // Block8's 3 × 1 at 160×160
+        Shape(cin: 3, cout: 7, kh: 3, kw: 3, stride: 1, padH: 1, padW: 1, n: 2, h: 5, w: 7),     // padding on all four sides
+        Shape(cin: 4, cout: 6, kh: 1, kw: 7, stride: 1, padH: 0, padW: 3, n: 3, h: 17, w: 17),   // 867 columns: two blocks, a last strip of 3
     ]
 
     /// The definition: out[o][k][y][x] = bias[o] + Σ w[o][c][i][j] · in[c][k][y·s+i−ph][x·s+j−pw].

@@ -253,12 +253,15 @@ static cfn_status build(builder *b, cfn_facenet *m) {
     TRY(basic(b, &m6->b1_1x1, "mixed_6a.branch1.0", 256, 192, 1, 1, 1, 0, 0));
     TRY(basic(b, &m6->b1_3x3, "mixed_6a.branch1.1", 192, 192, 3, 3, 1, 1, 1));
     TRY(basic(b, &m6->b1_s2, "mixed_6a.branch1.2", 192, 256, 3, 3, 2, 0, 0));
-    /* From repeat_2 on, 16-row weight panels (gemm_packed.h): 8 × 32 tiles for repeat_2's 64
-       columns at batch 1 (against 6 × 32 on 6-row panels, paired passes 0.98–1.00 at batch 1,
-       0.98 at batch 8), and after Mixed_7a's stem, where batch 1 at 160×160 multiplies the
-       weights by at most 16 columns (9, 16 Winograd tiles, 1 for the last layer), kernels that
-       put the rows in the vector lanes. */
-    b->weight_rows = CFN_GEMM_MR_WIDE;
+    /* From repeat_2 on, on CPUs with AVX-512, 16-row weight panels (gemm_packed.h): 8 × 32
+       tiles for repeat_2's 64 columns at batch 1 (against 6 × 32 on 6-row panels, paired passes
+       0.98–1.00 at batch 1, 0.98 at batch 8), and after Mixed_7a's stem, where batch 1 at
+       160×160 multiplies the weights by at most 16 columns (9, 16 Winograd tiles, 1 for the last
+       layer), kernels that put the rows in the vector lanes. The AVX2 kernel takes a 16-row
+       panel as 6 + 6 + 4 rows, its last tile a third idle, and its broadcasts then stride 64
+       bytes per depth step instead of 24: on a Zen 3 these layers' products ran at 0.85–0.90 of
+       their rate on 6-row panels, so AVX2-only CPUs keep 6 rows throughout. */
+    b->weight_rows = cfn_cpu_has_avx512f() ? CFN_GEMM_MR_WIDE : 0;
     for (int i = 0; i < BLOCK17_COUNT; ++i) {
         snprintf(p, sizeof p, "repeat_2.%d", i);
         TRY(build_factorised(b, &m->block17[i], p, 896, 128, 7, 0.10f, 1));
