@@ -175,55 +175,65 @@ AVX512 static void unfold_strips_avx512(const unfold_source *u, int k, int k0, i
     }
 }
 
-/* The layers whose strips unfold_strips_avx2 takes: stride 1 and "same" padding (out_h = h,
-   out_w = w), where column j of the unfolded input reads offset j − (pad_h · w + pad_w) of a
-   channel's images at tap (0, 0), so a strip's 16 lanes read 16 consecutive floats at every
-   tap: FaceNet's 1×7, 7×1, 1×3 and 3×1 layers (its 3×3 stride-1 layers run by Winograd). */
+/* Layers of stride 1 and "same" padding (out_h = h, out_w = w), where column j of the unfolded
+   input reads offset j − (pad_h · w + pad_w) of a channel's images at tap (0, 0), so a strip's
+   16 lanes read 16 consecutive floats at every tap: FaceNet's 1×7, 7×1, 1×3 and 3×1 layers (its
+   3×3 stride-1 layers run by Winograd). */
 static int unfold_is_consecutive(const unfold_source *u) {
     const cfn_conv2d *conv = u->conv;
     return conv->stride_h == 1 && conv->stride_w == 1 && u->out_h == u->h && u->out_w == u->w;
 }
 
-/* unfold_strips on AVX2 for consecutive layers (unfold_is_consecutive): each (row, strip) is
-   two masked loads, the masks clearing the lanes whose tap falls in the padding (a masked-off
-   lane reads nothing, so no load reaches outside the input). The scalar loop walked each
-   output row's run with its bounds: in FaceNet's repeat_2 at batch 1 (8 × 8 maps, 16-column
-   strips of two output rows) unfolding took ~10 % of the pass on a Zen 3. */
+/* unfold_strips on AVX2: each (row, strip) is two masked loads on consecutive layers
+   (unfold_is_consecutive) and two gathers on the others (the stride-2 ones), the masks clearing
+   the lanes whose tap falls in the padding, so that no load reaches outside the input. The
+   scalar loop walked each output row's run with its bounds: in FaceNet's repeat_2 at batch 1
+   (8 × 8 maps, 16-column strips of two output rows) unfolding took ~10 % of the pass on a
+   Zen 3, and in the stride-2 layers ~5 %. */
 AVX2 static void unfold_strips_avx2(const unfold_source *u, int k, int k0, int k1, int col0,
                                     int cols, float *strips) {
     const cfn_conv2d *conv = u->conv;
-    const int kh = conv->kernel_h, kw = conv->kernel_w;
+    const int kh = conv->kernel_h, kw = conv->kernel_w, consecutive = unfold_is_consecutive(u);
     const size_t channel = (size_t)u->n * u->h * u->w, strip_floats = (size_t)CFN_GEMM_NR * k;
     const int count = (cols + 15) / 16;
-    /* Per strip, lane j's input row and column at tap (0, 0); lanes past `cols` get a row no
-       tap brings inside (−h − kh), so their masks stay clear. */
-    __m256i iy[UNFOLD_MAX_STRIPS][2], ix[UNFOLD_MAX_STRIPS][2];
+    /* Per strip, lane j's input row and column at tap (0, 0) and its offset within a channel's
+       images (image · h · w + iy · w + ix); lanes past `cols` get a row no tap brings inside
+       (−h − kh), so their masks stay clear. */
+    __m256i iy[UNFOLD_MAX_STRIPS][2], ix[UNFOLD_MAX_STRIPS][2], offset[UNFOLD_MAX_STRIPS][2];
     for (int s = 0; s < count; ++s) {
-        int y[16] __attribute__((aligned(32))), x[16] __attribute__((aligned(32)));
-        int col = col0 + 16 * s, ox = col % u->out_w, oy = col / u->out_w % u->out_h;
+        int y[16] __attribute__((aligned(32))), x[16] __attribute__((aligned(32))),
+            at[16] __attribute__((aligned(32)));
+        const int col = col0 + 16 * s, row = col / u->out_w;
+        int ox = col % u->out_w, oy = row % u->out_h, image = row / u->out_h;
         for (int j = 0; j < 16; ++j) {
-            y[j] = 16 * s + j < cols ? oy - conv->pad_h : -u->h - kh;
-            x[j] = ox - conv->pad_w;
+            y[j] = 16 * s + j < cols ? oy * conv->stride_h - conv->pad_h : -u->h - kh;
+            x[j] = ox * conv->stride_w - conv->pad_w;
+            at[j] = 16 * s + j < cols ? (image * u->h + y[j]) * u->w + x[j] : 0;
             if (++ox == u->out_w) {
                 ox = 0;
-                if (++oy == u->out_h) oy = 0;
+                if (++oy == u->out_h) {
+                    oy = 0;
+                    ++image;
+                }
             }
         }
-        iy[s][0] = _mm256_load_si256((const __m256i *)y);
-        iy[s][1] = _mm256_load_si256((const __m256i *)(y + 8));
-        ix[s][0] = _mm256_load_si256((const __m256i *)x);
-        ix[s][1] = _mm256_load_si256((const __m256i *)(x + 8));
+        for (int half = 0; half < 2; ++half) {
+            iy[s][half] = _mm256_load_si256((const __m256i *)(y + 8 * half));
+            ix[s][half] = _mm256_load_si256((const __m256i *)(x + 8 * half));
+            offset[s][half] = _mm256_load_si256((const __m256i *)(at + 8 * half));
+        }
     }
     const __m256i h = _mm256_set1_epi32(u->h), w = _mm256_set1_epi32(u->w),
                   below = _mm256_set1_epi32(-1);
-    /* Column col0 reads offset col0 − (pad_h · w + pad_w) at tap (0, 0). */
+    /* On consecutive layers column col0 reads offset col0 − (pad_h · w + pad_w) at tap (0, 0). */
     const long first = (long)col0 - ((long)conv->pad_h * u->w + conv->pad_w);
     int c = k0 / (kh * kw), ky = k0 / kw % kh, kx = k0 % kw;
     for (int r = k0; r < k1; ++r) {
         const float *plane = u->in + (size_t)c * channel;
         const __m256i dy = _mm256_set1_epi32(ky), dx = _mm256_set1_epi32(kx);
-        const long shift = first + (long)ky * u->w + kx;
-        float *row = strips + (size_t)r * CFN_GEMM_NR;
+        const int tap = ky * u->w + kx;
+        const __m256i tap8 = _mm256_set1_epi32(tap);
+        float *out = strips + (size_t)r * CFN_GEMM_NR;
         for (int s = 0; s < count; ++s) {
             for (int half = 0; half < 2; ++half) {
                 const __m256i y = _mm256_add_epi32(iy[s][half], dy),
@@ -232,9 +242,14 @@ AVX2 static void unfold_strips_avx2(const unfold_source *u, int k, int k0, int k
                 const __m256i inside = _mm256_and_si256(
                     _mm256_and_si256(_mm256_cmpgt_epi32(y, below), _mm256_cmpgt_epi32(h, y)),
                     _mm256_and_si256(_mm256_cmpgt_epi32(x, below), _mm256_cmpgt_epi32(w, x)));
-                const float *src = plane + (shift + 16 * s + 8 * half);
-                _mm256_store_ps(row + (size_t)s * strip_floats + 8 * half,
-                                _mm256_maskload_ps(src, inside));
+                __m256 v;
+                if (consecutive)
+                    v = _mm256_maskload_ps(plane + (first + tap + 16 * s + 8 * half), inside);
+                else
+                    v = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), plane,
+                                                 _mm256_add_epi32(offset[s][half], tap8),
+                                                 _mm256_castsi256_ps(inside), 4);
+                _mm256_store_ps(out + (size_t)s * strip_floats + 8 * half, v);
             }
         }
         if (++kx == kw) {
@@ -260,7 +275,7 @@ static void unfold_strips(const void *source, int k, int k0, int k1, int col0, i
         unfold_strips_avx512(u, k, k0, k1, col0, cols, strips);
         return;
     }
-    if (u->avx2 && cols <= 16 * UNFOLD_MAX_STRIPS && unfold_is_consecutive(u)) {
+    if (u->avx2 && cols <= 16 * UNFOLD_MAX_STRIPS) {
         unfold_strips_avx2(u, k, k0, k1, col0, cols, strips);
         return;
     }
