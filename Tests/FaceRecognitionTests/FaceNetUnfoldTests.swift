@@ -7,13 +7,14 @@ import Testing
 /// into the engine's 16-column strips. On AVX-512 the unfolding reads each strip's 16 lanes with
 /// one masked load (lanes reading consecutive floats), a few masked loads and permutes (stride
 /// 2: a run of lanes per output row the strip crosses) or a gather; on AVX2, two masked loads
-/// for layers of stride 1 and "same" padding (consecutive lanes), otherwise it copies them one
-/// by one. These shapes reach each of those: strips that cross 2, 3 or 6 output rows, rows
-/// that cross from one image into the next, padding (lanes masked off inside a run), more rows
-/// per strip than runs allowed (the gather), consecutive loads, and (for AVX2's masked loads)
-/// padding on every side, a last strip of 3 columns and a second column block. Each result is
-/// held to the convolution's definition (summed in double) and, bit for bit, to the AVX2
-/// path's: both feed the same FMA chains, so any difference is an unfolding error.
+/// for layers of stride 1 and "same" padding (consecutive lanes) and two gathers for the
+/// others; on portable contexts a scalar loop copies them one by one. These shapes reach each
+/// of those: strips that cross 2, 3 or 6 output rows, rows that cross from one image into the
+/// next, padding (lanes masked off inside a run), more rows per strip than runs allowed (the
+/// gather), consecutive loads, padding on every side, a last strip of 3 columns and a second
+/// column block. Each result is held to the convolution's definition (summed in double) on
+/// every path and, bit for bit, the AVX-512 path's to the AVX2 path's: both feed the same FMA
+/// chains, so any difference is an unfolding error.
 @Suite("FaceNet unfolded convolutions", .ownThreads)
 struct FaceNetUnfoldTests {
     struct Shape: CustomStringConvertible {
@@ -86,7 +87,7 @@ struct FaceNetUnfoldTests {
         return (status, out)
     }
 
-    @Test("the unfolded GEMM matches the definition, the same on AVX-512 as on AVX2", arguments: shapes, [1, 2])
+    @Test("the unfolded GEMM matches the definition on every path, the same on AVX-512 as on AVX2", arguments: shapes, [1, 2])
     func unfolded(shape: Shape, threads: Int) throws {
         let operands = Operands(shape)
         let best = Self.run(shape, operands, CFN_KERNELS_BEST, threads: threads)
@@ -98,6 +99,10 @@ struct FaceNetUnfoldTests {
         try #require(avx2.status == 1)
         let differing = zip(avx2.out, best.out).filter { $0.bitPattern != $1.bitPattern }.count
         #expect(differing == 0, "AVX-512 and AVX2 unfolding differ in \(differing) of \(best.out.count) outputs")
+        // The scalar unfolding, under BLAS's own summation order: the definition only.
+        let portable = Self.run(shape, operands, CFN_KERNELS_PORTABLE, threads: threads)
+        try #require(portable.status == 1)
+        #expect(FaceNetConvolutionTests.worst(portable.out, reference) < 1e-4, "portable path")
     }
 
     @Test("bad arguments are refused")
