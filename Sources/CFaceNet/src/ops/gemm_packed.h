@@ -19,8 +19,9 @@
  * rows in the vector lanes (B read in place when it is in memory); AVX2 takes 16-row panels in
  * 6-, 6- and 4-row slices (a context limited to AVX2 on an AVX-512 CPU: a model built on a CPU
  * without AVX-512 packs 6-row panels only). On a portable context (CFN_KERNELS_PORTABLE, for
- * testing one path against another) BLAS multiplies each panel. A model built on a CPU without AVX2 + FMA never
- * comes here: it keeps its weights row-major and runs one SGEMM per layer (conv_blas.c).
+ * testing one path against another) BLAS multiplies each panel. A model built on a CPU without
+ * AVX2 + FMA never comes here: it keeps its weights row-major and runs one SGEMM per layer
+ * (conv_blas.c).
  */
 #ifndef CFN_OPS_GEMM_PACKED_H
 #define CFN_OPS_GEMM_PACKED_H
