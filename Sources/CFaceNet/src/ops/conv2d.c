@@ -66,17 +66,19 @@ static inline uint32_t unfold_spread_bits(uint32_t x) {
     return (x | x << 1) & 0x55555555u;
 }
 
-AVX512 static void unfold_lanes_for(const unfold_source *u, int col0, int cols, unfold_lanes *l) {
+/* Where columns col0 … col0 + 15 of the unfolded input read at the kernel's tap (0, 0): lane j's
+   input row iy, column ix, and offset within a channel's images (image · h · w + iy · w + ix).
+   A tap (ky, kx) reads offset + ky · w + kx where row iy + ky and column ix + kx are inside the
+   image. Lanes past the last column get the values the formula gives; callers mask them. */
+static void unfold_lane_origins(const unfold_source *u, int col0, int iy[16], int ix[16],
+                                int offset[16]) {
     const cfn_conv2d *conv = u->conv;
-    int offset[16] __attribute__((aligned(64))), iy[16] __attribute__((aligned(64))),
-        ix[16] __attribute__((aligned(64)));
     int ox = col0 % u->out_w, row = col0 / u->out_w;
-    int oy = row % u->out_h, image = row / u->out_h, consecutive = 1;
+    int oy = row % u->out_h, image = row / u->out_h;
     for (int j = 0; j < 16; ++j) {
         iy[j] = oy * conv->stride_h - conv->pad_h;
         ix[j] = ox * conv->stride_w - conv->pad_w;
         offset[j] = image * u->h * u->w + iy[j] * u->w + ix[j];
-        if (j < cols && j > 0 && offset[j] != offset[0] + j) consecutive = 0;
         if (++ox == u->out_w) {
             ox = 0;
             if (++oy == u->out_h) {
@@ -85,6 +87,16 @@ AVX512 static void unfold_lanes_for(const unfold_source *u, int col0, int cols, 
             }
         }
     }
+}
+
+AVX512 static void unfold_lanes_for(const unfold_source *u, int col0, int cols, unfold_lanes *l) {
+    const cfn_conv2d *conv = u->conv;
+    int offset[16] __attribute__((aligned(64))), iy[16] __attribute__((aligned(64))),
+        ix[16] __attribute__((aligned(64)));
+    unfold_lane_origins(u, col0, iy, ix, offset);
+    int consecutive = 1;
+    for (int j = 1; j < cols && j < 16; ++j)
+        if (offset[j] != offset[0] + j) consecutive = 0;
     l->offset = _mm512_load_si512(offset);
     l->iy = _mm512_load_si512(iy);
     l->ix = _mm512_load_si512(ix);
@@ -196,27 +208,14 @@ AVX2 static void unfold_strips_avx2(const unfold_source *u, int k, int k0, int k
     const int kh = conv->kernel_h, kw = conv->kernel_w, consecutive = unfold_is_consecutive(u);
     const size_t channel = (size_t)u->n * u->h * u->w, strip_floats = (size_t)CFN_GEMM_NR * k;
     const int count = (cols + 15) / 16;
-    /* Per strip, lane j's input row and column at tap (0, 0) and its offset within a channel's
-       images (image · h · w + iy · w + ix); lanes past `cols` get a row no tap brings inside
-       (−h − kh), so their masks stay clear. */
+    /* Per strip, its lanes' origins (unfold_lane_origins); lanes past `cols` get a row no tap
+       brings inside (−h − kh), so their masks stay clear. */
     __m256i iy[UNFOLD_MAX_STRIPS][2], ix[UNFOLD_MAX_STRIPS][2], offset[UNFOLD_MAX_STRIPS][2];
     for (int s = 0; s < count; ++s) {
         int y[16] __attribute__((aligned(32))), x[16] __attribute__((aligned(32))),
             at[16] __attribute__((aligned(32)));
-        const int col = col0 + 16 * s, row = col / u->out_w;
-        int ox = col % u->out_w, oy = row % u->out_h, image = row / u->out_h;
-        for (int j = 0; j < 16; ++j) {
-            y[j] = 16 * s + j < cols ? oy * conv->stride_h - conv->pad_h : -u->h - kh;
-            x[j] = ox * conv->stride_w - conv->pad_w;
-            at[j] = 16 * s + j < cols ? (image * u->h + y[j]) * u->w + x[j] : 0;
-            if (++ox == u->out_w) {
-                ox = 0;
-                if (++oy == u->out_h) {
-                    oy = 0;
-                    ++image;
-                }
-            }
-        }
+        unfold_lane_origins(u, col0 + 16 * s, y, x, at);
+        for (int j = cols - 16 * s; j < 16; ++j) y[j] = -u->h - kh;
         for (int half = 0; half < 2; ++half) {
             iy[s][half] = _mm256_load_si256((const __m256i *)(y + 8 * half));
             ix[s][half] = _mm256_load_si256((const __m256i *)(x + 8 * half));
@@ -225,8 +224,6 @@ AVX2 static void unfold_strips_avx2(const unfold_source *u, int k, int k0, int k
     }
     const __m256i h = _mm256_set1_epi32(u->h), w = _mm256_set1_epi32(u->w),
                   below = _mm256_set1_epi32(-1);
-    /* On consecutive layers column col0 reads offset col0 − (pad_h · w + pad_w) at tap (0, 0). */
-    const long first = (long)col0 - ((long)conv->pad_h * u->w + conv->pad_w);
     int c = k0 / (kh * kw), ky = k0 / kw % kh, kx = k0 % kw;
     for (int r = k0; r < k1; ++r) {
         const float *plane = u->in + (size_t)c * channel;
@@ -243,8 +240,9 @@ AVX2 static void unfold_strips_avx2(const unfold_source *u, int k, int k0, int k
                     _mm256_and_si256(_mm256_cmpgt_epi32(y, below), _mm256_cmpgt_epi32(h, y)),
                     _mm256_and_si256(_mm256_cmpgt_epi32(x, below), _mm256_cmpgt_epi32(w, x)));
                 __m256 v;
-                if (consecutive)
-                    v = _mm256_maskload_ps(plane + (first + tap + 16 * s + 8 * half), inside);
+                if (consecutive) /* the lanes read on from the first one's offset */
+                    v = _mm256_maskload_ps(plane + (_mm256_cvtsi256_si32(offset[s][half]) + tap),
+                                           inside);
                 else
                     v = _mm256_mask_i32gather_ps(_mm256_setzero_ps(), plane,
                                                  _mm256_add_epi32(offset[s][half], tap8),
