@@ -78,6 +78,37 @@ struct ImageResizeTests {
         }
     }
 
+    @Test("the vertical pass (32 bytes per AVX2 step) gives Pillow's formula's bytes at every row width")
+    func verticalPassEqualsTheFormula() {
+        var state: UInt64 = 11
+        let inHeight = 37
+        // Row widths below, at and past the 32-byte step and its tail (3 bytes a pixel).
+        for width in [1, 5, 10, 11, 21, 64, 87] {
+            let pixels = (0..<(width * inHeight * 3)).map { _ -> UInt8 in
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return UInt8(truncatingIfNeeded: state >> 56)
+            }
+            for outHeight in [1, 2, 9, 36, 37, 120] {
+                let c = BilinearResampler.coefficients(inSize: inHeight, in0: 0, in1: Float(inHeight), outSize: outHeight)
+                let got = BilinearResampler.verticalPass(pixels, width: width, outHeight: outHeight, coefficients: c)
+                let rowBytes = width * 3
+                var expected = [UInt8](repeating: 0, count: rowBytes * outHeight)
+                for yy in 0..<outHeight {
+                    for i in 0..<rowBytes {
+                        var sum = Int32(1) << 21
+                        for k in 0..<Int(c.count[yy]) {
+                            sum += Int32(pixels[(Int(c.first[yy]) + k) * rowBytes + i]) * c.weights[yy * c.stride + k]
+                        }
+                        expected[yy * rowBytes + i] = BilinearResampler.clip8(sum)
+                    }
+                }
+                let first = got.indices.first { got[$0] != expected[$0] }
+                #expect(got.count == expected.count && first == nil,
+                        "\(width) wide to \(outHeight) rows: first difference at byte \(first ?? -1)")
+            }
+        }
+    }
+
     @Test("a constant image stays constant at any size (weights sum to one)")
     func constantImage() throws {
         let image = try RGBImage(width: 7, height: 3, pixels: [UInt8](repeating: 0, count: 63).enumerated().map {

@@ -92,4 +92,28 @@ import Testing
         #expect(tensor[0] == (255 - 127.5) / 128 && tensor[32 * 32] == (128 - 127.5) / 128
                 && tensor[2 * 32 * 32] == -127.5 / 128)
     }
+
+    /// The tensors come from one C conversion (16 pixels per AVX2 step, a scalar tail): every
+    /// value, at pixel counts below, at and past the step, is the per-pixel formula's float.
+    @Test func tensorsAreThePerPixelFormulaAtEverySize() throws {
+        var state: UInt64 = 5
+        for (w, h) in [(1, 1), (3, 5), (4, 4), (17, 1), (33, 3), (240, 240)] {
+            let pixels = (0..<(w * h * 3)).map { _ -> UInt8 in
+                state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+                return UInt8(truncatingIfNeeded: state >> 56)
+            }
+            let crop = try RGBImage(width: w, height: h, pixels: pixels)
+            let standardized = FaceExtraction.standardized(crop), raw = FaceExtraction.rawTensor(crop)
+            let plane = w * h
+            #expect(standardized.count == 3 * plane && raw.count == 3 * plane)
+            var wrong = 0
+            for i in 0..<plane {
+                for c in 0..<3 {
+                    let v = Float(pixels[3 * i + c])
+                    if standardized[c * plane + i] != (v - 127.5) / 128 || raw[c * plane + i] != v { wrong += 1 }
+                }
+            }
+            #expect(wrong == 0, "\(w)×\(h): \(wrong) values differ")
+        }
+    }
 }

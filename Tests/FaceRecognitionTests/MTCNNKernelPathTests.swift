@@ -202,15 +202,20 @@ import Testing
     }
 
     /// R-Net's and O-Net's crops go to the threads in pieces of at most a chunk, about four per
-    /// thread when there are few (O-Net's 49 multiface crops: pieces of 7, not 16).
-    @Test func cropPiecesAreSmallEnoughToBalance() {
+    /// thread when there are many (O-Net's 49 multiface crops: pieces of 7, not 16), fewer and
+    /// larger when four would be smaller than the minimum (a small face's 6 O-Net crops: 3 + 3).
+    @Test func cropPiecesBalanceTheThreadsWithoutTinyPieces() {
         #expect(MTCNNPipeline.cropPiece(count: 606, workers: 2) == MTCNNPipeline.cropChunk)
         #expect(MTCNNPipeline.cropPiece(count: 49, workers: 2) == 7)
+        #expect(MTCNNPipeline.cropPiece(count: 18, workers: 2) == 5)
+        #expect(MTCNNPipeline.cropPiece(count: 6, workers: 2) == 3)
         #expect(MTCNNPipeline.cropPiece(count: 49, workers: 1) == MTCNNPipeline.cropChunk) // nothing to balance
-        for (count, workers) in [(0, 1), (1, 2), (9, 2), (49, 3), (5_000, 8)] {
+        for (count, workers) in [(1, 2), (3, 2), (9, 2), (17, 4), (49, 3), (5_000, 8)] {
             let piece = MTCNNPipeline.cropPiece(count: count, workers: workers)
+            let pieces = (count + piece - 1) / piece
             #expect(piece >= 1 && piece <= MTCNNPipeline.cropChunk)
-            #expect(count <= piece || (count + piece - 1) / piece >= min(count, 4 * workers) / 2, "\(count) crops, \(workers) threads")
+            #expect(pieces >= min(count, workers), "\(count) crops, \(workers) threads: a thread left idle")
+            #expect(piece >= min(MTCNNPipeline.cropPieceMinimum, count / workers), "\(count) crops, \(workers) threads")
         }
     }
 }

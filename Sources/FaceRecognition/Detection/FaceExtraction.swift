@@ -1,3 +1,5 @@
+import CFaceNet
+
 /// facenet-pytorch's `extract_face` and `fixed_image_standardization`.
 public enum FaceExtraction {
     /// The crop of `box` (grown by `margin` pixels of the final image, clamped to the image)
@@ -16,27 +18,25 @@ public enum FaceExtraction {
 
     /// `fixed_image_standardization(to_tensor(np.float32(crop)))`: CHW float32, (x − 127.5) / 128.
     public static func standardized(_ crop: RGBImage) -> [Float] {
-        tensor(crop) { (Float($0) - 127.5) / 128 }
+        // Dividing by 128 and multiplying by 1/128 give the same float: both are exact scalings.
+        planes(crop, offset: 127.5, scale: 1.0 / 128)
     }
 
     /// The crop as a CHW float32 tensor of raw 0…255 values (post_process=False).
     public static func rawTensor(_ crop: RGBImage) -> [Float] {
-        tensor(crop) { Float($0) }
+        planes(crop, offset: 0, scale: 1)
     }
 
-    private static func tensor(_ crop: RGBImage, _ transform: (UInt8) -> Float) -> [Float] {
+    private static func planes(_ crop: RGBImage, offset: Float, scale: Float) -> [Float] {
         let plane = crop.width * crop.height
-        var out = [Float](repeating: 0, count: 3 * plane)
-        crop.pixels.withUnsafeBufferPointer { px in
-            out.withUnsafeMutableBufferPointer { o in
-                for i in 0..<plane {
-                    o[i] = transform(px[3 * i])
-                    o[plane + i] = transform(px[3 * i + 1])
-                    o[2 * plane + i] = transform(px[3 * i + 2])
+        return [Float](unsafeUninitializedCapacity: 3 * plane) { out, initialized in
+            crop.pixels.withUnsafeBufferPointer { px in
+                if let px = px.baseAddress, let out = out.baseAddress {
+                    cfn_rgb8_to_planes(px, plane, offset, scale, out)
                 }
             }
+            initialized = 3 * plane
         }
-        return out
     }
 }
 

@@ -1,6 +1,8 @@
 /*
- * PIL's horizontal resampling pass for 8-bit RGB (Pillow's ImagingResampleHorizontal_8bpc), the
- * first half of the `Image.resize(BILINEAR)` facenet-pytorch crops faces with: each output
+ * PIL's resampling passes for 8-bit RGB (Pillow's ImagingResampleHorizontal_8bpc and
+ * ImagingResampleVertical_8bpc), the `Image.resize(BILINEAR)` facenet-pytorch crops faces with.
+ *
+ * Horizontal: each output
  * pixel's channel is (2^21 + Σ_k pixel(first + k) · weight_k) >> 22, clipped to 0…255, in exact
  * 32-bit integers (weights are 22-bit fixed point summing to 2^22, so no sum overflows), so any
  * order of the sum gives Pillow's bytes. The vector path takes 8 output pixels at a time, one
@@ -8,6 +10,7 @@
  * dropped) and three 32-bit multiply-adds. The scalar loop, three multiply-adds per pixel and
  * tap, was the detection's last serial step (0.5 ms for a portrait's face).
  */
+#include "cfacenet_mtcnn.h"
 #include "ops.h"
 
 #include <stdint.h>
@@ -109,5 +112,63 @@ void cfn_pil_resample_horizontal(const uint8_t *src, int in_width, int rows, int
         const int from = y < vector_rows ? groups8 : 0;
         row_scalar(src + (size_t)y * row_bytes, out_width - from, first + from, count + from,
                    weights + (size_t)from * stride, stride, dst + (size_t)y * dst_row_bytes + 3 * (size_t)from);
+    }
+}
+
+/* ---- Vertical pass -------------------------------------------------------------------------- */
+
+/* Output row yy, bytes [from, row_bytes): Σ over its taps of source row · weight. */
+static void vertical_row_scalar(const uint8_t *src, size_t row_bytes, size_t from, int first,
+                                int count, const int32_t *w, uint8_t *out) {
+    for (size_t i = from; i < row_bytes; ++i) {
+        int32_t sum = PIL_HALF;
+        for (int k = 0; k < count; ++k) sum += (int32_t)src[(size_t)(first + k) * row_bytes + i] * w[k];
+        out[i] = clip8(sum);
+    }
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+/* 32 bytes of an output row per step: four 8-lane 32-bit sums, one multiply-add per tap each,
+   then Pillow's shift and clip, packed back to bytes. Returns the bytes done. */
+AVX2 static size_t vertical_row_avx2(const uint8_t *src, size_t row_bytes, int first, int count,
+                                     const int32_t *w, uint8_t *out) {
+    const __m256i half = _mm256_set1_epi32(PIL_HALF);
+    size_t i = 0;
+    for (; i + 32 <= row_bytes; i += 32) {
+        __m256i s0 = half, s1 = half, s2 = half, s3 = half;
+        for (int k = 0; k < count; ++k) {
+            const uint8_t *row = src + (size_t)(first + k) * row_bytes + i;
+            const __m256i wk = _mm256_set1_epi32(w[k]);
+            s0 = _mm256_add_epi32(s0, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)row)), wk));
+            s1 = _mm256_add_epi32(s1, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(row + 8))), wk));
+            s2 = _mm256_add_epi32(s2, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(row + 16))), wk));
+            s3 = _mm256_add_epi32(s3, _mm256_mullo_epi32(_mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(row + 24))), wk));
+        }
+        /* >> 22, then the saturating packs clip to 0…255 as clip8 does; the packs work within
+           128-bit halves, so the permute puts the bytes back in order. */
+        const __m256i lo = _mm256_packs_epi32(_mm256_srai_epi32(s0, 22), _mm256_srai_epi32(s1, 22));
+        const __m256i hi = _mm256_packs_epi32(_mm256_srai_epi32(s2, 22), _mm256_srai_epi32(s3, 22));
+        const __m256i bytes = _mm256_packus_epi16(lo, hi);
+        _mm256_storeu_si256((__m256i *)(out + i),
+                            _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7)));
+    }
+    return i;
+}
+#endif
+
+void cfn_pil_resample_vertical(const uint8_t *src, size_t row_bytes, int out_height,
+                               const int32_t *first, const int32_t *count,
+                               const int32_t *weights, int stride, uint8_t *dst) {
+#if defined(__x86_64__) || defined(__i386__)
+    const int vector = cfn_cpu_has_avx2_fma();
+#endif
+    for (int yy = 0; yy < out_height; ++yy) {
+        const int32_t *w = weights + (size_t)yy * stride;
+        uint8_t *out = dst + (size_t)yy * row_bytes;
+        size_t done = 0;
+#if defined(__x86_64__) || defined(__i386__)
+        if (vector) done = vertical_row_avx2(src, row_bytes, first[yy], count[yy], w, out);
+#endif
+        vertical_row_scalar(src, row_bytes, done, first[yy], count[yy], w, out);
     }
 }
