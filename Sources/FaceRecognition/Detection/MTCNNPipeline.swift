@@ -283,8 +283,9 @@ struct MTCNNPipeline {
 
     /// Each net call reads all of the net's weights (O-Net's: 1.5 MB, most of it its dense
     /// layer) for the crops it is given, so a piece of one crop pays that for one crop: a
-    /// 64 × 64 face's 6 O-Net crops in pieces of one took 1.2× the CPU time of pieces of three
-    /// (two threads, Zen 3).
+    /// 64 × 64 face's detection with its 6 O-Net crops in pieces of one (and 18 R-Net crops in
+    /// pieces of three) took 1.1–1.5× the CPU time of pieces of three and nine (two threads,
+    /// Zen 3, three alternating runs).
     static let cropPieceMinimum = 4
 
     /// Resamples the `pad` region of every box to side × side (area interpolation, normalised)
