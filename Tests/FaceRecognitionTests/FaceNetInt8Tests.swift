@@ -95,7 +95,7 @@ struct FaceNetInt8Tests {
             let oh = (h + 2 * pad - k) / stride + 1, ow = (w + 2 * pad - k) / stride + 1
             var plain = [Float](repeating: .nan, count: n * oh * ow * cout)
             #expect(cfn_fconv_test(x, Int32(n), Int32(h), Int32(w), Int32(cin), weight, bias, Int32(cout), Int32(k),
-                                   Int32(stride), Int32(pad), 0, &plain) == 1)
+                                   Int32(stride), Int32(pad), 0, 1, 0, 0, &plain) == 1)
             for image in 0..<n {
                 for oy in 0..<oh {
                     for ox in 0..<ow {
@@ -116,20 +116,29 @@ struct FaceNetInt8Tests {
                     }
                 }
             }
-            for build: Int32 in [1, 2] { // 1 AVX2, 2 AVX-512; status 0: this CPU lacks it
-                var wide = [Float](repeating: .nan, count: plain.count)
-                let ran = cfn_fconv_test(x, Int32(n), Int32(h), Int32(w), Int32(cin), weight, bias, Int32(cout), Int32(k),
-                                         Int32(stride), Int32(pad), build, &wide)
-                if ran == 1 {
-                    let differing = zip(wide, plain).filter { $0.0.bitPattern != $0.1.bitPattern }.count
-                    #expect(differing == 0, "build \(build), \(cin)→\(cout) k\(k): \(differing) floats differ")
-                } else {
-                    #expect(ran == 0)
-                    print("FaceNetInt8Tests: the float32 loop's build \(build) does not run on this CPU")
+            // The epilogues the network uses: none, ReLU, and a residual up-projection's
+            // out + scale · v then ReLU (out starts as other random floats, half of them below 0).
+            let residualInput = (0..<plain.count).map { _ in random() }
+            for (residual, scale, relu): (Int32, Float, Int32) in [(0, 1, 0), (0, 1, 1), (1, 0.17, 1), (1, 1, 0)] {
+                var base = residual == 1 ? residualInput : [Float](repeating: .nan, count: plain.count)
+                #expect(cfn_fconv_test(x, Int32(n), Int32(h), Int32(w), Int32(cin), weight, bias, Int32(cout), Int32(k),
+                                       Int32(stride), Int32(pad), residual, scale, relu, 0, &base) == 1)
+                if relu == 1 { #expect(base.contains(0) && base.allSatisfy { $0 >= 0 }) }
+                for build: Int32 in [1, 2] { // 1 AVX2, 2 AVX-512; status 0: this CPU lacks it
+                    var wide = residual == 1 ? residualInput : [Float](repeating: .nan, count: plain.count)
+                    let ran = cfn_fconv_test(x, Int32(n), Int32(h), Int32(w), Int32(cin), weight, bias, Int32(cout), Int32(k),
+                                             Int32(stride), Int32(pad), residual, scale, relu, build, &wide)
+                    if ran == 1 {
+                        let differing = zip(wide, base).filter { $0.0.bitPattern != $0.1.bitPattern }.count
+                        #expect(differing == 0, "build \(build), \(cin)→\(cout) k\(k), epilogue \((residual, scale, relu)): \(differing) floats differ")
+                    } else {
+                        #expect(ran == 0)
+                        print("FaceNetInt8Tests: the float32 loop's build \(build) does not run on this CPU")
+                    }
                 }
             }
             #expect(cfn_fconv_test(x, Int32(n), Int32(h), Int32(w), Int32(cin), weight, bias, Int32(cout), Int32(k),
-                                   Int32(stride), Int32(pad), 3, &plain) == -1)
+                                   Int32(stride), Int32(pad), 0, 1, 0, 3, &plain) == -1)
         }
     }
 

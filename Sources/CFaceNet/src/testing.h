@@ -238,15 +238,17 @@ int cfn_q_gemm_test(const int8_t *w, const uint8_t *x, int rows, int columns, in
                     int kernels, int32_t *acc);
 
 /*
- * Testing: one of the int8 network's float32 convolutions (no activation): out (NHWC, n × oh ×
- * ow × out_channels) = conv(x: NHWC n × h × w × in_channels) with weight [out][in][k][k]
- * (PyTorch's order), bias, stride and zero padding `pad`, on the loop's plain build (build 0),
- * its AVX2 one (1) or its AVX-512 one (2). out_channels a multiple of 16. Returns 1 when done, 0
- * when the CPU lacks the build's instructions, −1 for bad arguments or no memory.
+ * Testing: one of the int8 network's float32 convolutions: v = conv(x: NHWC n × h × w ×
+ * in_channels) with weight [out][in][k][k] (PyTorch's order), bias, stride and zero padding
+ * `pad`, then the epilogue into out (NHWC, n × oh × ow × out_channels): out = v, or with
+ * `residual` out + scale · v (out read first), then with `relu` max(·, 0) as `t < 0 ? 0 : t`.
+ * On the loop's plain build (build 0), its AVX2 one (1) or its AVX-512 one (2). out_channels a
+ * multiple of 16. Returns 1 when done, 0 when the CPU lacks the build's instructions, −1 for
+ * bad arguments or no memory.
  */
 int cfn_fconv_test(const float *x, int n, int h, int w, int in_channels, const float *weight,
                    const float *bias, int out_channels, int kernel, int stride, int pad,
-                   int build, float *out);
+                   int residual, float scale, int relu, int build, float *out);
 
 #ifdef __cplusplus
 }

@@ -19,6 +19,7 @@
 
 #define FCONV_PIXELS 4
 #define FCONV_LANES 16 /* output channels per accumulator row; every FaceNet width is a multiple */
+_Static_assert(FCONV_PIXELS == 4, "columns_avx2 reads four unfolded pixels");
 
 size_t cfn_fconv_scratch_bytes(const cfn_qconv *c) {
     return sizeof(float) * FCONV_PIXELS * (size_t)c->in_channels * c->kernel_h * c->kernel_w + 64;
@@ -89,10 +90,44 @@ static void unfold(const fconv_job *j, int p, float *dst) {
 static void columns_plain(const fconv_job *j, const float *cols, int p0, int count) { FCONV_BODY }
 
 #if defined(__x86_64__) || defined(__i386__)
-/* Contraction is off in this file: no build fuses a multiply and an add, whatever it targets. */
+#include <immintrin.h>
+
+/* FCONV_BODY in AVX2 intrinsics, the same operations in the same order (a multiply, then an
+   add; never fused): the 4 pixels × 16 channels in 8 registers, and the epilogue 8 lanes at a
+   time. Compiled from the plain loop, clang kept one sum on the stack and ran the epilogue one
+   float at a time, with its branches; written out, the loop's time fell by a fifth (perf on
+   FaceRecBenchmarks facenet-int8, Zen 3: 19.1–19.6 % of the int8 tiles' samples → 14.7–14.9 %). */
 __attribute__((target("avx2"))) static void
 columns_avx2(const fconv_job *j, const float *cols, int p0, int count) {
-    FCONV_BODY
+    const cfn_qconv *c = j->c;
+    const int cout = c->out_channels, depth = c->in_channels * c->kernel_h * c->kernel_w;
+    const __m256 zero = _mm256_setzero_ps(), scale = _mm256_set1_ps(j->e.scale);
+    const float *x0 = cols, *x1 = cols + depth, *x2 = cols + 2 * (size_t)depth,
+                *x3 = cols + 3 * (size_t)depth;
+    for (int o0 = 0; o0 < cout; o0 += FCONV_LANES) {
+        __m256 acc[FCONV_PIXELS][2];
+        for (int q = 0; q < FCONV_PIXELS; ++q) acc[q][0] = acc[q][1] = zero;
+        const float *wk = c->float_weight + o0;
+        for (int k = 0; k < depth; ++k, wk += cout) {
+            const __m256 w0 = _mm256_loadu_ps(wk), w1 = _mm256_loadu_ps(wk + 8);
+            const float v[FCONV_PIXELS] = {x0[k], x1[k], x2[k], x3[k]};
+            for (int q = 0; q < FCONV_PIXELS; ++q) {
+                const __m256 x = _mm256_set1_ps(v[q]);
+                acc[q][0] = _mm256_add_ps(acc[q][0], _mm256_mul_ps(x, w0));
+                acc[q][1] = _mm256_add_ps(acc[q][1], _mm256_mul_ps(x, w1));
+            }
+        }
+        for (int q = 0; q < count; ++q) {
+            float *y = j->out + (size_t)(p0 + q) * j->ldo + o0;
+            for (int h = 0; h < 2; ++h) {
+                const __m256 v = _mm256_add_ps(acc[q][h], _mm256_loadu_ps(c->bias + o0 + 8 * h));
+                __m256 t = j->e.residual ? _mm256_add_ps(_mm256_loadu_ps(y + 8 * h), _mm256_mul_ps(scale, v)) : v;
+                /* t < 0 ? 0 : t, as the plain loop: −0 and NaN stay as they are (max would not). */
+                if (j->e.relu) t = _mm256_blendv_ps(t, zero, _mm256_cmp_ps(t, zero, _CMP_LT_OQ));
+                _mm256_storeu_ps(y + 8 * h, t);
+            }
+        }
+    }
 }
 
 __attribute__((target("avx2,fma,avx512f"))) static void

@@ -50,7 +50,7 @@ int cfn_q_gemm_test(const int8_t *w, const uint8_t *x, int rows, int columns, in
 
 int cfn_fconv_test(const float *x, int n, int h, int w, int in_channels, const float *weight,
                    const float *bias, int out_channels, int kernel, int stride, int pad,
-                   int build, float *out) {
+                   int residual, float scale, int relu, int build, float *out) {
     if (!x || !weight || !bias || !out || n < 1 || h < kernel || w < kernel || in_channels < 1 ||
         out_channels < 16 || out_channels % 16 || kernel < 1 || stride < 1 || pad < 0 ||
         build < CFN_LOOP_PLAIN || build > CFN_LOOP_AVX512)
@@ -75,8 +75,8 @@ int cfn_fconv_test(const float *x, int n, int h, int w, int in_channels, const f
     }
     cfn_fconv_set_weights(&c, weight, fw);
     c.float_weight = fw;
-    const cfn_qconv_epilogue plain = {0, 1.0f, 0};
-    cfn_fconv_forward(&c, x, in_channels, n, h, w, out, out_channels, plain, NULL, scratch,
+    const cfn_qconv_epilogue epilogue = {residual != 0, scale, relu != 0};
+    cfn_fconv_forward(&c, x, in_channels, n, h, w, out, out_channels, epilogue, NULL, scratch,
                       cfn_fconv_scratch_bytes(&c) + 64, (cfn_loop_build)build);
     free(fw);
     free(scratch);
