@@ -116,14 +116,23 @@ struct FaceNetInt8Tests {
                     }
                 }
             }
-            // The epilogues the network uses: none, ReLU, and a residual up-projection's
-            // out + scale · v then ReLU (out starts as other random floats, half of them below 0).
+            // The epilogues: none, ReLU (the network's float32 layers), a residual
+            // up-projection's out + scale · v then ReLU, and the last block's residual without
+            // ReLU (out starts as other random floats, half of them below 0).
             let residualInput = (0..<plain.count).map { _ in random() }
             for (residual, scale, relu): (Int32, Float, Int32) in [(0, 1, 0), (0, 1, 1), (1, 0.17, 1), (1, 1, 0)] {
                 var base = residual == 1 ? residualInput : [Float](repeating: .nan, count: plain.count)
                 #expect(cfn_fconv_test(x, Int32(n), Int32(h), Int32(w), Int32(cin), weight, bias, Int32(cout), Int32(k),
                                        Int32(stride), Int32(pad), residual, scale, relu, 0, &base) == 1)
-                if relu == 1 { #expect(base.contains(0) && base.allSatisfy { $0 >= 0 }) }
+                // The plain build against the epilogue's definition on the convolution's output
+                // (`plain`, checked above), in Swift's unfused float arithmetic: bit for bit.
+                let expected = (0..<plain.count).map { i -> Float in
+                    let t = residual == 1 ? residualInput[i] + scale * plain[i] : plain[i]
+                    return relu == 1 && t < 0 ? 0 : t
+                }
+                let wrong = zip(base, expected).filter { $0.0.bitPattern != $0.1.bitPattern }.count
+                #expect(wrong == 0, "plain build, epilogue \((residual, scale, relu)): \(wrong) floats differ from the definition")
+                if relu == 1 { #expect(base.contains(0)) } // the ReLU had something to do
                 for build: Int32 in [1, 2] { // 1 AVX2, 2 AVX-512; status 0: this CPU lacks it
                     var wide = residual == 1 ? residualInput : [Float](repeating: .nan, count: plain.count)
                     let ran = cfn_fconv_test(x, Int32(n), Int32(h), Int32(w), Int32(cin), weight, bias, Int32(cout), Int32(k),

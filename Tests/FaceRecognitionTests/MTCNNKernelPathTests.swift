@@ -210,13 +210,22 @@ import Testing
         #expect(MTCNNPipeline.cropPiece(count: 18, workers: 2) == 5)
         #expect(MTCNNPipeline.cropPiece(count: 6, workers: 2) == 3)
         #expect(MTCNNPipeline.cropPiece(count: 49, workers: 1) == MTCNNPipeline.cropChunk) // nothing to balance
-        for (count, workers) in [(1, 2), (3, 2), (9, 2), (17, 4), (49, 3), (5_000, 8)] {
-            let piece = MTCNNPipeline.cropPiece(count: count, workers: workers)
-            let pieces = (count + piece - 1) / piece
-            #expect(piece >= 1 && piece <= MTCNNPipeline.cropChunk)
-            #expect(pieces >= min(count, workers), "\(count) crops, \(workers) threads: a thread left idle")
-            #expect(piece >= min(MTCNNPipeline.cropPieceMinimum, count / workers), "\(count) crops, \(workers) threads")
+        #expect(MTCNNPipeline.cropPiece(count: 4, workers: 3) == 1) // 4 pieces: none of the 3 idle
+        var problems: [String] = []
+        for workers in 2...16 {
+            for count in 1...300 {
+                let piece = MTCNNPipeline.cropPiece(count: count, workers: workers)
+                let pieces = (count + piece - 1) / piece
+                if piece < 1 || piece > MTCNNPipeline.cropChunk { problems.append("\(count)/\(workers): piece \(piece)") }
+                if pieces < min(count, workers) { problems.append("\(count)/\(workers): \(pieces) pieces, a thread idle") }
+                if piece < min(MTCNNPipeline.cropPieceMinimum, count / workers) {
+                    problems.append("\(count)/\(workers): piece \(piece) below the minimum")
+                }
+                // No thread ends with more than a piece beyond its fair share.
+                if piece > (count + workers - 1) / workers { problems.append("\(count)/\(workers): piece \(piece) over a share") }
+            }
         }
+        #expect(problems.isEmpty, "\(problems.prefix(5))")
     }
 }
 

@@ -52,17 +52,19 @@ void cfn_pil_resample_horizontal(const uint8_t *src, int in_width, int rows, int
 /*
  * The vertical pass of the same resize (Pillow's ImagingResampleVertical_8bpc): out_height rows
  * of row_bytes bytes to `dst`, byte i of output row yy = clip8((2^21 + Σ_{k < count[yy]}
- * src[(first[yy] + k) · row_bytes + i] · weights[yy · stride + k]) >> 22). Bit for bit Pillow's
- * bytes on every CPU.
+ * src[(first[yy] + k) · row_bytes + i] · weights[yy · stride + k]) >> 22), with Pillow's 22-bit
+ * fixed-point weights as above. Every row first[yy] … first[yy] + count[yy] − 1 must lie in `src`
+ * (not checked), and `dst` must not overlap it. Bit for bit Pillow's bytes on every CPU.
  */
 void cfn_pil_resample_vertical(const uint8_t *src, size_t row_bytes, int out_height,
                                const int32_t *first, const int32_t *count,
                                const int32_t *weights, int stride, uint8_t *dst);
 
 /*
- * Interleaved 8-bit RGB (`pixels` pixels) to three float32 planes at out, out + pixels and
- * out + 2 · pixels: value (v − offset) · scale, as two float32 operations (the same floats on
- * every CPU). offset 127.5 and scale 1/128 give facenet-pytorch's fixed_image_standardization.
+ * Interleaved 8-bit RGB (`pixels` pixels, 3 · pixels bytes) to three float32 planes at out,
+ * out + pixels and out + 2 · pixels (3 · pixels floats, not overlapping the input): value
+ * (v − offset) · scale, as two float32 operations (the same floats on every CPU). offset 127.5
+ * and scale 1/128 give facenet-pytorch's fixed_image_standardization.
  */
 void cfn_rgb8_to_planes(const uint8_t *rgb, size_t pixels, float offset, float scale, float *out);
 

@@ -277,15 +277,18 @@ struct MTCNNPipeline {
     static func cropPiece(count: Int, workers: Int) -> Int {
         if workers <= 1 { return cropChunk }
         let piecesPerWorker = max(1, min(4, count / (workers * cropPieceMinimum)))
-        let pieces = workers * piecesPerWorker
-        return max(1, min(cropChunk, (count + pieces - 1) / pieces))
+        // One piece per thread rounds down, so that every thread has one (rounded up, 4 crops
+        // on 3 threads would be 2 pieces of 2); several per thread round up, the last smaller.
+        let piece = piecesPerWorker == 1 ? count / workers
+                                         : (count + workers * piecesPerWorker - 1) / (workers * piecesPerWorker)
+        return max(1, min(cropChunk, piece))
     }
 
     /// Each net call reads all of the net's weights (O-Net's: 1.5 MB, most of it its dense
     /// layer) for the crops it is given, so a piece of one crop pays that for one crop: a
     /// 64 × 64 face's detection with its 6 O-Net crops in pieces of one (and 18 R-Net crops in
-    /// pieces of three) took 1.1–1.5× the CPU time of pieces of three and nine (two threads,
-    /// Zen 3, three alternating runs).
+    /// pieces of three) took 1.1–1.5× the CPU time of one piece per thread (3 and 9 crops; two
+    /// threads, Zen 3, three alternating runs).
     static let cropPieceMinimum = 4
 
     /// Resamples the `pad` region of every box to side × side (area interpolation, normalised)

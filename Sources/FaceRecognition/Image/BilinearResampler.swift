@@ -11,7 +11,7 @@ struct BilinearResampler {
 
     /// One axis's filter: for output index i, `count[i]` taps starting at source index
     /// `first[i]`, with fixed-point weights at `weights[i * stride ..< i * stride + count[i]]`.
-    /// Int32, as `cfn_pil_resample_horizontal` takes them.
+    /// Int32, as `cfn_pil_resample_horizontal` and `cfn_pil_resample_vertical` take them.
     struct Coefficients {
         var first: [Int32]
         var count: [Int32]
@@ -115,11 +115,17 @@ struct BilinearResampler {
     /// without overflow, so summing row by row instead of PIL's column by column gives its bytes.
     static func verticalPass(_ input: [UInt8], width: Int, outHeight: Int,
                              coefficients c: Coefficients) -> [UInt8] {
-        [UInt8](unsafeUninitializedCapacity: width * outHeight * 3) { dst, initialized in
+        // The C pass cannot check its reads: every row the coefficients name must be in `input`.
+        let rowsRead = (0..<outHeight).reduce(0) { max($0, Int(c.first[$1] + c.count[$1])) }
+        precondition(input.count >= rowsRead * width * 3, "vertical pass reads past its input")
+        return [UInt8](unsafeUninitializedCapacity: width * outHeight * 3) { dst, initialized in
             input.withUnsafeBufferPointer { src in
                 if let src = src.baseAddress, let dst = dst.baseAddress {
                     cfn_pil_resample_vertical(src, width * 3, Int32(outHeight), c.first, c.count, c.weights,
                                               Int32(c.stride), dst)
+                } else if let dst = dst.baseAddress {
+                    // No input rows (and so, by the precondition, no taps): Pillow's sums are 0.
+                    dst.initialize(repeating: 0, count: width * outHeight * 3)
                 }
             }
             initialized = width * outHeight * 3
