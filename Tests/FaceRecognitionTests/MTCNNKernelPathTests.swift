@@ -221,7 +221,7 @@ import Testing
                 if piece < min(MTCNNPipeline.cropPieceMinimum, count / workers) {
                     problems.append("\(count)/\(workers): piece \(piece) below the minimum")
                 }
-                // No thread ends with more than a piece beyond its fair share.
+                // No piece is larger than a thread's fair share of the crops.
                 if piece > (count + workers - 1) / workers { problems.append("\(count)/\(workers): piece \(piece) over a share") }
             }
         }

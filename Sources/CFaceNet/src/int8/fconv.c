@@ -3,11 +3,11 @@
  * float32 (facenet_int8.c says which and why). Each task unfolds FCONV_PIXELS output pixels at
  * a time into its worker's scratch, (ky, kx, channel) order, and accumulates them against the
  * float weights (depth × out_channels) in a fixed order with separate multiplies and adds
- * (contraction off): the plain, AVX2 and AVX-512 builds of the loop give the same floats, so
- * the network still does not depend on the CPU. The AVX2 build is what an AVX2-only CPU runs:
- * the plain one is compiled for the x86-64 baseline (4 lanes), and on it these three layers
- * (5 % of the multiply-adds) took a third of the int8 network's time on a Zen 3. The epilogue
- * is the int8 layers' (qconv.h).
+ * (contraction off): the loop's plain and AVX-512 builds and its AVX2 form in intrinsics give
+ * the same floats, so the network still does not depend on the CPU. The AVX2 form is what an
+ * AVX2-only CPU runs: the plain build is compiled for the x86-64 baseline (4 lanes), and on it
+ * these three layers (5 % of the multiply-adds) took a third of the int8 network's time on a
+ * Zen 3. The epilogue is the int8 layers' (qconv.h).
  */
 #include "qconv.h"
 
