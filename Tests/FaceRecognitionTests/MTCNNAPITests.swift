@@ -114,6 +114,10 @@ import Testing
                 }
             }
             #expect(wrong == 0, "\(w)×\(h): \(wrong) values differ")
+            // FaceNet's batch builder writes the same floats after what the buffer holds.
+            var batch: [Float] = [-1, 2]
+            FaceNet.appendStandardized(crop, to: &batch)
+            #expect(batch == [-1, 2] + standardized, "\(w)×\(h): appendStandardized")
         }
     }
 }

@@ -18,8 +18,7 @@ public enum FaceExtraction {
 
     /// `fixed_image_standardization(to_tensor(np.float32(crop)))`: CHW float32, (x − 127.5) / 128.
     public static func standardized(_ crop: RGBImage) -> [Float] {
-        // Dividing by 128 and multiplying by 1/128 give the same float: both are exact scalings.
-        planes(crop, offset: 127.5, scale: 1.0 / 128)
+        planes(crop, offset: standardOffset, scale: standardScale)
     }
 
     /// The crop as a CHW float32 tensor of raw 0…255 values (post_process=False).
@@ -27,15 +26,24 @@ public enum FaceExtraction {
         planes(crop, offset: 0, scale: 1)
     }
 
+    /// `fixed_image_standardization` as (x − offset) · scale: dividing by 128 and multiplying by
+    /// 1/128 give the same float, both being exact scalings.
+    static let standardOffset: Float = 127.5
+    static let standardScale: Float = 1.0 / 128
+
     private static func planes(_ crop: RGBImage, offset: Float, scale: Float) -> [Float] {
-        let plane = crop.width * crop.height
-        return [Float](unsafeUninitializedCapacity: 3 * plane) { out, initialized in
-            crop.pixels.withUnsafeBufferPointer { px in
-                if let px = px.baseAddress, let out = out.baseAddress {
-                    cfn_rgb8_to_planes(px, plane, offset, scale, out)
-                }
-            }
-            initialized = 3 * plane
+        let count = 3 * crop.width * crop.height
+        return [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            if let out = out.baseAddress { writePlanes(crop, offset: offset, scale: scale, to: out) }
+            initialized = count
+        }
+    }
+
+    /// Writes the crop's 3 · width · height CHW floats, (x − offset) · scale, at `out`
+    /// (`cfn_rgb8_to_planes`: AVX2 where the CPU has it, the same floats everywhere).
+    static func writePlanes(_ crop: RGBImage, offset: Float, scale: Float, to out: UnsafeMutablePointer<Float>) {
+        crop.pixels.withUnsafeBufferPointer { px in
+            if let px = px.baseAddress { cfn_rgb8_to_planes(px, crop.width * crop.height, offset, scale, out) }
         }
     }
 }

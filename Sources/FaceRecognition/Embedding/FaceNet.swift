@@ -247,16 +247,12 @@ public final class FaceNet: Sendable {
     /// Appends `image` as planar CHW floats, (x − 127.5) / 128 (facenet-pytorch's
     /// `fixed_image_standardization`).
     public static func appendStandardized(_ image: RGBImage, to buffer: inout [Float]) {
-        let plane = image.width * image.height
         let start = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: 3 * plane))
-        image.pixels.withUnsafeBufferPointer { pixels in
-            buffer.withUnsafeMutableBufferPointer { out in
-                for i in 0..<plane {
-                    for c in 0..<3 {
-                        out[start + c * plane + i] = (Float(pixels[i * 3 + c]) - 127.5) / 128.0
-                    }
-                }
+        buffer.append(contentsOf: repeatElement(0, count: 3 * image.width * image.height))
+        buffer.withUnsafeMutableBufferPointer { out in
+            if let out = out.baseAddress {
+                FaceExtraction.writePlanes(image, offset: FaceExtraction.standardOffset,
+                                           scale: FaceExtraction.standardScale, to: out + start)
             }
         }
     }
